@@ -1,0 +1,1 @@
+"""Switchboard services. Services never import each other; they share only `shared`."""

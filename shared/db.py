@@ -1,0 +1,73 @@
+"""Database plumbing: SQLAlchemy 2 (async) engines for SQLite (embedded default) and
+PostgreSQL (production), and the declarative base every service's tables use.
+
+Schema changes go through Alembic (``shared/migrations``), run as their own step
+(``switchboard migrate``), never at service start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every Switchboard table (one metadata for Alembic)."""
+
+
+def sync_url(url: str) -> str:
+    """The URL with a synchronous driver (Alembic, tools)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
+    return url
+
+
+def async_url(url: str) -> str:
+    """The URL with an asyncio driver (services)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def engine(url: str) -> AsyncEngine:
+    """An async engine for ``url``; SQLite gets WAL and a busy timeout (several processes share it)."""
+    ensure_sqlite_dir(url)
+    is_sqlite = make_url(url).get_backend_name() == "sqlite"
+    eng = create_async_engine(async_url(url), pool_pre_ping=not is_sqlite)
+    if is_sqlite:
+        event.listen(eng.sync_engine, "connect", _sqlite_pragmas)
+    return eng
+
+
+def sessions(eng: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(eng, expire_on_commit=False)
+
+
+def is_unique_violation(exc: Exception) -> bool:
+    """True when ``exc`` (an IntegrityError) is a unique/primary-key conflict on any backend."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "unique" in text or "duplicate key" in text

@@ -1,0 +1,202 @@
+"""Typed, frozen event contracts shared by every service.
+
+Each event is a CloudEvents-style envelope (id, type, source, time, correlation id, subject)
+around a typed ``data`` payload. Type names are past tense and carry their major version
+(``switchboard.message.received.v1``). Evolution is additive: a new optional field is fine;
+renaming, removing or retyping a field needs a new ``…v2`` type beside the old one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+ID_NAMESPACE = uuid.UUID("6f1c2a4e-2d0b-4c55-9a57-8a8d3d0c6b11")
+
+
+def derived_id(parent_id: str, stage: str) -> str:
+    """A deterministic event id for what ``stage`` produced from event ``parent_id``.
+
+    Re-processing the same input yields the same output id, which is what lets every
+    downstream consumer stay idempotent on the event id under at-least-once delivery.
+    """
+    return str(uuid.uuid5(ID_NAMESPACE, f"{stage}:{parent_id}"))
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Platform(StrEnum):
+    FACEBOOK = "facebook"
+    MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
+    WHATSAPP = "whatsapp"
+    X = "x"
+    YOUTUBE = "youtube"
+    TELEGRAM = "telegram"
+    MASTODON = "mastodon"
+    REVIEW = "review"
+    SMS = "sms"
+    GENERIC = "generic"
+
+
+class ChannelKind(StrEnum):
+    PUBLIC_COMMENT = "public_comment"
+    DIRECT_MESSAGE = "direct_message"
+    REVIEW = "review"
+    MENTION = "mention"
+
+
+class Author(Frozen):
+    id: str = Field(min_length=1, max_length=256)
+    handle: str | None = Field(default=None, max_length=256)
+    display_name: str | None = Field(default=None, max_length=512)
+    follower_count: int | None = Field(default=None, ge=0)
+
+
+class CanonicalMessage(Frozen):
+    """One social message, normalised from whatever platform it came from."""
+
+    platform: Platform
+    channel_kind: ChannelKind
+    source: str = Field(min_length=1, max_length=128, description="Ingestion source name")
+    account_id: str = Field(min_length=1, max_length=256, description="Page/account addressed")
+    conversation_id: str = Field(min_length=1, max_length=512)
+    platform_message_id: str = Field(min_length=1, max_length=512)
+    author: Author
+    text: str = Field(max_length=100_000)
+    language_hint: str | None = Field(default=None, max_length=16)
+    created_at: AwareDatetime
+    in_reply_to: str | None = Field(default=None, max_length=512)
+    permalink: str | None = Field(default=None, max_length=2048)
+
+    @property
+    def conversation_key(self) -> str:
+        """Kafka key: all messages of one conversation share it, so order holds per conversation."""
+        return f"{self.platform}:{self.account_id}:{self.conversation_id}"
+
+    @property
+    def message_key(self) -> str:
+        """Identity of the platform message, for deduplication across re-sent webhooks."""
+        return f"{self.platform}:{self.account_id}:{self.platform_message_id}"
+
+
+class Decision(StrEnum):
+    DROP = "drop"  # spam: kept for audit, excluded from KPIs
+    TAG = "tag"  # noise: tags for reports, no reply
+    REPLY = "reply"  # actionable: goes to an agent queue
+
+
+class Urgency(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+class Explanation(Frozen):
+    """Why a decision was taken: which rules fired, which model said what, on what evidence."""
+
+    rule_ids: tuple[str, ...] = ()
+    model: str | None = None
+    model_version: str | None = None
+    score: float | None = None
+    threshold: float | None = None
+    evidence: tuple[str, ...] = ()
+
+
+class Classification(Frozen):
+    decision: Decision
+    language: str = Field(min_length=2, max_length=16)
+    tags: tuple[str, ...] = ()
+    urgency: Urgency = Urgency.NORMAL
+    reason: str = Field(max_length=512)
+    explanation: Explanation = Explanation()
+
+
+class Classified(Frozen):
+    message: CanonicalMessage
+    classification: Classification
+
+
+class Routing(Frozen):
+    queue: str = Field(min_length=1, max_length=128)
+    priority: int = Field(ge=0, le=100)
+    sla_deadline: AwareDatetime
+    routed_at: AwareDatetime
+    policy: str = Field(max_length=128, description="SLA policy id that set the deadline")
+
+
+class Routed(Frozen):
+    message: CanonicalMessage
+    classification: Classification
+    routing: Routing
+
+
+class Page(Frozen):
+    incident_key: str = Field(max_length=512)
+    item_event_id: str
+    queue: str
+    target: str = Field(description="Delivery target name")
+    summary: str = Field(max_length=1024)
+    sent_at: AwareDatetime
+    message_key: str
+
+
+class Envelope(Frozen):
+    """The CloudEvents attributes every event carries."""
+
+    TYPE: ClassVar[str] = ""
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1, max_length=128)
+    source: str = Field(min_length=1, max_length=256)
+    time: AwareDatetime
+    correlation_id: str = Field(min_length=1, max_length=128)
+    subject: str | None = Field(default=None, max_length=1024, description="Kafka key")
+
+    @property
+    def event_type(self) -> str:
+        return self.TYPE
+
+
+class MessageReceived(Envelope):
+    TYPE: ClassVar[str] = "switchboard.message.received.v1"
+    type: Literal["switchboard.message.received.v1"] = "switchboard.message.received.v1"
+    data: CanonicalMessage
+
+
+class MessageClassified(Envelope):
+    TYPE: ClassVar[str] = "switchboard.message.classified.v1"
+    type: Literal["switchboard.message.classified.v1"] = "switchboard.message.classified.v1"
+    data: Classified
+
+
+class ItemRouted(Envelope):
+    TYPE: ClassVar[str] = "switchboard.item.routed.v1"
+    type: Literal["switchboard.item.routed.v1"] = "switchboard.item.routed.v1"
+    data: Routed
+
+
+class PageSent(Envelope):
+    TYPE: ClassVar[str] = "switchboard.page.sent.v1"
+    type: Literal["switchboard.page.sent.v1"] = "switchboard.page.sent.v1"
+    data: Page
+
+
+EVENT_TYPES: dict[str, type[Envelope]] = {
+    cls.TYPE: cls for cls in (MessageReceived, MessageClassified, ItemRouted, PageSent)
+}
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)

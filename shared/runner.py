@@ -1,0 +1,267 @@
+"""The one consumer runner every consuming service uses.
+
+Per batch: poll → decode → stage → produce outputs → await broker acks → commit offset + 1.
+Offsets are committed only after every output of the batch is acknowledged (never
+auto-commit), so a crash at any point replays rather than loses. Failures have names:
+
+* ``PoisonMessage`` (undecodable, invalid, unsupported): dead-lettered with provenance
+  headers, then committed past. Too many in a row stops the runner (a bad deploy must not
+  quietly dead-letter a whole topic).
+* any other exception from the stage is treated as transient: retried with exponential
+  backoff; when retries run out the runner fails *without committing* and the process exits
+  so the orchestrator restarts it and the message is processed again.
+
+``stop()`` (SIGTERM) lets the in-flight batch finish, commits it and leaves the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from shared import kafka, metrics, topics
+from shared.codec import PoisonMessage, decode, encode
+from shared.events import Envelope
+from shared.logging import get_logger
+from shared.settings import ConsumerSettings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Output:
+    """An event a stage wants published, on a registered (unqualified) topic."""
+
+    topic: str
+    event: Envelope
+
+
+@dataclass(frozen=True)
+class RecordMeta:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+
+
+Stage = Callable[[Envelope, RecordMeta], Awaitable[Sequence[Output]]]
+
+
+class RunnerFailed(RuntimeError):
+    """The runner gave up (retries exhausted, too many poison messages, broker gone)."""
+
+
+@dataclass
+class RunnerState:
+    status: str = "created"  # created, starting, running, stopping, stopped, failed
+    last_poll: float = 0.0
+    processed: int = 0
+    dead_lettered: int = 0
+    error: str | None = None
+    assignment: list[str] = field(default_factory=list)
+
+
+class ConsumerRunner:
+    """Runs ``stage`` over one registered topic. Not thread-safe; one per process and topic."""
+
+    def __init__(self, settings: ConsumerSettings, service: str, topic: str, stage: Stage) -> None:
+        self.settings = settings
+        self.service = service
+        self.topic = topics.qualified(topic, settings.kafka_topic_namespace)
+        self.dlq = topics.dlq_for(topic, settings.kafka_topic_namespace)
+        self.stage = stage
+        self.state = RunnerState()
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._consecutive_poison = 0
+
+    # -- lifecycle -----------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the runner to finish its batch, commit and leave. Returns at once."""
+        self._stopping.set()
+
+    @property
+    def live(self) -> bool:
+        if self.state.status == "failed":
+            return False
+        if self.state.status == "running":
+            return time.monotonic() - self.state.last_poll < max(60.0, self.settings.session_timeout_ms / 1000 * 3)
+        return True
+
+    @property
+    def ready(self) -> bool:
+        return self.state.status == "running"
+
+    async def run(self) -> None:
+        """Consume until ``stop()``. Raises ``RunnerFailed`` when it had to give up."""
+        self.state.status = "starting"
+        try:
+            await self._start()
+            self.state.status = "running"
+            while not self._stopping.is_set():
+                await self._one_batch()
+            self.state.status = "stopping"
+        except RunnerFailed as exc:
+            self._fail(str(exc))
+            raise
+        except Exception as exc:  # noqa: BLE001 - anything else is fatal too, loudly
+            self._fail(f"{type(exc).__name__}: {exc}")
+            raise RunnerFailed(str(exc)) from exc
+        finally:
+            await self._close()
+        self.state.status = "stopped"
+
+    def _fail(self, error: str) -> None:
+        self.state.status, self.state.error = "failed", error
+        metrics.ERRORS.labels(self.service, "fatal").inc()
+        log.error("runner.failed", service=self.service, topic=self.topic, error=error)
+
+    async def _start(self) -> None:
+        self._producer = kafka.producer(self.settings, f"{self.service}-producer")
+        self._consumer = kafka.consumer(self.settings, self.topic)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                await self._producer.start()
+                await self._consumer.start()
+                break
+            except KafkaError as exc:
+                if time.monotonic() > deadline or self._stopping.is_set():
+                    raise RunnerFailed(f"cannot reach Kafka: {exc}") from exc
+                log.warning("runner.kafka_unavailable", error=str(exc))
+                await asyncio.sleep(1)
+        log.info("runner.started", service=self.service, topic=self.topic, group=self.settings.consumer_group)
+
+    async def _close(self) -> None:
+        for client in (self._consumer, self._producer):
+            if client is not None:
+                try:
+                    await asyncio.wait_for(client.stop(), timeout=self.settings.shutdown_deadline_s)
+                except Exception as exc:  # noqa: BLE001 - closing is best effort
+                    log.warning("runner.close_failed", error=str(exc))
+
+    # -- the loop ----------------------------------------------------------------------
+    async def _one_batch(self) -> None:
+        assert self._consumer is not None
+        batch = await self._consumer.getmany(
+            timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch
+        )
+        self.state.last_poll = time.monotonic()
+        self.state.assignment = sorted(f"{tp.topic}:{tp.partition}" for tp in self._consumer.assignment())
+        if not batch:
+            return
+        acks: list[asyncio.Future] = []
+        for tp, records in batch.items():
+            metrics.MESSAGES_IN.labels(self.service, tp.topic).inc(len(records))
+            for record in records:
+                acks.extend(await self._process(record))
+        await self._await_acks(acks)
+        await self._commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+        self._record_lag(batch)
+
+    async def _process(self, record: ConsumerRecord) -> list[asyncio.Future]:
+        meta = RecordMeta(record.topic, record.partition, record.offset, record.key)
+        try:
+            event = decode(record.headers, record.value)
+            outputs = await self._run_stage(event, meta)
+        except PoisonMessage as exc:
+            await self._dead_letter(record, exc)
+            return []
+        self._consecutive_poison = 0
+        self.state.processed += 1
+        return [await self._send(out) for out in outputs]
+
+    async def _run_stage(self, event: Envelope, meta: RecordMeta) -> Sequence[Output]:
+        delay = self.settings.retry_initial_backoff_s
+        for attempt in range(1, self.settings.retry_max_attempts + 1):
+            started = time.perf_counter()
+            try:
+                outputs = await self.stage(event, meta)
+                metrics.STAGE_LATENCY.labels(self.service).observe(time.perf_counter() - started)
+                age = (datetime.now(UTC) - event.time).total_seconds()
+                metrics.END_TO_END_LATENCY.labels(self.service).observe(max(age, 0.0))
+                return outputs
+            except PoisonMessage:
+                raise
+            except Exception as exc:  # noqa: BLE001 - transient until proven otherwise
+                metrics.ERRORS.labels(self.service, "transient").inc()
+                if attempt == self.settings.retry_max_attempts:
+                    raise RunnerFailed(
+                        f"stage failed {attempt} times at {meta.topic}:{meta.partition}@{meta.offset}: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                metrics.RETRIES.labels(self.service).inc()
+                log.warning("runner.retry", attempt=attempt, delay=delay, error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.retry_max_backoff_s)
+        raise AssertionError("unreachable")
+
+    async def _send(self, output: Output) -> asyncio.Future:
+        assert self._producer is not None
+        topic = topics.qualified(output.topic, self.settings.kafka_topic_namespace)
+        future = await kafka.send(self._producer, topic, encode(output.event))
+        future.add_done_callback(lambda f, t=topic: f.exception() or metrics.MESSAGES_OUT.labels(self.service, t).inc())
+        return future
+
+    async def _await_acks(self, acks: Sequence[asyncio.Future]) -> None:
+        try:
+            await asyncio.gather(*acks)
+        except KafkaError as exc:
+            raise RunnerFailed(f"produce not acknowledged, offsets left uncommitted: {exc}") from exc
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        assert self._consumer is not None
+        try:
+            await self._consumer.commit(offsets)
+            metrics.COMMITS.labels(self.service).inc()
+        except CommitFailedError as exc:
+            # A rebalance took the partitions away; the new owner re-processes (idempotently).
+            metrics.ERRORS.labels(self.service, "commit").inc()
+            log.warning("runner.commit_failed", error=str(exc))
+
+    def _record_lag(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        assert self._consumer is not None
+        for tp, records in batch.items():
+            high = self._consumer.highwater(tp)
+            if high is not None:
+                lag = max(high - (records[-1].offset + 1), 0)
+                metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lag)
+
+    async def _dead_letter(self, record: ConsumerRecord, exc: PoisonMessage) -> None:
+        assert self._producer is not None
+        self._consecutive_poison += 1
+        if self._consecutive_poison > self.settings.dlq_max_consecutive:
+            raise RunnerFailed(f"{self._consecutive_poison} poison messages in a row; stopping")
+        headers = list(record.headers or ()) + dead_letter_headers(
+            record, self.settings.consumer_group, self.service, exc
+        )
+        try:
+            future = await self._producer.send(self.dlq, value=record.value, key=record.key, headers=headers)
+            await future
+        except KafkaError as err:
+            raise RunnerFailed(f"dead-letter produce failed: {err}") from err
+        self.state.dead_lettered += 1
+        metrics.DEAD_LETTERED.labels(self.service, record.topic, type(exc).__name__).inc()
+        log.warning("runner.dead_lettered", topic=record.topic, partition=record.partition,
+                    offset=record.offset, error=str(exc)[:500])
+
+
+def dead_letter_headers(record: ConsumerRecord, group: str, service: str, exc: Exception) -> list[tuple[str, bytes]]:
+    """Provenance headers that say where a dead-lettered message came from and why."""
+    return [
+        ("dlq.source.topic", record.topic.encode()),
+        ("dlq.source.partition", str(record.partition).encode()),
+        ("dlq.source.offset", str(record.offset).encode()),
+        ("dlq.consumer.group", group.encode()),
+        ("dlq.service", service.encode()),
+        ("dlq.error.type", type(exc).__name__.encode()),
+        ("dlq.error", str(exc)[:2000].encode("utf-8", errors="replace")),
+        ("dlq.failed.at", datetime.now(UTC).isoformat().encode()),
+    ]

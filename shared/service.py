@@ -1,0 +1,83 @@
+"""Process plumbing shared by the four services: health and metrics routes, and a
+``serve`` that runs the HTTP app beside the consumer runner with one shutdown path.
+
+SIGTERM or SIGINT stops the runner (finish the batch, commit, leave the group) and the HTTP
+server together, within the runner's shutdown deadline. If the runner fails, the process
+exits with status 1 so the orchestrator restarts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.logging import get_logger
+from shared.runner import ConsumerRunner, RunnerFailed
+from shared.settings import CommonSettings
+
+log = get_logger(__name__)
+
+
+def ops_router(live: Callable[[], bool], ready: Callable[[], bool]) -> APIRouter:
+    """``/healthz`` (liveness), ``/readyz`` (readiness) and ``/metrics`` (Prometheus)."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process is making progress")
+    async def healthz(response: Response) -> dict:
+        ok = live()
+        response.status_code = 200 if ok else 503
+        return {"status": "ok" if ok else "failing"}
+
+    @router.get("/readyz", summary="Readiness: connected and able to do its work")
+    async def readyz(response: Response) -> dict:
+        ok = ready()
+        response.status_code = 200 if ok else 503
+        return {"status": "ready" if ok else "not ready"}
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: ``serve`` owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        yield
+
+
+async def serve(app: FastAPI, settings: CommonSettings, runner: ConsumerRunner | None = None) -> int:
+    """Run ``app`` (and ``runner``) until a signal or a runner failure. Returns an exit code."""
+    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
+                            log_config=None, access_log=False, lifespan="on")
+    server = _Server(config)
+    loop = asyncio.get_running_loop()
+
+    def shutdown() -> None:
+        log.info("service.stopping")
+        if runner is not None:
+            runner.stop()
+        server.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, shutdown)
+    tasks = [asyncio.create_task(server.serve(), name="http")]
+    if runner is not None:
+        tasks.append(asyncio.create_task(runner.run(), name="runner"))
+    code = 0
+    for finished in asyncio.as_completed(tasks):
+        try:
+            await finished
+        except RunnerFailed:
+            code = 1
+        shutdown()
+    return code

@@ -1,0 +1,96 @@
+"""The topic registry, loaded from ``topics.yaml`` (data, not code).
+
+Every place that needs a topic name — services, the broker launcher, deploy generators and
+tests — reads it from here. A *namespace* prefix lets tests and parallel stacks use a fresh
+set of topics on one broker without touching anyone else's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+RAW = "switchboard.messages.raw.v1"
+CLASSIFIED = "switchboard.messages.classified.v1"
+ROUTED = "switchboard.items.routed.v1"
+PAGES = "switchboard.pages.sent.v1"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One registered topic."""
+
+    name: str
+    partitions: int
+    key: str
+    event_type: str
+    dlq: str | None
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    description: str
+
+    @property
+    def is_dlq(self) -> bool:
+        return self.name.endswith(".dlq")
+
+
+class UnknownTopic(KeyError):
+    """Raised when a name is not in the registry."""
+
+
+@lru_cache(maxsize=1)
+def registry() -> tuple[TopicSpec, ...]:
+    """All registered topics, in file order. Raises ``ValueError`` on an inconsistent file."""
+    text = resources.files("shared").joinpath("topics.yaml").read_text(encoding="utf-8")
+    specs = tuple(_spec(entry) for entry in yaml.safe_load(text)["topics"])
+    _check(specs)
+    return specs
+
+
+def _spec(entry: dict) -> TopicSpec:
+    return TopicSpec(
+        name=entry["name"],
+        partitions=int(entry["partitions"]),
+        key=entry["key"],
+        event_type=entry["event_type"],
+        dlq=entry.get("dlq"),
+        producers=tuple(entry.get("producers", ())),
+        consumers=tuple(entry.get("consumers", ())),
+        description=entry.get("description", ""),
+    )
+
+
+def _check(specs: tuple[TopicSpec, ...]) -> None:
+    names = [s.name for s in specs]
+    if len(names) != len(set(names)):
+        raise ValueError("topic registry has duplicate names")
+    for spec in specs:
+        if spec.dlq is not None and spec.dlq not in names:
+            raise ValueError(f"topic {spec.name}: dlq {spec.dlq} is not registered")
+        if spec.partitions < 1:
+            raise ValueError(f"topic {spec.name}: partitions must be >= 1")
+
+
+def spec(name: str) -> TopicSpec:
+    """The registered spec for ``name``. Raises ``UnknownTopic``."""
+    for s in registry():
+        if s.name == name:
+            return s
+    raise UnknownTopic(name)
+
+
+def qualified(name: str, namespace: str = "") -> str:
+    """The broker-side name of a registered topic under ``namespace`` (a plain prefix)."""
+    spec(name)
+    return f"{namespace}{name}"
+
+
+def dlq_for(name: str, namespace: str = "") -> str:
+    """The dead-letter topic of ``name``, qualified. Raises ``UnknownTopic`` if it has none."""
+    dlq = spec(name).dlq
+    if dlq is None:
+        raise UnknownTopic(f"{name} has no dead-letter topic")
+    return f"{namespace}{dlq}"
