@@ -36,10 +36,15 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class Output:
-    """An event a stage wants published, on a registered (unqualified) topic."""
+    """An event a stage wants published, on a registered (unqualified) topic.
+
+    ``on_acked``, if given, runs after the broker acknowledged every output of the batch
+    and before the offsets are committed (e.g. to mark a stored item as published).
+    """
 
     topic: str
     event: Envelope
+    on_acked: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,15 +163,20 @@ class ConsumerRunner:
         if not batch:
             return
         acks: list[asyncio.Future] = []
+        followups: list[Callable[[], Awaitable[None]]] = []
         for tp, records in batch.items():
             metrics.MESSAGES_IN.labels(self.service, tp.topic).inc(len(records))
             for record in records:
-                acks.extend(await self._process(record))
+                outputs = await self._process(record)
+                acks.extend([await self._send(out) for out in outputs])
+                followups.extend(out.on_acked for out in outputs if out.on_acked is not None)
         await self._await_acks(acks)
+        for followup in followups:
+            await followup()
         await self._commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
         self._record_lag(batch)
 
-    async def _process(self, record: ConsumerRecord) -> list[asyncio.Future]:
+    async def _process(self, record: ConsumerRecord) -> Sequence[Output]:
         meta = RecordMeta(record.topic, record.partition, record.offset, record.key)
         try:
             event = decode(record.headers, record.value)
@@ -176,7 +186,7 @@ class ConsumerRunner:
             return []
         self._consecutive_poison = 0
         self.state.processed += 1
-        return [await self._send(out) for out in outputs]
+        return outputs
 
     async def _run_stage(self, event: Envelope, meta: RecordMeta) -> Sequence[Output]:
         delay = self.settings.retry_initial_backoff_s

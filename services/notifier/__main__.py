@@ -1,0 +1,20 @@
+"""``python -m services.notifier``: run the notifier until SIGTERM."""
+
+import asyncio
+import sys
+
+from services.notifier.app import build
+from shared.logging import configure
+from shared.service import serve
+from shared.settings import NotifierSettings
+
+
+def main() -> None:
+    settings = NotifierSettings()
+    configure(settings.log_level, settings.log_json)
+    app, runner = build(settings)
+    sys.exit(asyncio.run(serve(app, settings, runner)))
+
+
+if __name__ == "__main__":
+    main()
