@@ -47,7 +47,7 @@ def ops_router(live: Callable[[], bool], ready: Callable[[], bool]) -> APIRouter
     return router
 
 
-class _Server(uvicorn.Server):
+class QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: ``serve`` owns the signals."""
 
     @contextlib.contextmanager
@@ -59,7 +59,7 @@ async def serve(app: FastAPI, settings: CommonSettings, runner: ConsumerRunner |
     """Run ``app`` (and ``runner``) until a signal or a runner failure. Returns an exit code."""
     config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
                             log_config=None, access_log=False, lifespan="on")
-    server = _Server(config)
+    server = QuietServer(config)
     loop = asyncio.get_running_loop()
 
     def shutdown() -> None:

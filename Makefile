@@ -1,0 +1,61 @@
+# Switchboard — the two commands a fresh machine needs are `make run` and `make test`.
+# Each creates the virtual environment and installs the pinned dependencies itself.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-fast bench eval train lock schemas deploy-gen migrate clean help
+
+help:
+	@echo "make run    - the whole pipeline on embedded defaults, with demo traffic (Ctrl-C stops)"
+	@echo "make test   - the full test suite (real broker, SQLite and PostgreSQL)"
+	@echo "make bench  - benchmarks, printed as ratios and written to bench/results.json"
+	@echo "make eval   - classifier evaluation on ../shared/datasets"
+	@echo "make train  - rebuild the shipped models from ../shared/datasets"
+	@echo "make lock   - re-pin requirements.lock from pyproject.toml"
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/switchboard run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+eval: $(STAMP)
+	$(BIN)/python -m services.classifier.evaluate
+
+train: $(STAMP)
+	$(BIN)/python -m services.classifier.train
+
+migrate: $(STAMP)
+	$(BIN)/switchboard migrate
+
+schemas: $(STAMP)
+	$(BIN)/python -m shared.schemagen
+
+deploy-gen: $(STAMP)
+	$(BIN)/python -m tools.deploy_gen
+
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet --upgrade pip
+	.lockenv/bin/python -m pip install --quiet '.[test]'
+	.lockenv/bin/python -m pip freeze --exclude-editable | grep -v '^switchboard' > requirements.lock
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

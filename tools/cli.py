@@ -1,0 +1,57 @@
+"""``switchboard`` — the operator and developer command line.
+
+    switchboard migrate            apply database migrations (DATABASE_URL)
+    switchboard topics             create every registered topic (KAFKA_BOOTSTRAP_SERVERS)
+    switchboard run [--exit-after-replay] [--no-replay]
+                                   the whole pipeline on embedded defaults, with demo traffic
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from shared.settings import CommonSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply database migrations to DATABASE_URL")
+    sub.add_parser("topics", help="create every registered topic on KAFKA_BOOTSTRAP_SERVERS")
+    run = sub.add_parser("run", help="run the whole pipeline locally and replay demo traffic")
+    run.add_argument("--exit-after-replay", action="store_true", help="stop once the replay is through")
+    run.add_argument("--no-replay", action="store_true", help="start the services only")
+    args = parser.parse_args(argv)
+    if args.command == "migrate":
+        return _migrate()
+    if args.command == "topics":
+        return _topics()
+    from tools.demo import run_demo
+
+    return asyncio.run(run_demo(replay=not args.no_replay, exit_after_replay=args.exit_after_replay))
+
+
+def _migrate() -> int:
+    from shared import migrate
+
+    url = CommonSettings().database_url
+    migrate.upgrade(url)
+    print("database migrated to head")
+    return 0
+
+
+def _topics() -> int:
+    from shared.broker import ensure_topics
+
+    settings = CommonSettings()
+    names = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, settings.kafka_topic_namespace))
+    print(f"{len(names)} topics ready on {settings.kafka_bootstrap_servers}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
