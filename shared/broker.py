@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -160,10 +161,13 @@ def main() -> None:
     print(f"broker {bootstrap}: {len(names)} topics ready", flush=True)
     if broker is None:
         return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
         broker.stop()
 
 

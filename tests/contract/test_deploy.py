@@ -606,9 +606,23 @@ def test_dockerfile_copies_only_what_the_build_context_holds() -> None:
             assert (ROOT / source).exists(), f"COPY {source}: no such file"
 
 
-def test_requirements_lock_exists() -> None:
-    if not (ROOT / "requirements.lock").exists():
-        pytest.skip("requirements.lock is not committed yet: the image build installs from it")
+def test_requirements_lock_pins_every_declared_dependency() -> None:
+    """The image and `make` install from requirements.lock: it must pin (==) every runtime and
+    test dependency that pyproject.toml declares, so installs are repeatable."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = list(project["dependencies"]) + list(project["optional-dependencies"]["test"])
+    pinned = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"requirements.lock: {line!r} is not pinned with =="
+            pinned[re.sub(r"[-_.]+", "-", name).lower()] = version
+    for requirement in declared:
+        name = re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~ ]", requirement)[0]).lower()
+        assert name in pinned, f"{name} is declared in pyproject.toml but not pinned in requirements.lock"
 
 
 def _load_healthcheck():

@@ -1,0 +1,118 @@
+"""The spam model: a scikit-learn pipeline stored with skops, plus its JSON model card.
+
+Loading never trusts the artifact blindly: the card's sha256 must match the file, and every
+type skops reports as untrusted must be on ``ALLOWED_TYPES`` or loading is refused.
+Scoring is pure and thread-safe (read-only): ``SpamModel.score(text)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import skops.io as sio
+from pydantic import BaseModel, ConfigDict
+
+NAME = "spam-v1"
+MAX_CHARS = 5_000  # longer texts are scored on their beginning: bounded CPU per message
+TOP_FEATURES = 5
+# Types the training pipeline is allowed to contain beyond what skops trusts by default.
+ALLOWED_TYPES = frozenset({
+    "numpy.dtype", "numpy.float32", "numpy.float64", "numpy.int64", "numpy.ndarray",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.feature_extraction.text.TfidfVectorizer", "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.pipeline.FeatureUnion", "sklearn.pipeline.Pipeline",
+})
+_HREF = re.compile(r"""<a\s[^>]*href=["']([^"']*)["'][^>]*>""", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]{1,500}>")
+# Invisible characters; the YouTube export ends most ham (not spam) rows with U+FEFF: a leak.
+_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"), None)
+
+
+class UntrustedArtifact(RuntimeError):
+    """The artifact holds types outside the allow-list, or does not match its model card."""
+
+
+class ModelCard(BaseModel):
+    """The sidecar ``<name>.json``: what was trained, on what, and how well it did."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    name: str
+    version: str
+    artifact: str
+    artifact_sha256: str
+    trained_at: str
+    training_data_sha256: str
+    rows: dict[str, int]
+    evaluation: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SpamScore:
+    probability: float
+    features: tuple[tuple[str, float], ...]  # n-grams pushing towards spam, strongest first
+
+
+def normalise(text: str) -> str:
+    """The text as the model sees it: markup removed (link targets kept), entities decoded,
+    invisible characters dropped, whitespace collapsed, cut to ``MAX_CHARS``."""
+    text = _TAG.sub(" ", _HREF.sub(r" \1 ", text[: MAX_CHARS * 2]))
+    text = html.unescape(text).translate(_INVISIBLE)
+    return " ".join(text.split())[:MAX_CHARS]
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_pipeline(path: Path) -> Any:
+    """Load a skops file, trusting only allow-listed types. Raises ``UntrustedArtifact``."""
+    untrusted = sio.get_untrusted_types(file=path)
+    refused = sorted(set(untrusted) - ALLOWED_TYPES)
+    if refused:
+        raise UntrustedArtifact(f"{path.name}: refusing untrusted types {refused}")
+    return sio.load(path, trusted=untrusted)
+
+
+class SpamModel:
+    """A loaded spam pipeline (``features`` → ``clf``) and its model card."""
+
+    def __init__(self, pipeline: Any, card: ModelCard) -> None:
+        self.card = card
+        self._features = pipeline.named_steps["features"]
+        self._clf = pipeline.named_steps["clf"]
+        self._spam_column = int(np.flatnonzero(self._clf.classes_ == 1)[0])
+        self._coef = self._clf.coef_[0]
+        self._names = self._features.get_feature_names_out()
+
+    @classmethod
+    def load(cls, models_dir: Path, name: str = NAME) -> SpamModel:
+        """Read ``<name>.json`` and the artifact it names; check integrity and types.
+
+        Raises ``FileNotFoundError``, ``pydantic.ValidationError`` or ``UntrustedArtifact``."""
+        card = ModelCard.model_validate(json.loads((models_dir / f"{name}.json").read_text("utf-8")))
+        artifact = models_dir / card.artifact
+        if sha256_file(artifact) != card.artifact_sha256:
+            raise UntrustedArtifact(f"{artifact.name}: sha256 does not match {name}.json")
+        return cls(load_pipeline(artifact), card)
+
+    def score(self, text: str) -> SpamScore:
+        """Spam probability of ``text`` and the n-grams that contributed most to it."""
+        x = self._features.transform([normalise(text)])
+        probability = float(self._clf.predict_proba(x)[0, self._spam_column])
+        contributions = x.data * self._coef[x.indices]
+        order = np.argsort(-contributions)[:TOP_FEATURES]
+        features = tuple(
+            (self._label(x.indices[i]), round(float(contributions[i]), 3)) for i in order if contributions[i] > 0
+        )
+        return SpamScore(probability, features)
+
+    def _label(self, column: int) -> str:
+        kind, _, gram = str(self._names[column]).partition("__")
+        return f"{kind}:{gram}"
