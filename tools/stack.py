@@ -100,6 +100,7 @@ class LocalStack:
         self.procs[name] = await asyncio.create_subprocess_exec(
             sys.executable, "-m", f"services.{name}", env=self.env(name), cwd=str(ROOT),
             stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches only the orchestrator, which stops services in order
         )
         log.close()
 
