@@ -36,6 +36,7 @@ def consumer(settings: ConsumerSettings, *topics: str) -> AIOKafkaConsumer:
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         max_poll_records=settings.max_batch,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         request_timeout_ms=max(settings.kafka_request_timeout_ms, settings.session_timeout_ms + 5000),
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,

@@ -52,6 +52,7 @@ class ConsumerSettings(CommonSettings):
     heartbeat_interval_ms: int = 2_000
     max_batch: int = 200
     poll_timeout_ms: int = 500
+    fetch_max_wait_ms: int = Field(50, description="How long the broker may hold a fetch for data (latency vs idle load)")
     shutdown_deadline_s: float = 20.0
     retry_max_attempts: int = 5
     retry_initial_backoff_s: float = 0.2
