@@ -1,68 +1,61 @@
 """``make bench``: figures as ratios against baselines measured in the same run.
 
-Writes ``bench/results.json``: a list of {name, value, unit, baseline_name, baseline_value, ratio}.
-Set BENCH_RATE (messages/s offered), BENCH_SECONDS and BENCH_BURST (unpaced messages) to change the load.
+Every module of this package that defines ``async def measure(bootstrap: str) -> list[dict]``
+is a benchmark; each returns rows made with ``bench.report.row``. All rows are printed as a
+table and written to ``bench/results.json`` (a list of {name, value, unit, baseline_name,
+baseline_value, ratio}). ``python -m bench e2e`` runs only the named modules.
+Load knobs: BENCH_RATE (messages/s offered), BENCH_SECONDS, BENCH_BURST (unpaced messages).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
+import pkgutil
 import sys
-import tempfile
 from pathlib import Path
 
-from bench import broker, pipeline
+import bench
 from shared.broker import EmbeddedBroker
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-RSS_BUDGET_MB = {"ingestor": 200, "classifier": 600, "router": 200, "notifier": 200}
 
 
-def row(name, value, unit, baseline_name, baseline_value) -> dict:
-    ratio = value / baseline_value if baseline_value else float("nan")
-    return {"name": name, "value": round(value, 4), "unit": unit, "baseline_name": baseline_name,
-            "baseline_value": round(baseline_value, 4), "ratio": round(ratio, 4)}
+def modules(only: list[str]) -> list:
+    found = []
+    for info in sorted(pkgutil.iter_modules(bench.__path__), key=lambda i: i.name):
+        if info.name.startswith("_") or (only and info.name not in only):
+            continue
+        module = importlib.import_module(f"bench.{info.name}")
+        if hasattr(module, "measure"):
+            found.append(module)
+    return found
 
 
-async def measure(bootstrap: str) -> list[dict]:
-    rate = float(os.environ.get("BENCH_RATE", "50"))
-    seconds = float(os.environ.get("BENCH_SECONDS", "20"))
-    burst = int(os.environ.get("BENCH_BURST", "2000"))
-    raw_rate = await broker.produce_consume_rate(bootstrap, count=int(rate * seconds))
-    rt50, rt99 = await broker.round_trip_latency(bootstrap)
-    with tempfile.TemporaryDirectory() as tmp:
-        result = await pipeline.run(bootstrap, Path(tmp), rate, seconds, burst)
-    paced, burst_ = result.paced, result.burst
-    rows = [
-        row("e2e_throughput_at_offered_rate", paced.throughput, "msg/s", "offered_rate", rate),
-        row("e2e_routed_share_paced", paced.routed, "messages", "accepted_webhooks", paced.sent),
-        row("e2e_latency_p50_at_offered_rate", paced.p50 * 1000, "ms", "broker_round_trip_p50", rt50 * 1000),
-        row("e2e_latency_p99_at_offered_rate", paced.p99 * 1000, "ms", "broker_round_trip_p99", rt99 * 1000),
-        row("e2e_peak_throughput_webhook_to_routed", burst_.throughput, "msg/s",
-            "broker_produce_consume_rate", raw_rate),
-        row("e2e_routed_share_burst", burst_.routed, "messages", "accepted_webhooks", burst_.sent),
-    ]
-    for name, budget in RSS_BUDGET_MB.items():
-        rows.append(row(f"peak_rss_{name}", result.peak_rss_mb.get(name, float("nan")), "MB", f"budget_{name}", budget))
+async def measure_all(bootstrap: str, only: list[str]) -> list[dict]:
+    rows: list[dict] = []
+    for module in modules(only):
+        print(f"running {module.__name__} …", file=sys.stderr, flush=True)
+        rows.extend(await module.measure(bootstrap))
     return rows
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"{'figure':<36} {'value':>10} {'unit':<8} {'baseline':<30} {'baseline':>10} {'ratio':>8}")
+    print(f"{'figure':<44} {'value':>10} {'unit':<9} {'baseline':<34} {'baseline':>10} {'ratio':>8}")
     for r in rows:
-        print(f"{r['name']:<36} {r['value']:>10.2f} {r['unit']:<8} {r['baseline_name']:<30} "
+        print(f"{r['name']:<44} {r['value']:>10.2f} {r['unit']:<9} {r['baseline_name']:<34} "
               f"{r['baseline_value']:>10.2f} {r['ratio']:>8.3f}")
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
-        rows = asyncio.run(measure(external))
+        rows = asyncio.run(measure_all(external, argv))
     else:
         with EmbeddedBroker() as b:
-            rows = asyncio.run(measure(b.bootstrap_servers))
+            rows = asyncio.run(measure_all(b.bootstrap_servers, argv))
     print_table(rows)
     RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"\nwritten to {RESULTS}")
@@ -70,4 +63,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
