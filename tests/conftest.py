@@ -20,10 +20,18 @@ PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:54
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    """Bootstrap servers of a real broker for the whole session."""
+    """Bootstrap servers of a real broker for the whole session: KAFKA_BOOTSTRAP_SERVERS if
+    set, Apache Kafka via testcontainers if TEST_KAFKA=testcontainers (needs Docker), else the
+    embedded Tansu broker."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         yield external
+        return
+    if os.environ.get("TEST_KAFKA") == "testcontainers":  # Apache Kafka in Docker, where an engine runs
+        from testcontainers.community.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
         return
     with EmbeddedBroker() as broker:
         yield broker.bootstrap_servers
