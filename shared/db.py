@@ -19,24 +19,24 @@ class Base(DeclarativeBase):
     """Declarative base of every Switchboard table (one metadata for Alembic)."""
 
 
+_DRIVERS = {"sync": {"postgresql": "postgresql+psycopg", "sqlite": "sqlite"},
+            "async": {"postgresql": "postgresql+psycopg", "sqlite": "sqlite+aiosqlite"}}
+
+
+def _with_driver(url: str, mode: str) -> str:
+    parsed = make_url(url)
+    driver = _DRIVERS[mode].get(parsed.get_backend_name())
+    return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
+
+
 def sync_url(url: str) -> str:
     """The URL with a synchronous driver (Alembic, tools)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    if parsed.get_backend_name() == "sqlite":
-        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
-    return url
+    return _with_driver(url, "sync")
 
 
 def async_url(url: str) -> str:
     """The URL with an asyncio driver (services)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    if parsed.get_backend_name() == "sqlite":
-        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
-    return url
+    return _with_driver(url, "async")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
