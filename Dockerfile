@@ -19,14 +19,16 @@ RUN python -m venv /opt/venv
 
 WORKDIR /src
 
-# Dependencies first: this layer is rebuilt only when the lock changes. Binary wheels only,
-# so no compiler is needed here and none can reach the final image; hashes in the lock are
-# enforced by pip.
-COPY requirements.lock ./
-RUN pip install --no-cache-dir --only-binary=:all: --no-deps -r requirements.lock
+# Dependencies first: this layer is rebuilt only when the lock or the declared dependencies
+# change. Only the runtime dependencies of pyproject.toml (never the test extra: pytest,
+# hadolint, kubernetes-validate … stay out, ~190 MB), at the versions requirements.lock pins,
+# as binary wheels only, so no compiler is needed here and none can reach the final image.
+COPY requirements.lock pyproject.toml ./
+RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+        > /tmp/runtime-requirements.txt \
+    && pip install --no-cache-dir --only-binary=:all: -c requirements.lock -r /tmp/runtime-requirements.txt
 
 # Then the project itself, installed as a regular (non-editable) package.
-COPY pyproject.toml ./
 COPY shared ./shared
 COPY services ./services
 COPY tools ./tools
@@ -47,6 +49,20 @@ RUN groupadd --system --gid 10001 switchboard \
 
 COPY --from=builder /opt/venv /opt/venv
 COPY deploy/docker/healthcheck.py /opt/switchboard/healthcheck.py
+
+# Configuration files at the paths Kubernetes mounts its ConfigMaps over (deploy/k8s/base,
+# config-files.yaml): the image runs on the repository's defaults, a cluster on its own.
+COPY services/classifier/rules/ /etc/switchboard/classifier/rules/
+COPY services/classifier/authors/ /etc/switchboard/classifier/authors/
+COPY config/routing.yaml /etc/switchboard/routing/
+COPY config/calendar.yaml /etc/switchboard/calendar/
+COPY config/oncall.yaml /etc/switchboard/oncall/
+ENV CLASSIFIER_RULES_DIR=/etc/switchboard/classifier/rules \
+    CLASSIFIER_AUTHORS_DIR=/etc/switchboard/classifier/authors \
+    ROUTER_ROUTING_FILE=/etc/switchboard/routing/routing.yaml \
+    ROUTER_CALENDAR_FILE=/etc/switchboard/calendar/calendar.yaml \
+    NOTIFIER_CALENDAR_FILE=/etc/switchboard/calendar/calendar.yaml \
+    NOTIFIER_ONCALL_FILE=/etc/switchboard/oncall/oncall.yaml
 
 # Nothing is written to the image at run time: it runs with a read-only root filesystem
 # (PostgreSQL via DATABASE_URL, /tmp as the only scratch space).

@@ -49,10 +49,12 @@ def bench_messages(count: int) -> list[dict]:
 
 async def run(bootstrap: str, var_dir: Path, rate: float, seconds: float, burst: int) -> PipelineResult:
     """One stack; a paced phase at ``rate`` for ``seconds``, then an unpaced burst of ``burst``."""
-    # Office always closed: every routed item is also paged, so the figures do not depend on
-    # the hour the bench runs at (and include the notifier's full work).
+    # Office always closed and every urgency pages, so the figures do not depend on the hour the
+    # bench runs at and include the notifier's full work (pages are grouped per conversation).
     config = StackConfig(var_dir=var_dir, bootstrap=bootstrap, namespace=f"b{uuid.uuid4().hex[:6]}.",
-                         preferred_ports=False, extra_env={"LOG_LEVEL": "WARNING", "NOTIFIER_OFFICE_HOURS": "{}"})
+                         preferred_ports=False,
+                         extra_env={"LOG_LEVEL": "WARNING", "NOTIFIER_OFFICE_HOURS": "{}",
+                                    "NOTIFIER_PAGE_MIN_URGENCY": "normal"})
     async with LocalStack(config) as stack:
         peaks: dict[str, float] = {}
         sampler = asyncio.create_task(_sample_rss(stack, peaks))

@@ -59,6 +59,23 @@ class Author(Frozen):
     follower_count: int | None = Field(default=None, ge=0)
 
 
+class MessageAction(StrEnum):
+    """What happened to the platform message this event reports."""
+
+    CREATED = "created"
+    EDITED = "edited"
+    DELETED = "deleted"
+
+
+class Attachment(Frozen):
+    """Media or a file attached to a message (a URL when the platform gives one, else its media id)."""
+
+    type: str = Field(min_length=1, max_length=64, description="image, video, audio, file, sticker, …")
+    url: str | None = Field(default=None, max_length=4096)
+    mime: str | None = Field(default=None, max_length=255)
+    id: str | None = Field(default=None, max_length=512, description="Platform media id, when there is no URL")
+
+
 class CanonicalMessage(Frozen):
     """One social message, normalised from whatever platform it came from."""
 
@@ -74,6 +91,14 @@ class CanonicalMessage(Frozen):
     created_at: AwareDatetime
     in_reply_to: str | None = Field(default=None, max_length=512)
     permalink: str | None = Field(default=None, max_length=2048)
+    attachments: tuple[Attachment, ...] = ()
+    action: MessageAction = Field(
+        default=MessageAction.CREATED, description="created, or an edit/removal of an earlier message",
+    )
+    raw_ref: str | None = Field(
+        default=None, max_length=512,
+        description="Where the raw webhook body is kept (ingestor `raw_payloads/<sha256>`)",
+    )
 
     @property
     def conversation_key(self) -> str:
@@ -116,6 +141,9 @@ class Classification(Frozen):
     urgency: Urgency = Urgency.NORMAL
     reason: str = Field(max_length=512)
     explanation: Explanation = Explanation()
+    review_required: bool = Field(
+        default=False, description="A rule asks for four-eyes review: a second agent checks the reply before it is posted",
+    )
 
 
 class Classified(Frozen):
@@ -129,6 +157,9 @@ class Routing(Frozen):
     sla_deadline: AwareDatetime
     routed_at: AwareDatetime
     policy: str = Field(max_length=128, description="SLA policy id that set the deadline")
+    rule: str | None = Field(default=None, max_length=128, description="Routing rule that chose the queue")
+    assigned_agent: str | None = Field(default=None, max_length=128, description="Agent assigned at routing time")
+    four_eyes: bool = Field(default=False, description="A reply needs a second agent's approval before release")
 
 
 class Routed(Frozen):
@@ -147,6 +178,79 @@ class Page(Frozen):
     message_key: str
 
 
+class Unstaffed(Frozen):
+    """An item waits in a queue because no online agent with the skills has free capacity."""
+
+    queue: str = Field(min_length=1, max_length=128)
+    item_id: str = Field(description="Event id of the routed item")
+    message_key: str
+    urgency: Urgency = Urgency.NORMAL
+    sla_deadline: AwareDatetime
+    waiting: int = Field(ge=0, description="Items waiting in the queue, this one included")
+    online_agents: int = Field(ge=0, description="Online agents able to serve the queue")
+    since: AwareDatetime
+
+
+class Assignment(Frozen):
+    """An item handed to an agent (at routing time, when capacity freed, or after relaxing skills)."""
+
+    item_id: str = Field(description="Event id of the routed item")
+    message_key: str
+    conversation_key: str
+    queue: str
+    agent_id: str = Field(min_length=1, max_length=128)
+    cause: Literal["routed", "sticky", "reoffered", "relaxed", "manual"]
+    relax_level: int = Field(default=0, ge=0)
+    assigned_at: AwareDatetime
+
+
+class LifecycleAction(StrEnum):
+    ASSIGNED = "assigned"
+    REPLIED = "replied"
+    RESOLVED = "resolved"
+    RETAGGED = "retagged"
+    SATISFACTION = "satisfaction"
+
+
+class Lifecycle(Frozen):
+    """What a helpdesk reports back about a routed item."""
+
+    item_id: str = Field(description="Event id of the routed item")
+    action: LifecycleAction
+    at: AwareDatetime
+    agent_id: str | None = Field(default=None, max_length=128)
+    tags: tuple[str, ...] = Field(default=(), description="retagged: the item's new tags")
+    satisfaction: float | None = Field(default=None, ge=0, le=5, description="satisfaction: score 0–5")
+    handling_seconds: float | None = Field(default=None, ge=0, description="Agent working time spent")
+
+
+class ReplyRelease(Frozen):
+    """A reply draft released for posting (after four-eyes approval when the rules ask)."""
+
+    draft_id: str
+    item_id: str
+    message_key: str
+    conversation_key: str
+    text: str = Field(max_length=100_000)
+    author: str
+    approver: str | None = None
+    released_at: AwareDatetime
+
+
+class IssueSpike(Frozen):
+    """A contact reason (or tag) arriving well above its usual rate: likely a widespread issue."""
+
+    key: str = Field(min_length=1, max_length=256, description="What spiked, e.g. tag:outage or tag:refund")
+    account_id: str = Field(min_length=1, max_length=256, description="Account (page) the messages addressed")
+    window_start: AwareDatetime
+    window_seconds: int = Field(gt=0)
+    count: int = Field(ge=0, description="Messages with the key in the window")
+    expected: float = Field(ge=0, description="Usual count per window (EWMA of earlier windows)")
+    threshold: float = Field(ge=0, description="Count at or above which the window counts as a spike")
+    sample_message_keys: tuple[str, ...] = Field(default=(), max_length=20)
+    detected_by: str = Field(default="ewma-v1", max_length=64, description="Detector name and version")
+
+
 class Envelope(Frozen):
     """The CloudEvents attributes every event carries."""
 
@@ -161,6 +265,12 @@ class Envelope(Frozen):
     @property
     def event_type(self) -> str:
         return self.TYPE
+
+
+class WidespreadIssueDetected(Envelope):
+    TYPE: ClassVar[str] = "switchboard.issue.spiked.v1"
+    type: Literal["switchboard.issue.spiked.v1"] = "switchboard.issue.spiked.v1"
+    data: IssueSpike
 
 
 class MessageReceived(Envelope):
@@ -187,8 +297,34 @@ class PageSent(Envelope):
     data: Page
 
 
+class QueueUnstaffed(Envelope):
+    TYPE: ClassVar[str] = "switchboard.queue.unstaffed.v1"
+    type: Literal["switchboard.queue.unstaffed.v1"] = "switchboard.queue.unstaffed.v1"
+    data: Unstaffed
+
+
+class ItemAssigned(Envelope):
+    TYPE: ClassVar[str] = "switchboard.item.assigned.v1"
+    type: Literal["switchboard.item.assigned.v1"] = "switchboard.item.assigned.v1"
+    data: Assignment
+
+
+class HelpdeskItemUpdated(Envelope):
+    TYPE: ClassVar[str] = "switchboard.helpdesk.item.updated.v1"
+    type: Literal["switchboard.helpdesk.item.updated.v1"] = "switchboard.helpdesk.item.updated.v1"
+    data: Lifecycle
+
+
+class ReplyReleased(Envelope):
+    TYPE: ClassVar[str] = "switchboard.reply.released.v1"
+    type: Literal["switchboard.reply.released.v1"] = "switchboard.reply.released.v1"
+    data: ReplyRelease
+
+
 EVENT_TYPES: dict[str, type[Envelope]] = {
-    cls.TYPE: cls for cls in (MessageReceived, MessageClassified, ItemRouted, PageSent)
+    cls.TYPE: cls for cls in (MessageReceived, MessageClassified, ItemRouted, PageSent,
+                              QueueUnstaffed, ItemAssigned, HelpdeskItemUpdated, ReplyReleased,
+                              WidespreadIssueDetected)
 }
 
 

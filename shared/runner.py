@@ -56,6 +56,13 @@ class RecordMeta:
 
 
 Stage = Callable[[Envelope, RecordMeta], Awaitable[Sequence[Output]]]
+# Optional hook: a stage object may also define ``stage_batch(items)`` taking the decoded
+# events of one poll (in record order) and returning, per event and in the same order, its
+# outputs or a ``PoisonMessage`` instance (dead-lettered like one raised by ``stage``). Any
+# raised exception is transient and retries the whole batch. CPU-heavy stages use it to work
+# on many messages at once, off the event loop.
+BatchResult = Sequence[Output] | PoisonMessage
+BatchStage = Callable[[Sequence[tuple[Envelope, RecordMeta]]], Awaitable[Sequence[BatchResult]]]
 
 
 class RunnerFailed(RuntimeError):
@@ -166,15 +173,73 @@ class ConsumerRunner:
         followups: list[Callable[[], Awaitable[None]]] = []
         for tp, records in batch.items():
             metrics.MESSAGES_IN.labels(self.service, tp.topic).inc(len(records))
-            for record in records:
-                outputs = await self._process(record)
-                acks.extend([await self._send(out) for out in outputs])
-                followups.extend(out.on_acked for out in outputs if out.on_acked is not None)
+        for outputs in await self._process_all([r for records in batch.values() for r in records]):
+            acks.extend([await self._send(out) for out in outputs])
+            followups.extend(out.on_acked for out in outputs if out.on_acked is not None)
         await self._await_acks(acks)
         for followup in followups:
             await followup()
         await self._commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
         self._record_lag(batch)
+
+    async def _process_all(self, records: list[ConsumerRecord]) -> list[Sequence[Output]]:
+        """Outputs per record, in record order: one ``stage_batch`` call when the stage has it."""
+        batch_stage: BatchStage | None = getattr(self.stage, "stage_batch", None)
+        if batch_stage is None:
+            return [await self._process(record) for record in records]
+        results: list[Sequence[Output]] = [() for _ in records]
+        poison: dict[int, PoisonMessage] = {}
+        decoded: list[tuple[int, Envelope, RecordMeta]] = []
+        for i, record in enumerate(records):
+            try:
+                decoded.append((i, decode(record.headers, record.value),
+                                RecordMeta(record.topic, record.partition, record.offset, record.key)))
+            except PoisonMessage as exc:
+                poison[i] = exc
+        if decoded:
+            answers = await self._run_batch_stage(batch_stage, [(event, meta) for _, event, meta in decoded])
+            for (i, _, _), answer in zip(decoded, answers, strict=True):
+                if isinstance(answer, PoisonMessage):
+                    poison[i] = answer
+                else:
+                    results[i] = answer
+        for i, record in enumerate(records):
+            if i in poison:
+                await self._dead_letter(record, poison[i])
+            else:
+                self._consecutive_poison = 0
+                self.state.processed += 1
+        return results
+
+    async def _run_batch_stage(self, batch_stage: BatchStage,
+                               items: list[tuple[Envelope, RecordMeta]]) -> Sequence[BatchResult]:
+        """``batch_stage`` with the same retry policy as ``_run_stage``, over the whole batch."""
+        delay = self.settings.retry_initial_backoff_s
+        first = items[0][1]
+        for attempt in range(1, self.settings.retry_max_attempts + 1):
+            started = time.perf_counter()
+            try:
+                answers = await batch_stage(items)
+            except Exception as exc:  # noqa: BLE001 - transient until proven otherwise
+                metrics.ERRORS.labels(self.service, "transient").inc()
+                if attempt == self.settings.retry_max_attempts:
+                    raise RunnerFailed(
+                        f"batch stage failed {attempt} times from {first.topic}:{first.partition}@{first.offset}: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                metrics.RETRIES.labels(self.service).inc()
+                log.warning("runner.retry", attempt=attempt, delay=delay, error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.retry_max_backoff_s)
+                continue
+            if len(answers) != len(items):
+                raise RunnerFailed(f"batch stage returned {len(answers)} results for {len(items)} events")
+            metrics.STAGE_LATENCY.labels(self.service).observe(time.perf_counter() - started)
+            now = datetime.now(UTC)
+            for event, _ in items:
+                metrics.END_TO_END_LATENCY.labels(self.service).observe(max((now - event.time).total_seconds(), 0.0))
+            return answers
+        raise AssertionError("unreachable")
 
     async def _process(self, record: ConsumerRecord) -> Sequence[Output]:
         meta = RecordMeta(record.topic, record.partition, record.offset, record.key)

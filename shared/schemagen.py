@@ -18,6 +18,10 @@ from shared.events import (
     Envelope, Explanation, ItemRouted, MessageClassified, MessageReceived, Page, PageSent,
     Platform, Routed, Routing, Urgency, derived_id,
 )
+from shared.events import (
+    Assignment, HelpdeskItemUpdated, ItemAssigned, Lifecycle, LifecycleAction, QueueUnstaffed,
+    ReplyRelease, ReplyReleased, Unstaffed,
+)
 
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 21, 22, 15, 0, tzinfo=UTC)
@@ -53,7 +57,45 @@ def example_events() -> list[Envelope]:
                 sent_at=T0 + timedelta(milliseconds=120), message_key=message.message_key)
     sent = PageSent(id=derived_id(routed.id, "notifier:oncall-http"), source="switchboard/notifier",
                     time=page.sent_at, correlation_id=received.correlation_id, subject=page.incident_key, data=page)
-    return [received, classified, routed, sent]
+    return [received, classified, routed, sent, *router_examples(routed), *classifier_examples(message)]
+
+
+def classifier_examples(message: CanonicalMessage) -> list[Envelope]:
+    """The classifier's own event: a contact reason spiking on one account."""
+    from shared.events import IssueSpike, WidespreadIssueDetected
+
+    start = T0 - timedelta(minutes=5)
+    spike = IssueSpike(key="tag:complaint", account_id=message.account_id, window_start=start, window_seconds=300,
+                       count=48, expected=3.2, threshold=12.8, sample_message_keys=(message.message_key,))
+    return [WidespreadIssueDetected(id=derived_id(f"{spike.account_id}:{spike.key}:{start.isoformat()}", "classifier:spike"),
+                                    source="switchboard/classifier", time=T0, correlation_id=message.message_key,
+                                    subject=f"{spike.account_id}:{spike.key}", data=spike)]
+
+
+def router_examples(routed: ItemRouted) -> list[Envelope]:
+    """The router's own events about ``routed``: unstaffed, assigned, helpdesk update, reply released."""
+    msg, at = routed.data.message, routed.data.routing.routed_at
+    common = dict(source="switchboard/router", correlation_id=routed.correlation_id, subject=msg.conversation_key)
+    unstaffed = QueueUnstaffed(id=derived_id(routed.id, "router:unstaffed"), time=at, **{**common, "subject": "support-de"},
+                               data=Unstaffed(queue="support-de", item_id=routed.id, message_key=msg.message_key,
+                                              sla_deadline=routed.data.routing.sla_deadline, waiting=1,
+                                              online_agents=0, since=at))
+    assigned_at = at + timedelta(minutes=3)
+    assigned = ItemAssigned(id=derived_id(routed.id, "router:assigned:anna"), time=assigned_at, **common,
+                            data=Assignment(item_id=routed.id, message_key=msg.message_key,
+                                            conversation_key=msg.conversation_key, queue="support-de",
+                                            agent_id="anna", cause="reoffered", assigned_at=assigned_at))
+    replied_at = at + timedelta(minutes=12)
+    updated = HelpdeskItemUpdated(id="hd-7731-replied", source="helpdesk/zammad", time=replied_at,
+                                  correlation_id=routed.correlation_id, subject=msg.conversation_key,
+                                  data=Lifecycle(item_id=routed.id, action=LifecycleAction.REPLIED, at=replied_at,
+                                                 agent_id="anna", handling_seconds=240.0))
+    released = ReplyReleased(id=derived_id("draft-1", "router:released"), time=replied_at, **common,
+                             data=ReplyRelease(draft_id="draft-1", item_id=routed.id, message_key=msg.message_key,
+                                               conversation_key=msg.conversation_key, author="tom", approver="anna",
+                                               text="Das tut uns leid! Wir prüfen Ihre Bestellung sofort.",
+                                               released_at=replied_at))
+    return [unstaffed, assigned, updated, released]
 
 
 def generated() -> dict[Path, str]:

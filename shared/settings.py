@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ROOT = Path(__file__).resolve().parent.parent
 DEV_WEBHOOK_SECRET = "whsec_c3dpdGNoYm9hcmQtZGV2ZWxvcG1lbnQtc2VjcmV0"  # "switchboard-development-secret"
 DEV_SIGNING_KEY = "switchboard-development-signing-key"
+DEV_ROUTER_ADMIN_TOKEN = "switchboard-development-router-admin-token"
+DEV_PLATFORM_SECRET = "switchboard-development-platform-secret"  # examples and tests only
 
 
 def _env(name: str) -> AliasChoices:
@@ -67,21 +69,55 @@ class IngestorSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="INGESTOR_", frozen=True, populate_by_name=True, extra="ignore")
 
     http_port: int = 8001
-    webhook_secrets: dict[str, SecretStr] = Field(
+    webhook_secrets: dict[str, SecretStr | list[SecretStr]] = Field(
         default_factory=lambda: {"demo": SecretStr(DEV_WEBHOOK_SECRET)},
-        description="Standard Webhooks secrets per source name (whsec_…)",
+        description="Standard Webhooks secrets per source name (whsec_…); a list holds several "
+        "active secrets during a rotation",
     )
     webhook_tolerance_s: int = 300
     max_body_bytes: int = 1_000_000
     produce_timeout_s: float = 5.0
+    meta_app_secrets: list[SecretStr] = Field(
+        default_factory=list, description="Meta app secret(s) for X-Hub-Signature-256; empty disables /v1/webhooks/meta",
+    )
+    meta_verify_token: SecretStr | None = Field(None, description="hub.verify_token expected on Meta's GET handshake")
+    x_consumer_secrets: list[SecretStr] = Field(
+        default_factory=list, description="X app consumer secret(s) (CRC and signature); empty disables /v1/webhooks/x",
+    )
+    telegram_secret_tokens: dict[str, SecretStr | list[SecretStr]] = Field(
+        default_factory=dict, description="Bot name -> setWebhook secret_token(s) (/v1/webhooks/telegram/{bot})",
+    )
+    youtube_hub_secrets: list[SecretStr] = Field(
+        default_factory=list, description="WebSub hub.secret(s); empty disables /v1/webhooks/youtube",
+    )
+    youtube_channels: list[str] = Field(
+        default_factory=list, description="YouTube channel ids whose WebSub subscriptions are confirmed",
+    )
+    dedup_retention_days: int = Field(8, ge=7, description="Dedup ledger rows are pruned after this (>= 7 days)")
+    raw_retention_days: int = Field(30, ge=1, description="Raw webhook bodies are pruned after this")
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> "IngestorSettings":
         if self.environment != "development":
-            for source, secret in self.webhook_secrets.items():
-                if secret.get_secret_value() == DEV_WEBHOOK_SECRET:
-                    raise ValueError(f"webhook secret for source {source!r} is the development placeholder")
+            for name, secret in _ingestor_secrets(self):
+                if secret.get_secret_value() in (DEV_WEBHOOK_SECRET, DEV_PLATFORM_SECRET):
+                    raise ValueError(f"{name} is a development placeholder")
         return self
+
+
+def _ingestor_secrets(settings: IngestorSettings) -> list[tuple[str, SecretStr]]:
+    """Every configured ingestor secret, named for error messages (never with its value)."""
+    found: list[tuple[str, SecretStr]] = []
+    for label, table in (("webhook secret for source", settings.webhook_secrets),
+                         ("telegram secret token for bot", settings.telegram_secret_tokens)):
+        for source, value in table.items():
+            found += [(f"{label} {source!r}", s) for s in (value if isinstance(value, list) else [value])]
+    for label, values in (("meta app secret", settings.meta_app_secrets), ("x consumer secret", settings.x_consumer_secrets),
+                          ("youtube hub secret", settings.youtube_hub_secrets)):
+        found += [(label, s) for s in values]
+    if settings.meta_verify_token is not None:
+        found.append(("meta verify token", settings.meta_verify_token))
+    return found
 
 
 class ClassifierSettings(ConsumerSettings):
@@ -92,6 +128,22 @@ class ClassifierSettings(ConsumerSettings):
     models_dir: Path = ROOT / "services" / "classifier" / "models"
     rules_dir: Path = ROOT / "services" / "classifier" / "rules"
     spam_threshold: float = 0.5
+    tone_model: str | None = Field("offense-de-v1", description="Task model scoring offensive tone; None disables")
+    tone_languages: tuple[str, ...] = ("de",)
+    tone_threshold: float = Field(0.8, ge=0.0, le=1.0, description="Offense probability that tags tone:offensive")
+    shadow_rules_dir: Path | None = Field(
+        None, description="A candidate rule set evaluated beside the live one: differences are logged and counted, never applied",
+    )
+    authors_dir: Path = Field(ROOT / "services" / "classifier" / "authors",
+                              description="blocked.txt (drop) and vip.txt (urgent reply) author lists")
+    large_account_followers: int = Field(100_000, ge=1, description="Authors with this many followers get urgent replies")
+    campaign_window_s: int = Field(600, gt=0, description="Near-duplicates this close in time form one campaign")
+    campaign_similarity: float = Field(0.7, gt=0, le=1, description="Estimated Jaccard similarity of near-duplicates")
+    campaign_drop_authors: int = Field(5, ge=1, description="Drop a campaign's messages once it has more authors than this")
+    spike_window_s: int = Field(300, gt=0, description="Window over which contact-reason rates are counted")
+    spike_factor: float = Field(4.0, gt=1, description="A window spikes at this multiple of its usual (EWMA) count")
+    spike_min_count: int = Field(10, ge=1, description="…and at no fewer messages than this")
+    spike_warmup_windows: int = Field(3, ge=0, description="Windows after start-up before spikes are reported")
 
 
 class RouterSettings(ConsumerSettings):
@@ -106,6 +158,29 @@ class RouterSettings(ConsumerSettings):
         }
     )
     urgent_sla_minutes: int = 15
+    routing_file: Path = Field(ROOT / "config" / "routing.yaml",
+                               description="Teams, queues, agents, SLA policies and routing rules (YAML)")
+    calendar_file: Path = Field(ROOT / "config" / "calendar.yaml",
+                                description="Business calendar for SLA deadlines (shared with the notifier)")
+    admin_token: SecretStr = Field(SecretStr(DEV_ROUTER_ADMIN_TOKEN),
+                                   description="Bootstrap admin bearer token (more tokens are issued via the API)")
+    sweep_interval_s: float = Field(15.0, description="How often waiting items are re-offered and skills relaxed")
+    webhook_endpoints: dict[str, str] = Field(
+        default_factory=dict, description="Helpdesk name -> URL receiving routed, assigned and released-reply "
+        "events as Standard Webhooks (for helpdesks that cannot read Kafka)",
+    )
+    webhook_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Helpdesk name -> whsec_ secret that signs its deliveries",
+    )
+    webhook_timeout_s: float = 10.0
+
+    @model_validator(mode="after")
+    def _no_placeholder_token(self) -> "RouterSettings":
+        if self.environment != "development" and self.admin_token.get_secret_value() == DEV_ROUTER_ADMIN_TOKEN:
+            raise ValueError("ROUTER_ADMIN_TOKEN is the development placeholder")
+        if missing := sorted(set(self.webhook_endpoints) - set(self.webhook_secrets)):
+            raise ValueError(f"ROUTER_WEBHOOK_SECRETS has no secret for endpoint(s) {', '.join(missing)}")
+        return self
 
 
 class NotifierSettings(ConsumerSettings):
@@ -122,6 +197,21 @@ class NotifierSettings(ConsumerSettings):
     page_target: str = "oncall-http"
     page_timeout_s: float = 5.0
     signing_key: SecretStr = SecretStr(DEV_SIGNING_KEY)
+    calendar_file: Path = Field(ROOT / "config" / "calendar.yaml", description="Business calendar (holidays, "
+                                "closures); NOTIFIER_TIMEZONE / NOTIFIER_OFFICE_HOURS override its zone / weekly hours when set")
+    oncall_file: Path = Field(ROOT / "config" / "oncall.yaml", description="People, targets, rotations, escalation")
+    page_min_urgency: Literal["low", "normal", "high"] = Field(
+        "high", description="Reply-needed items at or above this urgency page outside office hours; "
+        "lower ones wait in the digest delivered when the office opens")
+    sla_min_urgency: Literal["low", "normal", "high"] = "normal"
+    sla_warn_minutes: float = Field(5.0, description="Page this long before an SLA deadline passes (outside hours)")
+    public_url: str = Field("http://127.0.0.1:8004", description="Base URL of this API, for one-click ack links")
+    link_ttl_minutes: float = 12 * 60
+    target_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Target name -> PagerDuty routing key or apprise URL with its tokens")
+    scheduler_interval_s: float = Field(1.0, description="How often due escalations, SLA timers and digests are checked")
+    delivery_attempts: int = 3
+    delivery_backoff_s: float = 0.5
 
     @model_validator(mode="after")
     def _no_placeholder_key(self) -> "NotifierSettings":

@@ -17,6 +17,11 @@ RAW = "switchboard.messages.raw.v1"
 CLASSIFIED = "switchboard.messages.classified.v1"
 ROUTED = "switchboard.items.routed.v1"
 PAGES = "switchboard.pages.sent.v1"
+SPIKED = "switchboard.issues.spiked.v1"
+UNSTAFFED = "switchboard.queues.unstaffed.v1"
+ASSIGNED = "switchboard.items.assigned.v1"
+LIFECYCLE = "switchboard.helpdesk.lifecycle.v1"
+RELEASED = "switchboard.replies.released.v1"
 
 
 @dataclass(frozen=True)

@@ -75,8 +75,7 @@ async def _replay(stack: LocalStack, watcher: SummaryWatcher, stop: asyncio.Even
 
 def _in_flight(watcher: SummaryWatcher) -> bool:
     s = watcher.summary
-    routed = sum(s.queues.values())
-    return sum(s.decisions.values()) < s.received or routed < s.decisions["reply"] or 0 < s.pages < routed
+    return sum(s.decisions.values()) < s.received or sum(s.queues.values()) < s.decisions["reply"]
 
 
 def _show(watcher: SummaryWatcher, live: bool) -> None:

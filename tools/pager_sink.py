@@ -1,6 +1,12 @@
-"""A local on-call endpoint for ``make run`` and the end-to-end tests: receives the
-notifier's pages over HTTP, verifies their signature and keeps them (deduplicated on
-``webhook-id``, as a real receiver would)."""
+"""A local on-call endpoint for ``make run`` and the tests: receives the notifier's pages over
+HTTP and keeps them, speaking the targets' formats:
+
+* ``POST /pages``: generic signed webhook (Standard Webhooks signature verified, deduplicated on
+  ``webhook-id`` as a real receiver would);
+* ``POST /v2/enqueue``: PagerDuty Events API v2 (shape checked; 202 like PagerDuty; alerts folded
+  on ``dedup_key`` as PagerDuty does);
+* ``POST /hooks/{token}``: Slack / Mattermost incoming-webhook shape (``text`` required).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from standardwebhooks import Webhook
 
 from services.notifier.delivery import webhook_secret
 
+PD_ACTIONS = {"trigger", "acknowledge", "resolve"}
+
 
 @dataclass
 class PagerSink:
@@ -19,6 +27,15 @@ class PagerSink:
     rejected: int = 0
     deliveries: int = 0
     fail_next: int = 0  # tests: answer 503 this many times
+    pagerduty: dict[str, list[dict]] = field(default_factory=dict)  # dedup_key -> events
+    chat: list[dict] = field(default_factory=list)
+
+    def _failing(self) -> bool:
+        self.deliveries += 1
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return True
+        return False
 
     def app(self) -> FastAPI:
         app = FastAPI(title="pager sink")
@@ -27,9 +44,7 @@ class PagerSink:
         @app.post("/pages")
         async def receive(request: Request) -> Response:
             body = await request.body()
-            self.deliveries += 1
-            if self.fail_next > 0:
-                self.fail_next -= 1
+            if self._failing():
                 return Response(status_code=503)
             try:
                 payload = verifier.verify(body, dict(request.headers))
@@ -38,5 +53,29 @@ class PagerSink:
                 return Response(status_code=401)
             self.pages[request.headers["webhook-id"]] = payload
             return Response(status_code=204)
+
+        @app.post("/v2/enqueue")
+        async def pagerduty(request: Request) -> Response:
+            event = await request.json()
+            if self._failing():
+                return Response(status_code=503)
+            ok = (event.get("routing_key") and event.get("event_action") in PD_ACTIONS and event.get("dedup_key")
+                  and {"summary", "source", "severity"} <= set(event.get("payload", {})))
+            if not ok:
+                self.rejected += 1
+                return Response(status_code=400)
+            self.pagerduty.setdefault(event["dedup_key"], []).append(event)
+            return Response(status_code=202, content=b'{"status":"success"}', media_type="application/json")
+
+        @app.post("/hooks/{token}")
+        async def chat(token: str, request: Request) -> Response:
+            message = await request.json()
+            if self._failing():
+                return Response(status_code=503)
+            if not isinstance(message.get("text"), str):
+                self.rejected += 1
+                return Response(status_code=400)
+            self.chat.append({"token": token, **message})
+            return Response(status_code=200, content=b"ok")
 
         return app

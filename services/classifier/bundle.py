@@ -1,4 +1,5 @@
-"""Everything ``classify`` needs, loaded once at start-up: spam model, rules, detector.
+"""Everything ``classify`` needs, loaded once at start-up: spam model, rules (live and
+shadow), author lists, detector.
 
 ``load_models`` does the I/O (files, model deserialisation, detector build: about a second
 and 250 MB resident) and raises on anything missing or invalid, so a bad deploy fails at
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from services.classifier.authors import AuthorLists, load_lists
 from services.classifier.language import LanguageDetector
 from services.classifier.model import SpamModel
 from services.classifier.rules import RuleSet, load_dir
+from services.classifier.tasks import TaskModel, load_task_model
 from shared.settings import ClassifierSettings
 
 
@@ -24,13 +27,20 @@ class Models:
     rules: Mapping[str, RuleSet]  # by language
     detector: LanguageDetector
     spam_threshold: float
+    authors: AuthorLists = field(default_factory=AuthorLists.empty)
+    large_account_followers: int = 100_000
+    shadow_rules: Mapping[str, RuleSet] | None = None  # evaluated beside, never applied
+    tone: TaskModel | None = None  # offensive-tone model (e.g. offense-de-v1), for its languages only
+    tone_languages: tuple[str, ...] = ()
+    tone_threshold: float = 0.8
 
-    def rules_for(self, language: str) -> tuple[RuleSet, ...]:
+    def rules_for(self, language: str, shadow: bool = False) -> tuple[RuleSet, ...]:
         """The language's own rule set; every rule set when the language has none
         (undetermined or unserved: better to over-match than to miss a legal threat)."""
-        if language in self.rules:
-            return (self.rules[language],)
-        return tuple(self.rules[key] for key in sorted(self.rules))
+        rules = self.shadow_rules if shadow and self.shadow_rules is not None else self.rules
+        if language in rules:
+            return (rules[language],)
+        return tuple(rules[key] for key in sorted(rules))
 
     def describe(self) -> dict:
         """Versions of what is loaded, for ``GET /v1/models`` and start-up logs."""
@@ -40,18 +50,31 @@ class Models:
                      "training_data_sha256": card.training_data_sha256, "threshold": self.spam_threshold,
                      "evaluation": card.evaluation.get("overall", {})},
             "rules": {lang: {"version": rs.version, "rules": len(rs.rules)} for lang, rs in sorted(self.rules.items())},
+            "shadow_rules": {lang: {"version": rs.version, "rules": len(rs.rules)}
+                             for lang, rs in sorted((self.shadow_rules or {}).items())},
+            "tone": ({"name": self.tone.card.name, "version": self.tone.card.version, "languages": list(self.tone_languages),
+                      "threshold": self.tone_threshold} if self.tone is not None else None),
+            "authors": {"blocked": len(self.authors.blocked.entries), "vip": len(self.authors.vip.entries)},
+            "large_account_followers": self.large_account_followers,
             "language_detector": {"library": "lingua", "languages": list(self.detector.languages)},
         }
 
 
 def load_models(settings: ClassifierSettings) -> Models:
     """Load artifacts named by ``settings``. Raises ``FileNotFoundError``,
-    ``UntrustedArtifact``, ``RuleFileError`` or ``pydantic.ValidationError``."""
+    ``UntrustedArtifact``, ``RuleFileError``, ``AuthorListError`` or ``pydantic.ValidationError``."""
+    shadow = settings.shadow_rules_dir
     models = Models(
         spam=SpamModel.load(settings.models_dir),
         rules=MappingProxyType(load_dir(settings.rules_dir)),
         detector=LanguageDetector(),
         spam_threshold=settings.spam_threshold,
+        authors=load_lists(settings.authors_dir),
+        large_account_followers=settings.large_account_followers,
+        shadow_rules=MappingProxyType(load_dir(shadow)) if shadow is not None else None,
+        tone=load_task_model(settings.models_dir, settings.tone_model) if settings.tone_model else None,
+        tone_languages=tuple(settings.tone_languages),
+        tone_threshold=settings.tone_threshold,
     )
     _release_heap()
     return models

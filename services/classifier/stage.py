@@ -1,84 +1,211 @@
-"""The classifier's pure core: ``classify(message, models) -> Classification``.
+"""The classifier's pure core: ``classify_batch(messages, models) -> list[Verdict]``.
 
+A batch is classified together: languages one by one (lingua), the spam model once over all
+texts (one sparse matrix), then per message the rules, PII, author lists and the decision.
 Decision, in order of precedence:
 
-1. a ``drop`` rule fired → DROP (spam);
-2. the spam model scored ≥ threshold → DROP, *unless* an ``urgent`` rule fired: the model is
-   trained on YouTube comments and SMS, not customer service, and a legal threat or a
-   cancellation must never vanish into the spam folder on its word alone;
-3. an ``urgent`` or ``reply`` rule fired, or the message is a direct message → REPLY
-   (urgency high when an urgent rule fired);
-4. otherwise → TAG (noise, for reports only).
+1. the author is on the block list, or a ``drop`` rule fired → DROP;
+2. the spam model scored ≥ threshold → DROP, *unless* an ``urgent`` rule fired or the author
+   is a VIP: the model is trained on YouTube comments and SMS, not customer service, and a
+   legal threat or a cancellation must never vanish into the spam folder on its word alone
+   (PII does not override it: SMS spam is full of phone numbers);
+3. an urgency signal — an ``urgent`` rule, a VIP, an account with at least
+   ``large_account_followers`` followers, or PII exposed in a public channel → REPLY, high;
+4. a ``review`` or ``reply`` rule fired, or the message is a direct message → REPLY, normal;
+5. otherwise → TAG (noise, for reports only).
 
-No I/O, no clock, no randomness: the same message and models give the same result.
+``review_required`` is set on replies when a ``review`` rule fired (four-eyes). Non-rule
+signals appear in ``explanation.rule_ids`` under fixed ids (``authors.blocked``,
+``authors.vip``, ``account.large``, ``pii.<kind>``) so every decision names what caused it.
+When shadow rules are loaded, each verdict also carries what they would have decided.
+No I/O, no clock, no randomness: the same messages and models give the same results.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from services.classifier.bundle import Models
 from services.classifier.language import language_of
 from services.classifier.model import SpamScore
+from services.classifier.pii import REGIONS, PiiFinding, find_pii
 from services.classifier.rules import Action, Hit
-from shared.events import CanonicalMessage, ChannelKind, Classification, Decision, Explanation, Urgency
+from services.classifier.scoring import spam_scores
+from shared.events import (
+    CanonicalMessage,
+    ChannelKind,
+    Classification,
+    Decision,
+    Explanation,
+    Urgency,
+)
 
 SPAM_MODEL = "spam"
+PUBLIC = frozenset({ChannelKind.PUBLIC_COMMENT, ChannelKind.REVIEW, ChannelKind.MENTION})
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything known about one message before deciding."""
+
+    hits: tuple[Hit, ...]
+    spam: SpamScore
+    pii: tuple[PiiFinding, ...] = ()
+    blocked: bool = False
+    vip: bool = False
+    followers: int | None = None  # set only when at or above the large-account threshold
+    offense: float | None = None  # offensive-tone probability, where a tone model serves the language
+
+
+@dataclass(frozen=True)
+class Verdict:
+    classification: Classification
+    shadow: Classification | None = None  # what the shadow rule set would have decided
 
 
 def classify(message: CanonicalMessage, models: Models) -> Classification:
     """Classify one message. Never raises on any valid ``CanonicalMessage``."""
-    language = language_of(message.text, message.language_hint, models.detector)
-    hits = tuple(hit for rule_set in models.rules_for(language) for hit in rule_set.match(message.text))
-    spam = models.spam.score(message.text)
-    decision, urgency, reason = decide(message, hits, spam, models.spam_threshold)
+    return classify_batch([message], models)[0].classification
+
+
+def classify_batch(messages: Sequence[CanonicalMessage], models: Models) -> list[Verdict]:
+    """One verdict per message, in order. CPU-bound (blocks); call it off the event loop."""
+    languages = [language_of(m.text, m.language_hint, models.detector) for m in messages]
+    spams = spam_scores(models.spam, [m.text for m in messages])
+    tones = tone_scores(messages, languages, models)
+    verdicts = []
+    for message, language, spam, tone in zip(messages, languages, spams, tones, strict=True):
+        live = _assess(message, language, spam, tone, models, shadow=False)
+        shadow = _assess(message, language, spam, tone, models, shadow=True) if models.shadow_rules else None
+        verdicts.append(Verdict(live, shadow))
+    return verdicts
+
+
+def tone_scores(messages: Sequence[CanonicalMessage], languages: Sequence[str], models: Models) -> list[float | None]:
+    """Offensive-tone probability per message (one batch call), ``None`` where no tone model
+    serves the message's language."""
+    scores: list[float | None] = [None] * len(messages)
+    if models.tone is None:
+        return scores
+    picked = [i for i, lang in enumerate(languages) if lang in models.tone_languages]
+    if picked:
+        column = models.tone.classes.index("OFFENSE")
+        probabilities = models.tone.predict_proba([messages[i].text for i in picked])[:, column]
+        for i, p in zip(picked, probabilities, strict=True):
+            scores[i] = float(p)
+    return scores
+
+
+def _assess(message: CanonicalMessage, language: str, spam: SpamScore, tone: float | None, models: Models,
+            shadow: bool) -> Classification:
+    followers = message.author.follower_count
+    facts = Facts(
+        hits=tuple(hit for rule_set in models.rules_for(language, shadow) for hit in rule_set.match(message.text)),
+        spam=spam,
+        pii=find_pii(message.text, REGIONS.get(language)),
+        blocked=message in models.authors.blocked,
+        vip=message in models.authors.vip,
+        followers=followers if followers is not None and followers >= models.large_account_followers else None,
+        offense=tone,
+    )
+    return build(message, language, facts, models)
+
+
+def build(message: CanonicalMessage, language: str, facts: Facts, models: Models) -> Classification:
+    """The ``Classification`` for ``facts``: decision, tags, urgency and full explanation."""
+    decision, urgency, reason = decide(message, facts, models.spam_threshold)
+    offensive = facts.offense is not None and facts.offense >= models.tone_threshold
+    if offensive and decision == Decision.REPLY and urgency != Urgency.HIGH:
+        # a reply is owed anyway and the tone is hostile: answer it first, before it escalates
+        urgency, reason = Urgency.HIGH, f"{reason.rstrip('.')}; offensive tone ({facts.offense:.2f}) makes it urgent."
+    review = decision == Decision.REPLY and any(h.rule.action == Action.REVIEW for h in facts.hits)
     return Classification(
-        decision=decision,
-        language=language,
-        tags=_tags(decision, hits),
-        urgency=urgency,
-        reason=reason[:512],
+        decision=decision, language=language, urgency=urgency,
+        tags=_tags(decision, message, facts) + (("tone:offensive",) if offensive else ()),
+        reason=reason[:512], review_required=review,
         explanation=Explanation(
-            rule_ids=tuple(hit.rule.id for hit in hits),
-            model=SPAM_MODEL,
-            model_version=models.spam.card.version,
-            score=round(spam.probability, 4),
+            rule_ids=(*(hit.rule.id for hit in facts.hits), *_signal_ids(facts)),
+            model=SPAM_MODEL, model_version=models.spam.card.version, score=round(facts.spam.probability, 4),
             threshold=models.spam_threshold,
-            evidence=_evidence(hits, spam),
+            evidence=_evidence(message, facts, models.large_account_followers) + _tone_evidence(facts, models),
         ),
     )
 
 
-def decide(message: CanonicalMessage, hits: tuple[Hit, ...], spam: SpamScore,
-           threshold: float) -> tuple[Decision, Urgency, str]:
+def decide(message: CanonicalMessage, facts: Facts, threshold: float) -> tuple[Decision, Urgency, str]:
     """The decision, its urgency and a one-sentence reason (see the module docstring)."""
-    fired = {action: [h for h in hits if h.rule.action == action] for action in Action}
-    is_spam = spam.probability >= threshold
+    fired = {action: [h for h in facts.hits if h.rule.action == action] for action in Action}
+    spam = facts.spam.probability
+    if facts.blocked:
+        return Decision.DROP, Urgency.LOW, "Dropped: the author is on the block list."
     if fired[Action.DROP]:
         first = fired[Action.DROP][0]
         return Decision.DROP, Urgency.LOW, f"Dropped as spam: rule {first.rule.id} matched “{first.matched}”."
-    if is_spam and not fired[Action.URGENT]:
-        return Decision.DROP, Urgency.LOW, (
-            f"Dropped as spam: spam model scored {spam.probability:.2f} (threshold {threshold:.2f}).")
-    if fired[Action.URGENT]:
-        ids = ", ".join(h.rule.id for h in fired[Action.URGENT])
-        override = f"; spam score {spam.probability:.2f} overridden" if is_spam else ""
-        return Decision.REPLY, Urgency.HIGH, f"Urgent reply needed: {ids} fired{override}."
-    if fired[Action.REPLY]:
-        ids = ", ".join(h.rule.id for h in fired[Action.REPLY])
-        return Decision.REPLY, Urgency.NORMAL, f"Reply needed: {ids} fired."
+    overrides = [h.rule.id for h in fired[Action.URGENT]] + (["VIP author"] if facts.vip else [])
+    if spam >= threshold and not overrides:
+        return Decision.DROP, Urgency.LOW, f"Dropped as spam: spam model scored {spam:.2f} (threshold {threshold:.2f})."
+    if urgent := _urgent_causes(message, facts, overrides):
+        override = f"; spam score {spam:.2f} overridden" if spam >= threshold else ""
+        return Decision.REPLY, Urgency.HIGH, f"Urgent reply needed: {', '.join(urgent)}{override}."
+    if asks := fired[Action.REVIEW] + fired[Action.REPLY]:
+        review = " (four-eyes review)" if fired[Action.REVIEW] else ""
+        return Decision.REPLY, Urgency.NORMAL, f"Reply needed{review}: {', '.join(h.rule.id for h in asks)} fired."
     if message.channel_kind == ChannelKind.DIRECT_MESSAGE:
         return Decision.REPLY, Urgency.NORMAL, "Reply needed: a direct message is always answered."
     return Decision.TAG, Urgency.LOW, (
-        f"Tagged as noise: no reply rule fired and spam score {spam.probability:.2f} is below {threshold:.2f}.")
+        f"Tagged as noise: no reply rule fired and spam score {spam:.2f} is below {threshold:.2f}.")
 
 
-def _tags(decision: Decision, hits: tuple[Hit, ...]) -> tuple[str, ...]:
-    """Decision tag first (``spam``/``noise``), then the fired rules' tags, without repeats."""
+def _urgent_causes(message: CanonicalMessage, facts: Facts, overrides: list[str]) -> list[str]:
+    causes = list(overrides)
+    if facts.followers is not None:
+        causes.append(f"large account ({facts.followers} followers)")
+    if facts.pii and message.channel_kind in PUBLIC:
+        causes.append("personal data exposed in public (" + ", ".join(sorted({p.kind for p in facts.pii})) + ")")
+    return causes
+
+
+def _signal_ids(facts: Facts) -> tuple[str, ...]:
+    ids = ["authors.blocked"] if facts.blocked else []
+    ids += ["authors.vip"] if facts.vip else []
+    ids += ["account.large"] if facts.followers is not None else []
+    ids += [f"pii.{kind}" for kind in dict.fromkeys(p.kind for p in facts.pii)]
+    return tuple(ids)
+
+
+def _tags(decision: Decision, message: CanonicalMessage, facts: Facts) -> tuple[str, ...]:
+    """Decision tag first (``spam``/``noise``), then rule tags, signals and ``pii:<kind>``."""
     lead = {Decision.DROP: ("spam",), Decision.TAG: ("noise",), Decision.REPLY: ()}[decision]
-    return tuple(dict.fromkeys((*lead, *(tag for hit in hits for tag in hit.rule.tags))))
+    signals = (("blocked-author",) if facts.blocked else ()) + (("vip",) if facts.vip else ()) + (
+        ("large-account",) if facts.followers is not None else ())
+    pii = tuple(f"pii:{p.kind}" for p in facts.pii)
+    return tuple(dict.fromkeys((*lead, *(tag for hit in facts.hits for tag in hit.rule.tags), *signals, *pii)))
 
 
-def _evidence(hits: tuple[Hit, ...], spam: SpamScore) -> tuple[str, ...]:
-    """Matched phrases per rule, then the n-grams that pushed the spam score up most."""
-    phrases = tuple(f"{hit.rule.id}: “{hit.matched}”" for hit in hits)
-    grams = tuple(f"spam n-gram {name!r} +{weight:.2f}" for name, weight in spam.features)
-    return phrases + grams
+def _evidence(message: CanonicalMessage, facts: Facts, large: int) -> tuple[str, ...]:
+    """Matched phrases per rule, signals (PII masked), then the strongest spam n-grams."""
+    phrases = [f"{hit.rule.id}: “{hit.matched}”" for hit in facts.hits]
+    if facts.followers is not None:
+        phrases.append(f"account.large: {facts.followers} followers ≥ {large}")
+    phrases += [f"pii.{p.kind}: {p.masked} in a {message.channel_kind.value}" for p in facts.pii]
+    grams = [f"spam n-gram {name!r} +{weight:.2f}" for name, weight in facts.spam.features]
+    return tuple(phrases + grams)
+
+
+def _tone_evidence(facts: Facts, models: Models) -> tuple[str, ...]:
+    if facts.offense is None or models.tone is None:
+        return ()
+    card = models.tone.card
+    return (f"tone model {card.name} {card.version}: offense {facts.offense:.2f} (threshold {models.tone_threshold:.2f})",)
+
+
+def shadow_changes(verdict: Verdict) -> dict[str, tuple] | None:
+    """What the shadow rules would change (decision, urgency, tags, review), or ``None``."""
+    live, shadow = verdict.classification, verdict.shadow
+    if shadow is None:
+        return None
+    fields = ("decision", "urgency", "tags", "review_required")
+    changed = {f: (getattr(live, f), getattr(shadow, f)) for f in fields if getattr(live, f) != getattr(shadow, f)}
+    return changed or None
+

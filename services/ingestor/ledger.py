@@ -1,25 +1,30 @@
-"""The deduplication ledger (``ingested_messages``): which platform messages Kafka already has.
+"""The deduplication ledger (``ingested_messages``) and the raw bodies (``raw_payloads``).
 
-A row is written only after the broker acknowledged the event, so a failed produce never
-makes the platform's retry look like a duplicate. Two concurrent copies of one webhook may
-both be produced; the unique key keeps one row and consumers are idempotent on the event id.
+A ledger row is written only after the broker acknowledged the event, so a failed produce never
+makes the platform's retry look like a duplicate. The raw body is written in the same
+transaction (content-addressed, so a re-sent body is stored once): an event's ``raw_ref``
+resolves once its webhook was answered. Two concurrent copies of one webhook may both be
+produced; insert-or-ignore keeps one row and consumers are idempotent on the event id.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.ingestor.tables import IngestedMessage
+from services.ingestor.tables import IngestedMessage, RawPayload
 from shared import db
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+_CHUNK = 400  # keys per IN (...) query: well below every backend's parameter limit
 
 
 class LedgerUnavailable(Exception):
@@ -27,42 +32,76 @@ class LedgerUnavailable(Exception):
 
 
 class Ledger:
-    """Async access to ``ingested_messages``. ``reachable`` reflects the last database contact."""
+    """Async access to the ingestor's tables. ``reachable`` reflects the last database contact."""
 
     def __init__(self, database_url: str) -> None:
-        self._engine = db.engine(database_url)
-        self._sessions = db.sessions(self._engine)
+        self.engine = db.engine(database_url)
+        self._sessions = db.sessions(self.engine)
         self.reachable = False
 
     async def find(self, message_key: str) -> str | None:
         """The event id recorded for ``message_key``, or ``None``. Raises ``LedgerUnavailable``."""
-        async with self._contact(), self._sessions() as session:
-            row = await session.get(IngestedMessage, message_key)
-            return row.event_id if row is not None else None
+        return (await self.find_many([message_key])).get(message_key)
+
+    async def find_many(self, message_keys: Iterable[str]) -> dict[str, str]:
+        """``{message_key: event_id}`` for the keys already recorded. Raises ``LedgerUnavailable``."""
+        keys, found = list(dict.fromkeys(message_keys)), {}
+        async with self.connection() as conn:
+            for start in range(0, len(keys), _CHUNK):
+                query = select(IngestedMessage.message_key, IngestedMessage.event_id).where(
+                    IngestedMessage.message_key.in_(keys[start:start + _CHUNK]))
+                found.update({key: event_id for key, event_id in (await conn.execute(query)).all()})
+        return found
 
     async def record(self, row: IngestedMessage) -> bool:
         """Insert ``row``; ``False`` if its key is already there. Raises ``LedgerUnavailable``."""
-        try:
-            async with self._contact(), self._sessions.begin() as session:
-                session.add(row)
-        except LedgerUnavailable as exc:
-            if isinstance(exc.__cause__, IntegrityError) and db.is_unique_violation(exc.__cause__):
-                return False
-            raise
-        return True
+        return await self.record_batch([row], []) == 1
+
+    async def record_batch(self, rows: list[IngestedMessage], raws: list[RawPayload]) -> int:
+        """Insert ``rows`` and ``raws`` in one transaction, ignoring keys already present; the
+        number of ``rows`` inserted. Raises ``LedgerUnavailable``."""
+        async with self.connection(write=True) as conn:
+            await insert_ignore(conn, RawPayload, [_columns(raw) for raw in raws])
+            return await insert_ignore(conn, IngestedMessage, [_columns(row) for row in rows])
+
+    async def prune(self, messages_before: datetime, raw_before: datetime) -> tuple[int, int]:
+        """Delete ledger rows and raw bodies older than the cut-offs; the counts deleted."""
+        async with self.session(write=True) as session:
+            messages = await session.execute(delete(IngestedMessage).where(IngestedMessage.received_at < messages_before))
+            raws = await session.execute(delete(RawPayload).where(RawPayload.received_at < raw_before))
+        return messages.rowcount, raws.rowcount
+
+    async def raw(self, sha256: str) -> RawPayload | None:
+        async with self.session() as session:
+            return await session.get(RawPayload, sha256)
 
     async def watch(self, interval_s: float = 5.0) -> None:
         """Ping the database every ``interval_s`` to keep ``reachable`` current. Cancel to stop."""
         while True:
             try:
-                async with self._contact(), self._engine.connect() as conn:
+                async with self._contact(), self.engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
             except LedgerUnavailable:
                 pass
             await asyncio.sleep(interval_s)
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def connection(self, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A Core connection (hot path: no ORM session), in a committed transaction when ``write``.
+        Raises ``LedgerUnavailable``."""
+        async with self._contact(), self.engine.begin() if write else self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def session(self, write: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session (a transaction committed on exit when ``write``). Raises ``LedgerUnavailable``."""
+        async with self._contact():
+            factory = self._sessions.begin() if write else self._sessions()
+            async with factory as session:
+                yield session
 
     @asynccontextmanager
     async def _contact(self) -> AsyncIterator[None]:
@@ -76,6 +115,26 @@ class Ledger:
         self.reachable = True
 
 
-def new_row(message_key: str, event_id: str, source: str, webhook_id: str, at: datetime) -> IngestedMessage:
+async def insert_ignore(executor: AsyncSession | AsyncConnection, table: type, rows: list[dict]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; the number of rows inserted."""
+    if not rows:
+        return 0
+    bind = executor if isinstance(executor, AsyncConnection) else executor.bind
+    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
+    core = table.__table__  # Core, not the ORM entity: the ORM bulk path inspects every row
+    key = core.primary_key.columns.values()[0]
+    # one cached statement with the rows as parameters (SQLAlchemy batches them as "insertmanyvalues"):
+    # .values(rows) would compile a new statement per call. RETURNING rather than rowcount: the
+    # async PostgreSQL driver reports -1 for this statement.
+    statement = dialect.insert(core).on_conflict_do_nothing().returning(key)
+    result = await executor.execute(statement, rows)
+    return len(result.all())
+
+
+def _columns(row) -> dict:
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+def new_row(message_key: str, event_id: str, source: str, webhook_id: str | None, at: datetime) -> IngestedMessage:
     return IngestedMessage(message_key=message_key, event_id=event_id, source=source,
                            webhook_id=webhook_id, received_at=at)

@@ -1,12 +1,16 @@
 """Prometheus metrics of the ingestor (process-wide registry, served on ``/metrics``).
 
 Label values are bounded: ``source`` is a configured source name or ``unknown``; ``outcome``
-and ``kind`` come from fixed sets in the code, never from request content.
+and ``kind`` come from fixed sets in the code, and a ``kind`` named by a payload passes through
+``bounded`` (at most ``MAX_KINDS`` distinct values, then ``other``).
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
+
+MAX_KINDS = 100
+_kinds: set[str] = set()
 
 REQUESTS = Counter(
     "switchboard_ingestor_requests_total", "Webhook requests by source and outcome",
@@ -22,3 +26,32 @@ IGNORED_EVENTS = Counter(
     "Verified webhook events of a type the ingestor does not handle (accepted, dead-lettered)",
     ["source"],
 )
+SKIPPED_EVENTS = Counter(
+    "switchboard_ingestor_skipped_events_total",
+    "Verified entries skipped on purpose (delivery statuses, read receipts, own echoes, reactions)",
+    ["source", "kind"],
+)
+MESSAGES = Counter(
+    "switchboard_ingestor_messages_total", "Platform messages by source and result (accepted, duplicate)",
+    ["source", "result"],
+)
+LAST_EVENT = Gauge(
+    "switchboard_ingestor_source_last_event_timestamp_seconds",
+    "Unix time of the last verified webhook that carried at least one message, per source", ["source"],
+)
+SOURCE_ERRORS = Counter(
+    "switchboard_ingestor_source_errors_total",
+    "Refused or failed webhook requests per source (unauthorized, malformed, invalid, unavailable, …)",
+    ["source", "outcome"],
+)
+
+
+def bounded(kind: str) -> str:
+    """``kind`` as a label value, or ``other`` once ``MAX_KINDS`` distinct kinds were seen."""
+    kind = kind[:64]
+    if kind in _kinds:
+        return kind
+    if len(_kinds) < MAX_KINDS:
+        _kinds.add(kind)
+        return kind
+    return "other"

@@ -8,11 +8,15 @@ A request body is UTF-8 JSON (``Content-Type: application/json``) shaped like::
               "conversation_id": "c-1", "message_id": "m-1",
               "author": {"id": "u-1", "handle": "ann", "display_name": "Ann", "follower_count": 12},
               "text": "My order never arrived", "language": "en",
-              "created_at": "2026-01-02T09:59:58Z", "in_reply_to": null, "permalink": null}}
+              "created_at": "2026-01-02T09:59:58Z", "in_reply_to": null, "permalink": null,
+              "attachments": [{"type": "image", "url": "https://cdn.example/1.jpg", "mime": "image/jpeg"}],
+              "action": "created"}}
 
 Only ``message.created`` is handled: its ``data`` becomes a ``CanonicalMessage``. Any other
 ``type`` is accepted but not processed (the caller dead-letters it). Unknown fields are
-ignored so senders can add fields; limits mirror ``CanonicalMessage``. Identifiers may not
+ignored so senders can add fields; limits mirror ``CanonicalMessage``. ``action`` (``created``,
+``edited``, ``deleted``; default ``created``) reports an edit or a removal of an earlier message:
+each distinct edited text and the removal are delivered once each. Identifiers may not
 contain control characters (they end up in Kafka keys and the dedup table).
 """
 
@@ -23,7 +27,14 @@ from typing import Any, Literal
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.events import Author, CanonicalMessage, ChannelKind, Platform
+from shared.events import (
+    Attachment,
+    Author,
+    CanonicalMessage,
+    ChannelKind,
+    MessageAction,
+    Platform,
+)
 
 MESSAGE_CREATED = "message.created"
 _ID = r"^[^\x00-\x1f\x7f]+$"
@@ -44,6 +55,13 @@ class InboundAuthor(_Inbound):
     follower_count: int | None = Field(default=None, ge=0, le=2**63 - 1)
 
 
+class InboundAttachment(_Inbound):
+    type: str = Field(min_length=1, max_length=64)
+    url: str | None = Field(default=None, max_length=4096)
+    mime: str | None = Field(default=None, max_length=255)
+    id: str | None = Field(default=None, max_length=512)
+
+
 class GenericMessage(_Inbound):
     """``data`` of a ``message.created`` event."""
 
@@ -58,6 +76,8 @@ class GenericMessage(_Inbound):
     created_at: AwareDatetime
     in_reply_to: str | None = Field(default=None, max_length=512)
     permalink: str | None = Field(default=None, max_length=2048)
+    attachments: list[InboundAttachment] = Field(default_factory=list, max_length=50)
+    action: MessageAction = MessageAction.CREATED
 
 
 class WebhookEnvelope(_Inbound):
@@ -85,8 +105,9 @@ def parse_json(body: bytes) -> Any:
         raise MalformedJson(str(exc)) from None
 
 
-def to_canonical(message: GenericMessage, source: str) -> CanonicalMessage:
-    """Normalise a generic message received from ``source``. Raises ``ValidationError``."""
+def to_canonical(message: GenericMessage, source: str, raw_ref: str | None = None) -> CanonicalMessage:
+    """Normalise a generic message received from ``source`` (raw body kept at ``raw_ref``).
+    Raises ``ValidationError``."""
     author = message.author
     return CanonicalMessage(
         platform=message.platform,
@@ -102,4 +123,7 @@ def to_canonical(message: GenericMessage, source: str) -> CanonicalMessage:
         created_at=message.created_at,
         in_reply_to=message.in_reply_to,
         permalink=message.permalink,
+        attachments=tuple(Attachment(**a.model_dump()) for a in message.attachments),
+        action=message.action,
+        raw_ref=raw_ref,
     )

@@ -1,10 +1,14 @@
-"""Ingestor tables: the deduplication ledger of accepted platform messages."""
+"""Ingestor tables: the deduplication ledger, the raw webhook bodies, and YouTube WebSub state.
+
+``ingested_messages`` and ``raw_payloads`` are pruned by ``python -m services.ingestor.prune``
+(retention in the settings); the YouTube tables hold current state and are not pruned.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import DateTime, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -20,3 +24,42 @@ class IngestedMessage(Base):
     source: Mapped[str] = mapped_column(String(128), nullable=False)
     webhook_id: Mapped[str | None] = mapped_column(String(256))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+
+
+class RawPayload(Base):
+    """A webhook body exactly as received, content-addressed: ``raw_ref`` is ``raw_payloads/<sha256>``."""
+
+    __tablename__ = "raw_payloads"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(128), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(128), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class YouTubeSubscription(Base):
+    """The hub's last verified intent for a topic; ``resubscribe_at`` is when to renew the lease."""
+
+    __tablename__ = "youtube_subscriptions"
+
+    topic: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    mode: Mapped[str] = mapped_column(String(16), nullable=False)
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    verified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    resubscribe_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class YouTubeVideo(Base):
+    """A video announced by WebSub; a comment poller picks up rows with ``comments_polled_at`` unset."""
+
+    __tablename__ = "youtube_videos"
+
+    video_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    title: Mapped[str | None] = mapped_column(String(1024))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    comments_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

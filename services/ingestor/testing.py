@@ -1,5 +1,6 @@
-"""Helpers for the tests, the demo replay and the bench: a valid example event, a signed
-request, and the app running in-process (lifespan included) behind an httpx client.
+"""Helpers for the tests, the demo replay and the bench: a valid example event, requests signed
+the way each platform signs them, and the app running in-process (lifespan included) behind an
+httpx client. Example platform payloads live in ``platform_examples``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import httpx
 import orjson
 from fastapi import FastAPI
 
+from services.ingestor.platform_signing import (
+    meta_signature,
+    websub_signature,
+    x_signature,
+)
 from services.ingestor.signing import sign
 
 
@@ -58,3 +64,26 @@ async def wait_ready(client: httpx.AsyncClient, timeout_s: float) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"ingestor not ready within {timeout_s}s")
         await asyncio.sleep(0.05)
+
+
+def meta_signed(app_secret: str, body: bytes | dict) -> tuple[bytes, dict[str, str]]:
+    """``(body, headers)`` of a Meta webhook POST, signed as Meta signs (X-Hub-Signature-256)."""
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    return raw, {"x-hub-signature-256": meta_signature(app_secret, raw), "content-type": "application/json"}
+
+
+def x_signed(consumer_secret: str, body: bytes | dict) -> tuple[bytes, dict[str, str]]:
+    """``(body, headers)`` of an X Account Activity POST, signed as X signs."""
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    return raw, {"x-twitter-webhooks-signature": x_signature(consumer_secret, raw), "content-type": "application/json"}
+
+
+def telegram_signed(secret_token: str, body: bytes | dict) -> tuple[bytes, dict[str, str]]:
+    """``(body, headers)`` of a Telegram update POST carrying the setWebhook secret token."""
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    return raw, {"x-telegram-bot-api-secret-token": secret_token, "content-type": "application/json"}
+
+
+def websub_signed(hub_secret: str, atom: bytes) -> tuple[bytes, dict[str, str]]:
+    """``(body, headers)`` of a WebSub notification, signed as the hub signs (X-Hub-Signature sha1)."""
+    return atom, {"x-hub-signature": websub_signature(hub_secret, atom), "content-type": "application/atom+xml"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from services.ingestor.signing import signature
@@ -36,8 +36,10 @@ class VerifiedWebhook:
     timestamp: int
 
 
-def verify(key: bytes, headers: Mapping[str, str], body: bytes, *, tolerance_s: int, now: float) -> VerifiedWebhook:
-    """Check the signature headers against ``body``. Raises ``SignatureRejected``; never blocks.
+def verify(key: bytes | Sequence[bytes], headers: Mapping[str, str], body: bytes, *, tolerance_s: int,
+           now: float) -> VerifiedWebhook:
+    """Check the signature headers against ``body`` under ``key`` (or any of several active keys,
+    during a rotation). Raises ``SignatureRejected``; never blocks.
 
     ``headers`` are as an ASGI server decodes them (latin-1); the signed bytes are the raw ones.
     """
@@ -47,9 +49,11 @@ def verify(key: bytes, headers: Mapping[str, str], body: bytes, *, tolerance_s: 
         raise SignatureRejected("missing_signature_headers", f"missing header(s): {', '.join(missing)}")
     webhook_id, stamp = values["webhook-id"], values["webhook-timestamp"]
     timestamp = _fresh_timestamp(stamp, tolerance_s, now)
-    expected = signature(key, _raw(webhook_id), _raw(stamp), body)
-    # any() stops at the first match; each comparison itself is constant-time.
-    if not any(hmac.compare_digest(expected, given) for given in _v1_signatures(values["webhook-signature"])):
+    keys = [key] if isinstance(key, bytes) else list(key)
+    expected = [signature(k, _raw(webhook_id), _raw(stamp), body) for k in keys]
+    given = list(_v1_signatures(values["webhook-signature"]))
+    # every pair is compared (constant-time each, no early exit): timing does not say which key matched
+    if not any([hmac.compare_digest(mine, theirs) for mine in expected for theirs in given]):  # noqa: C419
         raise SignatureRejected("bad_signature", "no v1 signature in webhook-signature matches the body")
     return VerifiedWebhook(webhook_id=webhook_id, timestamp=timestamp)
 

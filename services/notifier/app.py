@@ -1,26 +1,39 @@
-"""The notifier service: routed items in, pages out when the office is closed."""
+"""The notifier service: routed items, unstaffed queues and spikes in; incidents escalated through the
+on-call rota by a scheduler loop over durable timers; pages out to the targets people use.
+
+``build(settings, clock)`` is the composition root. Its runner (``NotifierService``) runs the
+consumers and the scheduler together and is what ``shared.service.serve`` drives.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import yaml
 from fastapi import FastAPI
 
-from services.notifier.delivery import HttpPager
-from services.notifier.planner import page_of, plan_page
-from services.notifier.store import PageLedger
-from shared import db, topics
-from shared.calendar import OfficeHours
-from shared.codec import PoisonMessage
-from shared.events import Envelope, ItemRouted, PageSent, derived_id
-from shared.runner import ConsumerRunner, Output, RecordMeta
+from services.notifier import oncall
+from services.notifier.api import api_router
+from services.notifier.delivery import Deliverer
+from services.notifier.paging import Paging, PagingConfig
+from services.notifier.store import IncidentStore
+from services.notifier.timers import TimerStore
+from shared import db, kafka, topics
+from shared.calendar import BusinessCalendar
+from shared.calendar_config import calendar_from
+from shared.codec import PoisonMessage, encode
+from shared.events import Envelope, WidespreadIssueDetected, ItemRouted, PageSent, QueueUnstaffed, Urgency
+from shared.logging import get_logger
+from shared.runner import ConsumerRunner, Output, RecordMeta, RunnerFailed
 from shared.service import ops_router
 from shared.settings import NotifierSettings
 
 Clock = Callable[[], datetime]
+log = get_logger(__name__)
 
 
 def _utcnow() -> datetime:
@@ -29,52 +42,127 @@ def _utcnow() -> datetime:
 
 @dataclass
 class NotifierStage:
-    hours: OfficeHours
-    target: str
-    pager: HttpPager
-    ledger: PageLedger
+    """Records what an event calls for (incident, digest entry, SLA timers); the scheduler pages."""
+
+    paging: Paging
     clock: Clock = _utcnow
 
     async def __call__(self, event: Envelope, meta: RecordMeta) -> list[Output]:
-        if not isinstance(event, ItemRouted):
-            raise PoisonMessage(f"notifier expects {ItemRouted.TYPE}, got {event.event_type}")
-        plan = plan_page(event, self.hours, self.clock(), self.target)
-        if plan is None or not await self.ledger.claim(event.id, plan.target, plan.incident_key):
-            return []
-        page_id = derived_id(event.id, f"notifier:{plan.target}")
-        page = page_of(plan, event, self.clock())
-        await self.pager.deliver(page, page_id)
-        await self.ledger.mark_sent(event.id, plan.target, page.sent_at)
-        sent = PageSent(id=page_id, source="switchboard/notifier", time=page.sent_at,
-                        correlation_id=event.correlation_id, subject=plan.incident_key, data=page)
-        return [Output(topics.PAGES, sent)]
+        if isinstance(event, ItemRouted):
+            await self.paging.on_routed(event, self.clock())
+        elif isinstance(event, QueueUnstaffed):
+            await self.paging.on_unstaffed(event, self.clock())
+        elif isinstance(event, WidespreadIssueDetected):
+            await self.paging.on_spike(event, self.clock())
+        else:
+            raise PoisonMessage(f"notifier cannot handle {event.event_type}")
+        return []
 
 
-def build(settings: NotifierSettings, clock: Clock = _utcnow) -> tuple[FastAPI, ConsumerRunner]:
-    """The notifier's HTTP app and its consumer runner (not started)."""
+class NotifierService:
+    """The consumers plus the scheduler loop; ``run`` until ``stop``. Raises ``RunnerFailed``."""
+
+    def __init__(self, settings: NotifierSettings, paging: Paging, clock: Clock) -> None:
+        self.settings, self.paging, self.clock = settings, paging, clock
+        stage = NotifierStage(paging, clock)
+        def group(suffix: str) -> NotifierSettings:  # one runner per topic, each in its own group
+            return settings.model_copy(update={"consumer_group": f"{settings.consumer_group}-{suffix}"})
+
+        self.runners = [ConsumerRunner(settings, "notifier", topics.ROUTED, stage),
+                        ConsumerRunner(group("unstaffed"), "notifier", topics.UNSTAFFED, stage),
+                        ConsumerRunner(group("spiked"), "notifier", topics.SPIKED, stage)]
+        self._stopping = asyncio.Event()
+        self._producer = None  # created in run(): aiokafka needs the running loop
+        self.scheduler_failed: str | None = None
+
+    @property
+    def state(self):
+        return self.runners[0].state
+
+    @property
+    def live(self) -> bool:
+        return self.scheduler_failed is None and all(r.live for r in self.runners)
+
+    @property
+    def ready(self) -> bool:
+        return all(r.ready for r in self.runners)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for runner in self.runners:
+            runner.stop()
+
+    async def run(self) -> None:
+        self._producer = kafka.producer(self.settings, "notifier-pages")
+        await self._producer.start()
+        self.paging.publish = self._publish
+        try:
+            tasks = [asyncio.create_task(r.run()) for r in self.runners] + [asyncio.create_task(self._schedule())]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            self.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for task in done:
+                if task.exception() is not None:
+                    raise RunnerFailed(str(task.exception())) from task.exception()
+        finally:
+            await self._producer.stop()
+
+    async def _schedule(self) -> None:
+        """Every ``scheduler_interval_s``: fire what is due by the injected clock. An error is logged
+        and retried next time (the timers are rows: nothing is lost)."""
+        while not self._stopping.is_set():
+            try:
+                await self.paging.tick(self.clock())
+            except Exception as exc:  # noqa: BLE001 - keep the loop; the rows stay due
+                log.error("scheduler.tick_failed", error=f"{type(exc).__name__}: {exc}")
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.settings.scheduler_interval_s)
+            except TimeoutError:
+                pass
+
+    async def _publish(self, events: list[PageSent]) -> None:
+        """Record sent pages on the pages topic (audit, reporting); failures are logged, the page stands."""
+        topic = topics.qualified(topics.PAGES, self.settings.kafka_topic_namespace)
+        try:
+            futures = [await kafka.send(self._producer, topic, encode(e)) for e in events]
+            await asyncio.gather(*futures)
+        except Exception as exc:  # noqa: BLE001 - the page was delivered; say the record is missing
+            log.error("pages.publish_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def load_calendar(settings: NotifierSettings, now: datetime) -> BusinessCalendar:
+    """The shared business calendar; explicitly set NOTIFIER_TIMEZONE / NOTIFIER_OFFICE_HOURS win."""
+    spec = yaml.safe_load(settings.calendar_file.read_text()) or {}
+    if "office_hours" in settings.model_fields_set:
+        spec["weekly"] = settings.office_hours
+    if "timezone" in settings.model_fields_set:
+        spec["timezone"] = settings.timezone
+    return calendar_from(spec, now=now)
+
+
+def build(settings: NotifierSettings, clock: Clock = _utcnow) -> tuple[FastAPI, NotifierService]:
+    """The notifier's HTTP app and its service runner (not started)."""
     engine = db.engine(settings.database_url)
-    ledger = PageLedger(db.sessions(engine))
-    hours = OfficeHours.parse(settings.timezone, settings.office_hours)
-    pager = HttpPager(settings.page_url, settings.signing_key.get_secret_value(), settings.page_timeout_s)
-    stage = NotifierStage(hours, settings.page_target, pager, ledger, clock)
-    runner = ConsumerRunner(settings, "notifier", topics.ROUTED, stage)
+    sessions = db.sessions(engine)
+    rota = oncall.load(settings.oncall_file)
+    key = settings.signing_key.get_secret_value()
+    deliverer = Deliverer(rota.targets, {k: v.get_secret_value() for k, v in settings.target_secrets.items()},
+                          settings.page_url, key, settings.page_timeout_s, settings.delivery_attempts,
+                          settings.delivery_backoff_s)
+    config = PagingConfig(Urgency(settings.page_min_urgency), Urgency(settings.sla_min_urgency),
+                          timedelta(minutes=settings.sla_warn_minutes), settings.public_url, key,
+                          timedelta(minutes=settings.link_ttl_minutes))
+    paging = Paging(rota, load_calendar(settings, clock()), IncidentStore(sessions), TimerStore(sessions),
+                    deliverer, config)
+    service = NotifierService(settings, paging, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         yield
-        await pager.close()
+        await deliverer.close()
         await engine.dispose()
 
-    app = FastAPI(title="Switchboard notifier", version="0.1.0", lifespan=lifespan)
-    app.include_router(ops_router(lambda: runner.live, lambda: runner.ready))
-
-    @app.get("/v1/office-hours", tags=["calendar"], summary="Is the office open now?")
-    async def office() -> dict:
-        now = clock()
-        return {"timezone": hours.timezone, "now": now.isoformat(), "open": hours.is_open(now)}
-
-    @app.get("/v1/pages/count", tags=["pages"], summary="Pages delivered so far")
-    async def pages_count() -> dict[str, int]:
-        return {"sent": await ledger.count_sent()}
-
-    return app, runner
+    app = FastAPI(title="Switchboard notifier", version="0.2.0", lifespan=lifespan)
+    app.include_router(ops_router(lambda: service.live, lambda: service.ready))
+    app.include_router(api_router(paging, clock, key))
+    return app, service

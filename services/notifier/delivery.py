@@ -1,18 +1,30 @@
-"""Delivery of a page to an HTTP endpoint, signed like Standard Webhooks.
+"""Delivery of a notification to a target, with retries and backoff.
 
-The receiver can verify ``webhook-signature`` (v1, HMAC-SHA256 over ``id.timestamp.body``)
-with the shared signing key, and deduplicate on ``webhook-id`` (the page's idempotency key).
+* ``webhook``: a JSON POST signed like Standard Webhooks (``webhook-id`` is the delivery's
+  idempotency key; HMAC-SHA256 over ``id.timestamp.body``), verifiable with the signing key.
+* ``pagerduty``: PagerDuty Events API v2 (``event_action: trigger``, ``dedup_key`` = incident id,
+  so PagerDuty itself folds repeats into one alert). Direct httpx: apprise's PagerDuty plugin
+  cannot set ``dedup_key`` nor the ack/resolve links, and the API is one POST.
+* ``apprise``: anything apprise speaks by URL — Slack, Microsoft Teams, Mattermost, e-mail
+  (``mailto://``), SMS gateways (Twilio, Vonage, …), Telegram and more.
+
+``Deliverer.send`` never raises for a failed delivery: it returns the outcome so the caller can
+fall through to the next escalation step and record why.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import apprise
 import httpx
 import orjson
 from standardwebhooks import Webhook
 
+from services.notifier.oncall import Target
 from shared.events import Page
 from shared.logging import get_logger
 
@@ -20,7 +32,7 @@ log = get_logger(__name__)
 
 
 class DeliveryFailed(RuntimeError):
-    """The target did not accept the page (network error or non-2xx); retry later."""
+    """The target did not accept the notification (network error, non-2xx, refused)."""
 
 
 def webhook_secret(signing_key: str) -> str:
@@ -30,31 +42,102 @@ def webhook_secret(signing_key: str) -> str:
     return "whsec_" + base64.b64encode(signing_key.encode()).decode()
 
 
-class HttpPager:
-    """POSTs pages as JSON. ``deliver`` blocks until the target answered; raises ``DeliveryFailed``."""
+@dataclass(frozen=True)
+class Notification:
+    """What one person's target receives: a page (with signed one-click links) or a digest."""
 
-    def __init__(self, url: str | None, signing_key: str, timeout_s: float) -> None:
-        self.url = url
+    delivery_id: str
+    kind: str  # page.triggered or digest
+    title: str
+    body: str
+    incident_id: str | None = None
+    person: str | None = None
+    page: Page | None = None
+    links: dict[str, str] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    attempts: int
+    error: str | None = None
+
+
+class Deliverer:
+    """Sends to named targets. ``send`` blocks through its retries; it does not raise."""
+
+    def __init__(self, targets: dict[str, Target], secrets: dict[str, str], page_url: str | None, signing_key: str,
+                 timeout_s: float, attempts: int = 3, backoff_s: float = 0.2) -> None:
+        self.targets, self.secrets, self.page_url = targets, secrets, page_url
+        self.attempts, self.backoff_s = attempts, backoff_s
         self._webhook = Webhook(webhook_secret(signing_key))
         self._client = httpx.AsyncClient(timeout=timeout_s)
 
-    async def deliver(self, page: Page, page_id: str) -> None:
-        if self.url is None:
-            log.warning("page.no_endpoint", incident=page.incident_key, summary=page.summary)
-            return
-        body = orjson.dumps({"type": "page.triggered", "data": page.model_dump(mode="json")}).decode()
-        now = datetime.now(UTC)
-        headers = {
-            "content-type": "application/json", "webhook-id": page_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": self._webhook.sign(page_id, now, body),
-        }
+    async def send(self, target_name: str, note: Notification) -> Outcome:
+        delay, error = self.backoff_s, "unknown target"
+        for attempt in range(1, self.attempts + 1):
+            try:
+                await self._send_once(target_name, note)
+                return Outcome(True, attempt)
+            except DeliveryFailed as exc:
+                error = str(exc)
+                log.warning("delivery.failed", target=target_name, attempt=attempt, error=error)
+            if attempt < self.attempts:
+                await asyncio.sleep(delay)
+                delay *= 2
+        return Outcome(False, self.attempts, error)
+
+    async def _send_once(self, target_name: str, note: Notification) -> None:
+        target = self.targets.get(target_name)
+        if target is None:
+            raise DeliveryFailed(f"unknown target {target_name!r}")
+        if target.kind == "webhook":
+            await self._webhook_post(target.url or self.page_url, note)
+        elif target.kind == "pagerduty":
+            await self._pagerduty(target, target_name, note)
+        else:
+            await self._apprise(self.secrets.get(target_name) or target.url, note)
+
+    async def _post(self, url: str | None, body: bytes, headers: dict[str, str]) -> None:
+        if not url:
+            raise DeliveryFailed("no URL configured")
         try:
-            response = await self._client.post(self.url, content=body, headers=headers)
+            response = await self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise DeliveryFailed(f"{self.url}: {type(exc).__name__}: {exc}") from exc
+            raise DeliveryFailed(f"{url}: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 300:
-            raise DeliveryFailed(f"{self.url} answered {response.status_code}")
+            raise DeliveryFailed(f"{url} answered {response.status_code}")
+
+    async def _webhook_post(self, url: str | None, note: Notification) -> None:
+        payload = {"type": note.kind, "title": note.title, "text": note.body, "incident_id": note.incident_id,
+                   "person": note.person, "links": note.links, "details": note.details,
+                   "data": note.page.model_dump(mode="json") if note.page else None}
+        body = orjson.dumps(payload).decode()
+        now = datetime.now(UTC)
+        headers = {"content-type": "application/json", "webhook-id": note.delivery_id,
+                   "webhook-timestamp": str(int(now.timestamp())),
+                   "webhook-signature": self._webhook.sign(note.delivery_id, now, body)}
+        await self._post(url, body.encode(), headers)
+
+    async def _pagerduty(self, target: Target, name: str, note: Notification) -> None:
+        event = {
+            "routing_key": self.secrets.get(name, ""), "event_action": "trigger",
+            "dedup_key": note.incident_id or note.delivery_id,
+            "payload": {"summary": note.title[:1024], "source": "switchboard", "severity": "critical",
+                        "custom_details": {"text": note.body, "person": note.person, **note.details}},
+            "links": [{"href": href, "text": text} for text, href in note.links.items()],
+        }
+        url = target.url or "https://events.pagerduty.com/v2/enqueue"
+        await self._post(url, orjson.dumps(event), {"content-type": "application/json"})
+
+    async def _apprise(self, url: str | None, note: Notification) -> None:
+        notifier = apprise.Apprise()
+        if not url or not notifier.add(url):
+            raise DeliveryFailed("apprise URL missing or not understood")
+        links = "\n".join(f"{text}: {href}" for text, href in note.links.items())
+        if not await notifier.async_notify(body=f"{note.body}\n\n{links}".strip(), title=note.title):
+            raise DeliveryFailed(f"apprise could not deliver to {notifier[0].service_name}")
 
     async def close(self) -> None:
         await self._client.aclose()

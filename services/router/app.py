@@ -1,76 +1,66 @@
-"""The router service: classified messages in, reply-needed items routed to agent queues."""
+"""The router service's composition root: classified messages in, items routed to agent
+queues and assigned; lifecycle events from helpdesks back in; an authenticated API."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from services.router.policy import RoutingPolicy, route
+from services.router.api import Api, routes
+from services.router.auth import Tokens
+from services.router.configs import CALENDAR, ROUTING, ConfigStore, initial_state
+from services.router.directory import Directory
+from services.router.dispatcher import Dispatcher
+from services.router.lifecycle import LifecycleStage
+from services.router.reviews import Reviews
+from services.router.runtime import Publisher, RouterRuntime
+from services.router.stage import Clock, RouterStage, utcnow
 from services.router.store import RoutedItems
+from services.router.webhooks import WebhookBridge
 from shared import db, topics
-from shared.codec import PoisonMessage
-from shared.events import Envelope, ItemRouted, MessageClassified, Routed, derived_id
-from shared.runner import ConsumerRunner, Output, RecordMeta
+from shared.runner import ConsumerRunner
 from shared.service import ops_router
 from shared.settings import RouterSettings
 
-Clock = Callable[[], datetime]
+
+def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> RouterRuntime:
+    """The router's consumers, dispatcher and sweeper over ``sessions`` (nothing started)."""
+    state = initial_state(settings.routing_file, settings.calendar_file)
+    dispatcher = Dispatcher(sessions, state)
+    items = RoutedItems(sessions)
+    bridge = WebhookBridge(sessions, settings.webhook_endpoints,
+                           {k: v.get_secret_value() for k, v in settings.webhook_secrets.items()},
+                           settings.webhook_timeout_s)
+    runners = [
+        ConsumerRunner(settings, "router", topics.CLASSIFIED, RouterStage(sessions, items, dispatcher, clock, bridge)),
+        # its own group (tools/deploy_gen.GROUP_SUFFIX): one group per topic keeps rebalances simple
+        ConsumerRunner(settings.model_copy(update={"consumer_group": f"{settings.consumer_group}-lifecycle"}),
+                       "router", topics.LIFECYCLE, LifecycleStage(sessions, dispatcher, bridge)),
+    ]
+    configs = ConfigStore(sessions, {ROUTING: settings.routing_file, CALENDAR: settings.calendar_file})
+    return RouterRuntime(settings, runners, dispatcher, Directory(sessions), configs,
+                         Publisher(settings, "router-publisher", bridge, clock), clock)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class RouterStage:
-    policy: RoutingPolicy
-    items: RoutedItems
-    clock: Clock = _utcnow
-
-    async def __call__(self, event: Envelope, meta: RecordMeta) -> list[Output]:
-        if not isinstance(event, MessageClassified):
-            raise PoisonMessage(f"router expects {MessageClassified.TYPE}, got {event.event_type}")
-        routing = route(event.data, self.policy, self.clock())
-        if routing is None:
-            return []
-        routed_id = derived_id(event.id, "router")
-        item = Routed(message=event.data.message, classification=event.data.classification, routing=routing)
-        stored = await self.items.claim(routed_id, item)
-        if stored is None:
-            return []
-        out = ItemRouted(
-            id=routed_id, source="switchboard/router", time=self.clock(), correlation_id=event.correlation_id,
-            subject=event.subject, data=item.model_copy(update={"routing": stored}),
-        )
-        key = item.message.message_key
-        return [Output(topics.ROUTED, out, on_acked=lambda: self.items.mark_queued(key))]
-
-
-def policy_from(settings: RouterSettings) -> RoutingPolicy:
-    return RoutingPolicy(languages=tuple(settings.languages), sla_minutes=dict(settings.sla_minutes),
-                         urgent_sla_minutes=settings.urgent_sla_minutes)
-
-
-def build(settings: RouterSettings, clock: Clock = _utcnow) -> tuple[FastAPI, ConsumerRunner]:
-    """The router's HTTP app and its consumer runner (not started)."""
+def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, RouterRuntime]:
+    """The router's HTTP app and its runtime (not started; ``run()`` it beside the app)."""
     engine = db.engine(settings.database_url)
-    items = RoutedItems(db.sessions(engine))
-    runner = ConsumerRunner(settings, "router", topics.CLASSIFIED, RouterStage(policy_from(settings), items, clock))
+    sessions = db.sessions(engine)
+    runtime = runtime_of(settings, sessions, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        await runtime.prepare()
         yield
+        await runtime.publisher.close()
         await engine.dispose()
 
-    app = FastAPI(title="Switchboard router", version="0.1.0", lifespan=lifespan)
-    app.include_router(ops_router(lambda: runner.live, lambda: runner.ready))
-
-    @app.get("/v1/queues", tags=["queues"], summary="Routed items per queue")
-    async def queues() -> dict[str, int]:
-        return await items.count_by_queue()
-
-    return app, runner
+    app = FastAPI(title="Switchboard router", version="0.2.0", lifespan=lifespan)
+    app.include_router(ops_router(lambda: runtime.live, lambda: runtime.ready))
+    api = Api(tokens=Tokens(sessions, settings.admin_token.get_secret_value()), directory=runtime.directory,
+              reviews=Reviews(sessions, lambda: runtime.dispatcher.state.config), configs=runtime.configs,
+              runtime=runtime, sessions=sessions)
+    app.state.tokens = api.tokens
+    app.include_router(routes(api))
+    return app, runtime

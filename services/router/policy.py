@@ -1,50 +1,102 @@
 """Where a reply-needed item goes, how urgent it is and when it is due. Pure: no I/O.
 
-Walking-skeleton policy: one queue per supported language (``support-<lang>``, else
-``support-default``), priority from urgency and channel, and an SLA deadline from a fixed
-per-channel policy counted in calendar time (business time arrives with the routing issue).
+``route(item, config, calendar, now)`` picks the first routing rule whose match holds
+(language, channel, contact reason, tags, urgency; else the fallback queue), the SLA from the
+policy for the item's channel and urgency counted in *business* time on the shared calendar,
+the four-eyes flag, and a priority that ``priority_at`` recomputes whenever it is read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from services.router.rules import Match, RoutingConfig, Rule
+from shared.calendar import BusinessCalendar
 from shared.events import ChannelKind, Classified, Decision, Routing, Urgency
 
-_URGENCY_PRIORITY = {Urgency.HIGH: 90, Urgency.NORMAL: 50, Urgency.LOW: 20}
-_CHANNEL_BONUS = {ChannelKind.DIRECT_MESSAGE: 10, ChannelKind.MENTION: 5}
+_URGENCY_BASE = {Urgency.LOW: 10, Urgency.NORMAL: 25, Urgency.HIGH: 45}
+FALLBACK_RULE = "fallback"
 
 
 @dataclass(frozen=True)
-class RoutingPolicy:
-    languages: tuple[str, ...] = ("en", "de")
-    sla_minutes: dict[str, int] = field(default_factory=dict)
-    urgent_sla_minutes: int = 15
-    default_sla_minutes: int = 60
-    policy_id: str = "fixed-v1"
+class Signals:
+    """What the classification tags say beyond the decision: contact reason, sentiment, VIP."""
 
-    def queue_for(self, language: str) -> str:
-        return f"support-{language}" if language in self.languages else "support-default"
+    reason: str | None
+    sentiment: str | None
+    vip: bool
 
-    def sla_for(self, channel: ChannelKind, urgency: Urgency) -> timedelta:
-        minutes = self.sla_minutes.get(channel.value, self.default_sla_minutes)
-        if urgency is Urgency.HIGH:
-            minutes = min(minutes, self.urgent_sla_minutes)
-        return timedelta(minutes=minutes)
+    @classmethod
+    def of(cls, tags: tuple[str, ...]) -> Signals:
+        def prefixed(prefix: str) -> str | None:
+            return next((t.split(":", 1)[1] for t in tags if t.startswith(prefix)), None)
+
+        return cls(reason=prefixed("reason:"), sentiment=prefixed("sentiment:"), vip="vip" in tags)
 
 
-def route(item: Classified, policy: RoutingPolicy, now: datetime) -> Routing | None:
-    """The routing of ``item`` at ``now``, or ``None`` when it needs no reply (drop or tag)."""
-    classification = item.classification
-    if classification.decision is not Decision.REPLY:
+@dataclass(frozen=True)
+class Placement:
+    """The routing decision with everything assignment and priority need later."""
+
+    routing: Routing
+    rule: str
+    skill: str | None
+    min_proficiency: int
+    signals: Signals
+    sla_business: timedelta
+
+
+def matches(match: Match, item: Classified, signals: Signals) -> bool:
+    c, m = item.classification, item.message
+    tags = set(c.tags)
+    return all((
+        not match.language or c.language in match.language,
+        not match.channel or m.channel_kind in match.channel,
+        not match.reason or signals.reason in match.reason,
+        not match.urgency or c.urgency in match.urgency,
+        not match.tags_any or bool(tags & set(match.tags_any)),
+        set(match.tags_all) <= tags,
+    ))
+
+
+def pick_rule(item: Classified, config: RoutingConfig, signals: Signals) -> Rule | None:
+    return next((r for r in config.rules if matches(r.match, item, signals)), None)
+
+
+def sla_for(config: RoutingConfig, channel: ChannelKind, urgency: Urgency) -> timedelta:
+    return timedelta(minutes=config.sla.minutes[channel][urgency])
+
+
+def route(item: Classified, config: RoutingConfig, calendar: BusinessCalendar, now: datetime) -> Placement | None:
+    """The placement of ``item`` at ``now``, or ``None`` when it needs no reply (drop or tag)."""
+    c = item.classification
+    if c.decision is not Decision.REPLY:
         return None
-    channel = item.message.channel_kind
-    priority = _URGENCY_PRIORITY[classification.urgency] + _CHANNEL_BONUS.get(channel, 0)
-    return Routing(
-        queue=policy.queue_for(classification.language),
-        priority=min(priority, 100),
-        sla_deadline=now + policy.sla_for(channel, classification.urgency),
-        routed_at=now,
-        policy=policy.policy_id,
-    )
+    signals = Signals.of(c.tags)
+    rule = pick_rule(item, config, signals)
+    queue = rule.queue if rule else config.fallback_queue
+    sla = sla_for(config, item.message.channel_kind, c.urgency)
+    deadline = calendar.add(now, sla)
+    four_eyes = bool(rule and rule.four_eyes) or bool(set(c.tags) & set(config.four_eyes.tags_any))
+    routing = Routing(queue=queue, priority=priority(sla, sla, c.urgency, signals.sentiment, signals.vip),
+                      sla_deadline=deadline, routed_at=now, policy=config.sla.policy,
+                      rule=rule.id if rule else FALLBACK_RULE, four_eyes=four_eyes)
+    return Placement(routing=routing, rule=routing.rule, skill=(rule.skill if rule else None) or config.queue(queue).skill,
+                     min_proficiency=rule.min_proficiency if rule else 1, signals=signals, sla_business=sla)
+
+
+def priority(left: timedelta, total: timedelta, urgency: Urgency | str, sentiment: str | None, vip: bool) -> int:
+    """0..100: urgency, negative sentiment and VIP set the base; the share of the SLA already
+    used adds up to 30, and a breached SLA 10 more — so priority grows as the deadline nears."""
+    score = _URGENCY_BASE[Urgency(urgency)] + (10 if sentiment == "negative" else 0) + (15 if vip else 0)
+    used = 1.0 if total <= timedelta(0) else 1.0 - max(left, timedelta(0)) / total
+    score += 30 * min(max(used, 0.0), 1.0) + (10 if left <= timedelta(0) else 0)
+    return min(100, round(score))
+
+
+def priority_at(calendar: BusinessCalendar, now: datetime, deadline: datetime, total: timedelta,
+                urgency: str, sentiment: str | None, vip: bool) -> int:
+    """Priority recomputed at ``now``: business time left until ``deadline`` on ``calendar``."""
+    left = calendar.between(now, deadline) if deadline > now else timedelta(0)
+    return priority(left, total, urgency, sentiment, vip)

@@ -1,4 +1,5 @@
-"""Routed items in the database: the router's idempotency ledger.
+"""Routed items in the database: the router's idempotency ledger, plus the per-message facts
+and conversation sentiment the KPIs need.
 
 An item is stored ``pending`` before its event is published and marked ``queued`` once the
 broker acknowledged it. A redelivered message whose item is still pending is published
@@ -7,37 +8,59 @@ again (same event id, so downstream consumers deduplicate); one already queued i
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from datetime import UTC, datetime
 
-from services.router.tables import RoutedItem
-from shared.db import is_unique_violation
-from shared.events import Routed, Routing
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.router.policy import Placement, Signals
+from services.router.tables import AuditEntry, Conversation, MessageFact, RoutedItem
+from shared.events import Classified, Routed, Routing
 
 PENDING, QUEUED = "pending", "queued"
+WAITING, ASSIGNED, RESOLVED = "waiting", "assigned", "resolved"
+
+
+def utc(value: datetime) -> datetime:
+    """Stored datetimes are UTC: SQLite keeps the wall time and drops the offset."""
+    return value.astimezone(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored one is UTC."""
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def audit(session: AsyncSession, at: datetime, message_key: str | None, action: str, detail: dict,
+          actor: str = "router") -> None:
+    """Add one audit-trail row to ``session`` (committed with the change it explains)."""
+    session.add(AuditEntry(at=utc(at), message_key=message_key, action=action, actor=actor, detail=detail))
 
 
 class RoutedItems:
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
 
-    async def claim(self, event_id: str, item: Routed) -> Routing | None:
-        """Store ``item`` as pending and return its routing; for a known message return the
-        stored routing if it is still pending, or ``None`` if it was already published."""
+    async def claim(self, session: AsyncSession, event_id: str, item: Routed,
+                    placement: Placement) -> RoutedItem | None:
+        """Add ``item`` as pending (with an audit row) to ``session`` and return it; for a known
+        message return the stored row if it is still pending, or ``None`` if it was already
+        published. The caller commits; a concurrent claim of the same message then fails with a
+        unique violation (transient: the retry finds the stored row)."""
+        existing = await session.get(RoutedItem, item.message.message_key)
+        if existing is not None:
+            return existing if existing.state == PENDING else None
+        row = _row(event_id, item, placement)
+        session.add(row)
+        audit(session, item.routing.routed_at, item.message.message_key, "routed",
+              {"queue": item.routing.queue, "rule": placement.rule, "sla_deadline": item.routing.sla_deadline.isoformat(),
+               "policy": item.routing.policy, "four_eyes": item.routing.four_eyes})
+        await session.flush()
+        return row
+
+    async def get(self, message_key: str) -> RoutedItem | None:
         async with self._sessions() as session:
-            existing = await session.get(RoutedItem, item.message.message_key)
-            if existing is not None:
-                return _routing(existing, item.routing.policy) if existing.state == PENDING else None
-            session.add(_row(event_id, item))
-            try:
-                await session.commit()
-            except IntegrityError as exc:
-                if not is_unique_violation(exc):
-                    raise
-                await session.rollback()
-                return None  # a concurrent delivery of the same message claimed it first
-        return item.routing
+            return await session.get(RoutedItem, message_key)
 
     async def mark_queued(self, message_key: str) -> None:
         async with self._sessions() as session:
@@ -46,29 +69,52 @@ class RoutedItems:
             )
             await session.commit()
 
-    async def count_by_queue(self) -> dict[str, int]:
+    async def count_by_queue(self, queues: set[str] | None = None) -> dict[str, int]:
+        query = select(RoutedItem.queue, func.count()).group_by(RoutedItem.queue)
         async with self._sessions() as session:
-            rows = (await session.execute(select(RoutedItem.queue))).scalars().all()
-        counts: dict[str, int] = {}
-        for queue in rows:
-            counts[queue] = counts.get(queue, 0) + 1
-        return counts
+            rows = (await session.execute(query)).all()
+        return {q: n for q, n in rows if queues is None or q in queues}
+
+    async def record_fact(self, session: AsyncSession, item: Classified) -> None:
+        """Add every classified message once (any decision) and its conversation's first and
+        last sentiment to ``session``; a redelivery changes nothing. The caller commits."""
+        signals = Signals.of(item.classification.tags)
+        m = item.message
+        if await session.get(MessageFact, m.message_key) is not None:
+            return
+        session.add(MessageFact(message_key=m.message_key, channel=m.channel_kind.value,
+                                decision=item.classification.decision.value, reason=signals.reason,
+                                sentiment=signals.sentiment, received_at=utc(m.created_at)))
+        if signals.sentiment and item.classification.decision.value != "drop":
+            await _track_sentiment(session, m.conversation_key, signals.sentiment)
 
 
-def _row(event_id: str, item: Routed) -> RoutedItem:
-    r = item.routing
+async def _track_sentiment(session: AsyncSession, conversation_key: str, sentiment: str) -> None:
+    conv = await session.get(Conversation, conversation_key)
+    if conv is None:
+        session.add(Conversation(conversation_key=conversation_key, open_items=0,
+                                 first_sentiment=sentiment, last_sentiment=sentiment))
+        await session.flush()
+    else:
+        conv.first_sentiment = conv.first_sentiment or sentiment
+        conv.last_sentiment = sentiment
+
+
+def _row(event_id: str, item: Routed, placement: Placement) -> RoutedItem:
+    r, c, m = item.routing, item.classification, item.message
     return RoutedItem(
-        message_key=item.message.message_key, event_id=event_id,
-        conversation_key=item.message.conversation_key, queue=r.queue, priority=r.priority,
-        sla_deadline=r.sla_deadline, routed_at=r.routed_at, state=PENDING,
+        message_key=m.message_key, event_id=event_id, conversation_key=m.conversation_key, queue=r.queue,
+        priority=r.priority, sla_deadline=utc(r.sla_deadline), routed_at=utc(r.routed_at), state=PENDING,
+        language=c.language, channel=m.channel_kind.value, reason=placement.signals.reason, tags=list(c.tags),
+        urgency=c.urgency.value, sentiment=placement.signals.sentiment, vip=placement.signals.vip,
+        four_eyes=r.four_eyes, rule=placement.rule, sla_business_s=int(placement.sla_business.total_seconds()),
+        received_at=utc(m.created_at), work_state=WAITING, relax_level=0, responses=0, response_s_total=0.0,
+        handling_s=0.0, unstaffed_notified=False,
     )
 
 
-def _routing(row: RoutedItem, policy: str) -> Routing:
-    from datetime import UTC
-
-    def aware(dt):
-        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
+def routing_of(row: RoutedItem, policy: str) -> Routing:
+    """The routing as published, rebuilt from the stored row (for re-publishing a pending item)."""
     return Routing(queue=row.queue, priority=row.priority, sla_deadline=aware(row.sla_deadline),
-                   routed_at=aware(row.routed_at), policy=policy)
+                   routed_at=aware(row.routed_at), policy=policy,
+                   rule=row.rule, assigned_agent=row.agent_id, four_eyes=row.four_eyes)

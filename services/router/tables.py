@@ -1,13 +1,28 @@
-"""Router tables: routed items (one per platform message)."""
+"""Router tables: routed items and their work state, the directory (teams, queues, agents),
+conversations (stickiness), assignments, SLA policies, the audit trail of every routing
+decision, helpdesk lifecycle receipts, reply drafts (four-eyes), API tokens, per-message
+facts for KPIs and the admin-editable configuration documents."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
+
+Stamp = DateTime(timezone=True)
 
 
 class RoutedItem(Base):
@@ -18,6 +33,177 @@ class RoutedItem(Base):
     conversation_key: Mapped[str] = mapped_column(String(1024), nullable=False, index=True)
     queue: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
     priority: Mapped[int] = mapped_column(Integer, nullable=False)
-    sla_deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    routed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    state: Mapped[str] = mapped_column(String(32), nullable=False, default="queued")
+    sla_deadline: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+    routed_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+    state: Mapped[str] = mapped_column(String(32), nullable=False, default="queued")  # publication
+    # added by 0003_router
+    language: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(128))
+    tags: Mapped[list | None] = mapped_column(JSON)
+    urgency: Mapped[str] = mapped_column(String(16), nullable=False, default="normal")
+    sentiment: Mapped[str | None] = mapped_column(String(16))
+    vip: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    four_eyes: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    rule: Mapped[str | None] = mapped_column(String(128))
+    sla_business_s: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    received_at: Mapped[datetime | None] = mapped_column(Stamp)
+    work_state: Mapped[str] = mapped_column(String(16), nullable=False, default="waiting", index=True)
+    agent_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    relax_level: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    assigned_at: Mapped[datetime | None] = mapped_column(Stamp)
+    first_response_at: Mapped[datetime | None] = mapped_column(Stamp)
+    last_response_at: Mapped[datetime | None] = mapped_column(Stamp)
+    responses: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    response_s_total: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    resolved_at: Mapped[datetime | None] = mapped_column(Stamp)
+    handling_s: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    satisfaction: Mapped[float | None] = mapped_column(Float)
+    unstaffed_notified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class Team(Base):
+    __tablename__ = "router_teams"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), nullable=False)
+
+
+class Queue(Base):
+    __tablename__ = "router_queues"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("router_teams.id"), nullable=False)
+    skill: Mapped[str | None] = mapped_column(String(128))
+
+
+class Agent(Base):
+    __tablename__ = "router_agents"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), nullable=False)
+    team_id: Mapped[str] = mapped_column(ForeignKey("router_teams.id"), nullable=False)
+    languages: Mapped[list] = mapped_column(JSON, nullable=False)
+    skills: Mapped[dict] = mapped_column(JSON, nullable=False)  # skill -> proficiency 1..5
+    channels: Mapped[list] = mapped_column(JSON, nullable=False)
+    capacity: Mapped[int] = mapped_column(Integer, nullable=False)
+    load: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # open conversations
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="offline")
+    trainee: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class Conversation(Base):
+    __tablename__ = "router_conversations"
+
+    conversation_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    agent_id: Mapped[str | None] = mapped_column(String(128))
+    open_items: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    first_sentiment: Mapped[str | None] = mapped_column(String(16))
+    last_sentiment: Mapped[str | None] = mapped_column(String(16))
+
+
+class AssignmentRow(Base):
+    __tablename__ = "router_assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_key: Mapped[str] = mapped_column(String(1024), nullable=False, index=True)
+    agent_id: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    cause: Mapped[str] = mapped_column(String(32), nullable=False)
+    relax_level: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    assigned_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+
+
+class SlaPolicy(Base):
+    __tablename__ = "router_sla_policies"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    urgency: Mapped[str] = mapped_column(String(16), primary_key=True)
+    business_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+    policy: Mapped[str] = mapped_column(String(128), nullable=False)
+
+
+class AuditEntry(Base):
+    __tablename__ = "router_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+    message_key: Mapped[str | None] = mapped_column(String(1024), index=True)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False, default="router")
+    detail: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class LifecycleReceipt(Base):
+    __tablename__ = "router_lifecycle_events"
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+
+
+class Draft(Base):
+    __tablename__ = "router_drafts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(1024), nullable=False, index=True)
+    author: Mapped[str] = mapped_column(String(128), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # submitted, approved, rejected, released
+    reviewer: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class ApiToken(Base):
+    __tablename__ = "router_api_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex, never the token
+    subject: Mapped[str] = mapped_column(String(128), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    team_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+
+
+class MessageFact(Base):
+    """One row per classified message (every decision), for the share needing a reply."""
+
+    __tablename__ = "router_message_facts"
+
+    message_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), nullable=False)
+    decision: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(128))
+    sentiment: Mapped[str | None] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+
+
+class ConfigDocument(Base):
+    """Admin-editable configuration (``routing``, ``calendar``): the YAML text, versioned."""
+
+    __tablename__ = "router_config"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+
+
+class WebhookDelivery(Base):
+    """One event for one helpdesk webhook endpoint: pending, delivered, or dead after ~3 days."""
+
+    __tablename__ = "router_webhook_deliveries"
+    __table_args__ = (UniqueConstraint("endpoint", "event_id", name="uq_router_webhook_endpoint_event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint: Mapped[str] = mapped_column(String(128), nullable=False)
+    event_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    event_type: Mapped[str] = mapped_column(String(128), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_at: Mapped[datetime] = mapped_column(Stamp, nullable=False, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)

@@ -43,6 +43,9 @@ K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ("development", "production")
 SERVICES = ("ingestor", "classifier", "router", "notifier")
 CONSUMERS = ("classifier", "router", "notifier")
+# Environment-style ConfigMaps (envFrom) and who reads each.
+ENV_CONFIGMAPS = {"switchboard-config": SERVICES + ("migrate",)}
+CRD_GROUPS = ("kafka.strimzi.io/", "keda.sh/", "monitoring.coreos.com/")
 KUBERNETES_VERSION = "1.30.0"  # oldest Kubernetes the manifests must validate against
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -289,7 +292,13 @@ def test_overlay_renders_the_whole_stack(overlay: str) -> None:
     assert set(of_kind(objects, "Service")) == set(SERVICES)
     assert set(of_kind(objects, "Ingress")) == {"ingestor"}
     assert set(of_kind(objects, "Job")) == {"switchboard-migrate"}
-    assert set(of_kind(objects, "ConfigMap")) == {"switchboard-config"}
+    assert set(of_kind(objects, "ConfigMap")) == set(ENV_CONFIGMAPS) | set(deploy_gen.CONFIG_FILES) | {
+        "switchboard-dashboard"}
+    assert set(of_kind(objects, "PodDisruptionBudget")) == set(SERVICES)
+    assert set(of_kind(objects, "ScaledObject")) == set(CONSUMERS)
+    assert set(of_kind(objects, "HorizontalPodAutoscaler")) == {"ingestor"}
+    assert set(of_kind(objects, "ServiceMonitor")) == set(of_kind(objects, "PrometheusRule")) == {"switchboard"}
+    assert "default-deny" in of_kind(objects, "NetworkPolicy")
     topics_rendered = {o["spec"]["topicName"]: o["spec"]["partitions"] for o in of_kind(objects, "KafkaTopic").values()}
     assert topics_rendered == registry_from_file()
     namespaces = {o["metadata"].get("namespace") for o in objects}
@@ -319,15 +328,16 @@ def test_objects_validate_against_kubernetes_schemas(overlay: str) -> None:
         unavailable("kubernetes-validate is not installed: cannot validate against the Kubernetes schemas")
     checked, errors = set(), []
     for obj in rendered(overlay):
-        if obj["apiVersion"].startswith("kafka.strimzi.io/"):
-            continue  # a CRD: kubernetes-validate has no schema for it (see the KafkaTopic test)
+        if obj["apiVersion"].startswith(CRD_GROUPS):
+            continue  # CRDs: kubernetes-validate has no schema for them (test_deploy_crds.py)
         try:
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
             errors.append(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message} at /{'/'.join(map(str, exc.path))}")
         checked.add(obj["kind"])
     assert not errors, "\n".join(errors)
-    assert {"Deployment", "Service", "Ingress", "Job", "ConfigMap"} <= checked
+    assert {"Deployment", "Service", "Ingress", "Job", "ConfigMap", "PodDisruptionBudget",
+            "HorizontalPodAutoscaler", "NetworkPolicy"} <= checked
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -394,7 +404,8 @@ def test_deployments_have_probes_resources_security_and_grace(overlay: str) -> N
         assert ports == {"http": service_port(name)}, f"{name}: listens on its settings' http_port"
         for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
             assert container[probe]["httpGet"] == {"path": path, "port": "http"}, f"{name}: {probe}"
-        assert container["envFrom"] == [{"configMapRef": {"name": "switchboard-config"}}]
+        assert container["envFrom"] == [{"configMapRef": {"name": cm}} for cm in ENV_CONFIGMAPS
+                                        if name in ENV_CONFIGMAPS[cm]]
         _check_env(name, container)
         assert "DATABASE_URL" in {v["name"] for v in container["env"]}
         assert "KAFKA_BOOTSTRAP_SERVERS" in configmap["data"]
@@ -414,12 +425,15 @@ def test_migration_job_is_locked_down_and_reaches_the_database(overlay: str) -> 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_consumers_have_no_more_replicas_than_partitions(overlay: str) -> None:
-    deployments = of_kind(rendered(overlay), "Deployment")
+    objects = rendered(overlay)
+    deployments, scaled = of_kind(objects, "Deployment"), of_kind(objects, "ScaledObject")
     for service in CONSUMERS:
         consumed = [s.partitions for s in topics.registry() if service in s.consumers]
         assert consumed, f"{service} consumes no registered topic"
-        replicas = deployments[service]["spec"].get("replicas", 1)
-        assert replicas <= max(consumed), f"{service}: {replicas} replicas, {max(consumed)} partitions"
+        assert "replicas" not in deployments[service]["spec"], f"{service}: KEDA owns the replica count"
+        spec = scaled[service]["spec"]
+        assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"] <= max(consumed), (
+            f"{service}: {spec['minReplicaCount']}..{spec['maxReplicaCount']} replicas, {max(consumed)} partitions")
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -444,10 +458,10 @@ def test_services_and_ingress_reach_the_pods(overlay: str) -> None:
 def test_no_secret_values_are_committed(overlay: str) -> None:
     objects = rendered(overlay)
     assert not of_kind(objects, "Secret"), "Secrets are created in the cluster, never committed"
-    configmap = of_kind(objects, "ConfigMap")["switchboard-config"]
-    for key in configmap["data"]:
-        assert key in known_env_names(), f"ConfigMap key {key} is read by no setting"
-        assert not re.search(r"SECRET|KEY|PASSWORD|TOKEN|DATABASE_URL", key), f"{key} belongs in a Secret"
+    for name in ENV_CONFIGMAPS:
+        for key in of_kind(objects, "ConfigMap")[name]["data"]:
+            assert key in known_env_names(), f"ConfigMap {name}: key {key} is read by no setting"
+            assert not re.search(r"SECRET|KEY|PASSWORD|TOKEN|DATABASE_URL", key), f"{key} belongs in a Secret"
 
 
 def test_production_is_production_and_development_is_development() -> None:
@@ -600,7 +614,9 @@ def test_dockerfile_copies_only_what_the_build_context_holds() -> None:
             continue
         *sources, _destination = [a for a in arguments.split() if not a.startswith("--")]
         for source in sources:
-            assert source in allowed, f"COPY {source}: excluded by .dockerignore"
+            source = source.rstrip("/")
+            assert any(source == a or source.startswith(f"{a}/") for a in allowed), (
+                f"COPY {source}: excluded by .dockerignore")
             if source == "requirements.lock" and not (ROOT / source).exists():
                 continue  # created with the dependency lock; see test_requirements_lock_exists
             assert (ROOT / source).exists(), f"COPY {source}: no such file"

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import uuid
 
+import httpx
 import pytest
 
 from shared import topics
@@ -30,9 +31,24 @@ def reply_needed(n: int) -> list[dict]:
 async def stack(kafka_bootstrap, tmp_path):
     config = StackConfig(var_dir=tmp_path, bootstrap=kafka_bootstrap, namespace=f"s{uuid.uuid4().hex[:8]}.",
                          preferred_ports=False,
-                         extra_env={**FAST_GROUPS, "NOTIFIER_OFFICE_HOURS": "{}", "LOG_LEVEL": "WARNING"})
+                         extra_env={**FAST_GROUPS, "NOTIFIER_OFFICE_HOURS": "{}", "LOG_LEVEL": "WARNING",
+                                    # these DMs are of normal urgency: page them too (default: urgent only)
+                                    "NOTIFIER_PAGE_MIN_URGENCY": "normal", "NOTIFIER_SCHEDULER_INTERVAL_S": "0.2"})
     async with LocalStack(config) as running:
         yield running
+
+
+async def notifier_counts(stack, until_items: int, timeout: float = 60.0) -> dict:
+    """The notifier's counters once it has taken in ``until_items`` items (or at the timeout):
+    the routed topic being complete does not mean the notifier has consumed all of it yet."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with httpx.AsyncClient() as client:
+        while True:
+            counts = (await client.get(stack.url("notifier", "/v1/pages/count"))).json()
+            if counts.get("items", 0) >= until_items or loop.time() > deadline:
+                return counts
+            await asyncio.sleep(0.25)
 
 
 async def test_killed_consumers_lose_nothing_and_services_stop_cleanly(stack):
@@ -51,10 +67,15 @@ async def test_killed_consumers_lose_nothing_and_services_stop_cleanly(stack):
     ns = stack.config.namespace
     routed = decoded(await collect(stack.bootstrap, topics.qualified(topics.ROUTED, ns), len(messages), timeout=120))
     assert {e.data.message.platform_message_id for e in routed} == {m["message_id"] for m in messages}
-    pages = decoded(await collect(stack.bootstrap, topics.qualified(topics.PAGES, ns), len(messages), timeout=60))
-    assert {p.data.message_key for p in pages} == {f"generic:acme:{m['message_id']}" for m in messages}
-    assert len(stack.sink.pages) == len(messages)
-    assert stack.sink.deliveries == len(messages), "a redelivered routed event never pages twice"
+    # one incident (one page) per conversation; every item reached the notifier exactly once
+    conversations = {f"generic:acme:{m['conversation_id']}" for m in messages}
+    pages = decoded(await collect(stack.bootstrap, topics.qualified(topics.PAGES, ns), len(conversations),
+                                  timeout=60, settle=1.0))
+    assert sorted(p.data.incident_key for p in pages) == sorted(conversations)
+    assert len(stack.sink.pages) == len(conversations)
+    assert stack.sink.deliveries == len(conversations), "a redelivered routed event never pages twice"
+    counts = await notifier_counts(stack, until_items=len(messages))
+    assert counts == {"sent": len(conversations), "items": len(messages)}
 
     codes = await stack.stop()
     assert codes == {"notifier": 0, "router": 0, "classifier": 0, "ingestor": 0}

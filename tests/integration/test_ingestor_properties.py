@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from services.ingestor.app import create_app
-from services.ingestor.testing import example_event, running, signed
+from services.ingestor.testing import (
+    example_event,
+    meta_signed,
+    running,
+    signed,
+    telegram_signed,
+    websub_signed,
+    x_signed,
+)
 from shared.settings import IngestorSettings
 
 SECRET = "whsec_" + base64.b64encode(b"property-test-secret-7").decode()
@@ -52,6 +60,8 @@ async def client(kafka_bootstrap, topics_ready, sqlite_url):
     app = create_app(IngestorSettings(
         environment="test", kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_namespace=topics_ready,
         database_url=sqlite_url, webhook_secrets={"shop": SecretStr(SECRET)},
+        meta_app_secrets=[SecretStr("m")], x_consumer_secrets=[SecretStr("x")],
+        telegram_secret_tokens={"bot": SecretStr("t")}, youtube_hub_secrets=[SecretStr("y")],
     ))
     async with running(app) as client:
         yield client
@@ -81,3 +91,24 @@ async def test_unsigned_hostile_requests_never_cause_a_server_error(client, body
     headers = {k: v for k, v in headers.items() if v.isascii() and v.isprintable()}
     response = await client.post(URL, content=body, headers=headers)
     assert acceptable(response.status_code) and response.status_code != 202, response.text
+
+
+PLATFORMS = {
+    "/v1/webhooks/meta": lambda body: meta_signed("m", body),
+    "/v1/webhooks/x": lambda body: x_signed("x", body),
+    "/v1/webhooks/telegram/bot": lambda body: telegram_signed("t", body),
+    "/v1/webhooks/youtube": lambda body: websub_signed("y", body),
+}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(url=st.sampled_from(sorted(PLATFORMS)), body=st.binary(max_size=200) | json_values.map(orjson.dumps),
+       forged=st.booleans())
+async def test_platform_endpoints_never_answer_a_server_error(client, url, body, forged):
+    raw, headers = PLATFORMS[url](body)
+    if forged:
+        headers = {name: value[:-2] + "00" if name != "content-type" else value for name, value in headers.items()}
+    response = await client.post(url, content=raw, headers=headers)
+    event(f"{url} {response.status_code}")
+    assert acceptable(response.status_code), response.text
+    assert not (forged and response.status_code == 200), response.text

@@ -77,5 +77,5 @@ async def test_http_classify_models_and_validation(built):
         assert (await client.post("/v1/classify", json={**body, "platform": "myspace"})).status_code == 422
         described = (await client.get("/v1/models")).json()
         assert described["spam"]["version"] == built[0].state.models.spam.card.version
-        assert (described["rules"]["de"]["version"], described["rules"]["en"]["version"]) == ("de-1", "en-1")
+        assert (described["rules"]["de"]["version"], described["rules"]["en"]["version"]) == ("de-2", "en-2")
         assert (await client.get("/readyz")).status_code == 503  # the runner is not started here

@@ -36,6 +36,10 @@ def test_shipped_rule_sets_are_versioned_and_use_every_action():
     ("de", "Hilfe! Konto gesperrt", "de.reply.help", "Hilfe"),
     ("de", "Das Gerät ist kaputt", "de.reply.problem", "kaputt"),
     ("de", "Ich schalte meinen Rechtsanwalt ein", "de.urgent.legal", "Rechtsanwalt"),
+    ("de", "Ich bin Journalistin bei der Zeitung", "de.urgent.press", "Journalistin"),
+    ("de", "Was für eine FRECHHEIT!", "de.urgent.outrage", "FRECHHEIT"),
+    ("en", "Is this GDPR compliant?", "en.review.sensitive", "GDPR"),
+    ("en", "Worst customer service ever", "en.urgent.outrage", "Worst customer service"),
 ])
 def test_shipped_rules_fire_on_typical_phrases(language, text, rule_id, matched):
     hits = load_dir(ClassifierSettings().rules_dir)[language].match(text)
@@ -51,22 +55,24 @@ def test_thanks_for_the_help_is_not_a_help_request():
     ("  - id: en.reply.broken\n    action: reply\n    pattern: '(unclosed'\n", "pattern does not compile"),
     ("  - id: en.reply.broken\n    action: shout\n    pattern: 'x'\n", "action must be one of"),
     ("  - id: en.tag.broken\n    action: tag\n    pattern: 'x'\n", "a tag rule needs tags"),
-    ("  - id: en.reply.broken\n    action: reply\n", "pattern is missing"),
+    ("  - id: en.reply.broken\n    action: reply\n", "needs exactly one of pattern or phrases"),
+    ("  - id: en.reply.broken\n    action: reply\n    phrases: []\n", "phrases must be a non-empty list"),
+    ("  - id: en.reply.broken\n    action: reply\n    pattern: x\n    phrases: [y]\n", "needs exactly one of"),
     ("  - id: en.reply.broken\n    action: reply\n    pattern: 'x'\n    colour: red\n", "unknown keys"),
     ("  - id: en.reply.broken\n    action: reply\n    tags: praise\n    pattern: 'x'\n", "tags must be a list"),
 ])
 def test_invalid_rule_errors_name_file_and_rule(tmp_path, rule, problem):
-    with pytest.raises(RuleFileError, match=rf"^en\.yaml: rule en\.(reply|tag)\.broken: {problem}"):
+    with pytest.raises(RuleFileError, match=rf"^en\.yaml:8: rule en\.(reply|tag)\.broken: {problem}"):
         load_file(write(tmp_path, VALID_RULE + rule))
 
 
 def test_rule_without_id_is_named_by_position(tmp_path):
-    with pytest.raises(RuleFileError, match=r"^en\.yaml: rule #2: id must look like"):
+    with pytest.raises(RuleFileError, match=r"^en\.yaml:8: rule #2: id must look like"):
         load_file(write(tmp_path, VALID_RULE + "  - action: reply\n    pattern: 'x'\n"))
 
 
 def test_duplicate_rule_ids_are_refused(tmp_path):
-    with pytest.raises(RuleFileError, match=r"^en\.yaml: rule en\.tag\.praise: duplicate id"):
+    with pytest.raises(RuleFileError, match=r"^en\.yaml:8: rule en\.tag\.praise: duplicate id"):
         load_file(write(tmp_path, VALID_RULE + VALID_RULE))
 
 
@@ -86,3 +92,16 @@ def test_yaml_syntax_errors_and_empty_dirs_are_reported(tmp_path):
         load_file(tmp_path / "en.yaml")
     with pytest.raises(RuleFileError, match="no rule files"):
         load_dir(tmp_path / "nowhere")
+
+
+def test_phrases_match_whole_tokens_only(tmp_path):
+    rule = "  - id: de.urgent.cancel\n    action: urgent\n    phrases: [kündigung, vertrag beenden]\n"
+    rule_set = load_file(write(tmp_path, rule, name="de.yaml"))
+    assert [h.matched for h in rule_set.match("Hiermit die KÜNDIGUNG.")] == ["KÜNDIGUNG"]
+    assert [h.matched for h in rule_set.match("Ich will den Vertrag beenden!")] == ["Vertrag beenden"]
+    assert rule_set.match("Wie lang ist die Kündigungsfrist?") == ()
+
+
+def test_rules_know_their_line(tmp_path):
+    rule_set = load_file(write(tmp_path, VALID_RULE + VALID_RULE.replace("praise", "thanks")))
+    assert [rule.line for rule in rule_set.rules] == [4, 8]

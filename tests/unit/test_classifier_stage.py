@@ -120,3 +120,87 @@ def test_classify_is_deterministic_and_bounded_on_huge_texts(models):
     first = classify(message(text), models)
     assert time.perf_counter() - started < 2.0
     assert first == classify(message(text), models)
+
+
+def authored(text: str, kind: ChannelKind = ChannelKind.PUBLIC_COMMENT, **author) -> CanonicalMessage:
+    return message(text, kind).model_copy(update={"author": Author(**{"id": "u1", **author})})
+
+
+def lists(blocked: frozenset = frozenset(), vip: frozenset = frozenset()):
+    from services.classifier.authors import AuthorList, AuthorLists
+
+    return AuthorLists(AuthorList(blocked), AuthorList(vip))
+
+
+def test_batch_equals_one_by_one_and_keeps_order(models):
+    from services.classifier.stage import classify_batch
+
+    texts = ["Check out my channel!!!", "Wo bleibt meine Erstattung?", "danke!", "I will sue you", "nice"]
+    batch = [v.classification for v in classify_batch([message(t) for t in texts], models)]
+    assert batch == [classify(message(t), models) for t in texts]
+
+
+def test_iban_in_a_public_comment_is_urgent_and_masked(models):
+    text = "Bitte erstatten Sie auf DE89 3704 0044 0532 0130 00, danke"
+    result = classify(message(text), models)
+    assert (result.decision, result.urgency) == (Decision.REPLY, Urgency.HIGH)
+    assert "pii:iban" in result.tags and "pii.iban" in result.explanation.rule_ids
+    assert "pii.iban: DE******************00 in a public_comment" in result.explanation.evidence
+    assert "3704" not in repr(result)  # the full IBAN appears nowhere in the classification
+    in_private = classify(message(text, ChannelKind.DIRECT_MESSAGE), models)
+    assert in_private.urgency == Urgency.NORMAL and "pii:iban" in in_private.tags
+
+
+def test_phone_numbers_do_not_rescue_sms_spam(models):
+    text = "WINNER!! You have won a £900 prize. To claim call 09061701461 now. Claim code KL341."
+    assert classify(message(text), models).decision == Decision.DROP
+
+
+def test_blocked_authors_are_dropped_and_vips_always_answered_urgently(models):
+    configured = dataclasses.replace(models, authors=lists(blocked=frozenset({"youtube:@troll"}),
+                                                           vip=frozenset({"youtube:u1"})))
+    blocked = classify(authored("Where is my refund?", id="u9", handle="@Troll"), configured)
+    assert (blocked.decision, blocked.explanation.rule_ids[-1]) == (Decision.DROP, "authors.blocked")
+    assert "block list" in blocked.reason
+    vip = classify(authored("nice video"), dataclasses.replace(configured, spam_threshold=0.0))
+    assert (vip.decision, vip.urgency) == (Decision.REPLY, Urgency.HIGH) and "vip" in vip.tags
+    assert "VIP author" in vip.reason and "overridden" in vip.reason
+
+
+def test_large_accounts_get_urgent_replies_with_the_figure_as_evidence(models):
+    result = classify(authored("hmm, interesting move", follower_count=250_000), models)
+    assert (result.decision, result.urgency) == (Decision.REPLY, Urgency.HIGH)
+    assert "account.large: 250000 followers ≥ 100000" in result.explanation.evidence
+    assert classify(authored("hmm, interesting move", follower_count=99), models).decision == Decision.TAG
+
+
+@pytest.mark.parametrize(("text", "rule_id"), [
+    ("I am a journalist at the Daily Post, can we talk?", "en.urgent.press"),
+    ("Worst customer service ever, absolutely disgusting", "en.urgent.outrage"),
+    ("Hiermit spreche ich die Kündigung aus", "de.urgent.cancellation"),
+])
+def test_press_tone_and_cancellation_are_urgent(models, text, rule_id):
+    result = classify(message(text), models)
+    assert (result.decision, result.urgency) == (Decision.REPLY, Urgency.HIGH)
+    assert rule_id in result.explanation.rule_ids
+
+
+def test_review_rules_ask_for_four_eyes(models):
+    result = classify(message("Ist das überhaupt DSGVO-konform? Ich habe Fragen zum Datenschutz."), models)
+    assert result.decision == Decision.REPLY and result.review_required
+    assert "de.review.sensitive" in result.explanation.rule_ids and "four-eyes" in result.reason
+    assert not classify(message("Wo ist meine Bestellung?"), models).review_required
+
+
+def test_shadow_rules_are_reported_beside_and_never_applied(models, tmp_path):
+    from services.classifier.rules import load_dir
+    from services.classifier.stage import classify_batch, shadow_changes
+
+    (tmp_path / "en.yaml").write_text(
+        'version: "en-shadow"\nlanguage: en\nrules:\n  - id: en.drop.ship\n    action: drop\n'
+        "    pattern: '\\bship\\b'\n", "utf-8")
+    shadowed = dataclasses.replace(models, shadow_rules=load_dir(tmp_path))
+    [verdict] = classify_batch([message("Hi, do you ship to Austria?")], shadowed)
+    assert verdict.classification == classify(message("Hi, do you ship to Austria?"), models)
+    assert verdict.shadow.decision == Decision.DROP
+    assert shadow_changes(verdict)["decision"] == (Decision.REPLY, Decision.DROP)

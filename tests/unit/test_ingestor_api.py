@@ -85,10 +85,10 @@ async def test_missing_signature_headers_are_401_and_named(client):
     assert "webhook-signature" in response.json()["detail"]
 
 
-async def test_bad_signature_is_401(client):
+async def test_bad_signature_is_403(client):
     raw, headers = signed(SECRET, example_event())
     response = await client.post(URL, content=raw.replace(b"acme", b"evil"), headers=headers)
-    assert response.status_code == 401 and response.json()["error"] == "bad_signature"
+    assert response.status_code == 403 and response.json()["error"] == "bad_signature"
 
 
 @pytest.mark.parametrize("age", [301, -301])
@@ -157,7 +157,7 @@ async def test_openapi_documents_the_payload_and_the_answers(client):
     spec = (await client.get("/openapi.json")).json()
     operation = spec["paths"]["/v1/webhooks/standard/{source}"]["post"]
     assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/MessageCreated")
-    assert {"200", "202", "400", "401", "404", "413", "415", "422", "503"} <= set(operation["responses"])
+    assert {"200", "202", "400", "401", "403", "404", "413", "415", "422", "503"} <= set(operation["responses"])
     assert "created_at" in spec["components"]["schemas"]["GenericMessage"]["properties"]
 
 

@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from services.ingestor.payload import GenericMessage, MalformedJson, WebhookEnvelope, parse_json, to_canonical
+from services.ingestor.payload import (
+    GenericMessage,
+    MalformedJson,
+    WebhookEnvelope,
+    parse_json,
+    to_canonical,
+)
 from services.ingestor.testing import example_event
 from shared.events import ChannelKind, Platform
 

@@ -1,0 +1,84 @@
+"""Routing throughput on PostgreSQL (127.0.0.1:5432, database ``test``, a fresh schema): items/s
+through the router's stage — rule match, business-time SLA, ledger row, audit, assignment to
+the least-loaded online agent — beside a baseline measured in the same run: plain inserts of
+the same routed-item rows, one transaction each (persistence alone). ``BENCH_ROUTING_ITEMS``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+from sqlalchemy import text, update
+
+from bench.report import row
+from services.router.app import runtime_of
+from services.router.tables import Agent, RoutedItem
+from shared import db, migrate
+from shared.runner import RecordMeta
+from shared.settings import RouterSettings
+
+PG = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _events(n: int, tag: str):
+    from tests.integration.test_router_dispatch import classified
+
+    languages = ("de", "en", "de", "tr")
+    return [classified(i, conversation=f"{tag}-c{i % (n // 3 or 1)}", language=languages[i % 4]) for i in range(n)]
+
+
+async def _route_all(url: str, events) -> float:
+    engine = db.engine(url)
+    sessions = db.sessions(engine)
+    runtime = runtime_of(RouterSettings(database_url=url), sessions)
+    await runtime.prepare()
+    async with sessions() as s:  # everyone online with room: every item is assigned
+        await s.execute(update(Agent).values(status="online", capacity=100))
+        await s.commit()
+    stage, meta = runtime.runners[0].stage, RecordMeta("bench", 0, 0, None)
+    started = time.perf_counter()
+    for event in events:
+        for out in await stage(event, meta):
+            if out.on_acked:
+                await out.on_acked()
+    elapsed = time.perf_counter() - started
+    await engine.dispose()
+    return len(events) / elapsed
+
+
+async def _insert_all(url: str, events) -> float:
+    engine = db.engine(url)
+    sessions = db.sessions(engine)
+    started = time.perf_counter()
+    for e in events:
+        m = e.data.message
+        async with sessions() as s:
+            s.add(RoutedItem(message_key=f"base:{m.message_key}", event_id=str(uuid.uuid4()),
+                             conversation_key=m.conversation_key, queue="support-de", priority=50,
+                             sla_deadline=m.created_at, routed_at=m.created_at, state="queued"))
+            await s.commit()
+    elapsed = time.perf_counter() - started
+    await engine.dispose()
+    return len(events) / elapsed
+
+
+async def measure(bootstrap: str) -> list[dict]:
+    import psycopg
+
+    n = int(os.environ.get("BENCH_ROUTING_ITEMS", "400"))
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"{PG}{'&' if '?' in PG else '?'}options=-csearch_path%3D{schema}"
+    try:
+        migrate.upgrade(url)
+        baseline = await _insert_all(url, _events(n, "b"))
+        routed = await _route_all(url, _events(n, "r"))
+    finally:
+        with psycopg.connect(PG, autocommit=True) as conn:
+            conn.execute(text("select 1").text)
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return [row("router: routed+assigned items/s (PostgreSQL)", routed, "items/s",
+                "plain row inserts/s (same rows)", baseline)]

@@ -1,0 +1,132 @@
+"""Task models (offense, sentiment, contact reason, relevance, reply-needed, ...): train, save, load.
+
+A task model is ``recipes.fit_ours`` fitted on normalised texts, stored as ``<name>.skops``
+beside its model card ``<name>.json`` (``model.ModelCard``: version, training-data
+fingerprint, evaluation figures, sources). Loading checks the card's sha256 against the file
+and refuses any type outside ``ALLOWED_TYPES`` (skops never unpickles). ``TaskModel`` is
+read-only after loading and safe to share between threads.
+
+For the stage: ``load_task_model(models_dir, name).predict_proba(texts)`` and ``.explain(text)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import skops.io as sio
+
+from services.classifier import model as spam_model
+from services.classifier.model import (
+    ModelCard,
+    UntrustedArtifact,
+    normalise,
+    sha256_file,
+)
+
+TOP_FEATURES = 5
+ALLOWED_TYPES = spam_model.ALLOWED_TYPES | frozenset({
+    "sklearn.calibration.CalibratedClassifierCV", "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration", "sklearn.svm._classes.LinearSVC", "numpy.str_",
+    "builtins.str",
+})
+
+
+@dataclass(frozen=True)
+class Explanation:
+    label: str
+    probability: float
+    features: tuple[tuple[str, float], ...]  # n-grams pushing towards ``label``, strongest first
+
+
+def fingerprint(texts: Sequence[str], labels: Sequence[str]) -> str:
+    """sha256 over the training texts and labels, in training order."""
+    digest = hashlib.sha256()
+    for text, label in zip(texts, labels, strict=True):
+        digest.update(f"{label}\t{text}\n".encode())
+    return digest.hexdigest()
+
+
+def compact(pipeline: Any) -> Any:
+    """Plain ``int`` vocabulary indices (skops writes each numpy scalar as its own file)."""
+    for _, vectorizer in pipeline.named_steps["features"].transformer_list:
+        vectorizer.vocabulary_ = {gram: int(i) for gram, i in vectorizer.vocabulary_.items()}
+    return pipeline
+
+
+def save(pipeline: Any, out: Path, name: str, card: dict) -> ModelCard:
+    """Write ``<name>.skops`` and ``<name>.json`` (the card completed with artifact fields)."""
+    out.mkdir(parents=True, exist_ok=True)
+    artifact = out / f"{name}.skops"
+    sio.dump(compact(pipeline), artifact, compression=8)  # zipfile.ZIP_DEFLATED
+    full = {"name": name, **card, "artifact": artifact.name, "artifact_sha256": sha256_file(artifact),
+            "artifact_bytes": artifact.stat().st_size,
+            "trained_at": card.get("trained_at") or datetime.now(UTC).isoformat(timespec="seconds")}
+    (out / f"{name}.json").write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return ModelCard.model_validate(full)
+
+
+def load_pipeline(path: Path) -> Any:
+    """Load a skops file trusting only ``ALLOWED_TYPES``. Raises ``UntrustedArtifact``."""
+    untrusted = sio.get_untrusted_types(file=path)
+    refused = sorted(set(untrusted) - ALLOWED_TYPES)
+    if refused:
+        raise UntrustedArtifact(f"{path.name}: refusing untrusted types {refused}")
+    return sio.load(path, trusted=untrusted)
+
+
+class TaskModel:
+    """A loaded task pipeline (``features`` → calibrated ``clf``) and its card."""
+
+    def __init__(self, pipeline: Any, card: ModelCard) -> None:
+        self.card = card
+        self._features = pipeline.named_steps["features"]
+        self._clf = pipeline.named_steps["clf"]
+        self.classes: tuple[str, ...] = tuple(str(c) for c in self._clf.classes_)
+        coef = self._clf.calibrated_classifiers_[0].estimator.coef_
+        # binary SVMs have one row, for the second class; the first class gets its negation
+        self._coef = np.vstack([-coef[0], coef[0]]) if coef.shape[0] == 1 else coef
+        self._names = self._features.get_feature_names_out()
+
+    @classmethod
+    def load(cls, models_dir: Path, name: str) -> TaskModel:
+        """Read ``<name>.json`` and its artifact. Raises ``FileNotFoundError``,
+        ``pydantic.ValidationError`` or ``UntrustedArtifact``."""
+        card = ModelCard.model_validate(json.loads((models_dir / f"{name}.json").read_text("utf-8")))
+        artifact = models_dir / card.artifact
+        if sha256_file(artifact) != card.artifact_sha256:
+            raise UntrustedArtifact(f"{artifact.name}: sha256 does not match {name}.json")
+        return cls(load_pipeline(artifact), card)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities, one row per text, columns in ``classes`` order. Batch for speed."""
+        return self._clf.predict_proba(self._features.transform([normalise(t) for t in texts]))
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return [self.classes[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+    def explain(self, text: str) -> Explanation:
+        """The most probable label, its probability, and the n-grams that pushed towards it."""
+        x = self._features.transform([normalise(text)])
+        probabilities = self._clf.predict_proba(x)[0]
+        best = int(probabilities.argmax())
+        contributions = x.data * self._coef[best][x.indices]
+        order = np.argsort(-contributions)[:TOP_FEATURES]
+        features = tuple((self._label(x.indices[i]), round(float(contributions[i]), 3))
+                         for i in order if contributions[i] > 0)
+        return Explanation(self.classes[best], round(float(probabilities[best]), 4), features)
+
+    def _label(self, column: int) -> str:
+        kind, _, gram = str(self._names[column]).partition("__")
+        return f"{kind}:{gram}"
+
+
+def load_task_model(models_dir: Path, name: str) -> TaskModel:
+    """The stage's entry point: ``TaskModel.load`` under a stable name."""
+    return TaskModel.load(models_dir, name)

@@ -1,0 +1,140 @@
+"""Accepting what a verified webhook carried: deduplicate, publish every new message and wait
+for every ack, dead-letter unhandled kinds, then record the ledger rows and the raw body.
+
+``accept`` returns an ``Acceptance`` only when the broker acknowledged everything; otherwise it
+records the messages that were acknowledged (so the platform's retry skips them) and raises a
+503 ``Rejected``. HTTP-free; the endpoints shape the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass, field
+
+from services.ingestor.delivery import Delivery, DeliveryUnavailable
+from services.ingestor.errors import unavailable
+from services.ingestor.ledger import Ledger, LedgerUnavailable, new_row
+from services.ingestor.metrics import IGNORED_EVENTS, MESSAGES, SKIPPED_EVENTS, bounded
+from services.ingestor.normalized import Item, Parsed
+from services.ingestor.recorder import Lookups, Recorder
+from services.ingestor.tables import RawPayload
+from shared import topics
+from shared.codec import Encoded, encode
+from shared.events import MessageReceived, derived_id, utcnow
+from shared.logging import get_logger
+from shared.metrics import DEAD_LETTERED
+from shared.settings import IngestorSettings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """The request body as received; ``ref`` is what events carry as ``raw_ref``."""
+
+    body: bytes
+    content_type: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def ref(self) -> str:
+        return f"raw_payloads/{self.sha256}"
+
+
+@dataclass
+class Acceptance:
+    accepted: list[str] = field(default_factory=list)  # event ids, in payload order
+    duplicates: list[str] = field(default_factory=list)
+    skipped: int = 0
+    unhandled: list[str] = field(default_factory=list)
+
+
+class Acceptor:
+    """Wired to the producer and the ledger; one per app."""
+
+    def __init__(self, settings: IngestorSettings, delivery: Delivery, ledger: Ledger) -> None:
+        self._delivery, self._recorder, self._lookups = delivery, Recorder(ledger), Lookups(ledger)
+        self._raw_topic = topics.qualified(topics.RAW, settings.kafka_topic_namespace)
+        self._dlq_topic = topics.dlq_for(topics.RAW, settings.kafka_topic_namespace)
+
+    async def accept(self, source: str, parsed: Parsed, raw: RawBody, correlation_id: str) -> Acceptance:
+        """Deliver ``parsed`` (blocks until acked). Raises ``Rejected`` (503) when anything is not."""
+        result = Acceptance(skipped=len(parsed.skipped), unhandled=parsed.unhandled)
+        fresh, known = await self._fresh(parsed.items)
+        result.duplicates = [known[item.dedup_key] for item in parsed.items if item.dedup_key in known]
+        events = [self._event(source, item, correlation_id) for item in fresh]
+        sends = [self._publish(self._raw_topic, encode(event), "raw") for event in events]
+        if parsed.unhandled:
+            sends.append(self._publish(self._dlq_topic, _dead_letter(source, correlation_id, raw, parsed.unhandled), "dlq"))
+        outcomes = await asyncio.gather(*sends, return_exceptions=True)
+        acked = [(item, event) for item, event, error in zip(fresh, events, outcomes) if error is None]
+        await self._remember(source, correlation_id, acked, raw if acked or parsed.unhandled else None)
+        self._count(source, parsed, len(acked), len(result.duplicates))
+        failure = next((error for error in outcomes if error is not None), None)
+        if failure is not None:
+            raise unavailable("broker_unavailable", str(failure)) from None
+        result.accepted = [event.id for _, event in acked]
+        return result
+
+    async def _fresh(self, items: list[Item]) -> tuple[list[Item], dict[str, str]]:
+        """Items not in the ledger, first copy only; and ``{key: event id}`` of known ones."""
+        try:
+            known = await self._lookups.find_many([item.dedup_key for item in items]) if items else {}
+        except LedgerUnavailable as exc:
+            raise unavailable("database_unavailable", f"dedup ledger unreachable ({exc})") from None
+        seen: set[str] = set()
+        fresh = [item for item in items if item.dedup_key not in known
+                 and not (item.dedup_key in seen or seen.add(item.dedup_key))]
+        return fresh, known
+
+    @staticmethod
+    def _event(source: str, item: Item, correlation_id: str) -> MessageReceived:
+        return MessageReceived(id=derived_id(item.dedup_key, "ingestor"), source=f"switchboard/ingestor/{source}",
+                               time=utcnow(), correlation_id=correlation_id,
+                               subject=item.message.conversation_key, data=item.message)
+
+    async def _publish(self, topic: str, record: Encoded, kind: str) -> None:
+        try:
+            await self._delivery.publish(topic, record, kind)
+        except DeliveryUnavailable as exc:
+            log.warning("kafka.unavailable", topic=topic, reason=str(exc))
+            raise
+
+    async def _remember(self, source: str, correlation_id: str, acked: list, raw: RawBody | None) -> None:
+        """Record acknowledged events. Failing here is logged, not answered: Kafka has them."""
+        now = utcnow()
+        rows = [new_row(item.dedup_key, event.id, source, correlation_id, now) for item, event in acked]
+        payload = RawPayload(sha256=raw.sha256, source=source, content_type=raw.content_type[:128],
+                             received_at=now, body=raw.body) if raw is not None else None
+        if not rows and payload is None:
+            return
+        try:
+            await self._recorder.record(rows, payload)
+        except LedgerUnavailable as exc:
+            log.error("db.record_failed", source=source, events=[event.id for _, event in acked], error=str(exc))
+
+    @staticmethod
+    def _count(source: str, parsed: Parsed, accepted: int, duplicates: int) -> None:
+        MESSAGES.labels(source, "accepted").inc(accepted)
+        MESSAGES.labels(source, "duplicate").inc(duplicates)
+        for kind in parsed.skipped:
+            SKIPPED_EVENTS.labels(source, bounded(kind)).inc()
+        if parsed.unhandled:
+            IGNORED_EVENTS.labels(source).inc(len(parsed.unhandled))
+            DEAD_LETTERED.labels("ingestor", topics.RAW, "unhandled_event_type").inc(len(parsed.unhandled))
+            log.info("webhook.unhandled", source=source, kinds=parsed.unhandled[:10])
+
+
+def _dead_letter(source: str, correlation_id: str, raw: RawBody, kinds: list[str]) -> Encoded:
+    """The whole body, with headers naming what was not handled (replayable once it is)."""
+    names = ", ".join(sorted(set(kinds)))[:512]
+    headers = [("dlq.reason", b"unhandled_event_type"),
+               ("dlq.error", f"unhandled webhook event type(s): {names}".encode()),
+               ("dlq.source.service", b"ingestor"), ("dlq.source.webhook", source.encode()),
+               ("webhook-id", correlation_id.encode()), ("dlq.raw_ref", raw.ref.encode()),
+               ("content-type", (raw.content_type or "application/octet-stream").encode("latin-1", "replace"))]
+    return Encoded(correlation_id.encode(), raw.body, headers)

@@ -1,0 +1,120 @@
+"""HTTP edge for the platforms' own webhooks: Meta, X Account Activity and Telegram.
+
+Each POST is checked in this order: endpoint configured (404), content type (415), size (413),
+signature over the raw bytes (401 missing / 403 wrong), JSON (400), platform shape (422 naming
+the path); then every message of the batch is delivered and the answer is 200 only once the
+broker acknowledged all of them (503 with ``Retry-After`` otherwise, so the platform re-sends).
+Unhandled event kinds are answered 200 as well (metric + dead letter): a retry would not help.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from services.ingestor import edge, meta, platform_signing, telegram, xaa
+from services.ingestor.batch import RawBody
+from services.ingestor.errors import Rejected
+from services.ingestor.intake import Reply, signature_refused
+from services.ingestor.normalized import Context
+from services.ingestor.verification import SignatureRejected
+
+if TYPE_CHECKING:
+    from services.ingestor.app import Runtime
+
+router = APIRouter(prefix="/v1/webhooks", tags=["platform webhooks"])
+META_SOURCE, X_SOURCE = "meta", "x"
+_CHALLENGE_MAX = 512
+
+
+def telegram_source(bot: str) -> str:
+    return f"telegram.{bot}"
+
+
+@router.get("/meta", response_class=PlainTextResponse, summary="Meta verification request")
+async def meta_verify(request: Request, mode: str = Query("", alias="hub.mode"),
+                      token: str = Query("", alias="hub.verify_token"),
+                      challenge: str = Query("", alias="hub.challenge")) -> PlainTextResponse:
+    """Echo ``hub.challenge`` when ``hub.mode=subscribe`` and ``hub.verify_token`` matches (else 403)."""
+    expected = request.app.state.runtime.keys.meta_verify_token
+    if expected is None:
+        return PlainTextResponse("meta webhooks are not configured", 404)
+    if mode != "subscribe" or not hmac.compare_digest(token.encode("utf-8", "replace"), expected):
+        return PlainTextResponse("verification refused", 403)
+    if not challenge or len(challenge) > _CHALLENGE_MAX or not challenge.isprintable():
+        return PlainTextResponse("hub.challenge missing or unusable", 400)
+    return PlainTextResponse(challenge)
+
+
+@router.post("/meta", summary="Meta webhook (Page feed, Messenger, Instagram, WhatsApp)")
+async def meta_webhook(request: Request) -> JSONResponse:
+    async def handle(runtime: Runtime) -> Reply:
+        keys = _configured(runtime.keys.meta, "meta")
+        body, raw = await _signed_json(request, runtime, lambda b: platform_signing.check_hmac(
+            platform_signing.META, request.headers.get("x-hub-signature-256"), keys, b))
+        document = edge.json_document(body)
+        parsed = edge.parsed_or_422(lambda: meta.parse(document, Context(META_SOURCE, raw.ref)))
+        return edge.batch_reply(await runtime.acceptor.accept(META_SOURCE, parsed, raw, f"meta:{raw.sha256[:32]}"))
+
+    return await edge.answer(request, META_SOURCE, handle)
+
+
+@router.get("/x", summary="X CRC check")
+async def x_crc(request: Request, crc_token: str = Query("", max_length=1024)) -> JSONResponse:
+    """``{"response_token": "sha256=<base64 HMAC-SHA256(consumer secret, crc_token)>"}`` (current secret)."""
+    secrets = request.app.state.runtime.keys.x_secrets
+    if not secrets:
+        return JSONResponse({"error": "not_configured", "detail": "X webhooks are not configured"}, 404)
+    if not crc_token:
+        return JSONResponse({"error": "missing_crc_token", "detail": "crc_token query parameter is required"}, 400)
+    return JSONResponse({"response_token": platform_signing.x_crc_response(secrets[0], crc_token)})
+
+
+@router.post("/x", summary="X Account Activity webhook")
+async def x_webhook(request: Request) -> JSONResponse:
+    async def handle(runtime: Runtime) -> Reply:
+        keys = _configured(runtime.keys.x, "X")
+        body, raw = await _signed_json(request, runtime, lambda b: platform_signing.check_hmac(
+            platform_signing.X, request.headers.get("x-twitter-webhooks-signature"), keys, b))
+        document = edge.json_document(body)
+        parsed = edge.parsed_or_422(lambda: xaa.parse(document, Context(X_SOURCE, raw.ref)))
+        return edge.batch_reply(await runtime.acceptor.accept(X_SOURCE, parsed, raw, f"x:{raw.sha256[:32]}"))
+
+    return await edge.answer(request, X_SOURCE, handle)
+
+
+@router.post("/telegram/{bot}", summary="Telegram Bot API webhook")
+async def telegram_webhook(bot: str, request: Request) -> JSONResponse:
+    runtime: Runtime = request.app.state.runtime
+    source = telegram_source(bot) if bot in runtime.keys.telegram else "unknown"
+
+    async def handle(runtime: Runtime) -> Reply:
+        keys = _configured(runtime.keys.telegram.get(bot, []), "this Telegram bot")
+        body, raw = await _signed_json(request, runtime, lambda _b: platform_signing.check_token(
+            request.headers.get("x-telegram-bot-api-secret-token"), keys))
+        document = edge.json_document(body)
+        parsed = edge.parsed_or_422(lambda: telegram.parse(document, Context(source, raw.ref), bot))
+        correlation = f"telegram:{bot}:{document.get('update_id')}"[:128] if isinstance(document, dict) else source
+        return edge.batch_reply(await runtime.acceptor.accept(source, parsed, raw, correlation))
+
+    return await edge.answer(request, source, handle)
+
+
+def _configured(keys: list[bytes], what: str) -> list[bytes]:
+    if not keys:
+        raise Rejected(404, "not_configured", f"{what} webhooks are not configured", "unknown_source")
+    return keys
+
+
+async def _signed_json(request: Request, runtime: Runtime, check) -> tuple[bytes, RawBody]:
+    """Content type, size, then the signature over the raw bytes (before any parsing)."""
+    content_type = edge.require_type(request, edge.JSON_TYPES)
+    body = await edge.read_body(request, runtime.settings.max_body_bytes)
+    try:
+        check(body)
+    except SignatureRejected as exc:
+        raise signature_refused(exc) from None
+    return body, RawBody(body, content_type)

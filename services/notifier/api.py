@@ -1,0 +1,99 @@
+"""The notifier's HTTP API: office hours, incidents (list, ack, resolve, signed one-click
+links), who is on call, the rota as iCal and the Alertmanager webhook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Response
+from pydantic import BaseModel, Field
+
+from services.notifier import alerts, links, oncall
+from services.notifier.paging import NotFound, Paging
+from services.notifier.rota_ics import rota_ics
+from services.notifier.tables import Incident
+
+
+class Actor(BaseModel):
+    by: str = Field(min_length=1, max_length=128, description="Who acknowledges or resolves")
+
+
+def incident_view(row: Incident) -> dict:
+    return {"id": row.id, "key": row.key, "team": row.team, "status": row.status, "reason": row.reason,
+            "summary": row.summary, "items": row.item_count, "step": row.step, "round": row.round,
+            "next_at": row.next_at.isoformat() if row.next_at else None, "opened_at": row.opened_at.isoformat(),
+            "acked_by": row.acked_by, "resolved_by": row.resolved_by}
+
+
+def api_router(paging: Paging, clock: Callable[[], datetime], signing_key: str) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/v1/office-hours", tags=["calendar"], summary="Is the office open now, and if not why?")
+    async def office() -> dict:
+        now, calendar = clock(), paging.calendar
+        closed = calendar.closed_because(now)
+        return {"timezone": calendar.timezone, "now": now.isoformat(), "open": closed is None, "closed_because": closed}
+
+    @router.get("/v1/pages/count", tags=["pages"], summary="Deliveries accepted by their targets so far")
+    async def pages_count() -> dict[str, int]:
+        return {"sent": await paging.incidents.count_sent(), "items": await paging.incidents.item_total()}
+
+    @router.get("/v1/incidents", tags=["incidents"], summary="Recent incidents, newest first")
+    async def incidents(status: str | None = None) -> list[dict]:
+        return [incident_view(r) for r in await paging.incidents.listing(status)]
+
+    @router.get("/v1/incidents/{incident_id}", tags=["incidents"], summary="One incident and its deliveries")
+    async def incident(incident_id: str) -> dict:
+        row = await paging.incidents.get(incident_id)
+        if row is None:
+            raise HTTPException(404, "no such incident")
+        deliveries = [{"round": d.round, "step": d.step, "person": d.person, "target": d.target, "status": d.status,
+                       "attempts": d.attempts, "error": d.error} for d in await paging.incidents.deliveries(row.id)]
+        return {**incident_view(row), "deliveries": deliveries}
+
+    async def act(action: str, incident_id: str, by: str) -> dict:
+        try:
+            if action == "ack":
+                return incident_view(await paging.acknowledge(incident_id, by, clock()))
+            return incident_view(await paging.resolve(incident_id, by, clock()))
+        except NotFound as exc:
+            raise HTTPException(404, "no such incident") from exc
+
+    @router.post("/v1/incidents/{incident_id}/ack", tags=["incidents"], summary="Acknowledge: stop escalating")
+    async def ack(incident_id: str, actor: Actor) -> dict:
+        return await act("ack", incident_id, actor.by)
+
+    @router.post("/v1/incidents/{incident_id}/resolve", tags=["incidents"], summary="Resolve: close the incident")
+    async def resolve(incident_id: str, actor: Actor) -> dict:
+        return await act("resolve", incident_id, actor.by)
+
+    @router.get("/v1/incidents/{incident_id}/{action}", tags=["incidents"],
+                summary="One-click signed link from a page (403 with the reason when wrong or expired)")
+    async def one_click(incident_id: str, action: str, by: str, exp: int, sig: str) -> dict:
+        try:
+            links.verify(signing_key, action, incident_id, by, exp, sig, clock())
+        except links.LinkRefused as exc:
+            raise HTTPException(403, str(exc)) from exc
+        return await act(action, incident_id, by)
+
+    @router.get("/v1/oncall/{team}", tags=["rota"], summary="Who is on call now, per rotation")
+    async def on_call_now(team: str) -> dict:
+        if team not in paging.oncall.teams:
+            raise HTTPException(404, "no such team")
+        spec, now = paging.oncall.teams[team], clock()
+        return {"team": team, "at": now.isoformat(),
+                "rotations": {name: oncall.on_call(rot, now, spec.timezone) for name, rot in spec.rotations.items()}}
+
+    @router.get("/v1/rotas/{team}.ics", tags=["rota"], summary="The team's rota as an iCalendar feed (4 weeks)")
+    async def rota(team: str) -> Response:
+        if team not in paging.oncall.teams:
+            raise HTTPException(404, "no such team")
+        start = clock().replace(minute=0, second=0, microsecond=0)
+        return Response(rota_ics(paging.oncall, team, start), media_type="text/calendar")
+
+    @router.post("/v1/alertmanager", tags=["alerts"], summary="Prometheus Alertmanager webhook (version 4)")
+    async def alertmanager(hook: alerts.AlertmanagerWebhook) -> dict:
+        return await alerts.receive(paging, hook, clock())
+
+    return router

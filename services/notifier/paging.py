@@ -1,0 +1,217 @@
+"""The notifier's core: turns triggers (routed items, SLA timers, unstaffed queues, alerts) into
+incidents, escalates due incidents through their team's policy, acks and resolves them, and
+delivers the digest when the office opens. I/O goes through the stores and the deliverer it is
+given; the time is always passed in (the injected clock)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from services.notifier import escalation as esc
+from services.notifier import links, oncall, planner
+from services.notifier.delivery import Deliverer, Notification
+from services.notifier.oncall import Oncall
+from services.notifier.store import RATE_LIMITED, SENT, Attach, IncidentStore, state_of
+from services.notifier.tables import DigestItem, Incident, SlaTimer
+from services.notifier.timers import TimerStore
+from shared.calendar import BusinessCalendar
+from shared.events import WidespreadIssueDetected, ItemRouted, Page, PageSent, QueueUnstaffed, Urgency, derived_id
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+Publish = Callable[[list[PageSent]], Awaitable[None]]
+
+
+class NotFound(LookupError):
+    """No such incident."""
+
+
+@dataclass(frozen=True)
+class PagingConfig:
+    page_min_urgency: Urgency
+    sla_min_urgency: Urgency
+    sla_warn_before: timedelta
+    public_url: str
+    signing_key: str
+    link_ttl: timedelta
+
+
+@dataclass
+class Paging:
+    oncall: Oncall
+    calendar: BusinessCalendar
+    incidents: IncidentStore
+    timers: TimerStore
+    deliverer: Deliverer
+    config: PagingConfig
+    publish: Publish | None = None
+
+    # -- triggers ----------------------------------------------------------------------
+    async def open(self, item: Attach, now: datetime) -> tuple[str, bool] | None:
+        """Group ``item`` into its open incident (or open one, due at once); ``None`` if seen before."""
+        policy = self.oncall.teams[item.team].escalation
+        return await self.incidents.attach(item, now, esc.opened(policy, now))
+
+    async def on_routed(self, event: ItemRouted, now: datetime) -> None:
+        """Page, digest or nothing for a routed item; arm its SLA timers. Idempotent on the event id."""
+        item = event.data
+        team = self.oncall.team_for(item.routing.queue)
+        await self._arm_sla(event, team)
+        decided = planner.triage(event, self.calendar, now, self.config.page_min_urgency)
+        if decided is None:
+            return
+        if decided.action == planner.DIGEST:
+            due = self.calendar.next_open(now).astimezone(UTC)  # SQLite compares stored times as text
+            await self.timers.add_digest(DigestItem(item_event_id=event.id, team=team, summary=decided.summary,
+                                                    due_at=due))
+            return
+        await self.open(Attach(event.id, decided.incident_key, team, "item", decided.reason, decided.summary,
+                               event.id, item.routing.queue, item.message.message_key), now)
+
+    async def _arm_sla(self, event: ItemRouted, team: str) -> None:
+        item = event.data
+        planned = planner.sla_timers(event, self.config.sla_warn_before, self.config.sla_min_urgency)
+        await self.timers.arm([SlaTimer(item_event_id=event.id, kind=kind, incident_key=item.message.conversation_key,
+                                        team=team, queue=item.routing.queue, message_key=item.message.message_key,
+                                        summary=planner.summary_of(event), due_at=due.astimezone(UTC))
+                               for kind, due in planned])
+
+    async def on_unstaffed(self, event: QueueUnstaffed, now: datetime) -> None:
+        decided = planner.unstaffed_page(event, self.calendar, now)
+        if decided is not None:
+            team = self.oncall.team_for(event.data.queue)
+            await self.open(Attach(event.id, decided.incident_key, team, "unstaffed", decided.reason,
+                                   decided.summary, event.data.item_id, event.data.queue, event.data.message_key), now)
+
+    async def on_spike(self, event: WidespreadIssueDetected, now: datetime) -> None:
+        decided = planner.spike_page(event)
+        first = event.data.sample_message_keys[0] if event.data.sample_message_keys else None
+        await self.open(Attach(event.id, decided.incident_key, self.oncall.default_team, "spike", decided.reason,
+                               decided.summary, None, None, first), now)
+
+    async def fire_sla(self, timer: SlaTimer, now: datetime) -> None:
+        """An SLA timer is due: page outside office hours unless its incident is already acknowledged."""
+        text = planner.sla_page(timer.kind, self.calendar, now, timer.summary)
+        current = await self.incidents.open_for(timer.incident_key)
+        if text is not None and (current is None or current.status == esc.TRIGGERED):
+            await self.open(Attach(f"{timer.kind}:{timer.item_event_id}", timer.incident_key, timer.team, timer.kind,
+                                   text.split(":")[0], text, timer.item_event_id, timer.queue, timer.message_key), now)
+        await self.timers.fired(timer.id, now)
+
+    # -- ack and resolve ---------------------------------------------------------------
+    async def acknowledge(self, incident_id: str, by: str, now: datetime) -> Incident:
+        row = await self._get(incident_id)
+        policy = self.oncall.teams[row.team].escalation
+        if row.status == esc.TRIGGERED or row.status == esc.ACKNOWLEDGED:
+            state = esc.acknowledged(policy, state_of(row), now)
+            await self.incidents.save(row, state, acked_at=now, acked_by=by)
+            log.info("incident.acknowledged", incident=incident_id, by=by)
+        return await self._get(incident_id)
+
+    async def resolve(self, incident_id: str, by: str, now: datetime) -> Incident:
+        row = await self._get(incident_id)
+        if row.status != esc.RESOLVED:
+            await self.incidents.save(row, esc.resolved(state_of(row)), resolved_at=now, resolved_by=by)
+            log.info("incident.resolved", incident=incident_id, by=by)
+        return await self._get(incident_id)
+
+    async def _get(self, incident_id: str) -> Incident:
+        row = await self.incidents.get(incident_id)
+        if row is None:
+            raise NotFound(incident_id)
+        return row
+
+    # -- the scheduler's work ------------------------------------------------------------
+    async def tick(self, now: datetime) -> None:
+        """Fire due SLA timers, escalate due incidents, deliver due digests. Safe to repeat."""
+        for timer in await self.timers.due_timers(now):
+            await self.fire_sla(timer, now)
+        for row in await self.incidents.due(now):
+            await self.escalate(row, now)
+        for team, items in (await self.timers.due_digests(now)).items():
+            await self.deliver_digest(team, items, now)
+
+    async def escalate(self, row: Incident, now: datetime) -> None:
+        """Notify the due step of ``row`` (re-triggering a timed-out ack first), then move on."""
+        policy = self.oncall.teams[row.team].escalation
+        state = state_of(row)
+        if state.status == esc.ACKNOWLEDGED:
+            state = esc.retriggered(policy, state, now)
+            log.warning("incident.ack_timed_out", incident=row.id)
+            if not await self.incidents.save(row, state):
+                return
+            row = await self._get(row.id)
+        reached = await self._notify_step(row, now)
+        if not reached:
+            log.error("escalation.step_unreached", incident=row.id, round=row.round, step=row.step)
+        nxt = esc.after_step(policy, state, now, reached)
+        if nxt.next_at is None:
+            log.error("escalation.exhausted", incident=row.id, team=row.team)
+        await self.incidents.save(row, nxt)
+
+    def people(self, team_name: str, step: oncall.Step, now: datetime) -> list[str]:
+        team, found = self.oncall.teams[team_name], []
+        for ref in step.notify:
+            kind, _, name = ref.partition(":")
+            person = oncall.on_call(team.rotations[name], now, team.timezone) if kind == "rotation" else name
+            if person and person not in found:
+                found.append(person)
+        return found
+
+    async def _notify_step(self, row: Incident, now: datetime) -> bool:
+        step = self.oncall.teams[row.team].escalation.steps[row.step]
+        reached = False
+        for person in self.people(row.team, step, now):
+            limited = await self.incidents.pages_last_hour(person, now) >= self.oncall.people[person].max_pages_per_hour
+            for target in self.oncall.people[person].contacts:
+                reached |= await self._deliver(row, person, target, now, limited)
+        return reached
+
+    async def _deliver(self, row: Incident, person: str, target: str, now: datetime, limited: bool) -> bool:
+        done = await self.incidents.claim_delivery(row, person, target, now)
+        if done is not None:
+            return done == SENT
+        if limited:
+            log.warning("delivery.rate_limited", incident=row.id, person=person)
+            await self.incidents.finish_delivery(row, person, target, RATE_LIMITED, 0, "rate limited", now)
+            return False
+        note, page = await self._notification(row, person, target, now)
+        outcome = await self.deliverer.send(target, note)
+        status = SENT if outcome.ok else "failed"
+        await self.incidents.finish_delivery(row, person, target, status, outcome.attempts, outcome.error, now)
+        if outcome.ok and self.publish is not None:
+            await self.publish([PageSent(id=note.delivery_id, source="switchboard/notifier", time=now,
+                                         correlation_id=row.id, subject=row.key, data=page)])
+        return outcome.ok
+
+    async def _notification(self, row: Incident, person: str, target: str, now: datetime):
+        first = await self.incidents.first_item(row.id)
+        delivery_id = derived_id(f"{row.id}:{row.round}:{row.step}:{person}:{target}", "notifier")
+        page = Page(incident_key=row.key[:512], item_event_id=(first.item_event_id or first.source_id) if first else row.id,
+                    queue=(first.queue if first and first.queue else row.team), target=target,
+                    summary=row.summary, sent_at=now, message_key=(first.message_key if first and first.message_key
+                                                                   else row.key))
+        urls = {action: links.link(self.config.public_url, self.config.signing_key, action, row.id, person, now,
+                                   self.config.link_ttl) for action in links.ACTIONS}
+        details = {"incident_id": row.id, "team": row.team, "reason": row.reason, "items": row.item_count,
+                   "round": row.round, "step": row.step}
+        note = Notification(delivery_id, "page.triggered", f"[{row.team}] {row.summary[:200]}", row.summary,
+                            row.id, person, page, urls, details)
+        return note, page
+
+    async def deliver_digest(self, team_name: str, items: list[DigestItem], now: datetime) -> None:
+        """One digest per team with every low-urgency item waiting since the office closed."""
+        contacts = self.oncall.teams[team_name].digest_contacts
+        body = "\n".join(f"- {i.summary}" for i in items)
+        note = Notification(derived_id(":".join(i.item_event_id for i in items), "notifier:digest"), "digest",
+                            f"[{team_name}] {len(items)} items waited while the office was closed", body,
+                            details={"team": team_name, "items": [i.item_event_id for i in items]})
+        outcomes = [await self.deliverer.send(target, note) for target in contacts]
+        if not contacts:
+            log.warning("digest.no_contacts", team=team_name, items=len(items))
+        if not contacts or any(o.ok for o in outcomes):
+            await self.timers.digest_delivered([i.item_event_id for i in items], now)
+        else:
+            log.error("digest.undelivered", team=team_name, errors=[o.error for o in outcomes])

@@ -1,0 +1,209 @@
+"""The router's HTTP API. Every route needs a bearer token with a role (agent, lead, admin);
+only ``/healthz``, ``/readyz`` and ``/metrics`` are open. Agents see and act on their team's
+queues, leads also see their team and its KPIs, admins change routing, SLA and calendars.
+Errors are JSON ``{"detail": ...}`` with 401 (no/unknown token), 403 (role or team), 404,
+409 (state conflict) and 422 (invalid input, naming the problem).
+"""
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from services.router.auth import Principal, Tokens, Unauthenticated
+from services.router.configs import ConfigStore, parse
+from services.router.directory import Directory, UnknownAgent
+from services.router.reports import kpi_report
+from services.router.reviews import ReviewError, Reviews
+from services.router.rules import RoutingConfigError
+from services.router.runtime import RouterRuntime
+from services.router.stage import assigned_event
+from services.router.store import ASSIGNED, WAITING, aware
+from services.router.tables import AuditEntry, RoutedItem
+from shared import topics
+from shared.calendar import CalendarError
+
+
+@dataclass
+class Api:
+    tokens: Tokens
+    directory: Directory
+    reviews: Reviews
+    configs: ConfigStore
+    runtime: RouterRuntime
+    sessions: object
+
+
+class StatusChange(BaseModel):
+    status: Literal["online", "away", "offline"]
+
+
+class DraftIn(BaseModel):
+    text: str = Field(min_length=1, max_length=100_000)
+
+
+class Decision(BaseModel):
+    reason: str | None = Field(default=None, max_length=1024)
+
+
+class TokenIn(BaseModel):
+    subject: str = Field(min_length=1, max_length=128)
+    role: Literal["agent", "lead", "admin"]
+    team: str | None = None
+
+
+async def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The authenticated caller (401 without a valid bearer token)."""
+    try:
+        return await request.app.state.tokens.principal(authorization)
+    except Unauthenticated as exc:
+        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+
+
+def role(minimum: str):
+    async def check(p: Annotated[Principal, Depends(caller)]) -> Principal:
+        if not p.at_least(minimum):
+            raise HTTPException(403, f"needs role {minimum} (you are {p.role})")
+        return p
+    return check
+
+
+Agent_ = Annotated[Principal, Depends(role("agent"))]
+Lead = Annotated[Principal, Depends(role("lead"))]
+Admin = Annotated[Principal, Depends(role("admin"))]
+
+
+def routes(api: Api) -> APIRouter:
+    router = APIRouter(prefix="/v1")
+
+    async def visible_queues(p: Principal) -> set[str] | None:
+        return None if p.team is None else set((await api.directory.teams()).get(p.team, []))
+
+    async def item_for(p: Principal, item_id: str) -> RoutedItem:
+        async with api.sessions() as session:
+            row = (await session.execute(select(RoutedItem).where(RoutedItem.event_id == item_id))).scalar_one_or_none()
+        if row is None:
+            raise HTTPException(404, f"no routed item {item_id}")
+        queues = await visible_queues(p)
+        if queues is not None and row.queue not in queues:
+            raise HTTPException(403, f"item {item_id} is in queue {row.queue}, not one of your team's")
+        return row
+
+    @router.get("/queues", tags=["queues"], summary="Routed items per queue (your team's queues)")
+    async def queues(p: Agent_) -> dict[str, int]:
+        from services.router.store import RoutedItems
+        return await RoutedItems(api.sessions).count_by_queue(await visible_queues(p))
+
+    @router.get("/queues/{queue}/items", tags=["queues"], summary="Open items of a queue, most urgent first")
+    async def queue_items(queue: str, p: Agent_) -> list[dict]:
+        allowed = await visible_queues(p)
+        if allowed is not None and queue not in allowed:
+            raise HTTPException(403, f"queue {queue} is not one of your team's")
+        async with api.sessions() as session:
+            rows = (await session.execute(select(RoutedItem).where(
+                RoutedItem.queue == queue, RoutedItem.work_state.in_([WAITING, ASSIGNED])))).scalars().all()
+        now = api.runtime.clock()
+        out = [_item_json(r, api.runtime.dispatcher.priority(r, now)) for r in rows]
+        return sorted(out, key=lambda i: (-i["priority"], i["routed_at"]))
+
+    @router.put("/agents/{agent_id}/status", tags=["agents"], summary="Set an agent online, away or offline")
+    async def set_status(agent_id: str, change: StatusChange, p: Agent_) -> dict:
+        if p.role == "agent" and p.subject != agent_id:
+            raise HTTPException(403, "agents may only change their own status")
+        try:
+            agent = await api.directory.agent(agent_id)
+            if p.role == "lead" and agent.team_id != p.team:
+                raise HTTPException(403, f"agent {agent_id} is not in your team")
+            previous = await api.directory.set_status(agent_id, change.status, api.runtime.clock(), p.subject)
+        except UnknownAgent as exc:
+            raise HTTPException(404, f"no agent {agent_id}") from exc
+        offered = await api.runtime.sweep() if change.status == "online" else 0
+        return {"agent": agent_id, "status": change.status, "previous": previous, "offered": offered}
+
+    @router.post("/items/{item_id}/drafts", tags=["four-eyes"], status_code=201, summary="Submit a reply draft")
+    async def submit(item_id: str, body: DraftIn, p: Agent_) -> dict:
+        await item_for(p, item_id)
+        draft, released = await _review(api.reviews.submit(item_id, p.subject, body.text, api.runtime.clock()))
+        await api.runtime.publisher.publish([(topics.RELEASED, released)] if released else [])
+        return {"draft": draft.id, "state": draft.state}
+
+    async def decide(draft_id: str, p: Principal, approve: bool, reason: str | None) -> dict:
+        draft, released = await _review(api.reviews.decide(draft_id, p.subject, approve, reason, api.runtime.clock()))
+        await api.runtime.publisher.publish([(topics.RELEASED, released)] if released else [])
+        return {"draft": draft.id, "state": draft.state, "reviewer": draft.reviewer}
+
+    @router.post("/drafts/{draft_id}/approve", tags=["four-eyes"], summary="Approve and release (not the author)")
+    async def approve(draft_id: str, p: Agent_, body: Decision = Body(default=Decision())) -> dict:
+        return await decide(draft_id, p, True, body.reason)
+
+    @router.post("/drafts/{draft_id}/reject", tags=["four-eyes"], summary="Reject with a reason (not the author)")
+    async def reject(draft_id: str, body: Decision, p: Agent_) -> dict:
+        return await decide(draft_id, p, False, body.reason)
+
+    @router.get("/teams", tags=["teams"], summary="Teams and their queues (a lead sees their own)")
+    async def teams(p: Lead) -> dict[str, list[str]]:
+        all_teams = await api.directory.teams()
+        return all_teams if p.team is None else {p.team: all_teams.get(p.team, [])}
+
+    @router.get("/kpis", tags=["kpis"], summary="KPIs in calendar and business time")
+    async def kpis(p: Lead) -> dict:
+        return await kpi_report(api.sessions, api.runtime.dispatcher.state.calendar, await visible_queues(p))
+
+    @router.get("/audit", tags=["audit"], summary="The audit trail of routing decisions")
+    async def audit_trail(p: Lead, item_id: str | None = None, limit: int = 200) -> list[dict]:
+        query = select(AuditEntry).order_by(AuditEntry.id).limit(min(max(limit, 1), 1000))
+        if item_id is not None:
+            query = query.where(AuditEntry.message_key == (await item_for(p, item_id)).message_key)
+        async with api.sessions() as session:
+            rows = (await session.execute(query)).scalars().all()
+        return [{"at": aware(r.at).isoformat(), "action": r.action, "actor": r.actor, "item": r.message_key,
+                 "detail": r.detail} for r in rows]
+
+    @router.get("/admin/config/{name}", tags=["admin"], summary="Current routing or calendar YAML")
+    async def get_config(name: Literal["routing", "calendar"], p: Admin) -> dict:
+        text, version = await api.configs.text(name)
+        return {"name": name, "version": version, "yaml": text}
+
+    @router.put("/admin/config/{name}", tags=["admin"], summary="Replace routing (incl. SLA) or calendar YAML")
+    async def put_config(name: Literal["routing", "calendar"], p: Admin,
+                         body: Annotated[str, Body(media_type="application/yaml")]) -> dict:
+        try:
+            parse(name, body)
+        except (RoutingConfigError, CalendarError) as exc:
+            raise HTTPException(422, str(exc)) from exc
+        version = await api.configs.save(name, body, p.subject, api.runtime.clock())
+        await api.runtime.prepare(reload=True)
+        return {"name": name, "version": version}
+
+    @router.post("/admin/webhooks/{delivery_id}/replay", tags=["admin"], summary="Re-send a dead-lettered webhook")
+    async def replay(delivery_id: int, p: Admin) -> dict:
+        bridge = api.runtime.publisher.bridge
+        if bridge is None or not await bridge.replay(delivery_id, api.runtime.clock(), p.subject):
+            raise HTTPException(404, f"no dead-lettered webhook delivery {delivery_id}")
+        return {"delivery": delivery_id, "state": "pending"}
+
+    @router.post("/admin/tokens", tags=["admin"], status_code=201, summary="Issue an API token (shown once)")
+    async def issue(body: TokenIn, p: Admin) -> dict:
+        token = await api.tokens.issue(body.subject, body.role, body.team, api.runtime.clock())
+        return {"token": token, "subject": body.subject, "role": body.role}
+
+    return router
+
+
+async def _review(call):
+    try:
+        return await call
+    except ReviewError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+
+
+def _item_json(r: RoutedItem, priority: int) -> dict:
+    return {"item_id": r.event_id, "message_key": r.message_key, "queue": r.queue, "state": r.work_state,
+            "agent": r.agent_id, "priority": priority, "sla_deadline": aware(r.sla_deadline).isoformat(),
+            "routed_at": aware(r.routed_at).isoformat(), "language": r.language, "channel": r.channel,
+            "reason": r.reason, "four_eyes": r.four_eyes}
+
+
+__all__ = ["Api", "assigned_event", "routes"]

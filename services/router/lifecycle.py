@@ -1,0 +1,104 @@
+"""Lifecycle events back from helpdesks update routed items, idempotently on the event id:
+assigned (an agent took it there), replied (first and average response time, handling
+time), resolved (frees the agent's capacity and re-offers waiting items), re-tagged (new
+tags and contact reason), satisfaction (score). A repeated event id changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from services.router.dispatcher import Dispatcher
+from services.router.policy import Signals
+from services.router.stage import assigned_event
+from services.router.store import ASSIGNED, RESOLVED, audit, aware, utc
+from services.router.tables import LifecycleReceipt, RoutedItem
+from services.router.webhooks import WebhookBridge
+from shared import topics
+from shared.codec import PoisonMessage
+from shared.db import is_unique_violation
+from shared.events import Envelope, HelpdeskItemUpdated, Lifecycle, LifecycleAction
+from shared.runner import Output, RecordMeta
+
+
+class UnknownItem(LookupError):
+    """The lifecycle event names an item the router never routed."""
+
+
+@dataclass
+class LifecycleStage:
+    sessions: Callable
+    dispatcher: Dispatcher
+    bridge: WebhookBridge | None = None
+
+    async def __call__(self, event: Envelope, meta: RecordMeta) -> list[Output]:
+        if not isinstance(event, HelpdeskItemUpdated):
+            raise PoisonMessage(f"router lifecycle expects {HelpdeskItemUpdated.TYPE}, got {event.event_type}")
+        try:
+            freed = await self.apply(event.id, event.data, actor=event.source)
+        except UnknownItem as exc:
+            raise PoisonMessage(str(exc)) from exc
+        if not freed:
+            return []
+        made = await self.dispatcher.offer_waiting(event.data.at)
+        events = [assigned_event(a, event.correlation_id) for a in made]
+
+        async def published() -> None:
+            if self.bridge is not None:
+                await self.bridge.enqueue(events, event.data.at)
+
+        return [Output(topics.ASSIGNED, e, on_acked=published if i == 0 else None) for i, e in enumerate(events)]
+
+    async def apply(self, event_id: str, change: Lifecycle, actor: str) -> bool:
+        """Apply ``change`` once. Returns True when it freed agent capacity. Raises ``UnknownItem``."""
+        change = change.model_copy(update={"at": utc(change.at)})
+        async with self.sessions() as session:
+            if await session.get(LifecycleReceipt, event_id) is not None:
+                return False
+            row = (await session.execute(select(RoutedItem).where(RoutedItem.event_id == change.item_id))).scalar_one_or_none()
+            if row is None:
+                raise UnknownItem(f"no routed item {change.item_id}")
+            session.add(LifecycleReceipt(event_id=event_id, item_id=change.item_id, action=change.action.value,
+                                         at=change.at))
+            freed = await self._change(session, row, change)
+            audit(session, change.at, row.message_key, f"helpdesk_{change.action.value}",
+                  {"event_id": event_id, "agent": change.agent_id}, actor)
+            try:
+                await session.commit()
+            except IntegrityError as exc:
+                if not is_unique_violation(exc):
+                    raise
+                return False  # the same event applied concurrently
+        return freed
+
+    async def _change(self, session, row: RoutedItem, change: Lifecycle) -> bool:
+        if change.handling_seconds:
+            row.handling_s = (row.handling_s or 0.0) + change.handling_seconds
+        action = change.action
+        if action is LifecycleAction.ASSIGNED and row.assigned_at is None:
+            row.assigned_at, row.agent_id = change.at, change.agent_id or row.agent_id
+        elif action is LifecycleAction.REPLIED:
+            _replied(row, change.at)
+        elif action is LifecycleAction.RESOLVED and row.work_state != RESOLVED:
+            freed = row.work_state == ASSIGNED and await self.dispatcher.release(session, row)
+            row.work_state, row.resolved_at = RESOLVED, change.at
+            return freed
+        elif action is LifecycleAction.RETAGGED:
+            row.tags, row.reason = list(change.tags), Signals.of(change.tags).reason
+        elif action is LifecycleAction.SATISFACTION:
+            row.satisfaction = change.satisfaction
+        return False
+
+
+def _replied(row: RoutedItem, at: datetime) -> None:
+    """First response time from the message; each further reply from the previous one."""
+    since = aware(row.last_response_at) or aware(row.received_at) or aware(row.routed_at)
+    row.first_response_at = aware(row.first_response_at) or at
+    row.last_response_at = at
+    row.responses = (row.responses or 0) + 1
+    row.response_s_total = (row.response_s_total or 0.0) + max((at - since).total_seconds(), 0.0)

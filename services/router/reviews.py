@@ -1,0 +1,90 @@
+"""Four-eyes review of reply drafts. When the item asks for it (its rule, VIP, legal or press
+tags) or the author is a trainee, a submitted draft waits for a second agent: approve
+releases it, reject sends it back with a reason; the author can do neither. Otherwise a
+submitted draft is released at once. Every step is audited; released replies are returned
+as ``ReplyReleased`` events for the caller to publish.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+
+from services.router.store import audit, utc
+from services.router.tables import Agent, Draft, RoutedItem
+from shared.events import ReplyRelease, ReplyReleased, derived_id
+
+SUBMITTED, APPROVED, REJECTED, RELEASED = "submitted", "approved", "rejected", "released"
+
+
+class ReviewError(ValueError):
+    """A review step that is not allowed; ``status`` is the HTTP status that fits."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def released_event(draft: Draft, item: RoutedItem, at: datetime) -> ReplyReleased:
+    data = ReplyRelease(draft_id=draft.id, item_id=item.event_id, message_key=item.message_key,
+                        conversation_key=item.conversation_key, text=draft.text, author=draft.author,
+                        approver=draft.reviewer, released_at=at)
+    return ReplyReleased(id=derived_id(draft.id, "router:released"), source="switchboard/router", time=at,
+                         correlation_id=item.event_id, subject=item.conversation_key, data=data)
+
+
+class Reviews:
+    def __init__(self, sessions, config: callable) -> None:
+        self._sessions, self._config = sessions, config
+
+    async def submit(self, item_id: str, author: str, text: str, now: datetime) -> tuple[Draft, ReplyReleased | None]:
+        """Store a draft; released at once unless four-eyes applies. Raises ``ReviewError``."""
+        now = utc(now)
+        async with self._sessions() as session:
+            item = await _item(session, item_id)
+            agent = await session.get(Agent, author)
+            needs_review = item.four_eyes or (self._config().four_eyes.trainee_drafts and bool(agent and agent.trainee))
+            draft = Draft(id=str(uuid.uuid4()), message_key=item.message_key, author=author, text=text,
+                          state=SUBMITTED if needs_review else RELEASED, created_at=now)
+            session.add(draft)
+            audit(session, now, item.message_key, "draft_submitted",
+                  {"draft": draft.id, "four_eyes": needs_review}, author)
+            await session.commit()
+        return draft, None if needs_review else released_event(draft, item, now)
+
+    async def decide(self, draft_id: str, reviewer: str, approve: bool, reason: str | None,
+                     now: datetime) -> tuple[Draft, ReplyReleased | None]:
+        """Approve (release) or reject a submitted draft. Raises ``ReviewError``."""
+        now = utc(now)
+        if not approve and not (reason or "").strip():
+            raise ReviewError("a rejection needs a reason", 422)
+        async with self._sessions() as session:
+            draft = await session.get(Draft, draft_id)
+            if draft is None:
+                raise ReviewError(f"no draft {draft_id}", 404)
+            if draft.state != SUBMITTED:
+                raise ReviewError(f"draft {draft_id} is {draft.state}, not awaiting review")
+            if draft.author == reviewer:
+                raise ReviewError("four-eyes: the author cannot review their own draft", 403)
+            item = await session.get(RoutedItem, draft.message_key)
+            draft.state, draft.reviewer, draft.reason, draft.decided_at = (
+                RELEASED if approve else REJECTED, reviewer, reason, now)
+            audit(session, now, draft.message_key, "draft_approved" if approve else "draft_rejected",
+                  {"draft": draft_id, "reason": reason}, reviewer)
+            await session.commit()
+        return draft, released_event(draft, item, now) if approve else None
+
+    async def pending(self, message_keys: set[str] | None = None) -> list[Draft]:
+        async with self._sessions() as session:
+            drafts = list((await session.execute(select(Draft).where(Draft.state == SUBMITTED)
+                                                 .order_by(Draft.created_at))).scalars())
+        return [d for d in drafts if message_keys is None or d.message_key in message_keys]
+
+
+async def _item(session, item_id: str) -> RoutedItem:
+    item = (await session.execute(select(RoutedItem).where(RoutedItem.event_id == item_id))).scalar_one_or_none()
+    if item is None:
+        raise ReviewError(f"no routed item {item_id}", 404)
+    return item

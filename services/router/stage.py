@@ -1,0 +1,114 @@
+"""The router's consumer stage: every classified message is counted for the KPIs; one that
+needs a reply is placed in a queue (rule, SLA in business time, priority, four-eyes), stored,
+offered to an agent at once, and published — with an assignment event when an agent took it,
+or an unstaffed-queue event for the notifier when nobody could."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from services.router.dispatcher import Dispatcher
+from services.router.policy import route
+from services.router.store import WAITING, RoutedItems, aware, routing_of
+from services.router.tables import RoutedItem
+from services.router.webhooks import WebhookBridge
+from shared import topics
+from shared.codec import PoisonMessage
+from shared.events import (
+    Assignment,
+    Envelope,
+    ItemAssigned,
+    ItemRouted,
+    MessageClassified,
+    QueueUnstaffed,
+    Routed,
+    Unstaffed,
+    Urgency,
+    derived_id,
+)
+from shared.logging import get_logger
+from shared.runner import Output, RecordMeta
+
+Clock = Callable[[], datetime]
+SOURCE = "switchboard/router"
+log = get_logger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def assigned_event(a: Assignment, correlation_id: str) -> ItemAssigned:
+    """The published form of an assignment; its id is derived, so re-publishing deduplicates."""
+    return ItemAssigned(id=derived_id(a.item_id, f"router:assigned:{a.agent_id}:{a.assigned_at.astimezone(UTC).isoformat()}"),
+                        source=SOURCE, time=a.assigned_at, correlation_id=correlation_id,
+                        subject=a.conversation_key, data=a)
+
+
+def assignment_of(row: RoutedItem, cause: str = "routed") -> Assignment:
+    return Assignment(item_id=row.event_id, message_key=row.message_key, conversation_key=row.conversation_key,
+                      queue=row.queue, agent_id=row.agent_id, cause=cause, relax_level=row.relax_level,
+                      assigned_at=aware(row.assigned_at))
+
+
+@dataclass
+class RouterStage:
+    sessions: Callable
+    items: RoutedItems
+    dispatcher: Dispatcher
+    clock: Clock = utcnow
+    bridge: WebhookBridge | None = None
+
+    async def __call__(self, event: Envelope, meta: RecordMeta) -> list[Output]:
+        """One transaction per message: fact, ledger row, assignment, audit."""
+        if not isinstance(event, MessageClassified):
+            raise PoisonMessage(f"router expects {MessageClassified.TYPE}, got {event.event_type}")
+        now, state = self.clock(), self.dispatcher.state
+        placement = route(event.data, state.config, state.calendar, now)
+        async with self.sessions() as session:
+            await self.items.record_fact(session, event.data)
+            if placement is None:
+                await session.commit()
+                return []
+            item = Routed(message=event.data.message, classification=event.data.classification,
+                          routing=placement.routing)
+            row = await self.items.claim(session, derived_id(event.id, "router"), item, placement)
+            if row is None:
+                await session.commit()
+                return []
+            made = await self.dispatcher.place(session, row, now)
+            outputs = await self._outputs(session, event, item, row, made)
+            await session.commit()
+        return outputs
+
+    async def _outputs(self, session, event: MessageClassified, item: Routed, row: RoutedItem,
+                       made: Assignment | None) -> list[Output]:
+        key = row.message_key
+        routed = ItemRouted(id=row.event_id, source=SOURCE, time=aware(row.routed_at), correlation_id=event.correlation_id,
+                            subject=event.subject, data=item.model_copy(
+                                update={"routing": routing_of(row, item.routing.policy)}))
+        outputs = [Output(topics.ROUTED, routed)]
+        if row.agent_id is not None:
+            assignment = made or assignment_of(row)
+            outputs.append(Output(topics.ASSIGNED, assigned_event(assignment, event.correlation_id)))
+        elif row.work_state == WAITING and await self.dispatcher.should_tell_unstaffed(session, row):
+            outputs.append(Output(topics.UNSTAFFED, await self._unstaffed(session, row, event.correlation_id)))
+        events = [o.event for o in outputs]
+
+        async def published() -> None:
+            await self.items.mark_queued(key)
+            if self.bridge is not None:
+                await self.bridge.enqueue(events, self.clock())
+
+        return [Output(outputs[0].topic, outputs[0].event, on_acked=published), *outputs[1:]]
+
+    async def _unstaffed(self, session, row: RoutedItem, correlation_id: str) -> QueueUnstaffed:
+        waiting, online = await self.dispatcher.staffing(session, row)
+        log.info("router.unstaffed", queue=row.queue, waiting=waiting, online_agents=online)
+        data = Unstaffed(queue=row.queue, item_id=row.event_id, message_key=row.message_key,
+                         urgency=Urgency(row.urgency), sla_deadline=aware(row.sla_deadline), waiting=waiting,
+                         online_agents=online, since=aware(row.routed_at))
+        return QueueUnstaffed(id=derived_id(row.event_id, "router:unstaffed"), source=SOURCE, time=data.since,
+                              correlation_id=correlation_id, subject=row.queue, data=data)
