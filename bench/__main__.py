@@ -3,7 +3,8 @@
 Every module of this package that defines ``async def measure(bootstrap: str) -> list[dict]``
 is a benchmark; each returns rows made with ``bench.report.row``. All rows are printed as a
 table and written to ``bench/results.json`` (a list of {name, value, unit, baseline_name,
-baseline_value, ratio}). ``python -m bench e2e`` runs only the named modules.
+baseline_value, ratio}). ``python -m bench e2e`` runs only the named modules and keeps the
+other figures already in the file.
 Load knobs: BENCH_RATE (messages/s offered), BENCH_SECONDS, BENCH_BURST (unpaced messages).
 """
 
@@ -49,6 +50,15 @@ def print_table(rows: list[dict]) -> None:
               f"{r['baseline_value']:>10.2f} {r['ratio']:>8.3f}")
 
 
+def merged(rows: list[dict], partial: bool) -> list[dict]:
+    """A full run replaces the file; a partial one (``python -m bench e2e``) replaces only the
+    figures it measured and keeps the others."""
+    if not partial or not RESULTS.exists():
+        return rows
+    fresh = {r["name"] for r in rows}
+    return [r for r in json.loads(RESULTS.read_text()) if r["name"] not in fresh] + rows
+
+
 def main(argv: list[str]) -> int:
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
@@ -57,7 +67,7 @@ def main(argv: list[str]) -> int:
         with EmbeddedBroker() as b:
             rows = asyncio.run(measure_all(b.bootstrap_servers, argv))
     print_table(rows)
-    RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
+    RESULTS.write_text(json.dumps(merged(rows, partial=bool(argv)), indent=2) + "\n")
     print(f"\nwritten to {RESULTS}")
     return 0
 

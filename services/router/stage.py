@@ -5,7 +5,7 @@ or an unstaffed-queue event for the notifier when nobody could."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -62,30 +62,61 @@ class RouterStage:
     bridge: WebhookBridge | None = None
 
     async def __call__(self, event: Envelope, meta: RecordMeta) -> list[Output]:
-        """One transaction per message: fact, ledger row, assignment, audit."""
-        if not isinstance(event, MessageClassified):
-            raise PoisonMessage(f"router expects {MessageClassified.TYPE}, got {event.event_type}")
+        """One message in its own transaction (the batch hook is the usual path)."""
+        [answer] = await self.stage_batch([(event, meta)])
+        if isinstance(answer, PoisonMessage):
+            raise answer
+        return list(answer)
+
+    async def stage_batch(self, items: Sequence[tuple[Envelope, RecordMeta]]) -> list[list[Output] | PoisonMessage]:
+        """A poll in one transaction: per message the KPI fact, ledger row, assignment and audit;
+        one commit; after the broker acknowledged every output, one update marks all queued."""
+        answers: list[list[Output] | PoisonMessage] = []
+        published: list[tuple[str, list[Envelope]]] = []
+        async with self.sessions() as session:
+            for event, _meta in items:
+                if not isinstance(event, MessageClassified):
+                    answers.append(PoisonMessage(f"router expects {MessageClassified.TYPE}, got {event.event_type}"))
+                    continue
+                outputs = await self._handle(session, event)
+                answers.append(outputs)
+                if outputs:
+                    published.append((outputs[0].event.data.message.message_key, [o.event for o in outputs]))
+            await session.commit()
+        if published:
+            self._on_acked(answers, published)
+        return answers
+
+    async def _handle(self, session, event: MessageClassified) -> list[Output]:
         now, state = self.clock(), self.dispatcher.state
         placement = route(event.data, state.config, state.calendar, now)
-        async with self.sessions() as session:
-            await self.items.record_fact(session, event.data)
-            if placement is None:
-                await session.commit()
-                return []
-            item = Routed(message=event.data.message, classification=event.data.classification,
-                          routing=placement.routing)
-            row = await self.items.claim(session, derived_id(event.id, "router"), item, placement)
-            if row is None:
-                await session.commit()
-                return []
-            made = await self.dispatcher.place(session, row, now)
-            outputs = await self._outputs(session, event, item, row, made)
-            await session.commit()
-        return outputs
+        await self.items.record_fact(session, event.data)
+        if placement is None:
+            return []
+        item = Routed(message=event.data.message, classification=event.data.classification,
+                      routing=placement.routing)
+        row = await self.items.claim(session, derived_id(event.id, "router"), item, placement)
+        if row is None:
+            return []
+        made = await self.dispatcher.place(session, row, now)
+        return await self._outputs(session, event, item, row, made)
+
+    def _on_acked(self, answers: list, published: list[tuple[str, list[Envelope]]]) -> None:
+        """Attach one follow-up to the batch's last output: mark every item queued, feed the bridge."""
+        keys = [key for key, _ in published]
+        events = [e for _, evs in published for e in evs]
+
+        async def mark() -> None:
+            await self.items.mark_queued_many(keys)
+            if self.bridge is not None:
+                await self.bridge.enqueue(events, self.clock())
+
+        last = max(i for i, a in enumerate(answers) if isinstance(a, list) and a)
+        tail = answers[last][-1]
+        answers[last][-1] = Output(tail.topic, tail.event, on_acked=mark)
 
     async def _outputs(self, session, event: MessageClassified, item: Routed, row: RoutedItem,
                        made: Assignment | None) -> list[Output]:
-        key = row.message_key
         routed = ItemRouted(id=row.event_id, source=SOURCE, time=aware(row.routed_at), correlation_id=event.correlation_id,
                             subject=event.subject, data=item.model_copy(
                                 update={"routing": routing_of(row, item.routing.policy)}))
@@ -95,14 +126,7 @@ class RouterStage:
             outputs.append(Output(topics.ASSIGNED, assigned_event(assignment, event.correlation_id)))
         elif row.work_state == WAITING and await self.dispatcher.should_tell_unstaffed(session, row):
             outputs.append(Output(topics.UNSTAFFED, await self._unstaffed(session, row, event.correlation_id)))
-        events = [o.event for o in outputs]
-
-        async def published() -> None:
-            await self.items.mark_queued(key)
-            if self.bridge is not None:
-                await self.bridge.enqueue(events, self.clock())
-
-        return [Output(outputs[0].topic, outputs[0].event, on_acked=published), *outputs[1:]]
+        return outputs
 
     async def _unstaffed(self, session, row: RoutedItem, correlation_id: str) -> QueueUnstaffed:
         waiting, online = await self.dispatcher.staffing(session, row)

@@ -62,10 +62,11 @@ class RoutedItems:
         async with self._sessions() as session:
             return await session.get(RoutedItem, message_key)
 
-    async def mark_queued(self, message_key: str) -> None:
+    async def mark_queued_many(self, message_keys: list[str]) -> None:
+        """Mark a whole batch's items published, in one statement."""
         async with self._sessions() as session:
             await session.execute(
-                update(RoutedItem).where(RoutedItem.message_key == message_key).values(state=QUEUED)
+                update(RoutedItem).where(RoutedItem.message_key.in_(message_keys)).values(state=QUEUED)
             )
             await session.commit()
 
@@ -85,6 +86,7 @@ class RoutedItems:
         session.add(MessageFact(message_key=m.message_key, channel=m.channel_kind.value,
                                 decision=item.classification.decision.value, reason=signals.reason,
                                 sentiment=signals.sentiment, received_at=utc(m.created_at)))
+        await session.flush()  # a later message of the same batch (one session) must see it
         if signals.sentiment and item.classification.decision.value != "drop":
             await _track_sentiment(session, m.conversation_key, signals.sentiment)
 
