@@ -44,7 +44,7 @@ OVERLAYS = ("development", "production")
 SERVICES = ("ingestor", "classifier", "router", "notifier")
 CONSUMERS = ("classifier", "router", "notifier")
 # Environment-style ConfigMaps (envFrom) and who reads each.
-ENV_CONFIGMAPS = {"switchboard-config": SERVICES + ("migrate",)}
+ENV_CONFIGMAPS = {"switchboard-config": SERVICES + ("migrate", "ingestor-prune")}
 CRD_GROUPS = ("kafka.strimzi.io/", "keda.sh/", "monitoring.coreos.com/")
 KUBERNETES_VERSION = "1.30.0"  # oldest Kubernetes the manifests must validate against
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -176,9 +176,15 @@ def render_minimal(directory: Path) -> list[dict]:
     return objects
 
 
+def pod_spec(obj: dict) -> dict | None:
+    """The pod spec of a workload (a CronJob's is one level deeper), or ``None``."""
+    if obj["kind"] == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return obj["spec"]["template"]["spec"] if obj["kind"] in POD_TEMPLATE_KINDS else None
+
+
 def _containers(objects: list[dict]) -> list[dict]:
-    return [c for o in objects if o["kind"] in POD_TEMPLATE_KINDS
-            for c in o["spec"]["template"]["spec"].get("containers", [])]
+    return [c for o in objects if (spec := pod_spec(o)) is not None for c in spec.get("containers", [])]
 
 
 def _matches(obj: dict, target: dict) -> bool:
@@ -336,7 +342,7 @@ def test_objects_validate_against_kubernetes_schemas(overlay: str) -> None:
             errors.append(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message} at /{'/'.join(map(str, exc.path))}")
         checked.add(obj["kind"])
     assert not errors, "\n".join(errors)
-    assert {"Deployment", "Service", "Ingress", "Job", "ConfigMap", "PodDisruptionBudget",
+    assert {"Deployment", "Service", "Ingress", "Job", "CronJob", "ConfigMap", "PodDisruptionBudget",
             "HorizontalPodAutoscaler", "NetworkPolicy"} <= checked
 
 

@@ -213,3 +213,25 @@ def test_classifier_rules_from_the_configmap_load(overlay: str, tmp_path: Path) 
     for filename, text in data.items():
         (tmp_path / filename).write_text(text, encoding="utf-8")
     assert set(load_dir(tmp_path)) == set(load_dir(deploy_gen.CLASSIFIER_RULES_DIR))
+
+
+# -- retention -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_ingestor_retention_runs_daily_as_a_locked_down_cronjob(overlay: str) -> None:
+    from tests.contract.test_deploy import _check_env, _check_pod_security, pod_spec
+
+    objects = rendered(overlay)
+    cron = of_kind(objects, "CronJob")["switchboard-ingestor-prune"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert len(cron["spec"]["schedule"].split()) == 5
+    pod = pod_spec(cron)
+    _check_pod_security("switchboard-ingestor-prune", pod)
+    [container] = pod["containers"]
+    assert container["command"] == ["python", "-m", "services.ingestor.prune"]
+    _check_env("switchboard-ingestor-prune", container)
+    assert (ROOT / "services" / "ingestor" / "prune.py").exists()
+    labels = cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    egress = _peers([r for p in _policies_for(objects, labels, "Egress") for r in p.get("egress", [])], "to")
+    assert ("*", "5432") in egress, "the prune job must reach PostgreSQL"
