@@ -42,6 +42,19 @@ class CalendarSpec(BaseModel):
     ical: Path | None = None
 
 
+def read_spec(text: str) -> dict:
+    """The mapping in a calendar YAML document (empty for an empty one). Raises ``CalendarError``."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CalendarError(f"calendar: not valid YAML: {exc}") from exc
+    if data is not None and not isinstance(data, dict):
+        raise CalendarError("calendar: the document must be a mapping")
+    return data or {}
+
+
 def calendar_from(spec: dict | CalendarSpec, now: datetime | None = None) -> BusinessCalendar:
     """Build the calendar. Raises ``CalendarError`` naming the bad field or file."""
     try:

@@ -9,7 +9,7 @@ renaming, removing or retyping a field needs a new ``…v2`` type beside the old
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import ClassVar, Literal
 
@@ -333,6 +333,5 @@ def new_event_id() -> str:
 
 
 def utcnow() -> datetime:
-    from datetime import UTC
-
+    """The current time, timezone-aware (UTC): the default clock of every stage."""
     return datetime.now(UTC)

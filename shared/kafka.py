@@ -7,7 +7,9 @@ consumers instead). Consumers never auto-commit.
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.codec import Encoded
 from shared.settings import CommonSettings, ConsumerSettings
@@ -46,3 +48,17 @@ def consumer(settings: ConsumerSettings, *topics: str) -> AIOKafkaConsumer:
 async def send(producer_: AIOKafkaProducer, topic: str, message: Encoded):
     """Queue ``message`` for ``topic``; returns a future resolved when the broker acknowledged."""
     return await producer_.send(topic, value=message.value, key=message.key, headers=message.headers)
+
+
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str, wait_s: float = 5.0) -> list[TopicPartition]:
+    """The partitions of ``topic`` as the broker reports them, refreshing metadata until they
+    are known or ``wait_s`` passed. Raises ``LookupError`` when the topic does not exist."""
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return [TopicPartition(topic, p) for p in sorted(partitions)]
+        if asyncio.get_running_loop().time() > deadline:
+            raise LookupError(f"topic {topic} does not exist")
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public refresh
+        await asyncio.sleep(0.1)

@@ -214,32 +214,13 @@ class ConsumerRunner:
     async def _run_batch_stage(self, batch_stage: BatchStage,
                                items: list[tuple[Envelope, RecordMeta]]) -> Sequence[BatchResult]:
         """``batch_stage`` with the same retry policy as ``_run_stage``, over the whole batch."""
-        delay = self.settings.retry_initial_backoff_s
         first = items[0][1]
-        for attempt in range(1, self.settings.retry_max_attempts + 1):
-            started = time.perf_counter()
-            try:
-                answers = await batch_stage(items)
-            except Exception as exc:  # noqa: BLE001 - transient until proven otherwise
-                metrics.ERRORS.labels(self.service, "transient").inc()
-                if attempt == self.settings.retry_max_attempts:
-                    raise RunnerFailed(
-                        f"batch stage failed {attempt} times from {first.topic}:{first.partition}@{first.offset}: "
-                        f"{type(exc).__name__}: {exc}"
-                    ) from exc
-                metrics.RETRIES.labels(self.service).inc()
-                log.warning("runner.retry", attempt=attempt, delay=delay, error=f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.settings.retry_max_backoff_s)
-                continue
-            if len(answers) != len(items):
-                raise RunnerFailed(f"batch stage returned {len(answers)} results for {len(items)} events")
-            metrics.STAGE_LATENCY.labels(self.service).observe(time.perf_counter() - started)
-            now = datetime.now(UTC)
-            for event, _ in items:
-                metrics.END_TO_END_LATENCY.labels(self.service).observe(max((now - event.time).total_seconds(), 0.0))
-            return answers
-        raise AssertionError("unreachable")
+        answers = await self._with_retries(lambda: batch_stage(items), "batch stage",
+                                           f"from {first.topic}:{first.partition}@{first.offset}")
+        if len(answers) != len(items):
+            raise RunnerFailed(f"batch stage returned {len(answers)} results for {len(items)} events")
+        self._observe_ages([event for event, _ in items])
+        return answers
 
     async def _process(self, record: ConsumerRecord) -> Sequence[Output]:
         meta = RecordMeta(record.topic, record.partition, record.offset, record.key)
@@ -254,29 +235,38 @@ class ConsumerRunner:
         return outputs
 
     async def _run_stage(self, event: Envelope, meta: RecordMeta) -> Sequence[Output]:
+        outputs = await self._with_retries(lambda: self.stage(event, meta), "stage",
+                                           f"at {meta.topic}:{meta.partition}@{meta.offset}")
+        self._observe_ages([event])
+        return outputs
+
+    async def _with_retries(self, call, what: str, where: str):
+        """Await ``call()``; a ``PoisonMessage`` passes through, anything else is transient and
+        retried with exponential backoff. Raises ``RunnerFailed`` when the attempts run out."""
         delay = self.settings.retry_initial_backoff_s
         for attempt in range(1, self.settings.retry_max_attempts + 1):
             started = time.perf_counter()
             try:
-                outputs = await self.stage(event, meta)
-                metrics.STAGE_LATENCY.labels(self.service).observe(time.perf_counter() - started)
-                age = (datetime.now(UTC) - event.time).total_seconds()
-                metrics.END_TO_END_LATENCY.labels(self.service).observe(max(age, 0.0))
-                return outputs
+                result = await call()
             except PoisonMessage:
                 raise
             except Exception as exc:  # noqa: BLE001 - transient until proven otherwise
                 metrics.ERRORS.labels(self.service, "transient").inc()
                 if attempt == self.settings.retry_max_attempts:
-                    raise RunnerFailed(
-                        f"stage failed {attempt} times at {meta.topic}:{meta.partition}@{meta.offset}: "
-                        f"{type(exc).__name__}: {exc}"
-                    ) from exc
+                    raise RunnerFailed(f"{what} failed {attempt} times {where}: {type(exc).__name__}: {exc}") from exc
                 metrics.RETRIES.labels(self.service).inc()
                 log.warning("runner.retry", attempt=attempt, delay=delay, error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_backoff_s)
+                continue
+            metrics.STAGE_LATENCY.labels(self.service).observe(time.perf_counter() - started)
+            return result
         raise AssertionError("unreachable")
+
+    def _observe_ages(self, events: Sequence[Envelope]) -> None:
+        now = datetime.now(UTC)
+        for event in events:
+            metrics.END_TO_END_LATENCY.labels(self.service).observe(max((now - event.time).total_seconds(), 0.0))
 
     async def _send(self, output: Output) -> asyncio.Future:
         assert self._producer is not None

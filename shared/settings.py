@@ -151,13 +151,6 @@ class RouterSettings(ConsumerSettings):
 
     http_port: int = 8003
     consumer_group: str = "switchboard-router"
-    languages: tuple[str, ...] = ("en", "de")
-    sla_minutes: dict[str, int] = Field(
-        default_factory=lambda: {
-            "direct_message": 15, "mention": 20, "public_comment": 60, "review": 24 * 60,
-        }
-    )
-    urgent_sla_minutes: int = 15
     routing_file: Path = Field(ROOT / "config" / "routing.yaml",
                                description="Teams, queues, agents, SLA policies and routing rules (YAML)")
     calendar_file: Path = Field(ROOT / "config" / "calendar.yaml",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared import codec
+from shared.kafka import topic_partitions
 from shared.events import Envelope
 
 
@@ -40,7 +40,7 @@ async def collect(bootstrap: str, topic: str, count: int, timeout: float = 30.0,
     await consumer.start()
     records: list = []
     try:
-        partitions = await _partitions(consumer, topic)
+        partitions = await topic_partitions(consumer, topic)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         deadline = time.monotonic() + timeout
@@ -56,18 +56,6 @@ async def collect(bootstrap: str, topic: str, count: int, timeout: float = 30.0,
     finally:
         await consumer.stop()
     return records
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str):
-    from aiokafka import TopicPartition
-
-    for _ in range(50):
-        parts = consumer.partitions_for_topic(topic)
-        if parts:
-            return [TopicPartition(topic, p) for p in sorted(parts)]
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - test helper
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"topic {topic} not found")
 
 
 def decoded(records) -> list[Envelope]:

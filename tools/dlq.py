@@ -99,14 +99,11 @@ async def _open(settings: CommonSettings, target: Target, from_start: bool) -> t
         request_timeout_ms=max(settings.kafka_request_timeout_ms, 15000),
     )
     await consumer.start()
-    partitions = consumer.partitions_for_topic(target.dlq)
-    if not partitions:
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - no public refresh in aiokafka
-        partitions = consumer.partitions_for_topic(target.dlq)
-    if not partitions:
+    try:
+        tp_list = await kafka.topic_partitions(consumer, target.dlq, wait_s=1.0)
+    except LookupError:
         await consumer.stop()
-        raise ValueError(f"topic {target.dlq} does not exist on {settings.kafka_bootstrap_servers}")
-    tp_list = [TopicPartition(target.dlq, p) for p in sorted(partitions)]
+        raise ValueError(f"topic {target.dlq} does not exist on {settings.kafka_bootstrap_servers}") from None
     consumer.assign(tp_list)  # manual assignment: no group join, commits still go to the group
     if from_start:
         await consumer.seek_to_beginning(*tp_list)

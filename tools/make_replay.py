@@ -12,7 +12,6 @@ import csv
 import json
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from shared.settings import ROOT
 

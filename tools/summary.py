@@ -8,9 +8,10 @@ from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from shared import codec, topics
+from shared.kafka import topic_partitions
 from shared.events import ItemRouted, MessageClassified
 
 
@@ -65,8 +66,7 @@ class SummaryWatcher:
         await self._consumer.start()
         names = [topics.RAW, topics.CLASSIFIED, topics.ROUTED, topics.PAGES]
         wanted = [topics.qualified(n, self._namespace) for n in names] + [topics.dlq_for(n, self._namespace) for n in names[:3]]
-        await self._consumer._client.force_metadata_update()  # noqa: SLF001 - no public refresh
-        parts = [TopicPartition(t, p) for t in wanted for p in sorted(self._consumer.partitions_for_topic(t) or ())]
+        parts = [tp for t in wanted for tp in await topic_partitions(self._consumer, t)]
         self._consumer.assign(parts)
         await self._consumer.seek_to_beginning(*parts)
         self._task = asyncio.create_task(self._follow())

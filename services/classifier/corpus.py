@@ -9,12 +9,11 @@ deduplicated across both sets; a text seen with both labels is dropped as contra
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.classifier.model import normalise
+from services.classifier.model import fingerprint, normalise
 
 YOUTUBE_GLOB = "youtube-spam/Youtube*.csv"
 SMS_FILE = "sms-spam/SMSSpamCollection"
@@ -48,10 +47,7 @@ class Corpus:
 
     def fingerprint(self) -> str:
         """sha256 over the deduplicated training texts and labels, in corpus order."""
-        digest = hashlib.sha256()
-        for example in self.examples:
-            digest.update(f"{example.label}\t{example.text}\n".encode())
-        return digest.hexdigest()
+        return fingerprint(self.texts, self.labels)
 
 
 def read_youtube(datasets: Path) -> list[Example]:

@@ -2,7 +2,7 @@
 
 Loading never trusts the artifact blindly: the card's sha256 must match the file, and every
 type skops reports as untrusted must be on ``ALLOWED_TYPES`` or loading is refused.
-Scoring is pure and thread-safe (read-only): ``SpamModel.score(text)``.
+Scoring is pure and thread-safe (read-only): ``SpamModel.score(text)`` / ``score_batch(texts)``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import hashlib
 import html
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,10 +72,27 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_pipeline(path: Path) -> Any:
-    """Load a skops file, trusting only allow-listed types. Raises ``UntrustedArtifact``."""
+def fingerprint(texts: Sequence[str], labels: Sequence) -> str:
+    """sha256 over the training texts and labels, in training order (the model card's
+    ``training_data_sha256``)."""
+    digest = hashlib.sha256()
+    for text, label in zip(texts, labels, strict=True):
+        digest.update(f"{label}\t{text}\n".encode())
+    return digest.hexdigest()
+
+
+def compact(pipeline: Any) -> Any:
+    """Plain ``int`` vocabulary indices: skops stores each numpy scalar as its own file
+    (50,000 of them made a 9 MB artifact that took a minute to write)."""
+    for _, vectorizer in pipeline.named_steps["features"].transformer_list:
+        vectorizer.vocabulary_ = {gram: int(i) for gram, i in vectorizer.vocabulary_.items()}
+    return pipeline
+
+
+def load_pipeline(path: Path, allowed: frozenset[str] = ALLOWED_TYPES) -> Any:
+    """Load a skops file, trusting only the ``allowed`` types. Raises ``UntrustedArtifact``."""
     untrusted = sio.get_untrusted_types(file=path)
-    refused = sorted(set(untrusted) - ALLOWED_TYPES)
+    refused = sorted(set(untrusted) - allowed)
     if refused:
         raise UntrustedArtifact(f"{path.name}: refusing untrusted types {refused}")
     return sio.load(path, trusted=untrusted)
@@ -104,12 +122,25 @@ class SpamModel:
 
     def score(self, text: str) -> SpamScore:
         """Spam probability of ``text`` and the n-grams that contributed most to it."""
-        x = self._features.transform([normalise(text)])
-        probability = float(self._clf.predict_proba(x)[0, self._spam_column])
-        contributions = x.data * self._coef[x.indices]
+        return self.score_batch([text])[0]
+
+    def score_batch(self, texts: Sequence[str]) -> list[SpamScore]:
+        """One ``SpamScore`` per text, in order: one vectorise and one predict over the whole
+        batch (message by message runs about ten times slower). Read-only: thread-safe."""
+        if not texts:
+            return []
+        x = self._features.transform([normalise(text) for text in texts]).tocsr()
+        probabilities = self._clf.predict_proba(x)[:, self._spam_column]
+        return [self._row_score(x, row, float(probabilities[row])) for row in range(x.shape[0])]
+
+    def _row_score(self, x, row: int, probability: float) -> SpamScore:
+        """The row's probability and its strongest spam-ward n-grams."""
+        start, end = x.indptr[row], x.indptr[row + 1]
+        indices = x.indices[start:end]
+        contributions = x.data[start:end] * self._coef[indices]
         order = np.argsort(-contributions)[:TOP_FEATURES]
         features = tuple(
-            (self._label(x.indices[i]), round(float(contributions[i]), 3)) for i in order if contributions[i] > 0
+            (self._label(indices[i]), round(float(contributions[i]), 3)) for i in order if contributions[i] > 0
         )
         return SpamScore(probability, features)
 

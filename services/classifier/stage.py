@@ -31,7 +31,6 @@ from services.classifier.language import language_of
 from services.classifier.model import SpamScore
 from services.classifier.pii import REGIONS, PiiFinding, find_pii
 from services.classifier.rules import Action, Hit
-from services.classifier.scoring import spam_scores
 from shared.events import (
     CanonicalMessage,
     ChannelKind,
@@ -72,7 +71,7 @@ def classify(message: CanonicalMessage, models: Models) -> Classification:
 def classify_batch(messages: Sequence[CanonicalMessage], models: Models) -> list[Verdict]:
     """One verdict per message, in order. CPU-bound (blocks); call it off the event loop."""
     languages = [language_of(m.text, m.language_hint, models.detector) for m in messages]
-    spams = spam_scores(models.spam, [m.text for m in messages])
+    spams = models.spam.score_batch([m.text for m in messages])
     tones = tone_scores(messages, languages, models)
     verdicts = []
     for message, language, spam, tone in zip(messages, languages, spams, tones, strict=True):

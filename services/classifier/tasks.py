@@ -11,7 +11,6 @@ For the stage: ``load_task_model(models_dir, name).predict_proba(texts)`` and ``
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,9 +22,12 @@ import numpy as np
 import skops.io as sio
 
 from services.classifier import model as spam_model
-from services.classifier.model import (
+from services.classifier.model import (  # noqa: F401 - fingerprint is part of this module's API
     ModelCard,
     UntrustedArtifact,
+    compact,
+    fingerprint,
+    load_pipeline,
     normalise,
     sha256_file,
 )
@@ -45,21 +47,6 @@ class Explanation:
     features: tuple[tuple[str, float], ...]  # n-grams pushing towards ``label``, strongest first
 
 
-def fingerprint(texts: Sequence[str], labels: Sequence[str]) -> str:
-    """sha256 over the training texts and labels, in training order."""
-    digest = hashlib.sha256()
-    for text, label in zip(texts, labels, strict=True):
-        digest.update(f"{label}\t{text}\n".encode())
-    return digest.hexdigest()
-
-
-def compact(pipeline: Any) -> Any:
-    """Plain ``int`` vocabulary indices (skops writes each numpy scalar as its own file)."""
-    for _, vectorizer in pipeline.named_steps["features"].transformer_list:
-        vectorizer.vocabulary_ = {gram: int(i) for gram, i in vectorizer.vocabulary_.items()}
-    return pipeline
-
-
 def save(pipeline: Any, out: Path, name: str, card: dict) -> ModelCard:
     """Write ``<name>.skops`` and ``<name>.json`` (the card completed with artifact fields)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -70,15 +57,6 @@ def save(pipeline: Any, out: Path, name: str, card: dict) -> ModelCard:
             "trained_at": card.get("trained_at") or datetime.now(UTC).isoformat(timespec="seconds")}
     (out / f"{name}.json").write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return ModelCard.model_validate(full)
-
-
-def load_pipeline(path: Path) -> Any:
-    """Load a skops file trusting only ``ALLOWED_TYPES``. Raises ``UntrustedArtifact``."""
-    untrusted = sio.get_untrusted_types(file=path)
-    refused = sorted(set(untrusted) - ALLOWED_TYPES)
-    if refused:
-        raise UntrustedArtifact(f"{path.name}: refusing untrusted types {refused}")
-    return sio.load(path, trusted=untrusted)
 
 
 class TaskModel:
@@ -102,7 +80,7 @@ class TaskModel:
         artifact = models_dir / card.artifact
         if sha256_file(artifact) != card.artifact_sha256:
             raise UntrustedArtifact(f"{artifact.name}: sha256 does not match {name}.json")
-        return cls(load_pipeline(artifact), card)
+        return cls(load_pipeline(artifact, ALLOWED_TYPES), card)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities, one row per text, columns in ``classes`` order. Batch for speed."""

@@ -36,7 +36,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from services.classifier import corpus as corpus_
 from services.classifier import datasets as datasets_
 from services.classifier import training
-from services.classifier.model import NAME, sha256_file
+from services.classifier.model import NAME, compact, sha256_file
 from shared.settings import ROOT
 
 VERSION = "1.0.0"
@@ -59,14 +59,6 @@ def build_pipeline() -> Pipeline:
                             min_df=2, max_features=PARAMS["char_max_features"], dtype=np.float32)
     clf = LogisticRegression(C=PARAMS["C"], solver="liblinear", max_iter=1000, random_state=SEED)
     return Pipeline([("features", FeatureUnion([("word", words), ("char", chars)])), ("clf", clf)])
-
-
-def compact(model: Pipeline) -> Pipeline:
-    """Plain ``int`` vocabulary indices: skops stores each numpy scalar as its own file
-    (50,000 of them made a 9 MB artifact that took a minute to write)."""
-    for _, vectorizer in model.named_steps["features"].transformer_list:
-        vectorizer.vocabulary_ = {gram: int(i) for gram, i in vectorizer.vocabulary_.items()}
-    return model
 
 
 def scores(y_true: list[int], y_pred: list[int]) -> dict[str, float]:

@@ -51,15 +51,8 @@ async def meta_verify(request: Request, mode: str = Query("", alias="hub.mode"),
 
 @router.post("/meta", summary="Meta webhook (Page feed, Messenger, Instagram, WhatsApp)")
 async def meta_webhook(request: Request) -> JSONResponse:
-    async def handle(runtime: Runtime) -> Reply:
-        keys = _configured(runtime.keys.meta, "meta")
-        body, raw = await _signed_json(request, runtime, lambda b: platform_signing.check_hmac(
-            platform_signing.META, request.headers.get("x-hub-signature-256"), keys, b))
-        document = edge.json_document(body)
-        parsed = edge.parsed_or_422(lambda: meta.parse(document, Context(META_SOURCE, raw.ref)))
-        return edge.batch_reply(await runtime.acceptor.accept(META_SOURCE, parsed, raw, f"meta:{raw.sha256[:32]}"))
-
-    return await edge.answer(request, META_SOURCE, handle)
+    return await _hmac_json_webhook(request, META_SOURCE, "meta", lambda k: k.meta, platform_signing.META,
+                                    "x-hub-signature-256", meta.parse)
 
 
 @router.get("/x", summary="X CRC check")
@@ -75,15 +68,24 @@ async def x_crc(request: Request, crc_token: str = Query("", max_length=1024)) -
 
 @router.post("/x", summary="X Account Activity webhook")
 async def x_webhook(request: Request) -> JSONResponse:
-    async def handle(runtime: Runtime) -> Reply:
-        keys = _configured(runtime.keys.x, "X")
-        body, raw = await _signed_json(request, runtime, lambda b: platform_signing.check_hmac(
-            platform_signing.X, request.headers.get("x-twitter-webhooks-signature"), keys, b))
-        document = edge.json_document(body)
-        parsed = edge.parsed_or_422(lambda: xaa.parse(document, Context(X_SOURCE, raw.ref)))
-        return edge.batch_reply(await runtime.acceptor.accept(X_SOURCE, parsed, raw, f"x:{raw.sha256[:32]}"))
+    return await _hmac_json_webhook(request, X_SOURCE, "X", lambda k: k.x, platform_signing.X,
+                                    "x-twitter-webhooks-signature", xaa.parse)
 
-    return await edge.answer(request, X_SOURCE, handle)
+
+async def _hmac_json_webhook(request: Request, source: str, name: str, keys_of, scheme, header: str,
+                             parse) -> JSONResponse:
+    """A JSON batch signed with an HMAC of the raw body in ``header`` (Meta, X): verify, parse
+    every message with ``parse(document, context)``, and answer once all are acknowledged."""
+    async def handle(runtime: Runtime) -> Reply:
+        keys = _configured(keys_of(runtime.keys), name)
+        body, raw = await _signed_json(request, runtime, lambda b: platform_signing.check_hmac(
+            scheme, request.headers.get(header), keys, b))
+        document = edge.json_document(body)
+        parsed = edge.parsed_or_422(lambda: parse(document, Context(source, raw.ref)))
+        prefix = name.lower()
+        return edge.batch_reply(await runtime.acceptor.accept(source, parsed, raw, f"{prefix}:{raw.sha256[:32]}"))
+
+    return await edge.answer(request, source, handle)
 
 
 @router.post("/telegram/{bot}", summary="Telegram Bot API webhook")

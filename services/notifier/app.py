@@ -11,9 +11,8 @@ import asyncio
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-import yaml
 from fastapi import FastAPI
 
 from services.notifier import oncall
@@ -24,9 +23,10 @@ from services.notifier.store import IncidentStore
 from services.notifier.timers import TimerStore
 from shared import db, kafka, topics
 from shared.calendar import BusinessCalendar
-from shared.calendar_config import calendar_from
+from shared.calendar_config import calendar_from, read_spec
 from shared.codec import PoisonMessage, encode
-from shared.events import Envelope, WidespreadIssueDetected, ItemRouted, PageSent, QueueUnstaffed, Urgency
+from shared.events import (Envelope, ItemRouted, PageSent, QueueUnstaffed, Urgency, WidespreadIssueDetected,
+                           utcnow)
 from shared.logging import get_logger
 from shared.runner import ConsumerRunner, Output, RecordMeta, RunnerFailed
 from shared.service import ops_router
@@ -36,16 +36,12 @@ Clock = Callable[[], datetime]
 log = get_logger(__name__)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class NotifierStage:
     """Records what an event calls for (incident, digest entry, SLA timers); the scheduler pages."""
 
     paging: Paging
-    clock: Clock = _utcnow
+    clock: Clock = utcnow
 
     async def __call__(self, event: Envelope, meta: RecordMeta) -> list[Output]:
         if isinstance(event, ItemRouted):
@@ -132,7 +128,7 @@ class NotifierService:
 
 def load_calendar(settings: NotifierSettings, now: datetime) -> BusinessCalendar:
     """The shared business calendar; explicitly set NOTIFIER_TIMEZONE / NOTIFIER_OFFICE_HOURS win."""
-    spec = yaml.safe_load(settings.calendar_file.read_text()) or {}
+    spec = read_spec(settings.calendar_file.read_text(encoding="utf-8"))
     if "office_hours" in settings.model_fields_set:
         spec["weekly"] = settings.office_hours
     if "timezone" in settings.model_fields_set:
@@ -140,7 +136,7 @@ def load_calendar(settings: NotifierSettings, now: datetime) -> BusinessCalendar
     return calendar_from(spec, now=now)
 
 
-def build(settings: NotifierSettings, clock: Clock = _utcnow) -> tuple[FastAPI, NotifierService]:
+def build(settings: NotifierSettings, clock: Clock = utcnow) -> tuple[FastAPI, NotifierService]:
     """The notifier's HTTP app and its service runner (not started)."""
     engine = db.engine(settings.database_url)
     sessions = db.sessions(engine)

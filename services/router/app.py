@@ -15,10 +15,11 @@ from services.router.dispatcher import Dispatcher
 from services.router.lifecycle import LifecycleStage
 from services.router.reviews import Reviews
 from services.router.runtime import Publisher, RouterRuntime
-from services.router.stage import Clock, RouterStage, utcnow
+from services.router.stage import Clock, RouterStage
 from services.router.store import RoutedItems
 from services.router.webhooks import WebhookBridge
 from shared import db, topics
+from shared.events import utcnow
 from shared.runner import ConsumerRunner
 from shared.service import ops_router
 from shared.settings import RouterSettings

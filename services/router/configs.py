@@ -8,25 +8,20 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import yaml
 
 from services.router.dispatcher import RoutingState
 from services.router.rules import RoutingConfig, RoutingConfigError, load_routing
 from services.router.store import audit, utc
 from services.router.tables import ConfigDocument
 from shared.calendar import BusinessCalendar, CalendarError
-from shared.calendar_config import calendar_from
+from shared.calendar_config import calendar_from, read_spec
 
 ROUTING, CALENDAR = "routing", "calendar"
 
 
 def parse_calendar(text: str) -> BusinessCalendar:
     """A calendar from YAML text. Raises ``CalendarError`` naming the problem."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CalendarError(f"calendar: not valid YAML: {exc}") from exc
-    return calendar_from(data or {})
+    return calendar_from(read_spec(text))
 
 
 def parse(name: str, text: str) -> RoutingConfig | BusinessCalendar:

@@ -27,6 +27,7 @@ from shared.events import (
     Unstaffed,
     Urgency,
     derived_id,
+    utcnow,
 )
 from shared.logging import get_logger
 from shared.runner import Output, RecordMeta
@@ -34,10 +35,6 @@ from shared.runner import Output, RecordMeta
 Clock = Callable[[], datetime]
 SOURCE = "switchboard/router"
 log = get_logger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def assigned_event(a: Assignment, correlation_id: str) -> ItemAssigned:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import create_engine, text
 
 from services.ingestor import platform_examples as ex
 from services.ingestor.app import create_app
@@ -25,9 +24,8 @@ from services.ingestor.testing import (
 from shared import topics
 from shared.broker import free_port
 from shared.codec import decode, header
-from shared.db import sync_url
 from shared.settings import IngestorSettings
-from tests.integration.test_ingestor_webhooks import records
+from tests.integration.test_ingestor_webhooks import records, rows
 
 META_SECRET, OLD_META_SECRET, X_SECRET, HUB_SECRET = "meta-app-secret", "meta-old-secret", "x-consumer-secret", "hub-s"
 WHSEC_NEW = "whsec_" + base64.b64encode(b"rotated-secret-new-0001").decode()
@@ -43,15 +41,6 @@ def settings(bootstrap: str, namespace: str, database_url: str) -> IngestorSetti
         x_consumer_secrets=[SecretStr(X_SECRET)], telegram_secret_tokens={"helpbot": SecretStr("tg-token")},
         youtube_hub_secrets=[SecretStr(HUB_SECRET)], youtube_channels=[CHANNEL], max_body_bytes=20_000,
     )
-
-
-def rows(database_url: str, query: str) -> list[tuple]:
-    engine = create_engine(sync_url(database_url))
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(query)))
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

@@ -53,13 +53,17 @@ async def records(bootstrap: str, name: str, namespace: str, settle_s: float = 0
         await consumer.stop()
 
 
-def ledger_rows(database_url: str) -> list[tuple]:
+def rows(database_url: str, query: str) -> list[tuple]:
     engine = create_engine(sync_url(database_url))
     try:
         with engine.connect() as conn:
-            return list(conn.execute(text("SELECT message_key, event_id, webhook_id FROM ingested_messages")))
+            return list(conn.execute(text(query)))
     finally:
         engine.dispose()
+
+
+def ledger_rows(database_url: str) -> list[tuple]:
+    return rows(database_url, "SELECT message_key, event_id, webhook_id FROM ingested_messages")
 
 
 @pytest.fixture

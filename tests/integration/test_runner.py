@@ -7,7 +7,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared import codec, schemagen, topics
+from shared import schemagen, topics
 from shared.runner import ConsumerRunner, Output, RunnerFailed
 from shared.settings import ConsumerSettings
 from tests.kafkautil import collect, decoded, produce, produce_raw
