@@ -251,6 +251,40 @@ class IssueSpike(Frozen):
     detected_by: str = Field(default="ewma-v1", max_length=64, description="Detector name and version")
 
 
+class ConnectorState(StrEnum):
+    SILENT = "silent"
+    RECOVERED = "recovered"
+
+
+class ConnectorStatus(Frozen):
+    """A source (webhook or poller) went silent beyond its usual rhythm, or came back."""
+
+    source: str = Field(min_length=1, max_length=128, description="Ingestion source name")
+    platform: str = Field(min_length=1, max_length=64)
+    state: ConnectorState
+    last_event_at: AwareDatetime | None = Field(description="Last accepted event; None if never seen")
+    silent_seconds: float = Field(ge=0, description="Seconds since the last event (or since watching began)")
+    expected_interval_seconds: float = Field(gt=0, description="The source's usual rhythm the silence exceeded")
+    errors: int = Field(default=0, ge=0, description="Errors counted for the source since its last event")
+    detected_at: AwareDatetime
+
+
+class Correction(Frozen):
+    """A person corrected a classification: the labelled example the classifier learns from."""
+
+    message_key: str = Field(min_length=1, max_length=1024, description="Identity of the platform message")
+    text: str = Field(max_length=100_000, description="The message text the label applies to")
+    language: str | None = Field(default=None, max_length=16)
+    decision: Decision | None = Field(default=None, description="The right decision (e.g. drop -> reply: was not spam)")
+    tags: tuple[str, ...] = Field(default=(), description="The right tags (re-tagged)")
+    previous_decision: Decision | None = None
+    previous_tags: tuple[str, ...] = ()
+    item_id: str | None = Field(default=None, max_length=128, description="Routed item id, when the item was routed")
+    corrected_by: str | None = Field(default=None, max_length=128, description="Agent or system that corrected")
+    origin: str = Field(default="helpdesk", max_length=64, description="helpdesk, router-retag, api, …")
+    at: AwareDatetime
+
+
 class Envelope(Frozen):
     """The CloudEvents attributes every event carries."""
 
@@ -271,6 +305,18 @@ class WidespreadIssueDetected(Envelope):
     TYPE: ClassVar[str] = "switchboard.issue.spiked.v1"
     type: Literal["switchboard.issue.spiked.v1"] = "switchboard.issue.spiked.v1"
     data: IssueSpike
+
+
+class ConnectorStatusChanged(Envelope):
+    TYPE: ClassVar[str] = "switchboard.connector.status_changed.v1"
+    type: Literal["switchboard.connector.status_changed.v1"] = "switchboard.connector.status_changed.v1"
+    data: ConnectorStatus
+
+
+class ClassificationCorrected(Envelope):
+    TYPE: ClassVar[str] = "switchboard.classification.corrected.v1"
+    type: Literal["switchboard.classification.corrected.v1"] = "switchboard.classification.corrected.v1"
+    data: Correction
 
 
 class MessageReceived(Envelope):
@@ -324,7 +370,7 @@ class ReplyReleased(Envelope):
 EVENT_TYPES: dict[str, type[Envelope]] = {
     cls.TYPE: cls for cls in (MessageReceived, MessageClassified, ItemRouted, PageSent,
                               QueueUnstaffed, ItemAssigned, HelpdeskItemUpdated, ReplyReleased,
-                              WidespreadIssueDetected)
+                              WidespreadIssueDetected, ConnectorStatusChanged, ClassificationCorrected)
 }
 
 

@@ -57,7 +57,32 @@ def example_events() -> list[Envelope]:
                 sent_at=T0 + timedelta(milliseconds=120), message_key=message.message_key)
     sent = PageSent(id=derived_id(routed.id, "notifier:oncall-http"), source="switchboard/notifier",
                     time=page.sent_at, correlation_id=received.correlation_id, subject=page.incident_key, data=page)
-    return [received, classified, routed, sent, *router_examples(routed), *classifier_examples(message)]
+    return [received, classified, routed, sent, *router_examples(routed), *classifier_examples(message),
+            *ingestor_examples(), correction_example(classified)]
+
+
+def ingestor_examples() -> list[Envelope]:
+    """The ingestor's connector-health event: a source silent beyond its usual rhythm."""
+    from shared.events import ConnectorState, ConnectorStatus, ConnectorStatusChanged
+
+    status = ConnectorStatus(source="mastodon-support", platform="mastodon", state=ConnectorState.SILENT,
+                             last_event_at=T0 - timedelta(hours=3), silent_seconds=10800.0,
+                             expected_interval_seconds=3600.0, errors=4, detected_at=T0)
+    return [ConnectorStatusChanged(id=derived_id(f"{status.source}:{status.state}:{T0.isoformat()}", "ingestor:connector"),
+                                   source="switchboard/ingestor", time=T0, correlation_id=status.source,
+                                   subject=status.source, data=status)]
+
+
+def correction_example(classified: MessageClassified) -> Envelope:
+    """A helpdesk agent says a dropped message was not spam and needed a reply."""
+    from shared.events import ClassificationCorrected, Correction, Decision
+
+    msg = classified.data.message
+    correction = Correction(message_key=msg.message_key, text=msg.text, language="de", decision=Decision.REPLY,
+                            tags=("contact_reason:delivery",), previous_decision=Decision.DROP,
+                            corrected_by="anna", origin="helpdesk", at=T0 + timedelta(minutes=20))
+    return ClassificationCorrected(id="hd-7731-not-spam", source="helpdesk/zammad", time=correction.at,
+                                   correlation_id=classified.correlation_id, subject=msg.message_key, data=correction)
 
 
 def classifier_examples(message: CanonicalMessage) -> list[Envelope]:

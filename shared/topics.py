@@ -22,6 +22,8 @@ UNSTAFFED = "switchboard.queues.unstaffed.v1"
 ASSIGNED = "switchboard.items.assigned.v1"
 LIFECYCLE = "switchboard.helpdesk.lifecycle.v1"
 RELEASED = "switchboard.replies.released.v1"
+CONNECTORS = "switchboard.connectors.status.v1"
+CORRECTIONS = "switchboard.classifications.corrected.v1"
 
 
 @dataclass(frozen=True)
