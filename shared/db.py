@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -60,6 +60,19 @@ def engine(url: str) -> AsyncEngine:
     eng = create_async_engine(async_url(url), pool_pre_ping=not is_sqlite)
     if is_sqlite:
         event.listen(eng.sync_engine, "connect", _sqlite_pragmas)
+    return eng
+
+
+def sync_engine(url: str) -> Engine:
+    """A synchronous engine for ``url`` with the same SQLite settings, for work that runs on a
+    worker thread as one call (batched hot paths). SQLite connections may be used by the
+    pool's threads in turn."""
+    ensure_sqlite_dir(url)
+    is_sqlite = make_url(url).get_backend_name() == "sqlite"
+    eng = create_engine(sync_url(url), pool_pre_ping=not is_sqlite,
+                        connect_args={"check_same_thread": False} if is_sqlite else {})
+    if is_sqlite:
+        event.listen(eng, "connect", _sqlite_pragmas)
     return eng
 
 

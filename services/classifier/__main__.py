@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from shared import logging as shared_logging
-from shared.service import serve
+from shared.service import run, serve
 from shared.settings import ClassifierSettings
 
 
@@ -17,7 +16,7 @@ def main() -> None:
     settings = ClassifierSettings()
     shared_logging.configure(settings.log_level, settings.log_json)
     app, runner = build(settings)
-    sys.exit(asyncio.run(serve(app, settings, runner)))
+    sys.exit(run(serve(app, settings, runner)))
 
 
 if __name__ == "__main__":

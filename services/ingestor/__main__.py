@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from services.ingestor.app import create_app
 from shared import logging
-from shared.service import serve
+from shared.service import run, serve
 from shared.settings import IngestorSettings
 
 
 def main() -> None:
     settings = IngestorSettings()
     logging.configure(settings.log_level, settings.log_json)
-    sys.exit(asyncio.run(serve(create_app(settings), settings)))
+    sys.exit(run(serve(create_app(settings), settings)))
 
 
 if __name__ == "__main__":

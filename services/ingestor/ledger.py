@@ -10,11 +10,13 @@ produced; insert-or-ignore keeps one row and consumers are idempotent on the eve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import Connection, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -25,6 +27,7 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 _CHUNK = 400  # keys per IN (...) query: well below every backend's parameter limit
+T = TypeVar("T")
 
 
 class LedgerUnavailable(Exception):
@@ -38,6 +41,12 @@ class Ledger:
         self.engine = db.engine(database_url)
         self._sessions = db.sessions(self.engine)
         self.reachable = False
+        # The hot path (dedup lookups, group commits) runs each batch as ONE call on a worker
+        # thread with a synchronous engine: the async drivers hop threads (aiosqlite) or
+        # round-trip the event loop once per cursor operation, which cost more CPU per webhook
+        # than the whole HTTP layer. Two workers: a lookup need not wait for a commit.
+        self._hot_engine = db.sync_engine(database_url)
+        self._hot_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ledger")
 
     async def find(self, message_key: str) -> str | None:
         """The event id recorded for ``message_key``, or ``None``. Raises ``LedgerUnavailable``."""
@@ -45,13 +54,17 @@ class Ledger:
 
     async def find_many(self, message_keys: Iterable[str]) -> dict[str, str]:
         """``{message_key: event_id}`` for the keys already recorded. Raises ``LedgerUnavailable``."""
-        keys, found = list(dict.fromkeys(message_keys)), {}
-        async with self.connection() as conn:
+        keys = list(dict.fromkeys(message_keys))
+
+        def lookup(conn: Connection) -> dict[str, str]:
+            found = {}
             for start in range(0, len(keys), _CHUNK):
                 query = select(IngestedMessage.message_key, IngestedMessage.event_id).where(
                     IngestedMessage.message_key.in_(keys[start:start + _CHUNK]))
-                found.update({key: event_id for key, event_id in (await conn.execute(query)).all()})
-        return found
+                found.update({key: event_id for key, event_id in conn.execute(query).all()})
+            return found
+
+        return await self._hot(lookup)
 
     async def record(self, row: IngestedMessage) -> bool:
         """Insert ``row``; ``False`` if its key is already there. Raises ``LedgerUnavailable``."""
@@ -60,9 +73,23 @@ class Ledger:
     async def record_batch(self, rows: list[IngestedMessage], raws: list[RawPayload]) -> int:
         """Insert ``rows`` and ``raws`` in one transaction, ignoring keys already present; the
         number of ``rows`` inserted. Raises ``LedgerUnavailable``."""
-        async with self.connection(write=True) as conn:
-            await insert_ignore(conn, RawPayload, [_columns(raw) for raw in raws])
-            return await insert_ignore(conn, IngestedMessage, [_columns(row) for row in rows])
+        raw_rows, ledger_rows = [_columns(raw) for raw in raws], [_columns(row) for row in rows]
+
+        def write(conn: Connection) -> int:
+            _insert_ignore_sync(conn, RawPayload, raw_rows)
+            return _insert_ignore_sync(conn, IngestedMessage, ledger_rows)
+
+        return await self._hot(write, write=True)
+
+    async def _hot(self, work: Callable[[Connection], T], write: bool = False) -> T:
+        """Run ``work`` on a ledger thread in one connection (one committed transaction when
+        ``write``). Raises ``LedgerUnavailable``."""
+        def run() -> T:
+            with self._hot_engine.begin() if write else self._hot_engine.connect() as conn:
+                return work(conn)
+
+        async with self._contact():
+            return await asyncio.get_running_loop().run_in_executor(self._hot_threads, run)
 
     async def prune(self, messages_before: datetime, raw_before: datetime) -> tuple[int, int]:
         """Delete ledger rows and raw bodies older than the cut-offs; the counts deleted."""
@@ -87,6 +114,8 @@ class Ledger:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        self._hot_threads.shutdown(wait=True)
+        self._hot_engine.dispose()
 
     @asynccontextmanager
     async def connection(self, write: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -129,6 +158,16 @@ async def insert_ignore(executor: AsyncSession | AsyncConnection, table: type, r
     statement = dialect.insert(core).on_conflict_do_nothing().returning(key)
     result = await executor.execute(statement, rows)
     return len(result.all())
+
+
+def _insert_ignore_sync(conn: Connection, table: type, rows: list[dict]) -> int:
+    """``insert_ignore`` for a synchronous connection (the ledger threads)."""
+    if not rows:
+        return 0
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    core = table.__table__
+    statement = dialect.insert(core).on_conflict_do_nothing().returning(core.primary_key.columns.values()[0])
+    return len(conn.execute(statement, rows).all())
 
 
 def _columns(row) -> dict:

@@ -1,11 +1,10 @@
 """``python -m services.router``: run the router until SIGTERM."""
 
-import asyncio
 import sys
 
 from services.router.app import build
 from shared.logging import configure
-from shared.service import serve
+from shared.service import run, serve
 from shared.settings import RouterSettings
 
 
@@ -13,7 +12,7 @@ def main() -> None:
     settings = RouterSettings()
     configure(settings.log_level, settings.log_json)
     app, runner = build(settings)
-    sys.exit(asyncio.run(serve(app, settings, runner)))
+    sys.exit(run(serve(app, settings, runner)))
 
 
 if __name__ == "__main__":
