@@ -2,6 +2,10 @@
 ledger + raw-body write) beside a bare FastAPI endpoint, both served by uvicorn in a subprocess
 with the same settings and driven by the same async httpx client in this process.
 
+The driver speaks HTTP/1.1 over keep-alive sockets with pre-built request bytes (``RawClient``):
+a general-purpose client such as httpx spends more CPU per request than the servers under test,
+so on two shared cores it measured itself rather than the servers.
+
 Two phases per server: a closed loop (``INGEST_CONCURRENCY`` requests in flight) for peak
 throughput, and an open loop at ``INGEST_RATE`` requests/s (latency measured from each request's
 scheduled time, so queueing counts) for p50/p99. Every request is a distinct, correctly signed
@@ -43,12 +47,62 @@ SECRET = "bench-meta-app-secret"
 URL = "/v1/webhooks/meta"
 
 
-def _requests(count: int) -> list[tuple[bytes, dict[str, str]]]:
+class RawClient:
+    """A minimal HTTP/1.1 keep-alive client for the bench: a pool of sockets, each carrying one
+    request at a time; a request is written as pre-built bytes and the answer read by its
+    Content-Length. Raises ``ConnectionError`` when the server closes or answers garbage."""
+
+    def __init__(self, base_url: str, connections: int) -> None:
+        host, port = base_url.removeprefix("http://").split(":")
+        self._address, self._size = (host, int(port)), connections
+        self._idle: asyncio.Queue = asyncio.Queue()
+        self._open = 0
+
+    async def post(self, request: bytes) -> int:
+        """Send one pre-built request; its status code."""
+        if self._idle.empty() and self._open < self._size:
+            self._open += 1
+            try:
+                self._idle.put_nowait(await asyncio.open_connection(*self._address))
+            except OSError:
+                self._open -= 1
+                raise
+        reader, writer = await self._idle.get()
+        try:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            await reader.readexactly(length)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError) as exc:
+            writer.close()
+            self._open -= 1
+            raise ConnectionError(str(exc)) from exc
+        except BaseException:  # cancelled mid-request: the socket's state is unknown
+            writer.close()
+            self._open -= 1
+            raise
+        self._idle.put_nowait((reader, writer))
+        return status
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            _, writer = self._idle.get_nowait()
+            writer.close()
+
+
+def _wire(body: bytes, headers: dict[str, str]) -> bytes:
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return (f"POST {URL} HTTP/1.1\r\nhost: bench\r\ncontent-length: {len(body)}\r\n{head}\r\n").encode() + body
+
+
+def _requests(count: int) -> list[bytes]:
     """Distinct, correctly signed WhatsApp messages, built before the clock starts (the driver
     shares the 2 cores with the server: it should spend them on HTTP, not on signing)."""
     run = uuid.uuid4().hex[:8]
-    return [meta_signed(SECRET, ex.meta_body("whatsapp_business_account", [ex.whatsapp_entry(
-        [ex.whatsapp_text(wamid=f"wamid.bench.{run}.{n}", sender=str(4_915_100_000 + n % 500))])]))
+    return [_wire(*meta_signed(SECRET, ex.meta_body("whatsapp_business_account", [ex.whatsapp_entry(
+        [ex.whatsapp_text(wamid=f"wamid.bench.{run}.{n}", sender=str(4_915_100_000 + n % 500))])])))
         for n in range(count)]
 
 
@@ -78,7 +132,7 @@ async def _wait_ready(client: httpx.AsyncClient, timeout_s: float = 30.0) -> Non
     raise TimeoutError("server not ready")
 
 
-async def _closed_loop(client: httpx.AsyncClient, seconds: float, requests: Iterator) -> tuple[float, list[float], int]:
+async def _closed_loop(client: RawClient, seconds: float, requests: Iterator) -> tuple[float, list[float], int]:
     """Requests/s with ``CONCURRENCY`` in flight, latencies, and the count of non-2xx answers."""
     latencies: list[float] = []
     failures = 0
@@ -87,18 +141,20 @@ async def _closed_loop(client: httpx.AsyncClient, seconds: float, requests: Iter
     async def worker() -> None:
         nonlocal failures
         while time.perf_counter() < deadline:
-            body, headers = next(requests)
+            request = next(requests)
             started = time.perf_counter()
-            response = await client.post(URL, content=body, headers=headers)
+            try:
+                failures += await client.post(request) >= 300
+            except ConnectionError:
+                failures += 1
             latencies.append(time.perf_counter() - started)
-            failures += response.status_code >= 300
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     return len(latencies) / (time.perf_counter() - started), latencies, failures
 
 
-async def _open_loop(client: httpx.AsyncClient, rate: float, seconds: float,
+async def _open_loop(client: RawClient, rate: float, seconds: float,
                      requests: Iterator) -> tuple[float, list[float], int]:
     """Offer ``rate`` requests/s for ``seconds``; latency counts from each request's scheduled start.
 
@@ -111,21 +167,15 @@ async def _open_loop(client: httpx.AsyncClient, rate: float, seconds: float,
     total = int(rate * seconds)
     start = time.perf_counter() + 0.05
 
-    # our own bound on requests in flight: httpcore's pool handles thousands of queued requests
-    # (and their cancellation) in quadratic time, which would measure the client, not the server
-    in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
-
     async def one(i: int) -> None:
         nonlocal failures
         scheduled = start + i / rate
-        body, headers = next(requests)
+        request = next(requests)
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-        async with in_flight:
-            try:
-                response = await client.post(URL, content=body, headers=headers)
-                failures += response.status_code >= 300
-            except httpx.HTTPError:
-                failures += 1
+        try:
+            failures += await client.post(request) >= 300  # at most MAX_IN_FLIGHT sockets: the rest queue
+        except ConnectionError:
+            failures += 1
         latencies[i] = time.perf_counter() - scheduled
 
     tasks = [asyncio.create_task(one(i)) for i in range(total)]
@@ -143,9 +193,10 @@ async def _open_loop(client: httpx.AsyncClient, rate: float, seconds: float,
 async def _measure_server(base_url: str, pid: int) -> dict:
     """Throughput and latencies as the client sees them, and the server process's own CPU time
     per request in the closed loop (robust to other load on the machine, unlike the rates)."""
-    limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30.0) as client:
-        await _wait_ready(client)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as probe:
+        await _wait_ready(probe)
+    client = RawClient(base_url, MAX_IN_FLIGHT)
+    try:
         # pre-built for the open loop and a fast closed loop; built lazily beyond that
         requests = itertools.chain(_requests(int(RATE * SECONDS) + 12_000),
                                    (r for _ in itertools.count() for r in _requests(1000)))
@@ -155,6 +206,8 @@ async def _measure_server(base_url: str, pid: int) -> dict:
         cpu_after = server.cpu_times()
         cpu_ms = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) * 1000 / len(closed)
         achieved, opened, open_failures = await _open_loop(client, RATE, SECONDS, requests)
+    finally:
+        await client.close()
     return {"peak": peak, "cpu_ms": cpu_ms, "closed_p50": _pct(closed, 50), "closed_p99": _pct(closed, 99), "achieved": achieved,
             "p50": _pct(opened, 50), "p99": _pct(opened, 99), "failures": closed_failures + open_failures}
 

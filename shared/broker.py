@@ -135,6 +135,29 @@ async def ensure_topics(bootstrap_servers: str, namespace: str = "", timeout: fl
     return sorted(wanted)
 
 
+async def ensure_named_topics(bootstrap_servers: str, wanted: dict[str, int], timeout: float = 30.0) -> list[str]:
+    """Create the topics of ``wanted`` (qualified name -> partitions) that do not exist yet:
+    topics outside the registry, such as the router's per-queue routed topics
+    (``shared.topics.per_queue``). Raises ``BrokerError``. Returns the names."""
+    if not wanted:
+        return []
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
+    await _start_admin(admin, timeout)
+    try:
+        response = await admin.create_topics(
+            [NewTopic(name, partitions, replication_factor=_replication()) for name, partitions in wanted.items()]
+        )
+        for name, code, message in (e[:3] for e in response.topic_errors):
+            if code not in (0, TOPIC_EXISTS):
+                raise BrokerError(f"cannot create topic {name}: error {code} {message}")
+        missing = set(wanted) - set(await admin.list_topics())
+        if missing:
+            raise BrokerError(f"topics missing after creation: {sorted(missing)}")
+    finally:
+        await admin.close()
+    return sorted(wanted)
+
+
 def _replication() -> int:
     return int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1"))
 

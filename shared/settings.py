@@ -11,13 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.auth import TokenGrant
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_WEBHOOK_SECRET = "whsec_c3dpdGNoYm9hcmQtZGV2ZWxvcG1lbnQtc2VjcmV0"  # "switchboard-development-secret"
 DEV_SIGNING_KEY = "switchboard-development-signing-key"
 DEV_ROUTER_ADMIN_TOKEN = "switchboard-development-router-admin-token"
+DEV_NOTIFIER_ADMIN_TOKEN = "switchboard-development-notifier-admin-token"  # used when unset, development only
 DEV_PLATFORM_SECRET = "switchboard-development-platform-secret"  # examples and tests only
 
 
@@ -65,6 +68,22 @@ class ConsumerSettings(CommonSettings):
     )
 
 
+class PollSource(BaseModel):
+    """One polled source of the ingestor (``INGESTOR_POLL_SOURCES``: source name -> this)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["youtube", "mastodon", "feed"]
+    url: str | None = Field(None, description="Mastodon instance base URL, the feed URL, or another YouTube API base")
+    token: SecretStr | None = Field(None, description="Mastodon access token (bearer) or YouTube Data API key")
+    account: str | None = Field(None, max_length=256, description="Account id on events (default: the instance "
+                                "host / the feed host)")
+    channels: list[str] = Field(default_factory=list, description="YouTube channel ids (all their videos' comments)")
+    videos: list[str] = Field(default_factory=list, description="YouTube video ids polled besides the announced ones")
+    interval_s: float = Field(60.0, ge=1, description="Least time between two polls of one target")
+    expected_interval_s: float | None = Field(None, gt=0, description="Usual rhythm; silence beyond it is reported")
+
+
 class IngestorSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="INGESTOR_", frozen=True, populate_by_name=True, extra="ignore")
 
@@ -95,6 +114,31 @@ class IngestorSettings(CommonSettings):
     )
     dedup_retention_days: int = Field(8, ge=7, description="Dedup ledger rows are pruned after this (>= 7 days)")
     raw_retention_days: int = Field(30, ge=1, description="Raw webhook bodies are pruned after this")
+    poll_sources: dict[str, PollSource] = Field(
+        default_factory=dict, description="Polled sources: source name -> {kind: youtube|mastodon|feed, url, token, …}",
+    )
+    pollers_enabled: bool = Field(True, description="Run the pollers of poll_sources in this process")
+    poll_lease_s: float = Field(120.0, gt=0, description="A replica's claim on a polled source expires after this")
+    poll_max_attempts: int = Field(5, ge=1, description="HTTP attempts per request (429, 5xx, transport errors)")
+    poll_backoff_s: float = Field(1.0, gt=0, description="First retry delay after a 5xx or transport error (doubles)")
+    poll_max_backoff_s: float = Field(300.0, gt=0, description="Largest retry / re-poll delay after errors")
+    poll_max_pages: int = Field(10, ge=1, description="Pages per target per round (the rest resumes next round)")
+    youtube_daily_quota: int = Field(10_000, ge=1, description="YouTube Data API units per Pacific day (1 per list call)")
+    youtube_video_days: int = Field(14, ge=1, description="Announced videos have their comments polled this long")
+    youtube_callback_url: str | None = Field(
+        None, description="Public URL of /v1/webhooks/youtube: set it to (re)subscribe the channels at the hub",
+    )
+    youtube_hub_url: str = Field("https://pubsubhubbub.appspot.com/subscribe", description="WebSub hub endpoint")
+    youtube_lease_s: int = Field(864_000, ge=3600, description="hub.lease_seconds asked for (the hub may grant less)")
+    source_expected_intervals: dict[str, float] = Field(
+        default_factory=dict, description="Source name -> usual seconds between events (else learned)",
+    )
+    silence_enabled: bool = Field(True, description="Emit ConnectorStatusChanged when a source goes silent / recovers")
+    silence_factor: float = Field(6.0, gt=1, description="Silent after this multiple of the learned inter-arrival time")
+    silence_min_interval_s: float = Field(900.0, gt=0, description="…and never sooner than this")
+    silence_min_samples: int = Field(5, ge=1, description="Inter-arrival samples before a learned rhythm is used")
+    silence_check_s: float = Field(30.0, gt=0, description="How often silence is checked")
+    silence_flush_s: float = Field(15.0, gt=0, description="Last-event times are written at most this often per source")
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> "IngestorSettings":
@@ -144,6 +188,12 @@ class ClassifierSettings(ConsumerSettings):
     spike_factor: float = Field(4.0, gt=1, description="A window spikes at this multiple of its usual (EWMA) count")
     spike_min_count: int = Field(10, ge=1, description="…and at no fewer messages than this")
     spike_warmup_windows: int = Field(3, ge=0, description="Windows after start-up before spikes are reported")
+    languages: tuple[str, ...] = Field(
+        ("en", "de", "fr", "es", "it", "nl", "pt", "tr"), min_length=1,
+        description="ISO 639-1 codes the language detector chooses among; lingua loads models for these only")
+    language_short_accuracy: Literal["high", "low"] = Field(
+        "high", description="lingua mode for texts under 120 characters: high loads every n-gram model "
+        "(~240 MB for the 8 default languages), low only trigrams (~12 MB) but misreads very short texts")
 
 
 class RouterSettings(ConsumerSettings):
@@ -205,9 +255,18 @@ class NotifierSettings(ConsumerSettings):
     scheduler_interval_s: float = Field(1.0, description="How often due escalations, SLA timers and digests are checked")
     delivery_attempts: int = 3
     delivery_backoff_s: float = 0.5
+    admin_token: SecretStr | None = Field(
+        None, description="Bootstrap admin bearer token of the notifier API (ack/resolve, Alertmanager); "
+        "unset = the development placeholder in development, none elsewhere")
+    api_tokens: dict[str, TokenGrant] = Field(
+        default_factory=dict, description="JSON: sha256(token) -> {subject, role: agent|lead|admin, team}; "
+        "make one with python -m shared.auth new <subject> <role> [team]")
 
     @model_validator(mode="after")
     def _no_placeholder_key(self) -> "NotifierSettings":
         if self.environment != "development" and self.signing_key.get_secret_value() == DEV_SIGNING_KEY:
             raise ValueError("NOTIFIER_SIGNING_KEY is the development placeholder")
+        if (self.environment != "development" and self.admin_token is not None
+                and self.admin_token.get_secret_value() == DEV_NOTIFIER_ADMIN_TOKEN):
+            raise ValueError("NOTIFIER_ADMIN_TOKEN is the development placeholder")
         return self

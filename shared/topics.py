@@ -7,6 +7,7 @@ set of topics on one broker without touching anyone else's.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -90,9 +91,39 @@ def spec(name: str) -> TopicSpec:
 
 
 def qualified(name: str, namespace: str = "") -> str:
-    """The broker-side name of a registered topic under ``namespace`` (a plain prefix)."""
-    spec(name)
+    """The broker-side name of a registered topic (or a per-queue copy, see ``per_queue``)
+    under ``namespace`` (a plain prefix)."""
+    if per_queue_parent(name) is None:
+        spec(name)
     return f"{namespace}{name}"
+
+
+# Per-queue copies: every event on a topic of PER_QUEUE is also published to
+# ``<topic>.<queue>`` (e.g. ``switchboard.items.routed.v1.support-de``) so a helpdesk can
+# subscribe to its queues only. Queue ids are lowercase DNS labels (they name KafkaTopic
+# resources too) and never ``dlq``. The queues come from the router's configuration, not from
+# this registry: the router creates them at start-up and ``switchboard topics`` does too.
+PER_QUEUE = frozenset({ROUTED})
+QUEUE_SUFFIX = re.compile(r"^(?!dlq$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def per_queue(name: str, queue: str) -> str:
+    """The per-queue copy of registered topic ``name`` for ``queue`` (unqualified). Raises
+    ``UnknownTopic`` when ``name`` has no per-queue copies, ``ValueError`` for a bad queue id."""
+    if name not in PER_QUEUE:
+        raise UnknownTopic(f"{name} has no per-queue topics")
+    if not QUEUE_SUFFIX.match(queue):
+        raise ValueError(f"queue id {queue!r} cannot name a topic: lowercase letters, digits and '-' "
+                         "(at most 63, not 'dlq')")
+    return f"{name}.{queue}"
+
+
+def per_queue_parent(name: str) -> TopicSpec | None:
+    """The registered topic ``name`` is a per-queue copy of, or ``None``."""
+    for parent in PER_QUEUE:
+        if name.startswith(parent + ".") and QUEUE_SUFFIX.match(name[len(parent) + 1:]):
+            return spec(parent)
+    return None
 
 
 def dlq_for(name: str, namespace: str = "") -> str:

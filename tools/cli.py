@@ -1,7 +1,8 @@
 """``switchboard`` — the operator and developer command line.
 
     switchboard migrate            apply database migrations (DATABASE_URL)
-    switchboard topics             create every registered topic (KAFKA_BOOTSTRAP_SERVERS)
+    switchboard topics             create every registered topic (KAFKA_BOOTSTRAP_SERVERS), and the
+                                   router's per-queue routed topics (ROUTER_ROUTING_FILE)
     switchboard run [--exit-after-replay] [--no-replay]
                                    the whole pipeline on embedded defaults, with demo traffic
 """
@@ -49,6 +50,12 @@ def _topics() -> int:
     settings = CommonSettings()
     names = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, settings.kafka_topic_namespace))
     print(f"{len(names)} topics ready on {settings.kafka_bootstrap_servers}")
+    # the router's per-queue routed topics, from its routing file (docs/router.md#per-queue-routed-topics)
+    from services.router.queuetopics import ensure_from_file
+    from shared.settings import RouterSettings
+
+    queues = asyncio.run(ensure_from_file(settings, RouterSettings().routing_file))
+    print(f"{len(queues)} per-queue routed topics ready")
     return 0
 
 

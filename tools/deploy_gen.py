@@ -4,6 +4,8 @@
 
 - ``deploy/k8s/base/topics.yaml``: one Strimzi ``KafkaTopic`` per topic of the registry
   (``shared/topics.yaml``), with its name and partition count;
+- ``deploy/k8s/base/queue-topics.yaml``: one ``KafkaTopic`` per queue of ``config/routing.yaml``,
+  the router's per-queue routed topics ``switchboard.items.routed.v1.<queue>``;
 - ``deploy/k8s/base/scaling.yaml``: one KEDA ``ScaledObject`` per consuming service, with a
   Kafka trigger per topic the registry says it consumes, its consumer group from
   ``shared/settings.py`` and ``maxReplicaCount`` = the topic's partitions;
@@ -36,6 +38,8 @@ from shared import topics
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "deploy" / "k8s" / "base"
 TOPICS_FILE = BASE / "topics.yaml"
+QUEUE_TOPICS_FILE = BASE / "queue-topics.yaml"
+ROUTING_FILE = ROOT / "config" / "routing.yaml"
 SCALING_FILE = BASE / "scaling.yaml"
 CONFIG_FILES_FILE = BASE / "config-files.yaml"
 DASHBOARD_FILE = BASE / "dashboard.yaml"
@@ -71,7 +75,8 @@ DEFAULT_LAG_THRESHOLD = 100
 # (services/notifier/app.py); tests/contract/test_deploy_k8s.py holds this to the runners the
 # services really build, so it cannot drift.
 GROUP_SUFFIX = {("notifier", topics.UNSTAFFED): "-unstaffed", ("notifier", topics.SPIKED): "-spiked",
-                ("router", topics.LIFECYCLE): "-lifecycle"}
+                ("router", topics.LIFECYCLE): "-lifecycle", ("classifier", topics.CORRECTIONS): "-corrections",
+                ("notifier", topics.LIFECYCLE): "-lifecycle", ("notifier", topics.CONNECTORS): "-connectors"}
 PART_OF = {"app.kubernetes.io/part-of": "switchboard"}
 
 HEADER = """\
@@ -114,6 +119,23 @@ def kafka_topic(spec: topics.TopicSpec) -> dict:
 def render() -> str:
     """The full text of ``deploy/k8s/base/topics.yaml`` for the current registry."""
     return _dump([kafka_topic(spec) for spec in topics.registry()], "shared/topics.yaml")
+
+
+def queue_topic_specs() -> list[topics.TopicSpec]:
+    """The router's per-queue routed topics (``shared.topics.per_queue``), one per queue of
+    ``config/routing.yaml``: not in the registry because the queues are routing data."""
+    routing = yaml.safe_load(ROUTING_FILE.read_text(encoding="utf-8"))
+    parent = topics.spec(topics.ROUTED)
+    return [topics.TopicSpec(name=topics.per_queue(parent.name, q["id"]), partitions=parent.partitions,
+                             key=parent.key, event_type=parent.event_type, dlq=None, producers=parent.producers,
+                             consumers=("helpdesk",),
+                             description=f"{parent.description} Queue {q['id']} only (a copy, same event id).")
+            for q in routing["queues"]]
+
+
+def render_queue_topics() -> str:
+    """The full text of ``deploy/k8s/base/queue-topics.yaml``."""
+    return _dump([kafka_topic(spec) for spec in queue_topic_specs()], "config/routing.yaml (queues)")
 
 
 # -- lag-based scaling -------------------------------------------------------------------------
@@ -212,6 +234,7 @@ def render_compose_alerts() -> str:
 
 GENERATED: dict[Path, Callable[[], str]] = {
     TOPICS_FILE: render,
+    QUEUE_TOPICS_FILE: render_queue_topics,
     SCALING_FILE: render_scaling,
     CONFIG_FILES_FILE: render_config_files,
     DASHBOARD_FILE: render_dashboard,

@@ -3,13 +3,15 @@ HTTP and keeps them, speaking the targets' formats:
 
 * ``POST /pages``: generic signed webhook (Standard Webhooks signature verified, deduplicated on
   ``webhook-id`` as a real receiver would);
-* ``POST /v2/enqueue``: PagerDuty Events API v2 (shape checked; 202 like PagerDuty; alerts folded
-  on ``dedup_key`` as PagerDuty does);
+* ``POST /v2/enqueue``: PagerDuty Events API v2 (shape checked: trigger needs ``payload``,
+  acknowledge/resolve only ``dedup_key``; 202 ``{"status":"success","dedup_key":…}`` like
+  PagerDuty; alerts folded on ``dedup_key`` as PagerDuty does);
 * ``POST /hooks/{token}``: Slack / Mattermost incoming-webhook shape (``text`` required).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request, Response
@@ -59,13 +61,18 @@ class PagerSink:
             event = await request.json()
             if self._failing():
                 return Response(status_code=503)
+            # Events API v2: ``payload`` (summary, source, severity) is required on trigger only;
+            # acknowledge and resolve carry just the routing key and the alert's dedup_key.
             ok = (event.get("routing_key") and event.get("event_action") in PD_ACTIONS and event.get("dedup_key")
-                  and {"summary", "source", "severity"} <= set(event.get("payload", {})))
+                  and (event.get("event_action") != "trigger"
+                       or {"summary", "source", "severity"} <= set(event.get("payload", {}))))
             if not ok:
                 self.rejected += 1
-                return Response(status_code=400)
+                return Response(status_code=400, content=b'{"status":"invalid event","message":"Event object is '
+                                b'invalid"}', media_type="application/json")
             self.pagerduty.setdefault(event["dedup_key"], []).append(event)
-            return Response(status_code=202, content=b'{"status":"success"}', media_type="application/json")
+            answer = {"status": "success", "message": "Event processed", "dedup_key": event["dedup_key"]}
+            return Response(status_code=202, content=json.dumps(answer).encode(), media_type="application/json")
 
         @app.post("/hooks/{token}")
         async def chat(token: str, request: Request) -> Response:

@@ -1,7 +1,8 @@
 """Composition root of the classifier: models, the consumer stage, and the HTTP app.
 
 ``build(settings)`` loads models and rules once (raising if anything is missing or invalid)
-and returns the FastAPI app and the ``ConsumerRunner`` over the raw topic; nothing runs
+and returns the FastAPI app and the ``ClassifierService`` (runners over the raw and the
+corrections topics); nothing runs
 until ``shared.service.serve`` starts them.
 """
 
@@ -15,9 +16,10 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from prometheus_client import Counter
 
 from services.classifier.bundle import Models, load_models
+from services.classifier.feedback import CorrectionStage, CorrectionStore
 from services.classifier.runtime import ClassifierRuntime, Outcome
 from services.classifier.stage import classify
-from shared import topics
+from shared import db, topics
 from shared.codec import PoisonMessage
 from shared.events import (
     CanonicalMessage,
@@ -32,7 +34,7 @@ from shared.events import (
     utcnow,
 )
 from shared.logging import get_logger
-from shared.runner import BatchResult, ConsumerRunner, Output, RecordMeta
+from shared.runner import BatchResult, ConsumerRunner, Output, RecordMeta, RunnerFailed
 from shared.service import ops_router
 from shared.settings import ClassifierSettings
 
@@ -131,12 +133,89 @@ async def describe_models(models: ModelsDep) -> dict:
     return models.describe()
 
 
-def build(settings: ClassifierSettings) -> tuple[FastAPI, ConsumerRunner]:
-    """Load models once and wire the app and runner. Raises if models or rules are invalid."""
+CORRECTIONS_GROUP_SUFFIX = "-corrections"  # tools/deploy_gen.GROUP_SUFFIX
+
+
+CORRECTIONS_FAILED = Counter("switchboard_classifier_corrections_runner_failures_total",
+                             "Times the corrections consumer gave up (database or broker) and was restarted")
+
+
+class ClassifierService:
+    """The classifier's two consumers: raw messages → classified (the settings' consumer group),
+    and corrections → stored labelled examples (its own group, ``<group>-corrections``).
+
+    Classification never depends on the database: when the corrections runner gives up (its
+    retries exhausted, e.g. the database is down) it is logged, counted and started again after
+    a backoff, uncommitted corrections are re-read then; only the classifying runner's failure
+    ends ``run`` with ``RunnerFailed``. ``state``, ``live`` and ``ready`` are the classifying
+    runner's; ``corrections`` is the current corrections runner."""
+
+    RESTART_BACKOFF_S = (1.0, 60.0)
+
+    def __init__(self, settings: ClassifierSettings, stage: ClassifierStage, engine=None) -> None:
+        self.engine = engine if engine is not None else db.engine(settings.database_url)
+        self.classify = ConsumerRunner(settings, SERVICE, topics.RAW, stage)
+        self._corrections_settings = settings.model_copy(
+            update={"consumer_group": settings.consumer_group + CORRECTIONS_GROUP_SUFFIX})
+        self.corrections = self._corrections_runner()
+        self._stopping = asyncio.Event()
+
+    def _corrections_runner(self) -> ConsumerRunner:
+        return ConsumerRunner(self._corrections_settings, SERVICE, topics.CORRECTIONS,
+                              CorrectionStage(CorrectionStore(db.sessions(self.engine))))
+
+    @property
+    def runners(self) -> list[ConsumerRunner]:
+        return [self.classify, self.corrections]
+
+    @property
+    def state(self):
+        return self.classify.state
+
+    @property
+    def live(self) -> bool:
+        return self.classify.live
+
+    @property
+    def ready(self) -> bool:
+        return self.classify.ready
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for runner in self.runners:
+            runner.stop()
+
+    async def run(self) -> None:
+        corrections = asyncio.create_task(self._run_corrections(), name=f"{SERVICE}:corrections")
+        try:
+            await self.classify.run()
+        finally:
+            self.stop()
+            await asyncio.gather(corrections, return_exceptions=True)
+            await self.engine.dispose()
+
+    async def _run_corrections(self) -> None:
+        delay, most = self.RESTART_BACKOFF_S
+        while not self._stopping.is_set():
+            try:
+                await self.corrections.run()
+                return
+            except RunnerFailed as exc:
+                CORRECTIONS_FAILED.inc()
+                log.error("classifier.corrections_failed", error=str(exc), restart_in_s=delay)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                return
+            except TimeoutError:
+                delay = min(delay * 2, most)
+                self.corrections = self._corrections_runner()
+
+
+def build(settings: ClassifierSettings) -> tuple[FastAPI, ClassifierService]:
+    """Load models once and wire the app and runners. Raises if models or rules are invalid."""
     models = load_models(settings)
     log.info("classifier.models_loaded", **models.describe())
-    runner = ConsumerRunner(settings, SERVICE, topics.RAW,
-                            make_stage(models, ClassifierRuntime.from_settings(models, settings)))
+    runner = ClassifierService(settings, make_stage(models, ClassifierRuntime.from_settings(models, settings)))
     app = FastAPI(title="Switchboard classifier", version="1")
     app.state.models = models
     app.include_router(ops_router(lambda: runner.live, lambda: runner.ready))

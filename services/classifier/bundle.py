@@ -15,7 +15,8 @@ from types import MappingProxyType
 
 from services.classifier.authors import AuthorLists, load_lists
 from services.classifier.language import LanguageDetector
-from services.classifier.model import SpamModel
+from services.classifier import registry
+from services.classifier.model import NAME, SpamModel
 from services.classifier.rules import RuleSet, load_dir
 from services.classifier.tasks import TaskModel, load_task_model
 from shared.settings import ClassifierSettings
@@ -42,6 +43,13 @@ class Models:
             return (rules[language],)
         return tuple(rules[key] for key in sorted(rules))
 
+    def clear_caches(self) -> None:
+        """Forget the per-word features and short-text languages seen so far (benchmarks)."""
+        self.detector.clear_cache()
+        for model in (self.spam, self.tone):
+            if model is not None:
+                model._fast.clear_cache()
+
     def describe(self) -> dict:
         """Versions of what is loaded, for ``GET /v1/models`` and start-up logs."""
         card = self.spam.card
@@ -56,23 +64,32 @@ class Models:
                       "threshold": self.tone_threshold} if self.tone is not None else None),
             "authors": {"blocked": len(self.authors.blocked.entries), "vip": len(self.authors.vip.entries)},
             "large_account_followers": self.large_account_followers,
-            "language_detector": {"library": "lingua", "languages": list(self.detector.languages)},
+            "language_detector": {"library": "lingua", "languages": list(self.detector.languages),
+                                  "short_text_accuracy": self.detector.short_accuracy},
         }
 
 
 def load_models(settings: ClassifierSettings) -> Models:
-    """Load artifacts named by ``settings``. Raises ``FileNotFoundError``,
+    """Load artifacts named by ``settings`` (the spam model ``registry.active`` names: the
+    last promoted by ``retrain``, else ``spam-v1``). Raises ``FileNotFoundError``,
     ``UntrustedArtifact``, ``RuleFileError``, ``AuthorListError`` or ``pydantic.ValidationError``."""
     shadow = settings.shadow_rules_dir
+    # Order matters for the peak: each skops load briefly needs about twice its model's size,
+    # so the artifacts load first (heap returned after each) and lingua's ~240 MB of n-gram
+    # models last; loading lingua first put the peak at ~770 MB, over the 600 MB limit.
+    spam = SpamModel.load(settings.models_dir, registry.active(settings.models_dir, "spam", NAME))
+    _release_heap()
+    tone = load_task_model(settings.models_dir, settings.tone_model) if settings.tone_model else None
+    _release_heap()
     models = Models(
-        spam=SpamModel.load(settings.models_dir),
+        spam=spam,
         rules=MappingProxyType(load_dir(settings.rules_dir)),
-        detector=LanguageDetector(),
+        detector=LanguageDetector(tuple(settings.languages), settings.language_short_accuracy),
         spam_threshold=settings.spam_threshold,
         authors=load_lists(settings.authors_dir),
         large_account_followers=settings.large_account_followers,
         shadow_rules=MappingProxyType(load_dir(shadow)) if shadow is not None else None,
-        tone=load_task_model(settings.models_dir, settings.tone_model) if settings.tone_model else None,
+        tone=tone,
         tone_languages=tuple(settings.tone_languages),
         tone_threshold=settings.tone_threshold,
     )

@@ -6,6 +6,9 @@
   on labelled rows; prints the figures as JSON.
 * ``classify --input messages.jsonl --output decisions.jsonl``: the full classifier stage
   (rules, spam model, language) on every message, in bulk, with scores and explanations.
+* ``retrain [--database-url URL] [--models DIR] [--datasets DIR] [--only FAMILY] [--dry-run]``:
+  candidates from the shipped data plus stored corrections, compared with the live models on
+  the held evaluation sets and held-out corrections; promoted only if not worse (``retrain``).
 
 Progress goes to stderr; exit status 2 with a one-line message on bad input.
 """
@@ -17,8 +20,12 @@ import json
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from services.classifier import bulk, training, userdata
 from services.classifier.model import UntrustedArtifact
+from services.classifier.registry import RegistryError
+from services.classifier.retrain import TASK_FAMILIES, TOLERANCE
 from services.classifier.tasks import TaskModel
 from shared.settings import ROOT
 
@@ -53,7 +60,43 @@ def parser() -> argparse.ArgumentParser:
     classify.add_argument("--input", type=Path, required=True)
     classify.add_argument("--output", type=Path, required=True)
     classify.add_argument("--text-column", default="text", help="for rows that are not full messages")
+    retrain = commands.add_parser("retrain", help="retrain from stored corrections; promote only if not worse")
+    retrain.add_argument("--database-url", help="where the corrections are stored (default: DATABASE_URL)")
+    retrain.add_argument("--models", type=Path, default=DEFAULT_MODELS)
+    retrain.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets",
+                         help="shipped spam training data and held evaluation sets")
+    retrain.add_argument("--only", choices=["spam", *TASK_FAMILIES], help="retrain this family only")
+    retrain.add_argument("--tolerance", type=float, default=TOLERANCE,
+                         help="how much lower a figure may be and still count as not worse")
+    retrain.add_argument("--dry-run", action="store_true", help="compare and report, promote nothing")
     return root
+
+
+def run_retrain(args: argparse.Namespace) -> list[dict]:
+    from services.classifier import corpus, feedback, retrain, train
+    from shared.settings import ClassifierSettings
+
+    settings = ClassifierSettings()
+    url = args.database_url or settings.database_url
+    examples = feedback.read_corrections(url)
+    progress(f"{len(examples)} stored corrections")
+    outcomes = []
+    if args.only in (None, "spam"):
+        try:
+            base = corpus.load(args.datasets)
+        except corpus.CorpusMissing as exc:
+            progress(f"spam: cannot retrain: the shipped training data is missing ({exc}); keeping the current model")
+            outcomes.append(retrain.Outcome("spam", False, f"shipped training data missing: {exc}"))
+        else:
+            outcomes.append(retrain.retrain_spam(
+                base.texts, base.labels, examples, models_dir=args.models,
+                protocols=retrain.spam_protocols(args.datasets, progress), recipe=train.build_pipeline,
+                progress=progress, threshold=settings.spam_threshold, tolerance=args.tolerance, dry_run=args.dry_run))
+    for family in TASK_FAMILIES:
+        if args.only in (None, family):
+            outcomes.append(retrain.retrain_task(family, examples, models_dir=args.models, progress=progress,
+                                                 tolerance=args.tolerance, dry_run=args.dry_run))
+    return [o.as_dict() for o in outcomes]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "classify":
         count = bulk.classify_file(args.input, args.output, args.text_column, progress)
         progress(f"wrote {count} decisions to {args.output}")
+    elif args.command == "retrain":
+        print(json.dumps(run_retrain(args), indent=2))
     return 0
 
 
@@ -81,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"error: {exc}")
     except FileNotFoundError as exc:
         progress(f"error: {exc.filename or exc} not found (train a model first, or pass --models DIR)")
-    except UntrustedArtifact as exc:
+    except (UntrustedArtifact, RegistryError) as exc:
         progress(f"error: {exc}")
+    except SQLAlchemyError as exc:
+        progress(f"error: cannot read the stored corrections ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                 "is the database migrated (switchboard migrate)?")
     return 2
 
 

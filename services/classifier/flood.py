@@ -57,6 +57,7 @@ class _Entry:
     author: str
     signature: np.ndarray
     campaign: _Campaign | None = None
+    bands: tuple[tuple[int, bytes], ...] = ()  # LSH bucket keys, computed once
 
 
 @dataclass
@@ -111,7 +112,8 @@ class CampaignDetector:
 
     def _observe_one(self, message: CanonicalMessage, sig: np.ndarray) -> CampaignMatch | None:
         self._expire(message.created_at)
-        entry = _Entry(message.message_key, message.created_at, f"{message.platform}:{message.author.id}", sig)
+        entry = _Entry(message.message_key, message.created_at, f"{message.platform}:{message.author.id}", sig,
+                       bands=self._bands(sig))
         nearest, best = self._nearest(entry)
         self._insert(entry)
         if nearest is None or (nearest.author == entry.author and nearest.campaign is None):
@@ -124,12 +126,15 @@ class CampaignDetector:
 
     def _nearest(self, entry: _Entry) -> tuple[_Entry | None, float]:
         candidates: set[int] = set()
-        for band in self._bands(entry.signature):
-            candidates |= self._buckets.get(band, set())
+        buckets = self._buckets
+        for band in entry.bands:
+            found = buckets.get(band)
+            if found:
+                candidates |= found
         best, nearest = 0.0, None
         for ident in candidates:
             other = self._by_id[ident]
-            score = float(np.mean(other.signature == entry.signature))
+            score = np.count_nonzero(other.signature == entry.signature) / NUM_PERM
             if score >= self.similarity and (score > best or (nearest and other.campaign and not nearest.campaign)):
                 best, nearest = score, other
         return nearest, best
@@ -145,14 +150,14 @@ class CampaignDetector:
         ident = id(entry)
         self._by_id[ident] = entry
         self._entries.append(entry)
-        for band in self._bands(entry.signature):
+        for band in entry.bands:
             self._buckets.setdefault(band, set()).add(ident)
 
     def _expire(self, now: datetime) -> None:
         while self._entries and self._entries[0].at < now - self.window:
             old = self._entries.popleft()
             self._by_id.pop(id(old), None)
-            for band in self._bands(old.signature):
+            for band in old.bands:
                 bucket = self._buckets.get(band)
                 if bucket is not None:
                     bucket.discard(id(old))
@@ -160,5 +165,7 @@ class CampaignDetector:
                         del self._buckets[band]
 
     @staticmethod
-    def _bands(sig: np.ndarray) -> list[tuple[int, bytes]]:
-        return [(b, sig[b * ROWS:(b + 1) * ROWS].tobytes()) for b in range(BANDS)]
+    def _bands(sig: np.ndarray) -> tuple[tuple[int, bytes], ...]:
+        raw = sig.tobytes()
+        width = ROWS * sig.itemsize
+        return tuple((b, raw[b * width:(b + 1) * width]) for b in range(BANDS))

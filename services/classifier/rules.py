@@ -5,7 +5,13 @@ each rule has a unique ``id``, an ``action`` (``drop``, ``reply``, ``urgent``, `
 ``tag``), and either a case-insensitive regular expression ``pattern`` or a list of
 ``phrases`` matched token by token, case-insensitively, by a spaCy ``PhraseMatcher`` over a
 blank pipeline of the rule set's language (so "Kündigung" matches the token, not a part of
-"Kündigungsfrist"); optional ``tags`` (required for ``tag`` rules) and ``description``.
+"Kündigungsfrist"), or a list of ``lemmas``: dictionary forms whose inflections match too
+(``lemma: kündigen`` → "kündige", "gekündigt", "kündigte"; "meinen Vertrag kündigen" is a
+sequence of lemmas). Lemma entries are expanded once, on load, to their word forms from
+spaCy's lookup table for the language (``spacy-lookups-data``, read and released: nothing of
+it stays in memory) and matched by a spaCy ``Matcher`` on lower-cased tokens; an unknown
+lemma (a typo, or a word without inflections: use ``phrases``) or a language without a table is
+a load error. Optional ``tags`` (required for ``tag`` rules) and ``description``.
 Loading validates everything up front and raises ``RuleFileError`` naming the file, the line
 and the rule; matching is pure.
 """
@@ -13,18 +19,21 @@ and the rule; matching is pure.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import gzip
+import json
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import spacy
 import yaml
-from spacy.matcher import PhraseMatcher
+from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
 _ID = re.compile(r"^[a-z]{2,3}\.[a-z]+\.[a-z0-9-]+$")
-_RULE_KEYS = {"id", "action", "pattern", "phrases", "tags", "description"}
+_RULE_KEYS = {"id", "action", "pattern", "phrases", "lemmas", "tags", "description"}
+_MATCHERS = ("pattern", "phrases", "lemmas")
 _FILE_KEYS = {"version", "language", "rules"}
 MAX_EVIDENCE = 80
 MAX_CHARS = 5_000  # phrase matching tokenises; bound the CPU per message
@@ -51,6 +60,9 @@ class Rule:
     description: str = ""
     phrases: tuple[str, ...] = ()
     line: int = 0
+    lemmas: tuple[str, ...] = ()
+    # per lemma entry, per token: the lower-cased word forms that match it (filled on load)
+    lemma_forms: tuple[tuple[frozenset[str], ...], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -67,10 +79,15 @@ class RuleSet:
     version: str
     rules: tuple[Rule, ...]
     phrase_matcher: PhraseMatcher | None = field(default=None, compare=False, repr=False)
+    # the longest lower-cased token of every phrase: a text containing none of them as a substring
+    # cannot match a phrase, and skips tokenisation (most messages)
+    phrase_heads: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    lemma_matcher: Matcher | None = field(default=None, compare=False, repr=False)
 
     def match(self, text: str) -> tuple[Hit, ...]:
         """Every rule whose pattern or phrase occurs in ``text``, in file order."""
-        phrased = self._phrase_hits(text) if self.phrase_matcher is not None else {}
+        tokenised = self.phrase_matcher is not None or self.lemma_matcher is not None
+        phrased = self._phrase_hits(text) if tokenised and self._may_phrase(text) else {}
         hits = []
         for rule in self.rules:
             if rule.pattern is None:
@@ -82,13 +99,18 @@ class RuleSet:
                 hits.append(Hit(rule, found.group(0).strip()[:MAX_EVIDENCE]))
         return tuple(hits)
 
+    def _may_phrase(self, text: str) -> bool:
+        lowered = text[:MAX_CHARS].lower()
+        return any(head in lowered for head in self.phrase_heads)
+
     def _phrase_hits(self, text: str) -> dict[str, str]:
-        """First matched phrase (as written in the text) per phrase rule id."""
-        assert self.phrase_matcher is not None
+        """First matched phrase or lemma sequence (as written in the text) per rule id."""
         doc: Doc = _tokenizer(self.language)(text[:MAX_CHARS])
         found: dict[str, str] = {}
-        for match_id, start, end in self.phrase_matcher(doc):
-            found.setdefault(self.phrase_matcher.vocab.strings[match_id], doc[start:end].text)
+        for matcher in (self.phrase_matcher, self.lemma_matcher):
+            if matcher is not None:
+                for match_id, start, end in matcher(doc):
+                    found.setdefault(matcher.vocab.strings[match_id], doc[start:end].text)
         return found
 
 
@@ -115,6 +137,74 @@ def _phrase_matcher(language: str, rules: tuple[Rule, ...]) -> PhraseMatcher | N
     for rule in phrased:
         matcher.add(rule.id, [tokenizer(phrase) for phrase in rule.phrases])
     return matcher
+
+
+def _phrase_heads(language: str, rules: tuple[Rule, ...]) -> tuple[str, ...]:
+    tokenizer = _tokenizer(language)
+    # any token of a phrase must occur; the longest is the most selective
+    heads = {max((t.lower_ for t in doc), key=len) for rule in rules for phrase in rule.phrases
+             if len(doc := tokenizer(phrase))}
+    # a lemma sequence needs one of the forms of its first lemma
+    heads |= {form for rule in rules for entry in rule.lemma_forms for form in entry[0]}
+    return tuple(sorted(heads))
+
+
+def _lemma_matcher(language: str, rules: tuple[Rule, ...]) -> Matcher | None:
+    lemmatised = [rule for rule in rules if rule.lemma_forms]
+    if not lemmatised:
+        return None
+    matcher = Matcher(_tokenizer(language).vocab)
+    for rule in lemmatised:
+        matcher.add(rule.id, [[{"LOWER": {"IN": sorted(forms)}} for forms in entry] for entry in rule.lemma_forms])
+    return matcher
+
+
+def lemma_table_forms(language: str, lemmas: set[str]) -> dict[str, set[str]]:
+    """Lower-cased lemma → its lower-cased word forms (itself included) from spaCy's lookup
+    table, for the lemmas asked for only; lemmas the table does not know are left out.
+    Raises ``LookupError`` when there is no table for ``language``."""
+    try:
+        from importlib.resources import files
+
+        path = files("spacy_lookups_data") / "data" / f"{language}_lemma_lookup.json.gz"
+        raw = path.read_bytes()
+    except (ImportError, ModuleNotFoundError, FileNotFoundError, OSError) as exc:
+        raise LookupError(f"no spaCy lemma table for {language!r} (spacy-lookups-data): {exc}") from exc
+    wanted = {lemma.lower() for lemma in lemmas}
+    found: dict[str, set[str]] = {}
+
+    def keep(pairs: list) -> None:  # never builds the 350,000-entry dict
+        for form, lemma in pairs:
+            if isinstance(lemma, str) and (key := lemma.lower()) in wanted:
+                found.setdefault(key, {key}).add(form.lower())
+
+    json.loads(gzip.decompress(raw), object_pairs_hook=keep)
+    return found
+
+
+def _expand_lemmas(file: str, language: str, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """Rules with their lemma entries expanded to word forms. Raises ``RuleFileError``."""
+    if not any(rule.lemmas for rule in rules):
+        return rules
+    tokenizer = _tokenizer(language)
+    entries = {rule.id: [[t.text for t in tokenizer(entry)] for entry in rule.lemmas] for rule in rules if rule.lemmas}
+    try:
+        table = lemma_table_forms(language, {token for es in entries.values() for e in es for token in e})
+    except LookupError as exc:
+        first = next(rule for rule in rules if rule.lemmas)
+        raise RuleFileError(f"{file}:{first.line}: rule {first.id}: lemmas need a lemma table: {exc}") from exc
+    expanded = []
+    for rule in rules:
+        if rule.lemmas:
+            for entry in entries[rule.id]:
+                if unknown := [token for token in entry if token.lower() not in table]:
+                    raise RuleFileError(
+                        f"{file}:{rule.line}: rule {rule.id}: unknown lemma {unknown[0]!r} in {' '.join(entry)!r} "
+                        f"(not in spaCy's {language} lemma table: a typo, or a word without inflections: use phrases)")
+            forms = tuple(tuple(frozenset(table[token.lower()]) for token in entry) for entry in entries[rule.id])
+            rule = replace(rule, lemma_forms=forms)
+        expanded.append(rule)
+    return tuple(expanded)
 
 
 def load_dir(rules_dir: Path) -> dict[str, RuleSet]:
@@ -147,8 +237,11 @@ def load_file(path: Path) -> RuleSet:
         if rule.id in seen:
             raise RuleFileError(f"{path.name}:{rule.line}: rule {rule.id}: duplicate id")
         seen.add(rule.id)
+    rules = _expand_lemmas(path.name, doc["language"], rules)
     return RuleSet(language=doc["language"], version=str(doc["version"]), rules=rules,
-                   phrase_matcher=_phrase_matcher(doc["language"], rules))
+                   phrase_matcher=_phrase_matcher(doc["language"], rules),
+                   phrase_heads=_phrase_heads(doc["language"], rules),
+                   lemma_matcher=_lemma_matcher(doc["language"], rules))
 
 
 def _rule_lines(root: yaml.Node | None) -> dict[int, int]:
@@ -177,8 +270,12 @@ def _rule(file: str, index: int, entry: Any, line: int) -> Rule:
         raise RuleFileError(f"{where}: tags must be a list of strings")
     if entry["action"] == Action.TAG and not tags:
         raise RuleFileError(f"{where}: a tag rule needs tags")
-    if ("pattern" in entry) == ("phrases" in entry):
-        raise RuleFileError(f"{where}: needs exactly one of pattern or phrases")
+    if sum(key in entry for key in _MATCHERS) != 1:
+        raise RuleFileError(f"{where}: needs exactly one of pattern or phrases or lemmas")
+    lemmas = entry.get("lemmas", [])
+    if not isinstance(lemmas, list) or not all(isinstance(x, str) and x.strip() for x in lemmas) or (
+            "lemmas" in entry and not lemmas):
+        raise RuleFileError(f"{where}: lemmas must be a non-empty list of strings")
     phrases = entry.get("phrases", [])
     if not isinstance(phrases, list) or not all(isinstance(p, str) and p.strip() for p in phrases):
         raise RuleFileError(f"{where}: phrases must be a non-empty list of strings")
@@ -191,4 +288,4 @@ def _rule(file: str, index: int, entry: Any, line: int) -> Rule:
         except re.error as exc:
             raise RuleFileError(f"{where}: pattern does not compile: {exc}") from exc
     return Rule(name, Action(entry["action"]), pattern, tuple(tags), str(entry.get("description", "")),
-                tuple(phrases), line)
+                tuple(phrases), line, tuple(x.strip() for x in lemmas))

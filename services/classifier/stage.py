@@ -1,6 +1,6 @@
 """The classifier's pure core: ``classify_batch(messages, models) -> list[Verdict]``.
 
-A batch is classified together: languages one by one (lingua), the spam model once over all
+A batch is classified together: languages in one batched lingua call, the spam model once over all
 texts (one sparse matrix), then per message the rules, PII, author lists and the decision.
 Decision, in order of precedence:
 
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.classifier.bundle import Models
-from services.classifier.language import language_of
+from services.classifier.language import languages_of
 from services.classifier.model import SpamScore
 from services.classifier.pii import REGIONS, PiiFinding, find_pii
 from services.classifier.rules import Action, Hit
@@ -70,7 +70,7 @@ def classify(message: CanonicalMessage, models: Models) -> Classification:
 
 def classify_batch(messages: Sequence[CanonicalMessage], models: Models) -> list[Verdict]:
     """One verdict per message, in order. CPU-bound (blocks); call it off the event loop."""
-    languages = [language_of(m.text, m.language_hint, models.detector) for m in messages]
+    languages = languages_of([m.text for m in messages], [m.language_hint for m in messages], models.detector)
     spams = models.spam.score_batch([m.text for m in messages])
     tones = tone_scores(messages, languages, models)
     verdicts = []
@@ -134,7 +134,9 @@ def build(message: CanonicalMessage, language: str, facts: Facts, models: Models
 
 def decide(message: CanonicalMessage, facts: Facts, threshold: float) -> tuple[Decision, Urgency, str]:
     """The decision, its urgency and a one-sentence reason (see the module docstring)."""
-    fired = {action: [h for h in facts.hits if h.rule.action == action] for action in Action}
+    fired: dict[Action, list[Hit]] = {action: [] for action in Action}
+    for hit in facts.hits:
+        fired[hit.rule.action].append(hit)
     spam = facts.spam.probability
     if facts.blocked:
         return Decision.DROP, Urgency.LOW, "Dropped: the author is on the block list."

@@ -22,6 +22,7 @@ import numpy as np
 import skops.io as sio
 
 from services.classifier import model as spam_model
+from services.classifier.features import FastUnion, FeatureNames
 from services.classifier.model import (  # noqa: F401 - fingerprint is part of this module's API
     ModelCard,
     UntrustedArtifact,
@@ -65,12 +66,13 @@ class TaskModel:
     def __init__(self, pipeline: Any, card: ModelCard) -> None:
         self.card = card
         self._features = pipeline.named_steps["features"]
+        self._fast = FastUnion(self._features)  # same matrix as _features.transform, faster
         self._clf = pipeline.named_steps["clf"]
         self.classes: tuple[str, ...] = tuple(str(c) for c in self._clf.classes_)
         coef = self._clf.calibrated_classifiers_[0].estimator.coef_
         # binary SVMs have one row, for the second class; the first class gets its negation
         self._coef = np.vstack([-coef[0], coef[0]]) if coef.shape[0] == 1 else coef
-        self._names = self._features.get_feature_names_out()
+        self._label = FeatureNames(self._features)  # column -> "word:refund"
 
     @classmethod
     def load(cls, models_dir: Path, name: str) -> TaskModel:
@@ -84,14 +86,14 @@ class TaskModel:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities, one row per text, columns in ``classes`` order. Batch for speed."""
-        return self._clf.predict_proba(self._features.transform([normalise(t) for t in texts]))
+        return self._clf.predict_proba(self._fast.transform([normalise(t) for t in texts]))
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         return [self.classes[i] for i in self.predict_proba(texts).argmax(axis=1)]
 
     def explain(self, text: str) -> Explanation:
         """The most probable label, its probability, and the n-grams that pushed towards it."""
-        x = self._features.transform([normalise(text)])
+        x = self._fast.transform([normalise(text)])
         probabilities = self._clf.predict_proba(x)[0]
         best = int(probabilities.argmax())
         contributions = x.data * self._coef[best][x.indices]
@@ -100,9 +102,6 @@ class TaskModel:
                          for i in order if contributions[i] > 0)
         return Explanation(self.classes[best], round(float(probabilities[best]), 4), features)
 
-    def _label(self, column: int) -> str:
-        kind, _, gram = str(self._names[column]).partition("__")
-        return f"{kind}:{gram}"
 
 
 def load_task_model(models_dir: Path, name: str) -> TaskModel:

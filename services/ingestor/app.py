@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
-from services.ingestor import api, payload, platform_api, youtube_api
+from services.ingestor import api, background, payload, platform_api, youtube_api
 from services.ingestor.batch import Acceptor
 from services.ingestor.delivery import Delivery
 from services.ingestor.health import SourceHealth
@@ -112,19 +112,22 @@ def _check_name(name: str, what: str) -> None:
 def create_app(settings: IngestorSettings) -> FastAPI:
     """The ingestor's ASGI app. Raises ``ValueError`` on an unusable secret or source name."""
     keys = platform_keys(settings)
+    sources = background.sources(settings, configured_sources(keys))  # + polled sources
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         delivery, ledger = Delivery(settings), Ledger(settings.database_url)
         acceptor = Acceptor(settings, delivery, ledger)
         app.state.runtime = Runtime(settings, keys, delivery, ledger, acceptor,
-                                    Intake(settings, keys.standard, acceptor), SourceHealth(configured_sources(keys)))
+                                    Intake(settings, keys.standard, acceptor), SourceHealth(sources))
         tasks = [asyncio.create_task(delivery.connect_forever(), name="kafka-connect"),
                  asyncio.create_task(ledger.watch(), name="db-watch")]
-        log.info("ingestor.started", sources=sorted(configured_sources(keys)), port=settings.http_port)
+        extra = background.start(settings, delivery, ledger, acceptor, app.state.runtime.health, sources)
+        log.info("ingestor.started", sources=sorted(sources), port=settings.http_port)
         try:
             yield
         finally:
+            await extra.stop()  # pollers and silence watch, before the producer goes
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

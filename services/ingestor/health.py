@@ -30,6 +30,11 @@ class SourceHealth:
     def __init__(self, sources: dict[str, str], clock=time.time) -> None:
         self._states = {name: SourceState(platform) for name, platform in sorted(sources.items())}
         self._clock = clock
+        self.listeners: list = []  # callables (source, messages, error) -> None: the silence watch
+
+    def listen(self, listener) -> None:
+        """Also tell ``listener(source, messages, error)`` of every event or error (must not do I/O)."""
+        self.listeners.append(listener)
 
     def observe(self, source: str, outcome: str, messages: int = 0) -> None:
         """Record one answered request of ``source`` (unknown sources are ignored)."""
@@ -44,6 +49,9 @@ class SourceHealth:
             state.errors[outcome] = state.errors.get(outcome, 0) + 1
             state.last_error_at = now
             SOURCE_ERRORS.labels(source, outcome).inc()
+        if self.listeners and (messages or outcome not in _SUCCESS):
+            for listener in self.listeners:
+                listener(source, messages, outcome not in _SUCCESS)
 
     def snapshot(self) -> list[dict]:
         """One JSON-able row per source, by name."""

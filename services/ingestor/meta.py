@@ -51,6 +51,8 @@ def _change(kind: str, entry: dict, account: str, change: dict, path: str, conte
         _feed(entry, account, value, f"{path}.value", context, parsed)
     elif kind == "instagram" and field in ("comments", "live_comments"):
         _instagram_comment(entry, account, value, f"{path}.value", context, parsed)
+    elif kind == "instagram" and field == "mentions":
+        _instagram_mention(entry, account, value, f"{path}.value", context, parsed)
     elif kind == "whatsapp_business_account" and field == "messages":
         meta_messaging.whatsapp(value, f"{path}.value", context, parsed)
     else:
@@ -115,4 +117,18 @@ def _instagram_comment(entry: dict, account: str, value: dict, path: str, contex
         author=Author(id=ident(sender, "id", f"{path}.from"), handle=text(sender, "username", f"{path}.from")),
         text=text(value, "text", path) or "", created_at=unix_time(entry, "time", path.rsplit(".changes", 1)[0]),
         in_reply_to=ident(value, "parent_id", path, required=False) or media_id, raw_ref=context.raw_ref)
+    parsed.add(message)
+
+
+def _instagram_mention(entry: dict, account: str, value: dict, path: str, context: Context, parsed: Parsed) -> None:
+    """``mentions``: the account was @mentioned in a comment (``comment_id``) or a caption (``media_id``
+    only). The payload carries no text or author: the event says where, and the text needs a Graph
+    API fetch (``mentioned_comment`` / ``mentioned_media``), which is not built yet."""
+    media_id = ident(value, "media_id", path)
+    comment_id = ident(value, "comment_id", path, required=False)
+    message = canonical(
+        path, platform=Platform.INSTAGRAM, channel_kind=ChannelKind.MENTION, source=context.source,
+        account_id=account, conversation_id=media_id, platform_message_id=comment_id or media_id,
+        author=Author(id="unknown"), text="", created_at=unix_time(entry, "time", path.rsplit(".changes", 1)[0]),
+        in_reply_to=media_id if comment_id else None, raw_ref=context.raw_ref)
     parsed.add(message)

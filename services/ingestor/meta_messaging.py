@@ -83,6 +83,9 @@ def whatsapp(value: dict, path: str, context: Context, parsed: Parsed) -> None:
 
 def _whatsapp_message(account: str, names: dict, message: dict, path: str, context: Context, parsed: Parsed) -> None:
     kind = text(message, "type", path) or "unknown"
+    if kind in ("edit", "revoke"):
+        _whatsapp_change(kind, account, names, message, path, context, parsed)
+        return
     if kind in _WHATSAPP_SKIPPED:
         parsed.skipped.append(f"whatsapp.{kind}")
         return
@@ -99,6 +102,34 @@ def _whatsapp_message(account: str, names: dict, message: dict, path: str, conte
         created_at=unix_time(message, "timestamp", path), attachments=attachments, raw_ref=context.raw_ref,
         in_reply_to=ident(obj(context_ref, f"{path}.context"), "id", f"{path}.context", required=False)
         if context_ref is not None else None))
+
+
+def _whatsapp_change(kind: str, account: str, names: dict, message: dict, path: str, context: Context,
+                     parsed: Parsed) -> None:
+    """``edit`` (new content of ``edit.original_message_id``) and ``revoke`` (the user deleted
+    ``revoke.original_message_id``): the original message's id, with the action. Each edit event
+    has its own ``id``, which tells one edit from another in the dedup key."""
+    sender = ident(message, "from", path)
+    change = obj(message.get(kind), f"{path}.{kind}")
+    original = ident(change, "original_message_id", f"{path}.{kind}")
+    body, attachments, action, reply = "", (), MessageAction.DELETED, None
+    if kind == "edit":
+        inner = obj(change.get("message"), f"{path}.edit.message")
+        inner_kind = text(inner, "type", f"{path}.edit.message") or "unknown"
+        if inner_kind != "text" and inner_kind not in _WHATSAPP_MEDIA:
+            parsed.unhandled.append(f"whatsapp.edit.{inner_kind[:32]}")
+            return
+        body, attachments = _whatsapp_content(inner_kind, inner, f"{path}.edit.message")
+        context_ref = inner.get("context")
+        reply = ident(obj(context_ref, f"{path}.edit.message.context"), "id", f"{path}.edit.message.context",
+                      required=False) if context_ref is not None else None
+        action = MessageAction.EDITED
+    parsed.add(canonical(
+        path, platform=Platform.WHATSAPP, channel_kind=ChannelKind.DIRECT_MESSAGE, source=context.source,
+        account_id=account, conversation_id=sender, platform_message_id=original,
+        author=Author(id=sender, handle=sender, display_name=names.get(sender)), text=body,
+        created_at=unix_time(message, "timestamp", path), attachments=attachments, action=action,
+        in_reply_to=reply, raw_ref=context.raw_ref), edit_marker=ident(message, "id", path))
 
 
 def _whatsapp_content(kind: str, message: dict, path: str) -> tuple[str, tuple[Attachment, ...]]:

@@ -70,6 +70,28 @@ def whatsapp_text(wamid: str = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRT
     return {"from": sender, "id": wamid, "timestamp": str(T0), "type": "text", "text": {"body": body}}
 
 
+def whatsapp_edit(original: str, wamid: str = "wamid.EDIT1", body: str = "Does it come in blue?",
+                  sender: str = "16505551234") -> dict:
+    """A WhatsApp ``edit`` message (Meta's messages webhook reference, Coexistence)."""
+    return {"from": sender, "id": wamid, "timestamp": str(T0 + 60), "type": "edit",
+            "edit": {"original_message_id": original, "message": {"type": "text", "text": {"body": body}}}}
+
+
+def whatsapp_revoke(original: str, wamid: str = "wamid.REVOKE1", sender: str = "16505551234") -> dict:
+    """A WhatsApp ``revoke`` message: the user deleted ``original``."""
+    return {"from": sender, "id": wamid, "timestamp": str(T0 + 120), "type": "revoke",
+            "revoke": {"original_message_id": original}}
+
+
+def instagram_mention_entry(account: str = "17841400001", media_id: str = "17950009",
+                            comment_id: str | None = "17900009") -> dict:
+    """An Instagram ``mentions`` change (comment @mention; caption mention without ``comment_id``)."""
+    value = {"media_id": media_id}
+    if comment_id:
+        value["comment_id"] = comment_id
+    return {"id": account, "time": T0, "changes": [{"field": "mentions", "value": value}]}
+
+
 def whatsapp_status(wamid: str = "wamid.OUT1") -> dict:
     return {"id": wamid, "status": "delivered", "timestamp": str(T0), "recipient_id": "16505551234"}
 

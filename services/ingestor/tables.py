@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, LargeBinary, String
+from sqlalchemy import DateTime, Float, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -63,3 +63,58 @@ class YouTubeVideo(Base):
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     comments_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PollerLease(Base):
+    """One row per polled source: which replica polls it (until when), and its error state."""
+
+    __tablename__ = "poller_leases"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consecutive_errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    errors_total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(512))
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PollerCursor(Base):
+    """Where a poller stopped for one target of a source (JSON ``position``), advanced only after
+    the broker acknowledged everything before it; ``next_poll_at`` spreads polls (and quota)."""
+
+    __tablename__ = "poller_cursors"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    target: Mapped[str] = mapped_column(String(256), primary_key=True)
+    position: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    next_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class YouTubeQuota(Base):
+    """YouTube Data API units spent per Pacific day, shared by every replica and source."""
+
+    __tablename__ = "youtube_quota"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    units: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class ConnectorActivity(Base):
+    """Per source, across replicas: the last event, the learned rhythm, errors since the last
+    event, and the reported state (``ok`` / ``silent``) with when the silence began."""
+
+    __tablename__ = "connector_activity"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ewma_interval_s: Mapped[float | None] = mapped_column(Float)
+    samples: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    errors: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="ok")
+    silent_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    watching_since: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

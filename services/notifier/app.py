@@ -1,5 +1,7 @@
-"""The notifier service: routed items, unstaffed queues and spikes in; incidents escalated through the
-on-call rota by a scheduler loop over durable timers; pages out to the targets people use.
+"""The notifier service: routed items, unstaffed queues, spikes, helpdesk lifecycle (replied /
+resolved cancel SLA timers and resolve) and connector status (silent pages, recovered resolves)
+in; incidents escalated through the on-call rota by a scheduler loop over durable timers; pages
+out to the targets people use.
 
 ``build(settings, clock)`` is the composition root. Its runner (``NotifierService``) runs the
 consumers and the scheduler together and is what ``shared.service.serve`` drives.
@@ -22,15 +24,16 @@ from services.notifier.paging import Paging, PagingConfig
 from services.notifier.store import IncidentStore
 from services.notifier.timers import TimerStore
 from shared import db, kafka, topics
+from shared.auth import StaticTokens
 from shared.calendar import BusinessCalendar
 from shared.calendar_config import calendar_from, read_spec
 from shared.codec import PoisonMessage, encode
-from shared.events import (Envelope, ItemRouted, PageSent, QueueUnstaffed, Urgency, WidespreadIssueDetected,
-                           utcnow)
+from shared.events import (ConnectorStatusChanged, Envelope, HelpdeskItemUpdated, ItemRouted, PageSent,
+                           QueueUnstaffed, Urgency, WidespreadIssueDetected, utcnow)
 from shared.logging import get_logger
 from shared.runner import ConsumerRunner, Output, RecordMeta, RunnerFailed
 from shared.service import ops_router
-from shared.settings import NotifierSettings
+from shared.settings import DEV_NOTIFIER_ADMIN_TOKEN, NotifierSettings
 
 Clock = Callable[[], datetime]
 log = get_logger(__name__)
@@ -50,6 +53,10 @@ class NotifierStage:
             await self.paging.on_unstaffed(event, self.clock())
         elif isinstance(event, WidespreadIssueDetected):
             await self.paging.on_spike(event, self.clock())
+        elif isinstance(event, HelpdeskItemUpdated):
+            await self.paging.on_lifecycle(event, self.clock())
+        elif isinstance(event, ConnectorStatusChanged):
+            await self.paging.on_connector(event, self.clock())
         else:
             raise PoisonMessage(f"notifier cannot handle {event.event_type}")
         return []
@@ -66,7 +73,9 @@ class NotifierService:
 
         self.runners = [ConsumerRunner(settings, "notifier", topics.ROUTED, stage),
                         ConsumerRunner(group("unstaffed"), "notifier", topics.UNSTAFFED, stage),
-                        ConsumerRunner(group("spiked"), "notifier", topics.SPIKED, stage)]
+                        ConsumerRunner(group("spiked"), "notifier", topics.SPIKED, stage),
+                        ConsumerRunner(group("lifecycle"), "notifier", topics.LIFECYCLE, stage),
+                        ConsumerRunner(group("connectors"), "notifier", topics.CONNECTORS, stage)]
         self._stopping = asyncio.Event()
         self._producer = None  # created in run(): aiokafka needs the running loop
         self.scheduler_failed: str | None = None
@@ -136,6 +145,18 @@ def load_calendar(settings: NotifierSettings, now: datetime) -> BusinessCalendar
     return calendar_from(spec, now=now)
 
 
+def tokens_of(settings: NotifierSettings) -> StaticTokens:
+    """The API's bearer tokens: NOTIFIER_ADMIN_TOKEN (in development the placeholder when unset) and
+    the hashed grants of NOTIFIER_API_TOKENS."""
+    admin = settings.admin_token.get_secret_value() if settings.admin_token is not None else None
+    if admin is None and settings.environment == "development":
+        admin = DEV_NOTIFIER_ADMIN_TOKEN
+    tokens = StaticTokens(admin, settings.api_tokens)
+    if not tokens.configured:
+        log.warning("api.no_tokens", hint="POST ack/resolve and /v1/alertmanager answer 401; set NOTIFIER_API_TOKENS")
+    return tokens
+
+
 def build(settings: NotifierSettings, clock: Clock = utcnow) -> tuple[FastAPI, NotifierService]:
     """The notifier's HTTP app and its service runner (not started)."""
     engine = db.engine(settings.database_url)
@@ -160,5 +181,5 @@ def build(settings: NotifierSettings, clock: Clock = utcnow) -> tuple[FastAPI, N
 
     app = FastAPI(title="Switchboard notifier", version="0.2.0", lifespan=lifespan)
     app.include_router(ops_router(lambda: service.live, lambda: service.ready))
-    app.include_router(api_router(paging, clock, key))
+    app.include_router(api_router(paging, clock, key, tokens_of(settings)))
     return app, service

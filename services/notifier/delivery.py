@@ -29,6 +29,7 @@ from shared.events import Page
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 
 
 class DeliveryFailed(RuntimeError):
@@ -75,10 +76,30 @@ class Deliverer:
         self._client = httpx.AsyncClient(timeout=timeout_s)
 
     async def send(self, target_name: str, note: Notification) -> Outcome:
+        return await self._retrying(target_name, lambda: self._send_once(target_name, note))
+
+    def kind_of(self, target_name: str) -> str | None:
+        target = self.targets.get(target_name)
+        return target.kind if target else None
+
+    async def follow_up(self, target_name: str, incident_id: str, action: str) -> Outcome:
+        """Tell a PagerDuty target that the incident was acknowledged or resolved in Switchboard
+        (Events API v2 ``event_action: acknowledge|resolve`` with the same ``dedup_key``)."""
+        if action not in ("acknowledge", "resolve"):
+            raise ValueError(f"unknown follow-up action {action!r}")
+        target = self.targets.get(target_name)
+        if target is None or target.kind != "pagerduty":
+            return Outcome(False, 0, f"{target_name!r} is not a PagerDuty target")
+        event = {"routing_key": self.secrets.get(target_name, ""), "event_action": action, "dedup_key": incident_id}
+        url = target.url or PAGERDUTY_URL
+        return await self._retrying(target_name, lambda: self._post(url, orjson.dumps(event),
+                                                                    {"content-type": "application/json"}))
+
+    async def _retrying(self, target_name: str, call) -> Outcome:
         delay, error = self.backoff_s, "unknown target"
         for attempt in range(1, self.attempts + 1):
             try:
-                await self._send_once(target_name, note)
+                await call()
                 return Outcome(True, attempt)
             except DeliveryFailed as exc:
                 error = str(exc)
@@ -128,7 +149,7 @@ class Deliverer:
                         "custom_details": {"text": note.body, "person": note.person, **note.details}},
             "links": [{"href": href, "text": text} for text, href in note.links.items()],
         }
-        url = target.url or "https://events.pagerduty.com/v2/enqueue"
+        url = target.url or PAGERDUTY_URL
         await self._post(url, orjson.dumps(event), {"content-type": "application/json"})
 
     async def _apprise(self, url: str | None, note: Notification) -> None:

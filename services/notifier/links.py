@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import sys
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
@@ -38,3 +39,34 @@ def verify(key: str, action: str, incident_id: str, by: str, exp: int, sig: str,
         raise LinkRefused("bad signature")
     if now.timestamp() >= exp:
         raise LinkRefused("link expired")
+
+
+def feed_key(key: str, team: str) -> str:
+    """The secret key of ``team``'s iCal rota feed (``/v1/rotas/{team}.ics?key=…``), derived
+    from ``NOTIFIER_SIGNING_KEY``: rotating that key revokes every feed URL."""
+    return hmac.new(key.encode(), f"rota-feed|{team}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def verify_feed(key: str, team: str, given: str | None) -> None:
+    """Accept the feed key of ``team`` or raise ``LinkRefused`` saying what is wrong."""
+    if not given:
+        raise LinkRefused("missing feed key (?key=…; python -m services.notifier.links feed-url TEAM prints the URL)")
+    if not hmac.compare_digest(feed_key(key, team), given):
+        raise LinkRefused("bad feed key")
+
+
+def main(argv: list[str]) -> int:
+    """``python -m services.notifier.links feed-url TEAM``: the team's iCal feed URL."""
+    from shared.settings import NotifierSettings
+
+    if len(argv) != 2 or argv[0] != "feed-url":
+        print("usage: python -m services.notifier.links feed-url TEAM", file=sys.stderr)
+        return 2
+    settings = NotifierSettings()
+    key = feed_key(settings.signing_key.get_secret_value(), argv[1])
+    print(f"{settings.public_url.rstrip('/')}/v1/rotas/{argv[1]}.ics?key={key}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

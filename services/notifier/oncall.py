@@ -78,9 +78,17 @@ class Team(_Model):
     digest_contacts: tuple[str, ...] = ()
 
 
+class ConnectorPaging(_Model):
+    """Who is paged when an ingestion source goes silent (``switchboard.connectors.status.v1``)."""
+
+    team: str | None = Field(None, description="Team paged for a silent connector; unset = default_team")
+    sources: dict[str, str] = Field({}, description="Per-source team, overriding ``team``")
+
+
 class Oncall(_Model):
     default_team: str
     queues: dict[str, str] = {}
+    connectors: ConnectorPaging = ConnectorPaging()
     people: dict[str, Person]
     targets: dict[str, Target]
     teams: dict[str, Team]
@@ -102,7 +110,13 @@ class Oncall(_Model):
                     table = {"rotation": team.rotations, "person": self.people}.get(kind)
                     _known([name], table or {}, f"teams.{team_name}.escalation ({ref})")
         _known([self.default_team, *self.queues.values()], self.teams, "default_team/queues")
+        _known([t for t in (self.connectors.team, *self.connectors.sources.values()) if t], self.teams,
+               "connectors")
         return self
+
+    def team_for_connector(self, source: str) -> str:
+        """The team paged when ``source`` goes silent: per source, else ``connectors.team``, else default."""
+        return self.connectors.sources.get(source) or self.connectors.team or self.default_team
 
     def team_for(self, queue: str | None, label: str | None = None) -> str:
         """The team owning ``queue`` (or named by an alert's ``team`` label), else the default."""

@@ -17,10 +17,14 @@ from services.notifier.store import RATE_LIMITED, SENT, Attach, IncidentStore, s
 from services.notifier.tables import DigestItem, Incident, SlaTimer
 from services.notifier.timers import TimerStore
 from shared.calendar import BusinessCalendar
-from shared.events import WidespreadIssueDetected, ItemRouted, Page, PageSent, QueueUnstaffed, Urgency, derived_id
+from shared.events import (ConnectorState, ConnectorStatusChanged, HelpdeskItemUpdated, ItemRouted, LifecycleAction,
+                           Page, PageSent, QueueUnstaffed, Urgency, WidespreadIssueDetected, derived_id)
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+# incidents an item belongs to through its own page or SLA timers (not queue-level unstaffed pages)
+ITEM_KINDS = ("item", "sla-warning", "sla-breach")
+CLOSING_ACTIONS = (LifecycleAction.REPLIED, LifecycleAction.RESOLVED)
 Publish = Callable[[list[PageSent]], Awaitable[None]]
 
 
@@ -58,6 +62,9 @@ class Paging:
         """Page, digest or nothing for a routed item; arm its SLA timers. Idempotent on the event id."""
         item = event.data
         team = self.oncall.team_for(item.routing.queue)
+        if await self.incidents.subject_handled(event.id):
+            log.info("item.already_handled", item=event.id)  # the helpdesk answered before we saw it
+            return
         await self._arm_sla(event, team)
         decided = planner.triage(event, self.calendar, now, self.config.page_min_urgency)
         if decided is None:
@@ -91,10 +98,42 @@ class Paging:
         await self.open(Attach(event.id, decided.incident_key, self.oncall.default_team, "spike", decided.reason,
                                decided.summary, None, None, first), now)
 
+    async def on_lifecycle(self, event: HelpdeskItemUpdated, now: datetime) -> None:
+        """The helpdesk replied to or resolved an item: its pending SLA timers are cancelled and the
+        incidents it is part of are resolved (escalation stops). Other actions change nothing.
+        Idempotent: cancelling and resolving twice is a no-op, and the ledger row is written last,
+        so a crash in between redoes the work on redelivery."""
+        data = event.data
+        if data.action not in CLOSING_ACTIONS or await self.incidents.was_handled(event.id):
+            return
+        await self.timers.cancel_item(data.item_id, now)
+        for row in await self.incidents.open_for_item(data.item_id, ITEM_KINDS):
+            await self.resolve(row.id, f"helpdesk:{data.action.value}"[:128], now)
+        await self.incidents.mark_handled(event.id, data.action.value, data.item_id, now)
+
+    async def on_connector(self, event: ConnectorStatusChanged, now: datetime) -> None:
+        """``silent`` pages the connector team at any hour (grouped per source, idempotent on the event
+        id: replicas emit the same id); ``recovered`` resolves the source's open incident, once."""
+        data = event.data
+        if data.state == ConnectorState.SILENT:
+            decided = planner.connector_page(event)
+            await self.open(Attach(f"connector:{event.id}"[:256], decided.incident_key,
+                                   self.oncall.team_for_connector(data.source), "connector", decided.reason,
+                                   decided.summary, None, None, f"connector:{data.source}"), now)
+            return
+        if await self.incidents.was_handled(event.id):
+            return
+        current = await self.incidents.open_for(planner.connector_key(data.source))
+        if current is not None:
+            await self.resolve(current.id, "connector-recovered", now)
+        await self.incidents.mark_handled(event.id, "connector-recovered", data.source, now)
+
     async def fire_sla(self, timer: SlaTimer, now: datetime) -> None:
         """An SLA timer is due: page outside office hours unless its incident is already acknowledged."""
         text = planner.sla_page(timer.kind, self.calendar, now, timer.summary)
         current = await self.incidents.open_for(timer.incident_key)
+        if text is not None and await self.incidents.subject_handled(timer.item_event_id):
+            text = None  # the helpdesk answered meanwhile (a tick that read the timer before the cancel)
         if text is not None and (current is None or current.status == esc.TRIGGERED):
             await self.open(Attach(f"{timer.kind}:{timer.item_event_id}", timer.incident_key, timer.team, timer.kind,
                                    text.split(":")[0], text, timer.item_event_id, timer.queue, timer.message_key), now)
@@ -102,20 +141,41 @@ class Paging:
 
     # -- ack and resolve ---------------------------------------------------------------
     async def acknowledge(self, incident_id: str, by: str, now: datetime) -> Incident:
-        row = await self._get(incident_id)
-        policy = self.oncall.teams[row.team].escalation
-        if row.status == esc.TRIGGERED or row.status == esc.ACKNOWLEDGED:
-            state = esc.acknowledged(policy, state_of(row), now)
-            await self.incidents.save(row, state, acked_at=now, acked_by=by)
-            log.info("incident.acknowledged", incident=incident_id, by=by)
+        for _ in range(5):  # a concurrent scheduler tick may have moved the incident: read again
+            row = await self._get(incident_id)
+            if row.status not in (esc.TRIGGERED, esc.ACKNOWLEDGED):
+                break
+            policy = self.oncall.teams[row.team].escalation
+            if await self.incidents.save(row, esc.acknowledged(policy, state_of(row), now), acked_at=now, acked_by=by):
+                log.info("incident.acknowledged", incident=incident_id, by=by)
+                if row.status == esc.TRIGGERED:
+                    await self._follow_up(row, "acknowledge")
+                break
         return await self._get(incident_id)
 
     async def resolve(self, incident_id: str, by: str, now: datetime) -> Incident:
-        row = await self._get(incident_id)
-        if row.status != esc.RESOLVED:
-            await self.incidents.save(row, esc.resolved(state_of(row)), resolved_at=now, resolved_by=by)
-            log.info("incident.resolved", incident=incident_id, by=by)
+        for _ in range(5):
+            row = await self._get(incident_id)
+            if row.status == esc.RESOLVED:
+                break
+            if await self.incidents.save(row, esc.resolved(state_of(row)), resolved_at=now, resolved_by=by):
+                log.info("incident.resolved", incident=incident_id, by=by)
+                await self._follow_up(row, "resolve")
+                break
         return await self._get(incident_id)
+
+    async def _follow_up(self, row: Incident, action: str) -> None:
+        """Tell every PagerDuty target that was paged for ``row`` (same ``dedup_key``). A failure is
+        logged as an error (the incident's state in Switchboard stands)."""
+        for target in await self.incidents.sent_targets(row.id):
+            if self.deliverer.kind_of(target) != "pagerduty":
+                continue
+            outcome = await self.deliverer.follow_up(target, row.id, action)
+            if outcome.ok:
+                log.info("pagerduty.followed_up", incident=row.id, target=target, action=action)
+            else:
+                log.error("pagerduty.follow_up_failed", incident=row.id, target=target, action=action,
+                          error=outcome.error)
 
     async def _get(self, incident_id: str) -> Incident:
         row = await self.incidents.get(incident_id)

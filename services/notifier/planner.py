@@ -8,6 +8,8 @@
   its SLA deadline and at it; when one fires outside office hours and the item's incident is not
   acknowledged, it pages.
 * A spike (a widespread issue, from the classifier) pages at any hour: it needs an escalation path.
+* A connector (ingestion source) gone silent pages at any hour: a dead connector loses customer
+  messages whether or not the office is open; its recovery resolves the incident.
 * A queue with waiting items and nobody online pages during office hours (outside them nobody
   is expected online, and urgent items page by themselves).
 Pages are grouped per conversation (``incident_key``): a burst from one customer is one incident.
@@ -19,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.calendar import BusinessCalendar, OfficeHours
-from shared.events import Decision, WidespreadIssueDetected, ItemRouted, QueueUnstaffed, Urgency
+from shared.events import (ConnectorStatusChanged, Decision, ItemRouted, QueueUnstaffed, Urgency,
+                           WidespreadIssueDetected)
 
 URGENCY_RANK = {Urgency.LOW: 0, Urgency.NORMAL: 1, Urgency.HIGH: 2}
 PAGE, DIGEST = "page", "digest"
@@ -109,3 +112,17 @@ def spike_page(event: WidespreadIssueDetected) -> Triage:
     summary = (f"[spike] {data.key} on {data.account_id}: {data.count} messages in {data.window_seconds}s "
                f"(usual {data.expected:.1f}, threshold {data.threshold:.1f})")
     return Triage(PAGE, f"spike:{data.account_id}:{data.key}", summary[:1024], "widespread issue (spike)")
+
+
+def connector_key(source: str) -> str:
+    return f"connector:{source}"[:512]
+
+
+def connector_page(event: ConnectorStatusChanged) -> Triage:
+    """A silent connector: one incident per source until it recovers, at any hour."""
+    data = event.data
+    last = f"{data.last_event_at:%Y-%m-%d %H:%M %Z}" if data.last_event_at else "never"
+    summary = (f"[connector] {data.source} ({data.platform}) silent for {data.silent_seconds / 60:.0f} min "
+               f"(usual rhythm {data.expected_interval_seconds / 60:.0f} min, last event {last}, "
+               f"{data.errors} errors): customer messages may be lost")
+    return Triage(PAGE, connector_key(data.source), summary[:1024], "connector silent")

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.notifier.escalation import RESOLVED, EscalationState
-from services.notifier.tables import Delivery, Incident, IncidentItem
+from services.notifier.tables import Delivery, Handled, Incident, IncidentItem
 from shared.db import is_unique_violation
 
 SENDING, SENT, FAILED, RATE_LIMITED = "sending", "sent", "failed", "rate_limited"
@@ -82,6 +82,42 @@ class IncidentStore:
     async def open_for(self, key: str) -> Incident | None:
         async with self._sessions() as session:
             return (await session.execute(select(Incident).where(Incident.open_key == key))).scalar_one_or_none()
+
+    async def open_for_item(self, item_event_id: str, kinds: tuple[str, ...]) -> list[Incident]:
+        """Open incidents that ``item_event_id`` was attached to as one of ``kinds``."""
+        query = (select(Incident).join(IncidentItem, IncidentItem.incident_id == Incident.id)
+                 .where(IncidentItem.item_event_id == item_event_id, IncidentItem.kind.in_(kinds),
+                        Incident.status != RESOLVED).distinct())
+        async with self._sessions() as session:
+            return list((await session.execute(query)).scalars())
+
+    async def sent_targets(self, incident_id: str) -> list[str]:
+        """Targets that accepted at least one page of the incident (for ack/resolve follow-ups)."""
+        query = (select(Delivery.target).where(Delivery.incident_id == incident_id, Delivery.status == SENT)
+                 .distinct().order_by(Delivery.target))
+        async with self._sessions() as session:
+            return list((await session.execute(query)).scalars())
+
+    # -- the ledger of handled lifecycle / connector events ------------------------------
+    async def was_handled(self, event_id: str) -> bool:
+        async with self._sessions() as session:
+            return await session.get(Handled, event_id) is not None
+
+    async def subject_handled(self, subject: str) -> bool:
+        """Whether a lifecycle event already closed the item ``subject`` (replied or resolved)."""
+        async with self._sessions() as session:
+            found = await session.scalar(select(Handled.event_id).where(
+                Handled.subject == subject, Handled.kind.in_(("replied", "resolved"))).limit(1))
+            return found is not None
+
+    async def mark_handled(self, event_id: str, kind: str, subject: str, now: datetime) -> None:
+        async with self._sessions() as session:
+            session.add(Handled(event_id=event_id, kind=kind, subject=subject[:256], at=now))
+            try:
+                await session.commit()
+            except IntegrityError as exc:
+                if not is_unique_violation(exc):
+                    raise
 
     async def listing(self, status: str | None = None, limit: int = 200) -> list[Incident]:
         query = select(Incident).order_by(Incident.opened_at.desc()).limit(limit)

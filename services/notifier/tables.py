@@ -1,4 +1,7 @@
-"""Notifier tables: pages sent, unique per (routed item, target) so redelivery never pages twice."""
+"""Notifier tables: incidents and their items, the delivery ledger (one row per incident, round,
+step, person and target, so redelivery never pages twice), digest items, durable SLA timers and
+the ledger of lifecycle/connector events already handled. (The unused ``pages`` table of
+migration 0001 is dropped by 0008_notifier.)"""
 
 from __future__ import annotations
 
@@ -8,19 +11,6 @@ from sqlalchemy import DateTime, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
-
-
-class PageRecord(Base):
-    __tablename__ = "pages"
-    __table_args__ = (UniqueConstraint("item_event_id", "target", name="uq_pages_item_target"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    item_event_id: Mapped[str] = mapped_column(String(64), nullable=False)
-    target: Mapped[str] = mapped_column(String(128), nullable=False)
-    incident_key: Mapped[str] = mapped_column(String(1024), nullable=False)
-    status: Mapped[str] = mapped_column(String(32), nullable=False)  # sending, sent
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Incident(Base):
@@ -112,3 +102,16 @@ class SlaTimer(Base):
     summary: Mapped[str] = mapped_column(String(1024), nullable=False)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
     fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Handled(Base):
+    """A helpdesk lifecycle event (``subject`` = routed item id) or connector recovery (``subject`` =
+    source) the notifier acted on: redelivery is a no-op, and an item routed after its reply was
+    seen (topics are consumed independently) arms no timers and pages nobody."""
+
+    __tablename__ = "notifier_handled"
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)  # replied, resolved, connector-recovered
+    subject: Mapped[str] = mapped_column(String(256), nullable=False, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

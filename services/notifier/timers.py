@@ -33,8 +33,21 @@ class TimerStore:
         return True
 
     async def arm(self, timers: list[SlaTimer]) -> int:
-        """Store the timers not stored yet (idempotent on item and kind). Returns how many were new."""
-        return sum([await self._insert(t) for t in timers])
+        """Store the timers not stored yet (idempotent on item and kind). Returns how many were new.
+        One transaction for the usual first delivery; row by row when some exist (a redelivery)."""
+        if not timers:
+            return 0
+        async with self._sessions() as session:
+            session.add_all(timers)
+            try:
+                await session.commit()
+                return len(timers)
+            except IntegrityError as exc:
+                if not is_unique_violation(exc):
+                    raise
+        fresh = [SlaTimer(**{c: getattr(t, c) for c in ("item_event_id", "kind", "incident_key", "team", "queue",
+                                                        "message_key", "summary", "due_at")}) for t in timers]
+        return sum([await self._insert(t) for t in fresh])
 
     async def due_timers(self, now: datetime, limit: int = 200) -> list[SlaTimer]:
         query = (select(SlaTimer).where(SlaTimer.fired_at.is_(None), SlaTimer.due_at <= now)

@@ -6,6 +6,7 @@ Errors are JSON ``{"detail": ...}`` with 401 (no/unknown token), 403 (role or te
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
@@ -14,15 +15,17 @@ from sqlalchemy import select
 
 from services.router.auth import Principal, Tokens, Unauthenticated
 from services.router.configs import ConfigStore, parse
+from services.router import queuetopics
 from services.router.directory import Directory, UnknownAgent
+from services.router.dispatcher import AssignError
 from services.router.reports import kpi_report
 from services.router.reviews import ReviewError, Reviews
 from services.router.rules import RoutingConfigError
 from services.router.runtime import RouterRuntime
-from services.router.stage import assigned_event
+from services.router.outbox import assigned_event
 from services.router.store import ASSIGNED, WAITING, aware
 from services.router.tables import AuditEntry, RoutedItem
-from shared import topics
+from shared.broker import BrokerError
 from shared.calendar import CalendarError
 
 
@@ -46,6 +49,10 @@ class DraftIn(BaseModel):
 
 class Decision(BaseModel):
     reason: str | None = Field(default=None, max_length=1024)
+
+
+class AssignIn(BaseModel):
+    agent: str = Field(min_length=1, max_length=128)
 
 
 class TokenIn(BaseModel):
@@ -126,12 +133,14 @@ def routes(api: Api) -> APIRouter:
     async def submit(item_id: str, body: DraftIn, p: Agent_) -> dict:
         await item_for(p, item_id)
         draft, released = await _review(api.reviews.submit(item_id, p.subject, body.text, api.runtime.clock()))
-        await api.runtime.publisher.publish([(topics.RELEASED, released)] if released else [])
+        if released is not None:  # committed to the outbox with the draft; publish now if we can
+            await api.runtime.publish_outbox()
         return {"draft": draft.id, "state": draft.state}
 
     async def decide(draft_id: str, p: Principal, approve: bool, reason: str | None) -> dict:
         draft, released = await _review(api.reviews.decide(draft_id, p.subject, approve, reason, api.runtime.clock()))
-        await api.runtime.publisher.publish([(topics.RELEASED, released)] if released else [])
+        if released is not None:
+            await api.runtime.publish_outbox()
         return {"draft": draft.id, "state": draft.state, "reviewer": draft.reviewer}
 
     @router.post("/drafts/{draft_id}/approve", tags=["four-eyes"], summary="Approve and release (not the author)")
@@ -142,14 +151,32 @@ def routes(api: Api) -> APIRouter:
     async def reject(draft_id: str, body: Decision, p: Agent_) -> dict:
         return await decide(draft_id, p, False, body.reason)
 
+    @router.post("/items/{item_id}/assign", tags=["queues"], summary="Assign an item to an agent by hand")
+    async def assign(item_id: str, body: AssignIn, p: Lead) -> dict:
+        await item_for(p, item_id)
+        try:
+            made = await api.runtime.dispatcher.assign_to(item_id, body.agent, api.runtime.clock(), p.subject,
+                                                          team=p.team)
+        except AssignError as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
+        await api.runtime.publish_outbox()  # the assignment event is committed to the outbox
+        return {"item": item_id, "agent": made.agent_id, "cause": made.cause}
+
     @router.get("/teams", tags=["teams"], summary="Teams and their queues (a lead sees their own)")
     async def teams(p: Lead) -> dict[str, list[str]]:
         all_teams = await api.directory.teams()
         return all_teams if p.team is None else {p.team: all_teams.get(p.team, [])}
 
     @router.get("/kpis", tags=["kpis"], summary="KPIs in calendar and business time")
-    async def kpis(p: Lead) -> dict:
-        return await kpi_report(api.sessions, api.runtime.dispatcher.state.calendar, await visible_queues(p))
+    async def kpis(p: Lead, since: datetime | None = None, until: datetime | None = None) -> dict:
+        """Optionally over messages received in [since, until) (RFC 3339 with an offset)."""
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and value.tzinfo is None:
+                raise HTTPException(422, f"{name} needs a UTC offset, e.g. 2026-11-23T00:00:00Z")
+        if since is not None and until is not None and since >= until:
+            raise HTTPException(422, "since must be before until")
+        return await kpi_report(api.sessions, api.runtime.dispatcher.state.calendar, await visible_queues(p),
+                                since, until)
 
     @router.get("/audit", tags=["audit"], summary="The audit trail of routing decisions")
     async def audit_trail(p: Lead, item_id: str | None = None, limit: int = 200) -> list[dict]:
@@ -170,16 +197,22 @@ def routes(api: Api) -> APIRouter:
     async def put_config(name: Literal["routing", "calendar"], p: Admin,
                          body: Annotated[str, Body(media_type="application/yaml")]) -> dict:
         try:
-            parse(name, body)
+            parsed = parse(name, body)
         except (RoutingConfigError, CalendarError) as exc:
             raise HTTPException(422, str(exc)) from exc
+        if name == "routing":  # new queues need their routed topics before items go there
+            try:
+                await queuetopics.ensure(api.runtime.settings, parsed, timeout=5.0)
+            except BrokerError as exc:
+                raise HTTPException(503, f"cannot create the per-queue routed topics, nothing saved: {exc}",
+                                    headers={"Retry-After": "10"}) from exc
         version = await api.configs.save(name, body, p.subject, api.runtime.clock())
         await api.runtime.prepare(reload=True)
         return {"name": name, "version": version}
 
     @router.post("/admin/webhooks/{delivery_id}/replay", tags=["admin"], summary="Re-send a dead-lettered webhook")
     async def replay(delivery_id: int, p: Admin) -> dict:
-        bridge = api.runtime.publisher.bridge
+        bridge = api.runtime.relay.bridge
         if bridge is None or not await bridge.replay(delivery_id, api.runtime.clock(), p.subject):
             raise HTTPException(404, f"no dead-lettered webhook delivery {delivery_id}")
         return {"delivery": delivery_id, "state": "pending"}

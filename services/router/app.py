@@ -14,7 +14,8 @@ from services.router.directory import Directory
 from services.router.dispatcher import Dispatcher
 from services.router.lifecycle import LifecycleStage
 from services.router.reviews import Reviews
-from services.router.runtime import Publisher, RouterRuntime
+from services.router.outbox import Relay
+from services.router.runtime import RouterRuntime
 from services.router.stage import Clock, RouterStage
 from services.router.store import RoutedItems
 from services.router.webhooks import WebhookBridge
@@ -33,15 +34,15 @@ def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> Rou
     bridge = WebhookBridge(sessions, settings.webhook_endpoints,
                            {k: v.get_secret_value() for k, v in settings.webhook_secrets.items()},
                            settings.webhook_timeout_s)
+    relay = Relay(sessions, settings, "router-outbox", bridge, clock)
     runners = [
         ConsumerRunner(settings, "router", topics.CLASSIFIED, RouterStage(sessions, items, dispatcher, clock, bridge)),
         # its own group (tools/deploy_gen.GROUP_SUFFIX): one group per topic keeps rebalances simple
         ConsumerRunner(settings.model_copy(update={"consumer_group": f"{settings.consumer_group}-lifecycle"}),
-                       "router", topics.LIFECYCLE, LifecycleStage(sessions, dispatcher, bridge)),
+                       "router", topics.LIFECYCLE, LifecycleStage(sessions, dispatcher, bridge, relay)),
     ]
     configs = ConfigStore(sessions, {ROUTING: settings.routing_file, CALENDAR: settings.calendar_file})
-    return RouterRuntime(settings, runners, dispatcher, Directory(sessions), configs,
-                         Publisher(settings, "router-publisher", bridge, clock), clock)
+    return RouterRuntime(settings, runners, dispatcher, Directory(sessions), configs, relay, clock)
 
 
 def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, RouterRuntime]:
@@ -54,7 +55,7 @@ def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, Rou
     async def lifespan(_app: FastAPI):
         await runtime.prepare()
         yield
-        await runtime.publisher.close()
+        await runtime.relay.close()
         await engine.dispose()
 
     app = FastAPI(title="Switchboard router", version="0.2.0", lifespan=lifespan)

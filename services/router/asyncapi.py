@@ -1,7 +1,8 @@
 """The helpdesk contract as an AsyncAPI 3.0 document, generated from the event models and the
-topic registry: what a helpdesk receives from the router (routed, assigned, released replies)
-and what it sends back (lifecycle updates). The Kafka value is the event's ``data`` as JSON;
-the CloudEvents attributes travel as ``ce_*`` headers (binary mode).
+topic registry: what a helpdesk receives from the router (routed items, on the main topic or
+on their queue's own topic; assignments; released replies) and what it sends back (lifecycle
+updates). The Kafka value is the event's ``data`` as JSON; the CloudEvents attributes travel as
+``ce_*`` headers (binary mode).
 
 ``python -m services.router.asyncapi`` writes ``services/router/contract/asyncapi.json``;
 ``--check`` exits 1 when the committed file differs (a test runs it).
@@ -52,11 +53,33 @@ def document() -> dict:
         messages[name] = {"name": cls.TYPE, "contentType": "application/json", "headers": HEADERS,
                           "payload": refs[(cls.model_fields["data"].annotation, "serialization")],
                           "examples": [{"payload": examples[cls].data.model_dump(mode="json")}] if cls in examples else []}
+    routed = topics.spec(topics.ROUTED)
+    channels["routedByQueue"] = {
+        "address": f"{routed.name}.{{queue}}",
+        "description": (f"{routed.description} One topic per queue (rule: `{routed.name}.<queue id>`; queue ids "
+                        "are lowercase letters, digits and '-'), created by the router from its routing "
+                        "configuration: the same event (same ce_id, key and headers) as on the main topic, "
+                        "for helpdesks that serve only some queues."),
+        "parameters": {"queue": {"description": "A queue id of the routing configuration (config/routing.yaml)",
+                                 "examples": [q["id"] for q in _queues()]}},
+        "messages": {ItemRouted.__name__: {"$ref": f"#/components/messages/{ItemRouted.__name__}"}},
+    }
+    operations["receive_routedByQueue"] = {
+        "action": "receive", "channel": {"$ref": "#/channels/routedByQueue"},
+        "summary": f"The helpdesk receives {ItemRouted.TYPE} of its queues only (key: {routed.key})"}
     return {"asyncapi": "3.0.0",
             "info": {"title": "Switchboard router ↔ helpdesk contract", "version": "1",
                      "description": __doc__.split("\n\n")[0].replace("\n", " ")},
             "defaultContentType": "application/json", "channels": channels, "operations": operations,
             "components": {"messages": messages, "schemas": schema.get("$defs", {})}}
+
+
+def _queues() -> list[dict]:
+    """The queues of the shipped routing file (examples of the per-queue channel parameter)."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "config" / "routing.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["queues"]
 
 
 def rendered() -> str:

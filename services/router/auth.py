@@ -1,37 +1,20 @@
 """Bearer API tokens and roles. Tokens are random, shown once, and stored only as SHA-256
 hashes; the bootstrap admin token comes from the settings. Roles nest: an admin may do what a
 lead may, a lead what an agent may. Agents act on their team's queues; leads see their team.
+The token model (roles, principal, digest, header parsing) is ``shared.auth``'s; the router keeps
+its tokens as rows (``api_tokens``) rather than configuration.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.router.tables import Agent, ApiToken
+from shared.auth import ROLES, Principal, Unauthenticated, bearer, digest
 
-ROLES = ("agent", "lead", "admin")
-
-
-@dataclass(frozen=True)
-class Principal:
-    subject: str
-    role: str
-    team: str | None  # None for admins: every team
-
-    def at_least(self, role: str) -> bool:
-        return ROLES.index(self.role) >= ROLES.index(role)
-
-
-class Unauthenticated(Exception):
-    """No valid bearer token (HTTP 401)."""
-
-
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+__all__ = ["ROLES", "Principal", "Tokens", "Unauthenticated", "digest"]
 
 
 class Tokens:
@@ -40,9 +23,7 @@ class Tokens:
 
     async def principal(self, authorization: str | None) -> Principal:
         """The caller of a request with this ``Authorization`` header. Raises ``Unauthenticated``."""
-        if not authorization or not authorization.lower().startswith("bearer "):
-            raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
-        token = authorization[7:].strip()
+        token = bearer(authorization)
         if hmac.compare_digest(token.encode(), self._admin.encode()):
             return Principal("admin", "admin", None)
         async with self._sessions() as session:

@@ -1,7 +1,8 @@
 """Lifecycle events back from helpdesks update routed items, idempotently on the event id:
 assigned (an agent took it there), replied (first and average response time, handling
 time), resolved (frees the agent's capacity and re-offers waiting items), re-tagged (new
-tags and contact reason), satisfaction (score). A repeated event id changes nothing.
+tags and contact reason, and a ``ClassificationCorrected`` event for the classifier through the
+outbox), satisfaction (score). A repeated event id changes nothing.
 """
 
 from __future__ import annotations
@@ -13,17 +14,31 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from services.router import outbox
 from services.router.dispatcher import Dispatcher
+from services.router.outbox import SOURCE, Relay
 from services.router.policy import Signals
-from services.router.stage import assigned_event
+from services.router.reports import fill_durations
 from services.router.store import ASSIGNED, RESOLVED, audit, aware, utc
 from services.router.tables import LifecycleReceipt, RoutedItem
 from services.router.webhooks import WebhookBridge
 from shared import topics
 from shared.codec import PoisonMessage
 from shared.db import is_unique_violation
-from shared.events import Envelope, HelpdeskItemUpdated, Lifecycle, LifecycleAction
+from shared.events import (
+    ClassificationCorrected,
+    Correction,
+    Decision,
+    Envelope,
+    HelpdeskItemUpdated,
+    Lifecycle,
+    LifecycleAction,
+    derived_id,
+)
+from shared.logging import get_logger
 from shared.runner import Output, RecordMeta
+
+log = get_logger(__name__)
 
 
 class UnknownItem(LookupError):
@@ -34,27 +49,26 @@ class UnknownItem(LookupError):
 class LifecycleStage:
     sessions: Callable
     dispatcher: Dispatcher
-    bridge: WebhookBridge | None = None
+    bridge: WebhookBridge | None = None  # fed by the outbox relay now; kept for callers
+    relay: Relay | None = None
 
     async def __call__(self, event: Envelope, meta: RecordMeta) -> list[Output]:
+        """Apply the change; what it causes (re-offers, a re-tag correction) is written to the
+        outbox in the same transactions and published by the relay, so a crash after the
+        commit cannot lose it (a redelivered lifecycle event is a no-op by then)."""
         if not isinstance(event, HelpdeskItemUpdated):
             raise PoisonMessage(f"router lifecycle expects {HelpdeskItemUpdated.TYPE}, got {event.event_type}")
         try:
-            freed = await self.apply(event.id, event.data, actor=event.source)
+            freed = await self.apply(event.id, event.data, actor=event.source, correlation_id=event.correlation_id)
         except UnknownItem as exc:
             raise PoisonMessage(str(exc)) from exc
-        if not freed:
-            return []
-        made = await self.dispatcher.offer_waiting(event.data.at)
-        events = [assigned_event(a, event.correlation_id) for a in made]
+        if freed:
+            await self.dispatcher.offer_waiting(event.data.at, correlation_id=event.correlation_id)
+        if self.relay is not None:
+            self.relay.notify()
+        return []
 
-        async def published() -> None:
-            if self.bridge is not None:
-                await self.bridge.enqueue(events, event.data.at)
-
-        return [Output(topics.ASSIGNED, e, on_acked=published if i == 0 else None) for i, e in enumerate(events)]
-
-    async def apply(self, event_id: str, change: Lifecycle, actor: str) -> bool:
+    async def apply(self, event_id: str, change: Lifecycle, actor: str, correlation_id: str | None = None) -> bool:
         """Apply ``change`` once. Returns True when it freed agent capacity. Raises ``UnknownItem``."""
         change = change.model_copy(update={"at": utc(change.at)})
         async with self.sessions() as session:
@@ -65,7 +79,10 @@ class LifecycleStage:
                 raise UnknownItem(f"no routed item {change.item_id}")
             session.add(LifecycleReceipt(event_id=event_id, item_id=change.item_id, action=change.action.value,
                                          at=change.at))
+            if change.action is LifecycleAction.RETAGGED:
+                await self._correct(session, event_id, row, change, actor, correlation_id or event_id)
             freed = await self._change(session, row, change)
+            fill_durations(row, self.dispatcher.state.calendar)  # KPI durations, once, when known
             audit(session, change.at, row.message_key, f"helpdesk_{change.action.value}",
                   {"event_id": event_id, "agent": change.agent_id}, actor)
             try:
@@ -75,6 +92,22 @@ class LifecycleStage:
                     raise
                 return False  # the same event applied concurrently
         return freed
+
+    async def _correct(self, session, event_id: str, row: RoutedItem, change: Lifecycle, actor: str,
+                       correlation_id: str) -> None:
+        """A re-tag is a person correcting the classifier: a ``ClassificationCorrected`` event
+        (key: the message key) joins the outbox in the lifecycle event's transaction."""
+        if row.text is None:  # routed before the text was kept (0007_router): nothing to learn from
+            log.info("router.retag_without_text", item=row.event_id)
+            return
+        data = Correction(message_key=row.message_key, text=row.text, language=row.language,
+                          decision=Decision.REPLY, tags=tuple(change.tags), previous_decision=Decision.REPLY,
+                          previous_tags=tuple(row.tags or ()), item_id=row.event_id,
+                          corrected_by=change.agent_id or actor, origin="router-retag", at=change.at)
+        event = ClassificationCorrected(id=derived_id(event_id, "router:retag-correction"), source=SOURCE,
+                                        time=change.at, correlation_id=correlation_id, subject=row.message_key,
+                                        data=data)
+        await outbox.add(session, topics.CORRECTIONS, event, change.at)
 
     async def _change(self, session, row: RoutedItem, change: Lifecycle) -> bool:
         if change.handling_seconds:

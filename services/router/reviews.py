@@ -1,8 +1,8 @@
 """Four-eyes review of reply drafts. When the item asks for it (its rule, VIP, legal or press
 tags) or the author is a trainee, a submitted draft waits for a second agent: approve
 releases it, reject sends it back with a reason; the author can do neither. Otherwise a
-submitted draft is released at once. Every step is audited; released replies are returned
-as ``ReplyReleased`` events for the caller to publish.
+submitted draft is released at once. Every step is audited; a released reply's
+``ReplyReleased`` event is written to the outbox in the same transaction (and returned).
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from services.router import outbox
 from services.router.store import audit, utc
+from shared import topics
 from services.router.tables import Agent, Draft, RoutedItem
 from shared.events import ReplyRelease, ReplyReleased, derived_id
 
@@ -51,8 +53,11 @@ class Reviews:
             session.add(draft)
             audit(session, now, item.message_key, "draft_submitted",
                   {"draft": draft.id, "four_eyes": needs_review}, author)
+            released = None if needs_review else released_event(draft, item, now)
+            if released is not None:  # published by the outbox relay, committed with the draft
+                await outbox.add(session, topics.RELEASED, released, now)
             await session.commit()
-        return draft, None if needs_review else released_event(draft, item, now)
+        return draft, released
 
     async def decide(self, draft_id: str, reviewer: str, approve: bool, reason: str | None,
                      now: datetime) -> tuple[Draft, ReplyReleased | None]:
@@ -73,8 +78,11 @@ class Reviews:
                 RELEASED if approve else REJECTED, reviewer, reason, now)
             audit(session, now, draft.message_key, "draft_approved" if approve else "draft_rejected",
                   {"draft": draft_id, "reason": reason}, reviewer)
+            released = released_event(draft, item, now) if approve else None
+            if released is not None:
+                await outbox.add(session, topics.RELEASED, released, now)
             await session.commit()
-        return draft, released_event(draft, item, now) if approve else None
+        return draft, released
 
     async def pending(self, message_keys: set[str] | None = None) -> list[Draft]:
         async with self._sessions() as session:

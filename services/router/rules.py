@@ -15,6 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared import topics
 from shared.events import ChannelKind, Urgency
 
 RelaxStep = Literal["proficiency", "skill", "channel", "team", "language"]
@@ -170,6 +171,9 @@ def _check_references(config: RoutingConfig, lines: dict, origin: str) -> None:
     for i, q in enumerate(config.queues):
         if q.team not in teams:
             fail("queues", i, f"team {q.team!r} is not a declared team")
+        if not topics.QUEUE_SUFFIX.match(q.id):  # it names the queue's routed topic
+            fail("queues", i, f"id {q.id!r} cannot name its topic {topics.ROUTED}.<queue>: use lowercase "
+                              "letters, digits and '-' (at most 63, not 'dlq')")
     for i, a in enumerate(config.agents):
         if a.team not in teams:
             fail("agents", i, f"team {a.team!r} is not a declared team")

@@ -1,7 +1,8 @@
 """The router's moving parts in one object with the runner's interface (``run``, ``stop``,
-``live``, ``ready``): the classified-topic consumer, the helpdesk-lifecycle consumer, and the
-sweeper that periodically re-offers waiting items (relaxing skills as they wait), publishing
-what it assigns through its own producer.
+``live``, ``ready``): the classified-topic consumer, the helpdesk-lifecycle consumer, the
+sweeper that periodically re-offers waiting items (relaxing skills as they wait), and the
+outbox relay that publishes what the sweeper, the lifecycle consumer and the API committed
+(``outbox.py``) — on start (what a crash left unsent), every second, and when woken.
 
 Start-up first loads admin-edited configuration from the database (falling back to the
 files) and syncs the directory, so agents and SLA policies exist before the first message.
@@ -11,17 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from aiokafka import AIOKafkaProducer
 from sqlalchemy.exc import IntegrityError
 
+from services.router import queuetopics
 from services.router.configs import ConfigStore
 from services.router.directory import Directory
 from services.router.dispatcher import Dispatcher
-from services.router.webhooks import WebhookBridge
-from shared import kafka, topics
-from shared.codec import encode
+from services.router.outbox import Relay
+from shared.broker import BrokerError
 from shared.logging import get_logger
 from shared.runner import ConsumerRunner, RunnerFailed
 from shared.settings import RouterSettings
@@ -29,48 +29,11 @@ from shared.settings import RouterSettings
 log = get_logger(__name__)
 
 
-class Publisher:
-    """Publishes events outside a consumer batch (sweeper, API); waits for broker acks."""
-
-    def __init__(self, settings: RouterSettings, client_id: str, bridge: WebhookBridge | None = None,
-                 clock: Callable | None = None) -> None:
-        self._settings, self._client_id, self.bridge, self._clock = settings, client_id, bridge, clock
-        self._producer: AIOKafkaProducer | None = None
-        self._lock = asyncio.Lock()
-
-    async def publish(self, events: Sequence[tuple[str, object]]) -> None:
-        """Send each (registered topic, event) and wait until all are acknowledged."""
-        if not events:
-            return
-        producer = await self._started()
-        futures = []
-        for topic, event in events:
-            enc = encode(event)
-            qualified = topics.qualified(topic, self._settings.kafka_topic_namespace)
-            futures.append(await producer.send(qualified, value=enc.value, key=enc.key, headers=enc.headers))
-        await asyncio.gather(*futures)
-        if self.bridge is not None and self._clock is not None:
-            await self.bridge.enqueue([event for _, event in events], self._clock())
-
-    async def _started(self) -> AIOKafkaProducer:
-        async with self._lock:
-            if self._producer is None:
-                producer = kafka.producer(self._settings, self._client_id)
-                await producer.start()
-                self._producer = producer
-        return self._producer
-
-    async def close(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
-
-
 class RouterRuntime:
     def __init__(self, settings: RouterSettings, runners: list[ConsumerRunner], dispatcher: Dispatcher,
-                 directory: Directory, configs: ConfigStore, publisher: Publisher, clock: Callable) -> None:
+                 directory: Directory, configs: ConfigStore, relay: Relay, clock: Callable) -> None:
         self.settings, self.runners, self.dispatcher = settings, runners, dispatcher
-        self.directory, self.configs, self.publisher, self.clock = directory, configs, publisher, clock
+        self.directory, self.configs, self.relay, self.clock = directory, configs, relay, clock
         self._stopping = asyncio.Event()
         self._prepare_lock = asyncio.Lock()
         self.started = False
@@ -106,11 +69,20 @@ class RouterRuntime:
                     await asyncio.sleep(0.2)
             self.started = True
 
+    async def ensure_queue_topics(self) -> list[str]:
+        """Create the per-queue routed topics of the live configuration (existing ones stay)."""
+        return await queuetopics.ensure(self.settings, self.dispatcher.state.config)
+
     async def run(self) -> None:
-        """Run consumers and sweeper until ``stop()``; raises ``RunnerFailed`` if a consumer fails."""
+        """Run consumers, sweeper and relay until ``stop()``; raises ``RunnerFailed`` if a consumer fails."""
         await self.prepare()
+        try:
+            await self.ensure_queue_topics()
+        except BrokerError as exc:
+            raise RunnerFailed(f"cannot create the per-queue routed topics: {exc}") from exc
         sweeper = asyncio.create_task(self._sweep_forever(), name="router-sweeper")
         deliverer = asyncio.create_task(self._deliver_forever(), name="router-webhooks")
+        relayer = asyncio.create_task(self._relay_forever(), name="router-outbox")
         tasks = [asyncio.create_task(r.run()) for r in self.runners]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -118,27 +90,50 @@ class RouterRuntime:
             results = await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             self._stopping.set()
+            self.relay.notify()
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(sweeper, deliverer)
-            await self.publisher.close()
+                await asyncio.gather(sweeper, deliverer, relayer)
+            await self.relay.close()
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             self.stop()
             raise RunnerFailed(str(failures[0]))
 
     async def sweep(self) -> int:
-        """Re-offer waiting items once and publish the assignments. Returns how many."""
-        from services.router.stage import assigned_event
-
+        """Re-offer waiting items once (assignments go to the outbox with them), remind the
+        notifier of queues that stay unstaffed, and try to publish at once; a broker error
+        leaves them for the relay loop. Returns how many items were assigned."""
         made = await self.dispatcher.offer_waiting(self.clock())
-        await self.publisher.publish([(topics.ASSIGNED, assigned_event(a, a.item_id)) for a in made])
+        await self.dispatcher.remind_unstaffed(self.clock())
+        await self.publish_outbox()
         return len(made)
+
+    async def publish_outbox(self) -> None:
+        """Relay now (after an API action): the change is committed either way, so a broker
+        error is only logged and the relay loop retries."""
+        try:
+            await self.relay.drain()
+        except Exception as exc:  # noqa: BLE001 - committed; the relay loop publishes it later
+            log.warning("router.outbox_deferred", error=f"{type(exc).__name__}: {exc}")
+
+    async def _relay_forever(self) -> None:
+        """Publish the outbox: at once (what a crash left), then every second or when woken."""
+        while True:
+            try:
+                await self.relay.drain()
+            except Exception as exc:  # noqa: BLE001 - rows stay unsent; the next round retries
+                log.warning("router.outbox_failed", error=f"{type(exc).__name__}: {exc}")
+            if self._stopping.is_set():
+                return
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.relay.wake.wait(), timeout=1.0)
+            self.relay.wake.clear()
 
     async def _sweep_forever(self) -> None:
         await self._every(self.settings.sweep_interval_s, self.sweep, "router.sweep_failed")
 
     async def _deliver_forever(self) -> None:
-        bridge = self.publisher.bridge
+        bridge = self.relay.bridge
         if bridge is not None and bridge.enabled:
             await self._every(1.0, lambda: bridge.deliver_due(self.clock()), "router.webhooks_failed")
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.router.dispatcher import Dispatcher
+from services.router.outbox import assigned_event
 from services.router.policy import route
 from services.router.store import WAITING, RoutedItems, aware, routing_of
 from services.router.tables import RoutedItem
@@ -19,7 +20,6 @@ from shared.codec import PoisonMessage
 from shared.events import (
     Assignment,
     Envelope,
-    ItemAssigned,
     ItemRouted,
     MessageClassified,
     QueueUnstaffed,
@@ -35,13 +35,6 @@ from shared.runner import Output, RecordMeta
 Clock = Callable[[], datetime]
 SOURCE = "switchboard/router"
 log = get_logger(__name__)
-
-
-def assigned_event(a: Assignment, correlation_id: str) -> ItemAssigned:
-    """The published form of an assignment; its id is derived, so re-publishing deduplicates."""
-    return ItemAssigned(id=derived_id(a.item_id, f"router:assigned:{a.agent_id}:{a.assigned_at.astimezone(UTC).isoformat()}"),
-                        source=SOURCE, time=a.assigned_at, correlation_id=correlation_id,
-                        subject=a.conversation_key, data=a)
 
 
 def assignment_of(row: RoutedItem, cause: str = "routed") -> Assignment:
@@ -71,11 +64,14 @@ class RouterStage:
         answers: list[list[Output] | PoisonMessage] = []
         published: list[tuple[str, list[Envelope]]] = []
         async with self.sessions() as session:
+            classified = [e for e, _ in items if isinstance(e, MessageClassified)]
+            facts, known = await self.items.prefetch(session, [e.data.message.message_key for e in classified],
+                                                     [e.data.message.conversation_key for e in classified])
             for event, _meta in items:
                 if not isinstance(event, MessageClassified):
                     answers.append(PoisonMessage(f"router expects {MessageClassified.TYPE}, got {event.event_type}"))
                     continue
-                outputs = await self._handle(session, event)
+                outputs = await self._handle(session, event, facts, known)
                 answers.append(outputs)
                 if outputs:
                     published.append((outputs[0].event.data.message.message_key, [o.event for o in outputs]))
@@ -84,15 +80,15 @@ class RouterStage:
             self._on_acked(answers, published)
         return answers
 
-    async def _handle(self, session, event: MessageClassified) -> list[Output]:
+    async def _handle(self, session, event: MessageClassified, facts: set[str], known: dict) -> list[Output]:
         now, state = self.clock(), self.dispatcher.state
         placement = route(event.data, state.config, state.calendar, now)
-        await self.items.record_fact(session, event.data)
+        await self.items.record_fact(session, event.data, facts)
         if placement is None:
             return []
         item = Routed(message=event.data.message, classification=event.data.classification,
                       routing=placement.routing)
-        row = await self.items.claim(session, derived_id(event.id, "router"), item, placement)
+        row = await self.items.claim(session, derived_id(event.id, "router"), item, placement, known)
         if row is None:
             return []
         made = await self.dispatcher.place(session, row, now)
@@ -101,7 +97,7 @@ class RouterStage:
     def _on_acked(self, answers: list, published: list[tuple[str, list[Envelope]]]) -> None:
         """Attach one follow-up to the batch's last output: mark every item queued, feed the bridge."""
         keys = [key for key, _ in published]
-        events = [e for _, evs in published for e in evs]
+        events = list({e.id: e for _, evs in published for e in evs}.values())  # per-queue copies share ids
 
         async def mark() -> None:
             await self.items.mark_queued_many(keys)
@@ -117,7 +113,8 @@ class RouterStage:
         routed = ItemRouted(id=row.event_id, source=SOURCE, time=aware(row.routed_at), correlation_id=event.correlation_id,
                             subject=event.subject, data=item.model_copy(
                                 update={"routing": routing_of(row, item.routing.policy)}))
-        outputs = [Output(topics.ROUTED, routed)]
+        # the main routed topic (notifier, helpdesks reading every queue) and the queue's own copy
+        outputs = [Output(topics.ROUTED, routed), Output(topics.per_queue(topics.ROUTED, row.queue), routed)]
         if row.agent_id is not None:
             assignment = made or assignment_of(row)
             outputs.append(Output(topics.ASSIGNED, assigned_event(assignment, event.correlation_id)))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.router.assign import locale_of
 from services.router.policy import Placement, Signals
 from services.router.tables import AuditEntry, Conversation, MessageFact, RoutedItem
 from shared.events import Classified, Routed, Routing
@@ -42,21 +43,42 @@ class RoutedItems:
         self._sessions = sessions
 
     async def claim(self, session: AsyncSession, event_id: str, item: Routed,
-                    placement: Placement) -> RoutedItem | None:
+                    placement: Placement, known: dict[str, RoutedItem] | None = None) -> RoutedItem | None:
         """Add ``item`` as pending (with an audit row) to ``session`` and return it; for a known
         message return the stored row if it is still pending, or ``None`` if it was already
         published. The caller commits; a concurrent claim of the same message then fails with a
-        unique violation (transient: the retry finds the stored row)."""
-        existing = await session.get(RoutedItem, item.message.message_key)
+        unique violation (transient: the retry finds the stored row). ``known``: the batch's
+        stored rows by message key, prefetched in one query (``prefetch``); updated here."""
+        key = item.message.message_key
+        existing = known.get(key) if known is not None else await session.get(RoutedItem, key)
         if existing is not None:
             return existing if existing.state == PENDING else None
         row = _row(event_id, item, placement)
         session.add(row)
+        if known is not None:
+            known[key] = row
         audit(session, item.routing.routed_at, item.message.message_key, "routed",
               {"queue": item.routing.queue, "rule": placement.rule, "sla_deadline": item.routing.sla_deadline.isoformat(),
                "policy": item.routing.policy, "four_eyes": item.routing.four_eyes})
-        await session.flush()
+        if known is None:
+            await session.flush()
         return row
+
+    async def prefetch(self, session: AsyncSession, message_keys: list[str],
+                       conversation_keys: list[str] = ()) -> tuple[set[str], dict[str, RoutedItem]]:
+        """For a batch: the message keys with a stored fact, and the stored items by key (two
+        queries instead of two lookups per message); the batch's stored conversations are
+        loaded into the session too (its later lookups by key need no query)."""
+        if not message_keys:
+            return set(), {}
+        if conversation_keys:  # held by the session (its identity map only keeps weak references)
+            session.info.setdefault("router_keep", []).extend((await session.execute(select(Conversation).where(
+                Conversation.conversation_key.in_(sorted(set(conversation_keys)))))).scalars())
+        facts = set((await session.execute(select(MessageFact.message_key).where(
+            MessageFact.message_key.in_(message_keys)))).scalars())
+        items = {r.message_key: r for r in (await session.execute(select(RoutedItem).where(
+            RoutedItem.message_key.in_(message_keys)))).scalars()}
+        return facts, items
 
     async def get(self, message_key: str) -> RoutedItem | None:
         async with self._sessions() as session:
@@ -76,17 +98,23 @@ class RoutedItems:
             rows = (await session.execute(query)).all()
         return {q: n for q, n in rows if queues is None or q in queues}
 
-    async def record_fact(self, session: AsyncSession, item: Classified) -> None:
+    async def record_fact(self, session: AsyncSession, item: Classified, known: set[str] | None = None) -> None:
         """Add every classified message once (any decision) and its conversation's first and
-        last sentiment to ``session``; a redelivery changes nothing. The caller commits."""
+        last sentiment to ``session``; a redelivery changes nothing. The caller commits.
+        ``known``: the batch's message keys that have a fact (``prefetch``); updated here."""
         signals = Signals.of(item.classification.tags)
         m = item.message
-        if await session.get(MessageFact, m.message_key) is not None:
+        if known is not None:
+            if m.message_key in known:
+                return
+            known.add(m.message_key)
+        elif await session.get(MessageFact, m.message_key) is not None:
             return
         session.add(MessageFact(message_key=m.message_key, channel=m.channel_kind.value,
                                 decision=item.classification.decision.value, reason=signals.reason,
                                 sentiment=signals.sentiment, received_at=utc(m.created_at)))
-        await session.flush()  # a later message of the same batch (one session) must see it
+        if known is None:
+            await session.flush()  # a later message of the same batch (one session) must see it
         if signals.sentiment and item.classification.decision.value != "drop":
             await _track_sentiment(session, m.conversation_key, signals.sentiment)
 
@@ -111,7 +139,8 @@ def _row(event_id: str, item: Routed, placement: Placement) -> RoutedItem:
         urgency=c.urgency.value, sentiment=placement.signals.sentiment, vip=placement.signals.vip,
         four_eyes=r.four_eyes, rule=placement.rule, sla_business_s=int(placement.sla_business.total_seconds()),
         received_at=utc(m.created_at), work_state=WAITING, relax_level=0, responses=0, response_s_total=0.0,
-        handling_s=0.0, unstaffed_notified=False,
+        handling_s=0.0, unstaffed_notified=False, text=m.text,
+        locale=locale_of(c.language, m.language_hint, c.tags),
     )
 
 

@@ -47,7 +47,7 @@ class RoutedItem(Base):
     four_eyes: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     rule: Mapped[str | None] = mapped_column(String(128))
     sla_business_s: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    received_at: Mapped[datetime | None] = mapped_column(Stamp)
+    received_at: Mapped[datetime | None] = mapped_column(Stamp, index=True)
     work_state: Mapped[str] = mapped_column(String(16), nullable=False, default="waiting", index=True)
     agent_id: Mapped[str | None] = mapped_column(String(128), index=True)
     relax_level: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -60,6 +60,16 @@ class RoutedItem(Base):
     handling_s: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     satisfaction: Mapped[float | None] = mapped_column(Float)
     unstaffed_notified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # added by 0007_router: the message text (re-tag corrections), the customer's locale
+    # (culture matching), and durations computed once when known (KPIs aggregate them in SQL)
+    text: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str | None] = mapped_column(String(16))
+    first_response_s: Mapped[float | None] = mapped_column(Float)
+    first_response_business_s: Mapped[float | None] = mapped_column(Float)
+    resolution_s: Mapped[float | None] = mapped_column(Float)
+    resolution_business_s: Mapped[float | None] = mapped_column(Float)
+    sla_met_business: Mapped[bool | None] = mapped_column(Boolean)
+    sla_met_calendar: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Team(Base):
@@ -176,7 +186,7 @@ class MessageFact(Base):
     decision: Mapped[str] = mapped_column(String(16), nullable=False)
     reason: Mapped[str | None] = mapped_column(String(128))
     sentiment: Mapped[str | None] = mapped_column(String(16))
-    received_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(Stamp, nullable=False, index=True)
 
 
 class ConfigDocument(Base):
@@ -207,3 +217,28 @@ class WebhookDelivery(Base):
     next_at: Mapped[datetime] = mapped_column(Stamp, nullable=False, index=True)
     last_error: Mapped[str | None] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+
+
+class OutboxRow(Base):
+    """An event to publish, written in the same transaction as the change it reports (0007_router).
+
+    The relay sends unsent rows in ``seq`` order (acks=all) and then stamps ``sent_at``; a crash
+    in between sends the row again with the same event id (at-least-once, consumers deduplicate).
+    The row holds the encoded Kafka record: ``topic`` unqualified, ``value`` the JSON data,
+    ``headers`` the CloudEvents headers as ``[[name, text], …]``.
+    """
+
+    __tablename__ = "router_outbox"
+    __table_args__ = (UniqueConstraint("event_id", "topic", name="uq_router_outbox_event_topic"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    event_type: Mapped[str] = mapped_column(String(128), nullable=False)
+    topic: Mapped[str] = mapped_column(String(249), nullable=False)
+    key: Mapped[str | None] = mapped_column(String(1024))
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    headers: Mapped[list] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(Stamp, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(1024))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from services.classifier import tables as _classifier_tables  # noqa: F401 - registers tables
 from services.ingestor import tables as _ingestor_tables  # noqa: F401 - registers tables
 from services.notifier import tables as _notifier_tables  # noqa: F401
 from services.router import tables as _router_tables  # noqa: F401

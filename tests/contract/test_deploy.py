@@ -90,6 +90,14 @@ def registry_from_file() -> dict[str, int]:
     return {entry["name"]: int(entry["partitions"]) for entry in data["topics"]}
 
 
+def queue_topics_from_routing() -> dict[str, int]:
+    """The router's per-queue routed topics: ``switchboard.items.routed.v1.<queue>`` for each queue
+    of config/routing.yaml, with the main routed topic's partitions (docs/router.md)."""
+    routing = yaml.safe_load((ROOT / "config" / "routing.yaml").read_text(encoding="utf-8"))
+    partitions = registry_from_file()["switchboard.items.routed.v1"]
+    return {f"switchboard.items.routed.v1.{q['id']}": partitions for q in routing["queues"]}
+
+
 # ---------------------------------------------------------------------------------------------
 # (a) the generated KafkaTopic file
 # ---------------------------------------------------------------------------------------------
@@ -306,7 +314,7 @@ def test_overlay_renders_the_whole_stack(overlay: str) -> None:
     assert set(of_kind(objects, "ServiceMonitor")) == set(of_kind(objects, "PrometheusRule")) == {"switchboard"}
     assert "default-deny" in of_kind(objects, "NetworkPolicy")
     topics_rendered = {o["spec"]["topicName"]: o["spec"]["partitions"] for o in of_kind(objects, "KafkaTopic").values()}
-    assert topics_rendered == registry_from_file()
+    assert topics_rendered == registry_from_file() | queue_topics_from_routing()
     namespaces = {o["metadata"].get("namespace") for o in objects}
     assert len(namespaces) == 1 and None not in namespaces, f"one namespace per overlay, got {namespaces}"
 

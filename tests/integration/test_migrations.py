@@ -12,7 +12,7 @@ def test_upgrade_creates_every_table(database_url):
         names = set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert {"ingested_messages", "routed_items", "pages", "alembic_version"} <= names
+    assert {"ingested_messages", "routed_items", "notifier_incidents", "notifier_handled", "alembic_version"} <= names
 
 
 def test_downgrade_to_base_removes_tables(database_url):
@@ -22,4 +22,4 @@ def test_downgrade_to_base_removes_tables(database_url):
         names = set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert not {"ingested_messages", "routed_items", "pages"} & names
+    assert not {"ingested_messages", "routed_items", "notifier_incidents", "pages"} & names

@@ -16,16 +16,18 @@ import uvicorn
 import yaml
 from aiosmtpd.controller import Controller
 
+from services.notifier import links
 from services.notifier.app import build
 from shared import schemagen
 from shared.broker import free_port
 from shared.events import Urgency
 from shared.service import QuietServer
-from shared.settings import DEV_SIGNING_KEY, NotifierSettings
+from shared.settings import DEV_NOTIFIER_ADMIN_TOKEN, DEV_SIGNING_KEY, NotifierSettings
 from tools.pager_sink import PagerSink
 
 SUNDAY_NIGHT = datetime(2026, 11, 22, 22, 30, tzinfo=UTC)  # Berlin 23:30, closed
 START = "2026-01-05T09:00:00+01:00"
+ADMIN = {"Authorization": f"Bearer {DEV_NOTIFIER_ADMIN_TOKEN}"}
 
 
 class Clock:
@@ -140,7 +142,8 @@ async def test_signed_link_ack_stops_escalation_until_the_ack_times_out(database
         clock.advance(minutes=1)
         await paging.tick(clock())
         assert len(sink.pages) == 2, "an ack that timed out re-triggers"
-        resolved = await client.post(f"/v1/incidents/{page['incident_id']}/resolve", json={"by": "alice"})
+        resolved = await client.post(f"/v1/incidents/{page['incident_id']}/resolve", json={"by": "alice"},
+                                     headers=ADMIN)
         assert resolved.json()["status"] == "resolved"
         clock.advance(hours=13)
         expired = await client.get(ack)
@@ -214,14 +217,19 @@ async def test_alertmanager_groups_repeats_and_resolves(sqlite_url, tmp_path, si
     hook = {"version": "4", "groupKey": "{}:{alertname=\"KafkaLag\"}", "status": "firing", "receiver": "switchboard",
             "commonLabels": {"alertname": "KafkaLag"}, "commonAnnotations": {"summary": "lag high"}, "alerts": [alert]}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as client:
-        first = (await client.post("/v1/alertmanager", json=hook)).json()
-        again = (await client.post("/v1/alertmanager", json=hook)).json()  # repeat_interval resend
+        refused = await client.post("/v1/alertmanager", json=hook)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        first = (await client.post("/v1/alertmanager", json=hook, headers=ADMIN)).json()
+        again = (await client.post("/v1/alertmanager", json=hook, headers=ADMIN)).json()  # repeat_interval resend
         await paging.tick(clock())
         assert first["attached"] == 1 and again["attached"] == 0 and len(sink.pages) == 1
         done = await client.post("/v1/alertmanager", json={**hook, "status": "resolved",
-                                                           "alerts": [{**alert, "status": "resolved"}]})
+                                                           "alerts": [{**alert, "status": "resolved"}]}, headers=ADMIN)
         assert done.json()["status"] == "resolved"
-        rota = await client.get("/v1/rotas/support.ics")
+        assert (await client.get("/v1/rotas/support.ics")).status_code == 403, "the feed needs its key"
+        assert (await client.get("/v1/rotas/support.ics?key=guess")).json()["detail"] == "bad feed key"
+        key = links.feed_key(DEV_SIGNING_KEY, "support")
+        rota = await client.get(f"/v1/rotas/support.ics?key={key}")
         assert rota.status_code == 200 and b"BEGIN:VEVENT" in rota.content and b"alice on call" in rota.content
 
 

@@ -14,8 +14,9 @@ from services.router.app import runtime_of
 from services.router.lifecycle import LifecycleStage
 from services.router.reports import kpi_report
 from services.router.reviews import ReviewError, Reviews
-from services.router.tables import Agent, AuditEntry, RoutedItem
-from shared import db, schemagen
+from services.router.outbox import row_event
+from services.router.tables import Agent, AuditEntry, OutboxRow, RoutedItem
+from shared import db, schemagen, topics
 from shared.events import (
     ChannelKind,
     Decision,
@@ -73,8 +74,20 @@ async def online(runtime, *agents):
         await runtime.directory.set_status(a, "online", runtime.clock(), "test")
 
 
+def main(outputs):
+    """The outputs without the per-queue copies of the routed event."""
+    return [o for o in outputs if topics.per_queue_parent(o.topic) is None]
+
+
 def kinds(outputs):
-    return [type(o.event).__name__ for o in outputs]
+    return [type(o.event).__name__ for o in main(outputs)]
+
+
+async def outboxed(runtime, topic=None) -> list:
+    """The events in the outbox (oldest first), optionally for one topic."""
+    async with runtime.sessions() as s:
+        rows = (await s.execute(select(OutboxRow).order_by(OutboxRow.seq))).scalars().all()
+    return [row_event(r) for r in rows if topic is None or r.topic == topic]
 
 
 async def row(runtime, n) -> RoutedItem:
@@ -85,7 +98,10 @@ async def row(runtime, n) -> RoutedItem:
 async def test_nobody_online_item_waits_and_the_notifier_is_told(router):
     outputs = await route(router, classified(1))
     assert kinds(outputs) == ["ItemRouted", "QueueUnstaffed"]
-    unstaffed = outputs[1].event
+    # the routed event also goes to the queue's own topic: same event, same key
+    assert [o.topic for o in outputs[:2]] == [topics.ROUTED, "switchboard.items.routed.v1.support-de"]
+    assert outputs[0].event is outputs[1].event
+    unstaffed = main(outputs)[1].event
     assert isinstance(unstaffed, QueueUnstaffed) and unstaffed.data.queue == "support-de"
     assert unstaffed.data.online_agents == 0 and unstaffed.data.waiting == 1
     assert (await row(router, 1)).work_state == "waiting"
@@ -108,8 +124,8 @@ async def test_least_loaded_agent_gets_the_item_and_capacity_is_respected(router
 
 async def test_follow_up_stays_with_the_conversations_agent(router):
     await online(router, "anna", "jonas")
-    first = [o.event for o in await route(router, classified(1, conversation="c"))][1]
-    follow = [o.event for o in await route(router, classified(2, conversation="c"))][1]
+    first = [o.event for o in main(await route(router, classified(1, conversation="c")))][1]
+    follow = [o.event for o in main(await route(router, classified(2, conversation="c")))][1]
     assert first.data.agent_id == follow.data.agent_id == "anna" and follow.data.cause == "sticky"
     async with router.sessions() as s:
         assert (await s.get(Agent, "anna")).load == 1  # one open conversation, two items
@@ -124,10 +140,12 @@ async def test_resolution_frees_capacity_and_the_most_urgent_oldest_waiting_item
     resolved = HelpdeskItemUpdated(id="hd-1", source="helpdesk/test", time=T0, correlation_id="c",
                                    data=Lifecycle(item_id=(await row(router, 1)).event_id,
                                                   action=LifecycleAction.RESOLVED, at=T0 + timedelta(minutes=5)))
-    outputs = await lifecycle(resolved, META)
-    assert [o.event.data.message_key.split(":")[-1] for o in outputs] == ["m-4"]  # negative sentiment: more urgent
-    assert outputs[0].event.data.cause == "reoffered"
+    assert await lifecycle(resolved, META) == []  # the re-offer goes through the outbox
+    offered = await outboxed(router, topics.ASSIGNED)
+    assert [e.data.message_key.split(":")[-1] for e in offered] == ["m-4"]  # negative sentiment: more urgent
+    assert offered[0].data.cause == "reoffered" and offered[0].correlation_id == "c"
     assert await lifecycle(resolved, META) == []  # the same event again changes nothing
+    assert len(await outboxed(router)) == 1
     async with router.sessions() as s:
         assert (await s.get(Agent, "lena")).load == 2
 
@@ -156,7 +174,7 @@ async def test_duplicate_classified_event_changes_nothing(router):
 
 async def test_four_eyes_never_by_the_author_and_a_rejection_needs_a_reason(router):
     await online(router, "lena")
-    item_id = [o.event for o in await route(router, classified(1, tags=("reason:legal",)))][0].id
+    item_id = [o.event for o in main(await route(router, classified(1, tags=("reason:legal",))))][0].id
     reviews = Reviews(router.sessions, lambda: router.dispatcher.state.config)
     draft, released = await reviews.submit(item_id, "lena", "Wir melden uns.", T0)
     assert draft.state == "submitted" and released is None
@@ -168,7 +186,7 @@ async def test_four_eyes_never_by_the_author_and_a_rejection_needs_a_reason(rout
     assert draft.state == "released" and released.data.approver == "anna" and released.data.author == "lena"
     with pytest.raises(ReviewError, match="not awaiting"):
         await reviews.decide(draft.id, "emma", False, "late", T0)
-    plain = [o.event for o in await route(router, classified(2))][0].id
+    plain = [o.event for o in main(await route(router, classified(2)))][0].id
     assert (await reviews.submit(plain, "anna", "Hallo!", T0))[1] is not None  # no review needed
     assert (await reviews.submit(plain, "jonas", "Hallo!", T0))[1] is None  # trainee: review needed
 
@@ -197,3 +215,91 @@ async def test_kpis_from_a_replayed_stream(router):
     assert k["handling_time_s"]["reply"] == 90.0
     assert k["sla_attainment"] == {"business": 0.5, "calendar": 0.5, "answered": 2}  # DM due in 20 min
     assert k["contact_reasons"]["praise"] == 1
+
+
+async def test_skills_relax_in_business_time_not_over_the_weekend(router):
+    friday = datetime(2026, 11, 27, 16, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # 5 business minutes left
+    router.clock_.now = friday
+    await route(router, classified(1, tags=("reason:billing",)))  # billing-de: billing >= 2, only anna
+    await online(router, "jonas")  # no billing skill
+    monday = datetime(2026, 11, 30, 9, 10, tzinfo=ZoneInfo("Europe/Berlin"))  # 64 wall hours, 15 business minutes
+    assert await router.dispatcher.offer_waiting(monday) == []  # level 1 (proficiency) only: still needs the skill
+    assert (await row(router, 1)).relax_level == 1
+    made = await router.dispatcher.offer_waiting(monday + timedelta(minutes=6))  # 21 business minutes: skill dropped
+    assert [(m.agent_id, m.cause, m.relax_level) for m in made] == [("jonas", "relaxed", 2)]
+
+
+async def test_kpis_in_sql_match_the_python_reference_and_honour_windows(router):
+    from services.router import kpis
+    from services.router.store import RESOLVED, aware
+    from services.router.tables import Conversation, MessageFact
+
+    await online(router, "anna", "emma", "lena")
+    late = T0 + timedelta(hours=6, minutes=30)  # 16:30: replies run into the night
+    events = [classified(1), classified(2, language="en", channel=ChannelKind.DIRECT_MESSAGE),
+              classified(3, decision="tag", tags=("reason:praise",)), classified(4, decision="drop"),
+              classified(5, conversation="conv-1", tags=("sentiment:positive",)),
+              classified(6, tags=("reason:press", "sentiment:negative"), channel=ChannelKind.MENTION),
+              classified(7, language="en", tags=("reason:delivery",))]
+    for e in events + events:  # replayed: the second pass changes nothing
+        for o in await route(router, e):
+            if o.on_acked:
+                await o.on_acked()
+    router.clock_.now = late
+    eight = classified(8, language="en", channel=ChannelKind.DIRECT_MESSAGE)
+    eight = eight.model_copy(update={"data": eight.data.model_copy(update={
+        "message": eight.data.message.model_copy(update={"created_at": late})})})
+    await route(router, eight)
+    lifecycle = LifecycleStage(router.sessions, router.dispatcher)
+    ids = {n: (await row(router, n)).event_id for n in (1, 2, 5, 6, 7)}
+    changes = [("r1", 1, LifecycleAction.REPLIED, 10, 120.0), ("r2", 2, LifecycleAction.REPLIED, 30, 60.0),
+               ("r6", 6, LifecycleAction.REPLIED, 8 * 60, 30.0), ("r6b", 6, LifecycleAction.REPLIED, 22 * 60, 10.0),
+               ("x1", 1, LifecycleAction.RESOLVED, 40, None), ("x2", 2, LifecycleAction.RESOLVED, 50, None),
+               ("x6", 6, LifecycleAction.RESOLVED, 23 * 60, None), ("x7", 7, LifecycleAction.RESOLVED, 15, 45.0)]
+    for eid, n, action, minutes, handling in changes * 2:
+        await lifecycle.apply(eid, Lifecycle(item_id=ids[n], action=action, at=T0 + timedelta(minutes=minutes),
+                                             handling_seconds=handling), "helpdesk/test")
+    calendar = router.dispatcher.state.calendar
+    async with router.sessions() as s:  # the reference: the former Python aggregation over all rows
+        facts = [kpis.Fact(f.channel, f.decision, f.reason) for f in (await s.execute(select(MessageFact))).scalars()]
+        rows = list((await s.execute(select(RoutedItem))).scalars())
+        sentiments = [(c.first_sentiment, c.last_sentiment) for c in (await s.execute(select(Conversation))).scalars()]
+    times = [kpis.ItemTimes(received_at=min(aware(r.received_at), aware(r.routed_at)), routed_at=aware(r.routed_at),
+                            sla_deadline=aware(r.sla_deadline), sla_business_s=r.sla_business_s,
+                            first_response_at=aware(r.first_response_at), resolved_at=aware(r.resolved_at),
+                            responses=r.responses, response_s_total=r.response_s_total, handling_s=r.handling_s,
+                            reason=r.reason) for r in rows]
+    tag_only = [r.handling_s for r in rows if r.work_state == RESOLVED and not r.responses]
+    reference = kpis.compute(facts, times, sentiments, tag_only, calendar)
+    report = await kpi_report(router.sessions, calendar)
+    assert {k: report[k] for k in reference} == reference
+    assert report["first_response_time"]["business_s"] < report["first_response_time"]["calendar_s"]  # the night
+    assert report["by_channel"]["direct_message"]["items"] == 2
+    assert report["by_channel"]["direct_message"]["sla_attainment"] == {"business": 0.0, "calendar": 0.0, "answered": 1}
+    assert report["by_reason"]["press"]["time_to_resolution"]["calendar_s"] == 23 * 3600.0
+
+    # a window: only the messages received from 16:00 on (the late direct message)
+    window = await kpi_report(router.sessions, calendar, since=T0 + timedelta(hours=6), until=T0 + timedelta(days=1))
+    assert window["messages"] == 1 and window["share_needing_reply"]["per_channel"] == {"direct_message": 1.0}
+    assert window["first_response_time"] == {"calendar_s": None, "business_s": None}
+    assert window["window"]["since"].startswith("2026-11-23T15:00")  # UTC
+    queues = await kpi_report(router.sessions, calendar, queues={"escalations"})
+    assert queues["sla_attainment"]["answered"] == 1 and set(queues["by_channel"]) == {"mention"}
+    assert queues["sentiment_change"]["conversations"] == 1
+
+
+async def test_sweeper_reminds_the_notifier_of_a_queue_that_stays_unstaffed(router):
+    outputs = await route(router, classified(1))  # nobody online: told at routing
+    assert kinds(outputs) == ["ItemRouted", "QueueUnstaffed"]
+    await route(router, classified(2))
+    assert await router.dispatcher.remind_unstaffed(T0 + timedelta(minutes=10)) == 0  # told 10 minutes ago
+    assert await router.dispatcher.remind_unstaffed(T0 + timedelta(minutes=16)) == 1
+    [notice] = await outboxed(router, topics.UNSTAFFED)
+    assert (notice.data.queue, notice.data.waiting, notice.data.online_agents) == ("support-de", 2, 0)
+    assert notice.data.message_key.endswith(":m-1") and notice.subject == "support-de"  # the oldest waiting item
+    assert await router.dispatcher.remind_unstaffed(T0 + timedelta(minutes=20)) == 0  # once per 15 minutes
+    assert await router.dispatcher.remind_unstaffed(T0 + timedelta(minutes=32)) == 1
+    await online(router, "anna")
+    router.clock_.now = T0 + timedelta(minutes=50)
+    assert await router.sweep() == 2  # staffed again: both assigned, no further reminder
+    assert len(await outboxed(router, topics.UNSTAFFED)) == 2

@@ -1,0 +1,78 @@
+"""The ingestor's background work beside the webhooks, started and stopped with the app's
+lifespan: the pollers (``INGESTOR_POLL_SOURCES``, unless ``INGESTOR_POLLERS_ENABLED=false``) and
+the silent-connector watch (unless ``INGESTOR_SILENCE_ENABLED=false``), and the YouTube WebSub
+(re-)subscription when ``INGESTOR_YOUTUBE_CALLBACK_URL`` is set."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from services.ingestor import pollers as polling
+from services.ingestor.batch import Acceptor
+from services.ingestor.connectors import SilenceWatch
+from services.ingestor.delivery import Delivery
+from services.ingestor.health import SourceHealth
+from services.ingestor.ledger import Ledger
+from services.ingestor.pollers import websub
+from shared.logging import get_logger
+from shared.settings import IngestorSettings
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Background:
+    scheduler: polling.Scheduler | None
+    watch: SilenceWatch | None
+    tasks: list[asyncio.Task]
+    renewal: polling.Scheduler | None = None
+
+    async def stop(self) -> None:
+        """Stop polling (leases released), then flush the last-event times."""
+        for scheduler in (self.scheduler, self.renewal):
+            if scheduler is not None:
+                await scheduler.stop()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.watch is not None:
+            await self.watch.close()
+
+
+def start(settings: IngestorSettings, delivery: Delivery, ledger: Ledger, acceptor: Acceptor,
+          health: SourceHealth, sources: dict[str, str]) -> Background:
+    """Start the pollers and the silence watch (each only when configured and enabled)."""
+    watch, tasks, scheduler = None, [], None
+    if settings.silence_enabled:
+        watch = SilenceWatch(settings, ledger, delivery, sources)
+        health.listen(watch.observe)
+        tasks.append(asyncio.create_task(watch.run(), name="connector-silence"))
+    if settings.pollers_enabled and settings.poll_sources:
+        scheduler = polling.Scheduler(
+            settings, ledger, acceptor, polling.pollers(settings, polling.Quota(ledger, settings.youtube_daily_quota)),
+            on_accepted=lambda source, n: health.observe(source, "accepted", n),
+            on_error=lambda source, outcome: health.observe(source, outcome))
+        scheduler.start()
+        log.info("pollers.started", sources=sorted(settings.poll_sources))
+    renewal = None
+    if settings.youtube_callback_url and settings.youtube_channels and settings.pollers_enabled:
+        renewal = polling.Scheduler(
+            settings, ledger, acceptor, {websub.NAME: websub.WebSubRenewal()},
+            configs={websub.NAME: websub.config(settings.youtube_hub_url)},
+            on_error=lambda source, outcome: health.observe("youtube", outcome))
+        renewal.start()
+    return Background(scheduler, watch, tasks, renewal)
+
+
+def sources(settings: IngestorSettings, webhook_sources: dict[str, str]) -> dict[str, str]:
+    """Every source of connector health: webhook sources and polled ones. Raises ``ValueError``
+    on a poll source whose name is unusable or clashes with a webhook source."""
+    from services.ingestor.app import _check_name
+
+    polling.check(settings)
+    for name in settings.poll_sources:
+        _check_name(name, "poll source name")
+        if name in webhook_sources:
+            raise ValueError(f"poll source {name!r} has the name of a webhook source")
+    return {**webhook_sources, **polling.sources(settings)}
