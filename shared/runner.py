@@ -117,6 +117,7 @@ class ConsumerRunner:
         try:
             await self._start()
             self.state.status = "running"
+            self.state.last_poll = time.monotonic()  # live from the start, not only after the first poll
             while not self._stopping.is_set():
                 await self._one_batch()
             self.state.status = "stopping"

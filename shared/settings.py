@@ -175,6 +175,12 @@ class ClassifierSettings(ConsumerSettings):
     tone_model: str | None = Field("offense-de-v1", description="Task model scoring offensive tone; None disables")
     tone_languages: tuple[str, ...] = ("de",)
     tone_threshold: float = Field(0.8, ge=0.0, le=1.0, description="Offense probability that tags tone:offensive")
+    task_models: tuple[str, ...] = Field(
+        (), description="Task models to serve (reply_needed, relevance, contact_reason, sentiment; the card's task "
+        "says which), each a name in models_dir or a path to <name>.json/.skops; overrides active.json for its task")
+    task_thresholds: dict[str, float] = Field(
+        default_factory=dict, description="Probability a task model needs to act, per task (defaults: reply_needed "
+        "and relevance 0.8, contact_reason and sentiment 0.5)")
     shadow_rules_dir: Path | None = Field(
         None, description="A candidate rule set evaluated beside the live one: differences are logged and counted, never applied",
     )

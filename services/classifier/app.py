@@ -128,7 +128,7 @@ async def classify_one(message: CanonicalMessage, models: ModelsDep) -> Classifi
     return await asyncio.to_thread(classify, message, models)
 
 
-@api.get("/models", summary="Versions of the loaded spam model, rule sets and detector")
+@api.get("/models", summary="Versions of the loaded spam model, task models, rule sets and detector")
 async def describe_models(models: ModelsDep) -> dict:
     return models.describe()
 

@@ -12,7 +12,8 @@ dead-lettered with that reason, never silently dropped.
 
 * ``spam``: the right decision ``drop`` → ``"1"``; ``reply`` or ``tag`` → ``"0"`` ("was not spam");
 * ``reply_needed``: ``reply`` → ``"reply"``, ``tag`` → ``"noise"`` ("needed a reply");
-* ``contact_reason``: the first plain tag (no ``:``, not a judgement tag such as ``spam``);
+* ``contact_reason``: the first plain tag (no ``:``, not a judgement tag such as ``spam``), else
+  the label of a ``contact_reason:<label>`` tag (what a served contact-reason model tags);
 * ``sentiment``: a ``sentiment:<label>`` tag.
 
 ``read_corrections(database_url)`` (synchronous) is what ``retrain`` reads.
@@ -64,7 +65,8 @@ def labels_of(example: Example) -> dict[str, str]:
         if example.decision in (Decision.REPLY.value, Decision.TAG.value):
             labels["reply_needed"] = "reply" if example.decision == Decision.REPLY.value else "noise"
     if example.decision != Decision.DROP.value:
-        reasons = [t for t in example.tags if ":" not in t and t not in JUDGEMENTS]
+        reasons = [t for t in example.tags if ":" not in t and t not in JUDGEMENTS] or [
+            t.partition(":")[2] for t in example.tags if t.startswith("contact_reason:") and t.partition(":")[2]]
         if reasons:
             labels["contact_reason"] = reasons[0]
     sentiments = [t.partition(":")[2] for t in example.tags if t.startswith("sentiment:") and t.partition(":")[2]]

@@ -3,7 +3,8 @@
 ``ClassifierRuntime.process(messages)`` classifies a batch (``stage.classify_batch``), then,
 in message order, lets the campaign detector tag near-duplicates from different authors
 (and drop those that are noise once the campaign has more than ``campaign_drop_authors``), and counts each kept message's
-contact-reason tags for the spike detector. It returns one ``Outcome`` per message.
+contact-reason tags (rule tags, and ``contact_reason:<label>`` from a served contact-reason
+model, both as ``tag:<label>``) for the spike detector. It returns one ``Outcome`` per message.
 CPU-bound and blocking; not thread-safe: call it from one worker thread at a time (the
 runner hands over one batch at a time). The state is in memory only (see the docs).
 """
@@ -17,7 +18,7 @@ from datetime import timedelta
 from services.classifier.bundle import Models
 from services.classifier.flood import CampaignDetector, CampaignMatch
 from services.classifier.spike import SpikeDetector
-from services.classifier.stage import Verdict, classify_batch, shadow_changes
+from services.classifier.stage import NOT_REASONS, Verdict, classify_batch, shadow_changes
 from shared.events import (
     CanonicalMessage,
     Classification,
@@ -27,8 +28,10 @@ from shared.events import (
 )
 from shared.settings import ClassifierSettings
 
-# Tags that say how a message was judged rather than what it is about: never spike keys.
-NOT_REASONS = frozenset({"spam", "noise", "link", "vip", "large-account", "blocked-author"})
+# Tags that say how a message was judged rather than what it is about (``stage.NOT_REASONS``)
+# are never spike keys.
+# A contact reason from the contact-reason model counts under the same key as a rule's tag.
+MODEL_REASON = "contact_reason:"
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,9 @@ class ClassifierRuntime:
             result = with_campaign(result, match, self.campaign_drop_authors)
         spikes: tuple[IssueSpike, ...] = ()
         if result.decision != Decision.DROP:
-            keys = tuple(f"tag:{t}" for t in result.tags if t not in NOT_REASONS and ":" not in t)
+            keys = tuple(dict.fromkeys(
+                f"tag:{t.partition(':')[2] if t.startswith(MODEL_REASON) else t}" for t in result.tags
+                if (t not in NOT_REASONS and ":" not in t) or (t.startswith(MODEL_REASON) and len(t) > len(MODEL_REASON))))
             spikes = tuple(self.spikes.observe(message.account_id, keys, message.created_at, message.message_key))
         return Outcome(result, spikes, shadow_changes(verdict), verdict.shadow)
 

@@ -14,6 +14,16 @@ Decision, in order of precedence:
 4. a ``review`` or ``reply`` rule fired, or the message is a direct message → REPLY, normal;
 5. otherwise → TAG (noise, for reports only).
 
+**Task models**, when served (``Models.tasks``; none by default), act after that, each scored once
+per batch: a ``reply_needed`` model (else a ``relevance`` model) turns TAG into REPLY, or a
+direct message's plain REPLY into TAG, when its label's probability reaches its threshold and
+nothing above forced the decision (no drop, spam, urgent, review or reply rule, no urgency
+signal, no offensive tone); a ``contact_reason`` model adds ``contact_reason:<label>`` unless a
+rule already set a contact reason (rules win); a ``sentiment`` model adds ``sentiment:<label>``
+unless a rule already set one. Dropped messages get neither tag. Each model's name, version,
+label, score and threshold go into ``explanation.evidence`` (``model.<task>: …``) and, when it
+acted, ``model.<task>`` into ``rule_ids``.
+
 ``review_required`` is set on replies when a ``review`` rule fired (four-eyes). Non-rule
 signals appear in ``explanation.rule_ids`` under fixed ids (``authors.blocked``,
 ``authors.vip``, ``account.large``, ``pii.<kind>``) so every decision names what caused it.
@@ -26,11 +36,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.classifier.bundle import Models
+from services.classifier.bundle import Models, ServedTask
 from services.classifier.language import languages_of
 from services.classifier.model import SpamScore
 from services.classifier.pii import REGIONS, PiiFinding, find_pii
 from services.classifier.rules import Action, Hit
+from services.classifier.tasks import Explanation as TaskScore
 from shared.events import (
     CanonicalMessage,
     ChannelKind,
@@ -42,6 +53,10 @@ from shared.events import (
 
 SPAM_MODEL = "spam"
 PUBLIC = frozenset({ChannelKind.PUBLIC_COMMENT, ChannelKind.REVIEW, ChannelKind.MENTION})
+# Tags that say how a message was judged rather than what it is about: any other rule tag
+# without ":" is a contact reason (spike keys, correction labels, and "rules win" below).
+NOT_REASONS = frozenset({"spam", "noise", "link", "vip", "large-account", "blocked-author"})
+REPLY_TASKS = ("reply_needed", "relevance")  # the first one served decides
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,7 @@ class Facts:
     vip: bool = False
     followers: int | None = None  # set only when at or above the large-account threshold
     offense: float | None = None  # offensive-tone probability, where a tone model serves the language
+    tasks: tuple[tuple[str, TaskScore], ...] = ()  # (task, its model's answer) per served task model
 
 
 @dataclass(frozen=True)
@@ -73,10 +89,12 @@ def classify_batch(messages: Sequence[CanonicalMessage], models: Models) -> list
     languages = languages_of([m.text for m in messages], [m.language_hint for m in messages], models.detector)
     spams = models.spam.score_batch([m.text for m in messages])
     tones = tone_scores(messages, languages, models)
+    answers = task_scores(messages, models)
     verdicts = []
-    for message, language, spam, tone in zip(messages, languages, spams, tones, strict=True):
-        live = _assess(message, language, spam, tone, models, shadow=False)
-        shadow = _assess(message, language, spam, tone, models, shadow=True) if models.shadow_rules else None
+    for message, language, spam, tone, answer in zip(messages, languages, spams, tones, answers, strict=True):
+        live = _assess(message, language, spam, tone, models, shadow=False, tasks=answer)
+        shadow = (_assess(message, language, spam, tone, models, shadow=True, tasks=answer)
+                  if models.shadow_rules else None)
         verdicts.append(Verdict(live, shadow))
     return verdicts
 
@@ -96,8 +114,26 @@ def tone_scores(messages: Sequence[CanonicalMessage], languages: Sequence[str], 
     return scores
 
 
+def served_tasks(models: Models) -> tuple[ServedTask, ...]:
+    """The task models the stage consults: contact reason, sentiment, and one reply model
+    (``reply_needed`` if served, else ``relevance``)."""
+    reply = next((t for name in REPLY_TASKS if (t := models.task(name)) is not None), None)
+    return tuple(t for t in models.tasks if t.task not in REPLY_TASKS or t is reply)
+
+
+def task_scores(messages: Sequence[CanonicalMessage], models: Models) -> list[tuple[tuple[str, TaskScore], ...]]:
+    """Per message, each consulted task model's label, probability and strongest n-grams: one
+    vectorise and one predict per model over the batch. Empty tuples when none is served."""
+    served = served_tasks(models)
+    if not served or not messages:
+        return [()] * len(messages)
+    texts = [m.text for m in messages]
+    columns = [(t.task, t.model.score_batch(texts)) for t in served]
+    return [tuple((task, scores[i]) for task, scores in columns) for i in range(len(messages))]
+
+
 def _assess(message: CanonicalMessage, language: str, spam: SpamScore, tone: float | None, models: Models,
-            shadow: bool) -> Classification:
+            shadow: bool, tasks: tuple[tuple[str, TaskScore], ...] = ()) -> Classification:
     followers = message.author.follower_count
     facts = Facts(
         hits=tuple(hit for rule_set in models.rules_for(language, shadow) for hit in rule_set.match(message.text)),
@@ -107,6 +143,7 @@ def _assess(message: CanonicalMessage, language: str, spam: SpamScore, tone: flo
         vip=message in models.authors.vip,
         followers=followers if followers is not None and followers >= models.large_account_followers else None,
         offense=tone,
+        tasks=tasks,
     )
     return build(message, language, facts, models)
 
@@ -115,21 +152,102 @@ def build(message: CanonicalMessage, language: str, facts: Facts, models: Models
     """The ``Classification`` for ``facts``: decision, tags, urgency and full explanation."""
     decision, urgency, reason = decide(message, facts, models.spam_threshold)
     offensive = facts.offense is not None and facts.offense >= models.tone_threshold
+    model_ids: list[str] = []
+    model_evidence: list[str] = []
+    if facts.tasks:
+        decision, urgency, reason = _reply_model(decision, urgency, reason, facts, models, offensive,
+                                                 model_ids, model_evidence)
     if offensive and decision == Decision.REPLY and urgency != Urgency.HIGH:
         # a reply is owed anyway and the tone is hostile: answer it first, before it escalates
         urgency, reason = Urgency.HIGH, f"{reason.rstrip('.')}; offensive tone ({facts.offense:.2f}) makes it urgent."
     review = decision == Decision.REPLY and any(h.rule.action == Action.REVIEW for h in facts.hits)
+    tags = _tags(decision, message, facts) + (("tone:offensive",) if offensive else ())
+    if facts.tasks:
+        tags = _task_tags(decision, tags, facts, models, model_ids, model_evidence)
     return Classification(
         decision=decision, language=language, urgency=urgency,
-        tags=_tags(decision, message, facts) + (("tone:offensive",) if offensive else ()),
+        tags=tags,
         reason=reason[:512], review_required=review,
         explanation=Explanation(
-            rule_ids=(*(hit.rule.id for hit in facts.hits), *_signal_ids(facts)),
+            rule_ids=(*(hit.rule.id for hit in facts.hits), *_signal_ids(facts), *model_ids),
             model=SPAM_MODEL, model_version=models.spam.card.version, score=round(facts.spam.probability, 4),
             threshold=models.spam_threshold,
-            evidence=_evidence(message, facts, models.large_account_followers) + _tone_evidence(facts, models),
+            evidence=(_evidence(message, facts, models.large_account_followers) + _tone_evidence(facts, models)
+                      + tuple(model_evidence)),
         ),
     )
+
+
+def _said(served: ServedTask, score: TaskScore) -> str:
+    """``model.<task>: <name> <version>: <label> 0.91 (threshold 0.80)`` — the evidence prefix."""
+    card = served.model.card
+    return f"model.{served.task}: {card.name} {card.version}: {score.label} {score.probability:.2f} " \
+           f"(threshold {served.threshold:.2f})"
+
+
+def _grams(score: TaskScore) -> str:
+    return "; n-grams " + ", ".join(f"{name!r} +{weight:.2f}" for name, weight in score.features) \
+        if score.features else ""
+
+
+def _reply_model(decision: Decision, urgency: Urgency, reason: str, facts: Facts, models: Models, offensive: bool,
+                 ids: list[str], evidence: list[str]) -> tuple[Decision, Urgency, str]:
+    """Let the reply-needed (or relevance) model promote TAG → REPLY or demote a direct
+    message's plain REPLY → TAG, when confident and when nothing authoritative decided."""
+    answers = dict(facts.tasks)
+    served = next((t for name in REPLY_TASKS if name in answers and (t := models.task(name)) is not None), None)
+    if served is None:
+        return decision, urgency, reason
+    score = answers[served.task]
+    said = _said(served, score)
+    wants_reply = score.label == served.reply_label
+    confident = score.probability >= served.threshold
+    asked = any(h.rule.action in (Action.REVIEW, Action.REPLY) for h in facts.hits)
+    if decision == Decision.DROP:
+        evidence.append(f"{said}; not applied: the drop stands")
+    elif decision == Decision.TAG and wants_reply and confident:
+        ids.append(f"model.{served.task}")
+        evidence.append(f"{said}; tag → reply{_grams(score)}")
+        return Decision.REPLY, Urgency.NORMAL, (
+            f"Reply needed: {served.task} model {served.model.card.name} scored {score.label} "
+            f"{score.probability:.2f} (threshold {served.threshold:.2f}); no rule decided.")
+    elif (decision == Decision.REPLY and urgency == Urgency.NORMAL and not asked and not offensive
+          and not wants_reply and confident):
+        ids.append(f"model.{served.task}")
+        evidence.append(f"{said}; reply → tag{_grams(score)}")
+        return Decision.TAG, Urgency.LOW, (
+            f"Tagged as noise: {served.task} model {served.model.card.name} scored {score.label} "
+            f"{score.probability:.2f} (threshold {served.threshold:.2f}) on a direct message no rule asked to answer.")
+    elif (decision == Decision.REPLY) != wants_reply and confident:
+        evidence.append(f"{said}; not applied: rules or urgency signals decided")
+    else:
+        evidence.append(f"{said}; decision kept" + ("" if confident else " (below threshold)"))
+    return decision, urgency, reason
+
+
+def _task_tags(decision: Decision, tags: tuple[str, ...], facts: Facts, models: Models, ids: list[str],
+               evidence: list[str]) -> tuple[str, ...]:
+    """``contact_reason:<label>`` and ``sentiment:<label>`` from their models, rules first."""
+    if decision == Decision.DROP:
+        return tags
+    answers = dict(facts.tasks)
+    added: list[str] = []
+    rule_tags = [tag for hit in facts.hits for tag in hit.rule.tags]
+    for task, taken in (("contact_reason", [t for t in rule_tags if ":" not in t and t not in NOT_REASONS]),
+                        ("sentiment", [t for t in tags if t.startswith("sentiment:")])):
+        served, score = models.task(task), answers.get(task)
+        if served is None or score is None:
+            continue
+        said = _said(served, score)
+        if taken:
+            evidence.append(f"{said}; not tagged: rules set {', '.join(dict.fromkeys(taken))}")
+        elif score.probability >= served.threshold:
+            added.append(f"{task}:{score.label}")
+            ids.append(f"model.{task}")
+            evidence.append(f"{said}{_grams(score)}")
+        else:
+            evidence.append(f"{said}; not tagged (below threshold)")
+    return tuple(dict.fromkeys((*tags, *added)))
 
 
 def decide(message: CanonicalMessage, facts: Facts, threshold: float) -> tuple[Decision, Urgency, str]:

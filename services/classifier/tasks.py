@@ -6,7 +6,8 @@ fingerprint, evaluation figures, sources). Loading checks the card's sha256 agai
 and refuses any type outside ``ALLOWED_TYPES`` (skops never unpickles). ``TaskModel`` is
 read-only after loading and safe to share between threads.
 
-For the stage: ``load_task_model(models_dir, name).predict_proba(texts)`` and ``.explain(text)``.
+For the stage: ``load_task_model(models_dir, name).predict_proba(texts)``, ``.score_batch(texts)``
+(label, probability and strongest n-grams per text, one predict per batch) and ``.explain(text)``.
 """
 
 from __future__ import annotations
@@ -90,6 +91,25 @@ class TaskModel:
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         return [self.classes[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+    def score_batch(self, texts: Sequence[str]) -> list[Explanation]:
+        """``explain`` for a whole batch: one vectorise and one predict over all texts (the
+        stage's path; per text it would be several times slower). Same answers as ``explain``."""
+        if not texts:
+            return []
+        x = self._fast.transform([normalise(t) for t in texts])
+        probabilities = self._clf.predict_proba(x)
+        best = probabilities.argmax(axis=1)
+        scores = []
+        for row in range(x.shape[0]):
+            start, end, label = x.indptr[row], x.indptr[row + 1], int(best[row])
+            indices = x.indices[start:end]
+            contributions = x.data[start:end] * self._coef[label][indices]
+            order = np.argsort(-contributions)[:TOP_FEATURES]
+            features = tuple((self._label(indices[i]), round(float(contributions[i]), 3))
+                             for i in order if contributions[i] > 0)
+            scores.append(Explanation(self.classes[label], round(float(probabilities[row, label]), 4), features))
+        return scores
 
     def explain(self, text: str) -> Explanation:
         """The most probable label, its probability, and the n-grams that pushed towards it."""
