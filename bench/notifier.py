@@ -21,12 +21,12 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
+from bench._pg import fresh_schema
 from bench.report import row
-from shared import db, migrate, topics
+from shared import db, topics
 from shared.broker import ensure_topics
 from shared.settings import NotifierSettings
 
-PG = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ONCALL = Path(__file__).resolve().parent.parent / "config" / "oncall.yaml"
 
 
@@ -122,27 +122,17 @@ async def _insert_all(url: str, events, now) -> float:
 
 
 async def measure(bootstrap: str) -> list[dict]:
-    import psycopg
-
     from tests.integration.test_notifier_paging import SUNDAY_NIGHT
 
     n = int(os.environ.get("BENCH_NOTIFIER_ITEMS", "400"))
     namespace = f"bench{uuid.uuid4().hex[:8]}."
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = f"{PG}{'&' if '?' in PG else '?'}options=-csearch_path%3D{schema}"
-    try:
-        migrate.upgrade(url)
+    with fresh_schema() as url:
         await ensure_topics(bootstrap, namespace)
         topic = topics.qualified(topics.ROUTED, namespace)
         await _produce(bootstrap, topic, _events(n, "n"))
         consumed = await _consume_raw(bootstrap, topic, n)
         inserted = await _insert_all(url, _events(n, "b"), SUNDAY_NIGHT)
         notified = await _notify_all(url, bootstrap, namespace, n, SUNDAY_NIGHT)
-    finally:
-        with psycopg.connect(PG, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
     return [row("notifier: pages planned+persisted/s (PG)", notified, "items/s",
                 "plain inserts/s (same rows)", inserted),
             row("notifier: pages planned+persisted/s vs consume", notified, "items/s",

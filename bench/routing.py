@@ -13,16 +13,16 @@ import os
 import time
 import uuid
 
-from sqlalchemy import text, update
+from sqlalchemy import update
 
+from bench._pg import fresh_schema
 from bench.report import row
 from services.router.app import runtime_of
 from services.router.tables import Agent, RoutedItem
-from shared import db, migrate
+from shared import db
 from shared.runner import RecordMeta
 from shared.settings import RouterSettings
 
-PG = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _events(n: int, tag: str):
@@ -83,22 +83,11 @@ async def _insert_all(url: str, events) -> float:
 
 
 async def measure(bootstrap: str) -> list[dict]:
-    import psycopg
-
     n = int(os.environ.get("BENCH_ROUTING_ITEMS", "400"))
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = f"{PG}{'&' if '?' in PG else '?'}options=-csearch_path%3D{schema}"
-    try:
-        migrate.upgrade(url)
+    with fresh_schema() as url:
         baseline = await _insert_all(url, _events(n, "b"))
         routed = await _route_all(url, _events(n, "r"))
         batched = await _route_all(url, _events(n, "s"), batch=RouterSettings().max_batch)
-    finally:
-        with psycopg.connect(PG, autocommit=True) as conn:
-            conn.execute(text("select 1").text)
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
     return [row("router: routed+assigned items/s (PostgreSQL)", routed, "items/s",
                 "plain row inserts/s (same rows)", baseline),
             row("router: routed+assigned items/s, stage_batch (PostgreSQL)", batched, "items/s",

@@ -118,27 +118,13 @@ async def ensure_topics(bootstrap_servers: str, namespace: str = "", timeout: fl
     Returns the qualified names. Raises ``BrokerError`` if a topic cannot be created.
     """
     wanted = {f"{namespace}{spec.name}": spec.partitions for spec in topics.registry()}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
-    await _start_admin(admin, timeout)
-    try:
-        response = await admin.create_topics(
-            [NewTopic(name, partitions, replication_factor=_replication()) for name, partitions in wanted.items()]
-        )
-        for name, code, message in (e[:3] for e in response.topic_errors):
-            if code not in (0, TOPIC_EXISTS):
-                raise BrokerError(f"cannot create topic {name}: error {code} {message}")
-        missing = set(wanted) - set(await admin.list_topics())
-        if missing:
-            raise BrokerError(f"topics missing after creation: {sorted(missing)}")
-    finally:
-        await admin.close()
-    return sorted(wanted)
+    return await ensure_named_topics(bootstrap_servers, wanted, timeout)
 
 
 async def ensure_named_topics(bootstrap_servers: str, wanted: dict[str, int], timeout: float = 30.0) -> list[str]:
-    """Create the topics of ``wanted`` (qualified name -> partitions) that do not exist yet:
-    topics outside the registry, such as the router's per-queue routed topics
-    (``shared.topics.per_queue``). Raises ``BrokerError``. Returns the names."""
+    """Create the topics of ``wanted`` (qualified name -> partitions) that do not exist yet: the
+    registry's (``ensure_topics``) and topics outside it, such as the router's per-queue routed
+    topics (``shared.topics.per_queue``). Raises ``BrokerError``. Returns the names, sorted."""
     if not wanted:
         return []
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
