@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -52,6 +53,8 @@ def run(main: Coroutine[Any, Any, int]) -> int:
     """Run a service's main coroutine on uvloop (libuv: fewer CPU cycles per socket event than
     the stock asyncio loop) when it is installed, else on asyncio's own loop; its exit code.
     uvicorn picks httptools for HTTP parsing by itself when that is installed."""
+    if os.environ.get("SWITCHBOARD_EVENT_LOOP", "uvloop") == "asyncio":
+        return asyncio.run(main)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a pinned dependency; this keeps odd platforms running
