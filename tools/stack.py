@@ -37,7 +37,7 @@ class StackConfig:
     var_dir: Path = ROOT / "var"
     bootstrap: str | None = None  # external broker; None starts the embedded one
     namespace: str = ""
-    database_url: str | None = None  # None: a fresh SQLite file under var_dir
+    database_url: str | None = None  # None: a fresh SQLite file per service under var_dir
     preferred_ports: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
     webhook_secret: str = DEV_WEBHOOK_SECRET
@@ -49,13 +49,21 @@ class LocalStack:
         self.config = config
         self.broker: EmbeddedBroker | None = None
         self.bootstrap = config.bootstrap or ""
-        self.database_url = config.database_url or f"sqlite:///{config.var_dir / 'switchboard.db'}"
+        # Embedded default: one SQLite file per service (each owns its tables), so four processes do
+        # not contend for one file's write lock and page cache; a given URL is shared by all.
+        self.database_urls = {name: config.database_url or f"sqlite:///{config.var_dir / f'{name}.db'}"
+                              for name in SERVICES}
         self.ports = {name: _port(DEFAULT_PORTS[name], config.preferred_ports) for name in SERVICES}
         self.sink = PagerSink(config.signing_key)
         self.sink_port = free_port()
         self.procs: dict[str, asyncio.subprocess.Process] = {}
         self._sink_server: uvicorn.Server | None = None
         self._sink_task: asyncio.Task | None = None
+
+    @property
+    def database_url(self) -> str:
+        """Where the data is: the shared URL, or the folder of the per-service SQLite files."""
+        return self.config.database_url or f"sqlite:///{self.config.var_dir}/<service>.db"
 
     # -- addresses -------------------------------------------------------------------
     def url(self, service: str, path: str = "") -> str:
@@ -74,9 +82,10 @@ class LocalStack:
             self.broker = EmbeddedBroker(log_path=logs / "broker.log").start()
             self.bootstrap = self.broker.bootstrap_servers
         await ensure_topics(self.bootstrap, self.config.namespace)
-        if self.config.database_url is None:
-            _remove_sqlite(self.config.var_dir / "switchboard.db")  # the memory broker starts empty too
-        await asyncio.to_thread(migrate.upgrade, self.database_url)
+        for url in sorted(set(self.database_urls.values())):
+            if self.config.database_url is None:
+                _remove_sqlite(Path(url.removeprefix("sqlite:///")))  # the memory broker starts empty too
+            await asyncio.to_thread(migrate.upgrade, url)
         await self._start_sink()
         for name in SERVICES:
             await self.start_service(name)
@@ -87,7 +96,7 @@ class LocalStack:
         prefix = service.upper()
         env = {
             **os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "KAFKA_TOPIC_NAMESPACE": self.config.namespace,
-            "DATABASE_URL": self.database_url, "LOG_JSON": "true", f"{prefix}_HTTP_PORT": str(self.ports[service]),
+            "DATABASE_URL": self.database_urls[service], "LOG_JSON": "true", f"{prefix}_HTTP_PORT": str(self.ports[service]),
             f"{prefix}_HTTP_HOST": "127.0.0.1", "INGESTOR_WEBHOOK_SECRETS": f'{{"demo": "{self.config.webhook_secret}"}}',
             "NOTIFIER_PAGE_URL": f"http://127.0.0.1:{self.sink_port}/pages", "NOTIFIER_SIGNING_KEY": self.config.signing_key,
             "PYTHONUNBUFFERED": "1",
