@@ -99,6 +99,15 @@ def labelled(examples: Sequence[Example], family: str, holdout: float) -> tuple[
     return train, held
 
 
+def settle(outcome: Outcome, family: str, tolerance: float, dry_run: bool, progress) -> bool:
+    """Decide, say so, and whether to write the candidate (promoted and not a dry run; a dry run
+    reports ``promoted`` False)."""
+    decide(outcome, tolerance)
+    progress(f"{family}: {'promote' if outcome.promoted else 'keep the current model'}: {outcome.reason}")
+    outcome.promoted = outcome.promoted and not dry_run
+    return outcome.promoted
+
+
 def decide(outcome: Outcome, tolerance: float) -> Outcome:
     """Promote unless a figure is worse by more than ``tolerance`` (or there is none)."""
     if not outcome.figures:
@@ -207,10 +216,7 @@ def retrain_spam(base_texts: Sequence[str], base_labels: Sequence[int], examples
     if protocols:
         progress(f"spam: the {len(protocols)} held evaluation sets, recipe with and without the corrections")
         outcome.figures += public_figures(protocols, recipe, [(t, y) for t, y in train], progress)
-    decide(outcome, tolerance)
-    progress(f"spam: {'promote' if outcome.promoted else 'keep the current model'}: {outcome.reason}")
-    if not outcome.promoted or dry_run:
-        outcome.promoted = outcome.promoted and not dry_run
+    if not settle(outcome, "spam", tolerance, dry_run, progress):
         return outcome
     digest = fingerprint(texts, labels)
     name, revision = next_name(models_dir, "spam")
@@ -262,10 +268,7 @@ def retrain_task(family: str, examples: Sequence[Example], *, models_dir: Path, 
         now, parent = [majority] * len(held), {"name": f"majority label {majority!r}", "version": None}
     outcome.figures = held_figures(truth, now, [str(p) for p in pipeline.predict(held_texts)],
                                    ["accuracy", "macro_f1"])
-    decide(outcome, tolerance)
-    progress(f"{family}: {'promote' if outcome.promoted else 'keep the current model'}: {outcome.reason}")
-    if not outcome.promoted or dry_run:
-        outcome.promoted = outcome.promoted and not dry_run
+    if not settle(outcome, family, tolerance, dry_run, progress):
         return outcome
     digest = fingerprint(texts, labels)
     name, revision = next_name(models_dir, family)

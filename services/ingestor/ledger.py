@@ -149,25 +149,27 @@ async def insert_ignore(executor: AsyncSession | AsyncConnection, table: type, r
     if not rows:
         return 0
     bind = executor if isinstance(executor, AsyncConnection) else executor.bind
-    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
-    core = table.__table__  # Core, not the ORM entity: the ORM bulk path inspects every row
-    key = core.primary_key.columns.values()[0]
-    # one cached statement with the rows as parameters (SQLAlchemy batches them as "insertmanyvalues"):
-    # .values(rows) would compile a new statement per call. RETURNING rather than rowcount: the
-    # async PostgreSQL driver reports -1 for this statement.
-    statement = dialect.insert(core).on_conflict_do_nothing().returning(key)
-    result = await executor.execute(statement, rows)
+    result = await executor.execute(_insert_ignore_statement(bind.dialect.name, table), rows)
     return len(result.all())
+
+
+def _insert_ignore_statement(dialect_name: str, table: type):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING <key>, with the rows passed as parameters.
+
+    Core, not the ORM entity: the ORM bulk path inspects every row. One cached statement with the
+    rows as parameters (SQLAlchemy batches them as "insertmanyvalues"): .values(rows) would
+    compile a new statement per call. RETURNING rather than rowcount: the async PostgreSQL
+    driver reports -1 for this statement."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    core = table.__table__
+    return dialect.insert(core).on_conflict_do_nothing().returning(core.primary_key.columns.values()[0])
 
 
 def _insert_ignore_sync(conn: Connection, table: type, rows: list[dict]) -> int:
     """``insert_ignore`` for a synchronous connection (the ledger threads)."""
     if not rows:
         return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    core = table.__table__
-    statement = dialect.insert(core).on_conflict_do_nothing().returning(core.primary_key.columns.values()[0])
-    return len(conn.execute(statement, rows).all())
+    return len(conn.execute(_insert_ignore_statement(conn.dialect.name, table), rows).all())
 
 
 def _columns(row) -> dict:

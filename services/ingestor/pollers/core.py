@@ -54,6 +54,18 @@ class PollFailed(Exception):
         self.delay_s, self.status, self.body = delay_s, status, body
 
 
+def json_answer(response: httpx.Response, what: str, kind: type) -> dict | list:
+    """The JSON document of a platform answer, which must be a ``kind`` (dict or list). Raises
+    ``PollFailed`` naming ``what`` when it is not JSON or not that shape."""
+    try:
+        document = json.loads(response.content)
+    except ValueError as exc:
+        raise PollFailed(f"{what} answer is not JSON: {exc}") from None
+    if not isinstance(document, kind):
+        raise PollFailed(f"{what} answer is not a JSON {'object' if kind is dict else 'array'}")
+    return document
+
+
 class Paused(Exception):
     """Stop polling the source until ``until`` (e.g. the YouTube quota day ends)."""
 

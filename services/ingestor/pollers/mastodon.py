@@ -10,14 +10,13 @@ oldest pages first. The cursor is saved after each page was acknowledged. The ve
 from __future__ import annotations
 
 import html
-import json
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from services.ingestor.normalized import Parsed, canonical
-from services.ingestor.pollers.core import PollContext, PollFailed, is_due
+from services.ingestor.pollers.core import PollContext, is_due, json_answer
 from services.ingestor.shapes import PayloadInvalid, arr, count, ident, iso_time, obj, text
 from shared.events import Attachment, Author, ChannelKind, Platform
 
@@ -41,12 +40,7 @@ class MastodonMentions:
             params["min_id"] = min_id
         for _ in range(ctx.settings.poll_max_pages):
             response = await ctx.http.get(url, params=params, headers=headers)
-            try:
-                notifications = json.loads(response.content)
-            except ValueError as exc:
-                raise PollFailed(f"notifications answer is not JSON: {exc}") from None
-            if not isinstance(notifications, list):
-                raise PollFailed("notifications answer is not a JSON array")
+            notifications = json_answer(response, "notifications", list)
             if not notifications:
                 break
             parsed, newest = parse_notifications(notifications, account, ctx.name, ctx.raw_ref(response))

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from services.ingestor.normalized import Parsed, canonical
-from services.ingestor.pollers.core import Paused, PollContext, PollFailed, aware, is_due
+from services.ingestor.pollers.core import Paused, PollContext, PollFailed, aware, is_due, json_answer
 from services.ingestor.pollers.quota import Quota, next_reset
 from services.ingestor.shapes import PayloadInvalid, arr, ident, iso_time, obj, text
 from services.ingestor.tables import YouTubeVideo
@@ -175,13 +175,7 @@ def _comment(comment: dict, path: str, source: str, raw_ref: str, thread: dict):
 
 
 def _document(response) -> dict:
-    try:
-        document = json.loads(response.content)
-    except ValueError as exc:
-        raise PollFailed(f"commentThreads answer is not JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise PollFailed("commentThreads answer is not a JSON object")
-    return document
+    return json_answer(response, "commentThreads", dict)
 
 
 def _time(value) -> datetime | None:
