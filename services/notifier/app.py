@@ -10,10 +10,11 @@ consumers and the scheduler together and is what ``shared.service.serve`` drives
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
 
 from fastapi import FastAPI
 
@@ -21,6 +22,7 @@ from services.notifier import oncall
 from services.notifier.api import api_router
 from services.notifier.delivery import Deliverer
 from services.notifier.paging import Paging, PagingConfig
+from services.notifier.routed import RoutedStore
 from services.notifier.store import IncidentStore
 from services.notifier.timers import TimerStore
 from shared import db, kafka, topics
@@ -45,6 +47,25 @@ class NotifierStage:
 
     paging: Paging
     clock: Clock = utcnow
+
+    async def stage_batch(self, items: Sequence[tuple[Envelope, RecordMeta]]) -> list[list[Output] | PoisonMessage]:
+        """A poll in record order: each run of routed items in one transaction
+        (``Paging.on_routed_many``), other events one by one; an event of a type the notifier does
+        not handle is answered as poison (dead-lettered), the others stand. Any other exception
+        leaves the run's items unstored and the poll is retried (idempotently)."""
+        answers: list[list[Output] | PoisonMessage] = []
+        for routed, group in groupby(items, key=lambda item: isinstance(item[0], ItemRouted)):
+            run = list(group)
+            if routed:
+                await self.paging.on_routed_many([event for event, _ in run], self.clock())
+                answers.extend([] for _ in run)
+                continue
+            for event, meta in run:
+                try:
+                    answers.append(await self(event, meta))
+                except PoisonMessage as exc:
+                    answers.append(exc)
+        return answers
 
     async def __call__(self, event: Envelope, meta: RecordMeta) -> list[Output]:
         if isinstance(event, ItemRouted):
@@ -170,7 +191,7 @@ def build(settings: NotifierSettings, clock: Clock = utcnow) -> tuple[FastAPI, N
                           timedelta(minutes=settings.sla_warn_minutes), settings.public_url, key,
                           timedelta(minutes=settings.link_ttl_minutes))
     paging = Paging(rota, load_calendar(settings, clock()), IncidentStore(sessions), TimerStore(sessions),
-                    deliverer, config)
+                    deliverer, config, RoutedStore(sessions))
     service = NotifierService(settings, paging, clock)
 
     @asynccontextmanager

@@ -5,7 +5,7 @@ given; the time is always passed in (the injected clock)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +13,7 @@ from services.notifier import escalation as esc
 from services.notifier import links, oncall, planner
 from services.notifier.delivery import Deliverer, Notification
 from services.notifier.oncall import Oncall
+from services.notifier.routed import RoutedStore, Seen, Writes
 from services.notifier.store import RATE_LIMITED, SENT, Attach, IncidentStore, state_of
 from services.notifier.tables import DigestItem, Incident, SlaTimer
 from services.notifier.timers import TimerStore
@@ -50,6 +51,7 @@ class Paging:
     timers: TimerStore
     deliverer: Deliverer
     config: PagingConfig
+    routed: RoutedStore
     publish: Publish | None = None
 
     # -- triggers ----------------------------------------------------------------------
@@ -60,30 +62,43 @@ class Paging:
 
     async def on_routed(self, event: ItemRouted, now: datetime) -> None:
         """Page, digest or nothing for a routed item; arm its SLA timers. Idempotent on the event id."""
-        item = event.data
-        team = self.oncall.team_for(item.routing.queue)
-        if await self.incidents.subject_handled(event.id):
-            log.info("item.already_handled", item=event.id)  # the helpdesk answered before we saw it
-            return
-        await self._arm_sla(event, team)
-        decided = planner.triage(event, self.calendar, now, self.config.page_min_urgency)
-        if decided is None:
-            return
-        if decided.action == planner.DIGEST:
-            due = self.calendar.next_open(now).astimezone(UTC)  # SQLite compares stored times as text
-            await self.timers.add_digest(DigestItem(item_event_id=event.id, team=team, summary=decided.summary,
-                                                    due_at=due))
-            return
-        await self.open(Attach(event.id, decided.incident_key, team, "item", decided.reason, decided.summary,
-                               event.id, item.routing.queue, item.message.message_key), now)
+        await self.on_routed_many([event], now)
 
-    async def _arm_sla(self, event: ItemRouted, team: str) -> None:
+    async def on_routed_many(self, events: Sequence[ItemRouted], now: datetime) -> None:
+        """``on_routed`` for a poll of items in one transaction, as if one after the other in this
+        order. Raises what the database raised, with nothing stored."""
+        await self.routed.record(events, lambda seen: self.plan_routed(events, seen, now))
+
+    def plan_routed(self, events: Sequence[ItemRouted], seen: Seen, now: datetime) -> Writes:
+        """The rows ``events`` call for, given what the database already holds."""
+        writes = Writes.after(seen)
+        for event in events:
+            if event.id in seen.closed:
+                log.info("item.already_handled", item=event.id)  # the helpdesk answered before we saw it
+                continue
+            item = event.data
+            team = self.oncall.team_for(item.routing.queue)
+            writes.timers.extend(self._sla_rows(event, team))
+            decided = planner.triage(event, self.calendar, now, self.config.page_min_urgency)
+            if decided is None:
+                continue
+            if decided.action == planner.DIGEST:
+                due = self.calendar.next_open(now).astimezone(UTC)  # SQLite compares stored times as text
+                writes.digests.append(dict(item_event_id=event.id, team=team, summary=decided.summary, due_at=due,
+                                           delivered_at=None))
+                continue
+            writes.attach(Attach(event.id, decided.incident_key, team, "item", decided.reason, decided.summary,
+                                 event.id, item.routing.queue, item.message.message_key), now,
+                          esc.opened(self.oncall.teams[team].escalation, now))
+        return writes
+
+    def _sla_rows(self, event: ItemRouted, team: str) -> list[dict]:
         item = event.data
         planned = planner.sla_timers(event, self.config.sla_warn_before, self.config.sla_min_urgency)
-        await self.timers.arm([SlaTimer(item_event_id=event.id, kind=kind, incident_key=item.message.conversation_key,
-                                        team=team, queue=item.routing.queue, message_key=item.message.message_key,
-                                        summary=planner.summary_of(event), due_at=due.astimezone(UTC))
-                               for kind, due in planned])
+        return [dict(item_event_id=event.id, kind=kind, incident_key=item.message.conversation_key, team=team,
+                     queue=item.routing.queue, message_key=item.message.message_key,
+                     summary=planner.summary_of(event), due_at=due.astimezone(UTC), fired_at=None)
+                for kind, due in planned]
 
     async def on_unstaffed(self, event: QueueUnstaffed, now: datetime) -> None:
         decided = planner.unstaffed_page(event, self.calendar, now)

@@ -21,6 +21,7 @@ from services.notifier.tables import Delivery, Handled, Incident, IncidentItem
 from shared.db import is_unique_violation
 
 SENDING, SENT, FAILED, RATE_LIMITED = "sending", "sent", "failed", "rate_limited"
+CLOSING_KINDS = ("replied", "resolved")  # lifecycle ledger kinds that close an item
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class IncidentStore:
         """Whether a lifecycle event already closed the item ``subject`` (replied or resolved)."""
         async with self._sessions() as session:
             found = await session.scalar(select(Handled.event_id).where(
-                Handled.subject == subject, Handled.kind.in_(("replied", "resolved"))).limit(1))
+                Handled.subject == subject, Handled.kind.in_(CLOSING_KINDS)).limit(1))
             return found is not None
 
     async def mark_handled(self, event_id: str, kind: str, subject: str, now: datetime) -> None:

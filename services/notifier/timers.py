@@ -2,7 +2,8 @@
 
 Both survive restarts (rows, not in-memory tasks) and fire once: ``fired_at`` / ``delivered_at``
 is set only after the work they trigger was done, so a crash in between fires them again and
-the grouping/delivery ledgers keep that from paging twice.
+the grouping/delivery ledgers keep that from paging twice. They are written with the routed
+items' poll (``routed.RoutedStore``); this store reads, fires and cancels them.
 """
 
 from __future__ import annotations
@@ -10,44 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.notifier.tables import DigestItem, SlaTimer
-from shared.db import is_unique_violation
 
 
 class TimerStore:
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
-
-    async def _insert(self, row) -> bool:
-        async with self._sessions() as session:
-            session.add(row)
-            try:
-                await session.commit()
-            except IntegrityError as exc:
-                if not is_unique_violation(exc):
-                    raise
-                return False
-        return True
-
-    async def arm(self, timers: list[SlaTimer]) -> int:
-        """Store the timers not stored yet (idempotent on item and kind). Returns how many were new.
-        One transaction for the usual first delivery; row by row when some exist (a redelivery)."""
-        if not timers:
-            return 0
-        async with self._sessions() as session:
-            session.add_all(timers)
-            try:
-                await session.commit()
-                return len(timers)
-            except IntegrityError as exc:
-                if not is_unique_violation(exc):
-                    raise
-        fresh = [SlaTimer(**{c: getattr(t, c) for c in ("item_event_id", "kind", "incident_key", "team", "queue",
-                                                        "message_key", "summary", "due_at")}) for t in timers]
-        return sum([await self._insert(t) for t in fresh])
 
     async def due_timers(self, now: datetime, limit: int = 200) -> list[SlaTimer]:
         query = (select(SlaTimer).where(SlaTimer.fired_at.is_(None), SlaTimer.due_at <= now)
@@ -66,9 +37,6 @@ class TimerStore:
             await session.execute(update(SlaTimer).where(SlaTimer.item_event_id == item_event_id,
                                                          SlaTimer.fired_at.is_(None)).values(fired_at=now))
             await session.commit()
-
-    async def add_digest(self, item: DigestItem) -> bool:
-        return await self._insert(item)
 
     async def due_digests(self, now: datetime, limit: int = 500) -> dict[str, list[DigestItem]]:
         """Undelivered digest items due by ``now``, per team, oldest first."""
