@@ -193,13 +193,22 @@ class ClassifierSettings(ConsumerSettings):
     spike_window_s: int = Field(300, gt=0, description="Window over which contact-reason rates are counted")
     spike_factor: float = Field(4.0, gt=1, description="A window spikes at this multiple of its usual (EWMA) count")
     spike_min_count: int = Field(10, ge=1, description="…and at no fewer messages than this")
-    spike_warmup_windows: int = Field(3, ge=0, description="Windows after start-up before spikes are reported")
+    spike_warmup_windows: int = Field(3, ge=0, description="Windows of history before spikes are reported "
+                                      "(history in the store; in memory, windows since start-up)")
+    signals_store: Literal["database", "memory"] = Field(
+        "database", description="Where campaign and spike state lives: the database at database_url, shared by "
+        "every replica (migrated tables), or this process's memory (one replica only)")
+    signals_prune_every_s: float = Field(30.0, ge=0, description="How often a replica deletes expired campaign "
+                                         "and spike rows (inside a batch's transaction)")
     languages: tuple[str, ...] = Field(
         ("en", "de", "fr", "es", "it", "nl", "pt", "tr"), min_length=1,
         description="ISO 639-1 codes the language detector chooses among; lingua loads models for these only")
     language_short_accuracy: Literal["high", "low"] = Field(
         "high", description="lingua mode for texts under 120 characters: high loads every n-gram model "
         "(~240 MB for the 8 default languages), low only trigrams (~12 MB) but misreads very short texts")
+    reload_interval_s: float = Field(
+        30.0, ge=0, description="How often to look for a promoted model (active.json), changed model cards, rule "
+        "files or author lists, and load them without a restart; 0 disables")
 
 
 class RouterSettings(ConsumerSettings):

@@ -17,6 +17,7 @@ from prometheus_client import Counter
 
 from services.classifier.bundle import Models, load_models
 from services.classifier.feedback import CorrectionStage, CorrectionStore
+from services.classifier.reload import Reloader, fingerprint
 from services.classifier.runtime import ClassifierRuntime, Outcome
 from services.classifier.stage import classify
 from shared import db, topics
@@ -59,6 +60,10 @@ class ClassifierStage:
 
     def __init__(self, runtime: ClassifierRuntime) -> None:
         self.runtime = runtime
+
+    def close(self) -> None:
+        """Release the runtime's database connections (shared detectors)."""
+        self.runtime.close()
 
     async def __call__(self, event: Envelope, meta: RecordMeta) -> Sequence[Output]:
         [answer] = await self.stage_batch([(event, meta)])
@@ -129,8 +134,10 @@ async def classify_one(message: CanonicalMessage, models: ModelsDep) -> Classifi
 
 
 @api.get("/models", summary="Versions of the loaded spam model, task models, rule sets and detector")
-async def describe_models(models: ModelsDep) -> dict:
-    return models.describe()
+async def describe_models(request: Request, models: ModelsDep) -> dict:
+    """What serves now; ``reload``: when it was loaded and the last reload error (see reload.py)."""
+    status = getattr(request.app.state, "reload", None)
+    return models.describe() | ({"reload": status.describe()} if status is not None else {})
 
 
 CORRECTIONS_GROUP_SUFFIX = "-corrections"  # tools/deploy_gen.GROUP_SUFFIX
@@ -144,16 +151,21 @@ class ClassifierService:
     """The classifier's two consumers: raw messages → classified (the settings' consumer group),
     and corrections → stored labelled examples (its own group, ``<group>-corrections``).
 
-    Classification never depends on the database: when the corrections runner gives up (its
-    retries exhausted, e.g. the database is down) it is logged, counted and started again after
-    a backoff, uncommitted corrections are re-read then; only the classifying runner's failure
-    ends ``run`` with ``RunnerFailed``. ``state``, ``live`` and ``ready`` are the classifying
-    runner's; ``corrections`` is the current corrections runner."""
+    The corrections runner never holds up classification: when it gives up (its retries
+    exhausted, e.g. the database is down) it is logged, counted and started again after a
+    backoff, uncommitted corrections are re-read then; only the classifying runner's failure
+    ends ``run`` with ``RunnerFailed`` (with ``signals_store="database"``, the default,
+    classifying needs the database too: campaign and spike state live there). ``state``,
+    ``live`` and ``ready`` are the classifying runner's; ``corrections`` is the current
+    corrections runner."""
 
     RESTART_BACKOFF_S = (1.0, 60.0)
 
-    def __init__(self, settings: ClassifierSettings, stage: ClassifierStage, engine=None) -> None:
+    def __init__(self, settings: ClassifierSettings, stage: ClassifierStage, engine=None,
+                 reloader: Reloader | None = None) -> None:
         self.engine = engine if engine is not None else db.engine(settings.database_url)
+        self.stage = stage
+        self.reloader = reloader
         self.classify = ConsumerRunner(settings, SERVICE, topics.RAW, stage)
         self._corrections_settings = settings.model_copy(
             update={"consumer_group": settings.consumer_group + CORRECTIONS_GROUP_SUFFIX})
@@ -187,12 +199,16 @@ class ClassifierService:
 
     async def run(self) -> None:
         corrections = asyncio.create_task(self._run_corrections(), name=f"{SERVICE}:corrections")
+        reloading = asyncio.create_task(self.reloader.run(self._stopping), name=f"{SERVICE}:reload") \
+            if self.reloader is not None else None
         try:
             await self.classify.run()
         finally:
             self.stop()
-            await asyncio.gather(corrections, return_exceptions=True)
+            await asyncio.gather(corrections, *([reloading] if reloading else []), return_exceptions=True)
             await self.engine.dispose()
+            if isinstance(self.stage, ClassifierStage):
+                self.stage.close()
 
     async def _run_corrections(self) -> None:
         delay, most = self.RESTART_BACKOFF_S
@@ -213,11 +229,21 @@ class ClassifierService:
 
 def build(settings: ClassifierSettings) -> tuple[FastAPI, ClassifierService]:
     """Load models once and wire the app and runners. Raises if models or rules are invalid."""
+    loaded = fingerprint(settings)  # before loading: a change made meanwhile is picked up by the first look
     models = load_models(settings)
     log.info("classifier.models_loaded", **models.describe())
-    runner = ClassifierService(settings, make_stage(models, ClassifierRuntime.from_settings(models, settings)))
+    runtime = ClassifierRuntime.from_settings(models, settings)
     app = FastAPI(title="Switchboard classifier", version="1")
     app.state.models = models
+
+    def swap(new: Models) -> None:
+        """Between two batches: the runtime reads ``models`` once per batch; the API per request."""
+        runtime.models = new
+        app.state.models = new
+
+    reloader = Reloader(settings, models, swap, loaded_fingerprint=loaded)
+    app.state.reload = reloader.status
+    runner = ClassifierService(settings, make_stage(models, runtime), reloader=reloader)
     app.include_router(ops_router(lambda: runner.live, lambda: runner.ready))
     app.include_router(api)
     return app, runner

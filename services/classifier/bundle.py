@@ -104,9 +104,11 @@ class Models:
         }
 
 
-def load_models(settings: ClassifierSettings) -> Models:
+def load_models(settings: ClassifierSettings, detector: LanguageDetector | None = None) -> Models:
     """Load artifacts named by ``settings`` (the spam model ``registry.active`` names: the
     last promoted by ``retrain``, else ``spam-v1``; the task models of ``load_task_models``).
+    ``detector``: an already built language detector to reuse when it serves the settings'
+    languages and mode (a reload then needs no second copy of lingua's models).
     Raises ``FileNotFoundError``, ``UntrustedArtifact``, ``RuleFileError``, ``AuthorListError``,
     ``TaskModelError``, ``RegistryError`` or ``pydantic.ValidationError``."""
     shadow = settings.shadow_rules_dir
@@ -121,7 +123,9 @@ def load_models(settings: ClassifierSettings) -> Models:
     models = Models(
         spam=spam,
         rules=MappingProxyType(load_dir(settings.rules_dir)),
-        detector=LanguageDetector(tuple(settings.languages), settings.language_short_accuracy),
+        detector=detector if detector is not None and (detector.languages, detector.short_accuracy) == (
+            tuple(settings.languages), settings.language_short_accuracy) else LanguageDetector(
+            tuple(settings.languages), settings.language_short_accuracy),
         spam_threshold=settings.spam_threshold,
         authors=load_lists(settings.authors_dir),
         large_account_followers=settings.large_account_followers,

@@ -7,8 +7,16 @@ the concatenation of its words' n-grams: ``FastUnion`` computes them once per di
 (with scikit-learn's own ``_char_wb_ngrams``), keeps the word's vocabulary columns in a
 bounded cache, and builds the whole batch's count matrix with numpy. Word 1–2-grams are
 counted directly from the same token pattern. The counts then go through the vectoriser's own
-fitted ``TfidfTransformer`` (sublinear tf, idf, l2), so the matrix equals scikit-learn's
-(tests/unit/test_classifier_features.py compares them on the replay texts).
+fitted ``TfidfTransformer`` weights (sublinear tf, idf, l2 with scikit-learn's own row
+normaliser), applied directly: the transformer's ``transform`` re-validates its input on every
+call (dataframe-library probes included), which cost more than the arithmetic. The matrix equals
+scikit-learn's value for value (tests/unit/test_classifier_features.py compares them on the
+replay texts).
+
+``FastProba`` does the same for the classifiers behind the features: ``predict_proba`` of a
+binary ``LogisticRegression`` or of a sigmoid ``CalibratedClassifierCV`` over linear models,
+computed with the same operations in the same order (so the same floats) without the
+per-call validation; any other classifier is asked directly.
 
 Only plain configurations are accelerated (``word`` with the default token pattern and no
 stop words, ``char_wb``; lower-casing; no custom preprocessor/tokenizer/analyzer, not binary);
@@ -25,6 +33,10 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
+from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l1, inplace_csr_row_normalize_l2
 
 CACHE_WORDS = 50_000  # distinct words cached per vectoriser (at most ~10 MB; cleared when full)
 _WHITE_SPACES = re.compile(r"\s\s+")
@@ -79,7 +91,25 @@ class _Vectorizer:
                                shape=(len(per_doc), self.width), dtype=self.dtype)
         counts.sum_duplicates()
         counts.sort_indices()
-        return self.vectorizer._tfidf.transform(counts, copy=False)
+        return _tfidf(self.vectorizer._tfidf, counts)
+
+
+_NORMALISERS = {"l2": inplace_csr_row_normalize_l2, "l1": inplace_csr_row_normalize_l1}
+
+
+def _tfidf(transformer: Any, counts: sp.csr_matrix) -> sp.csr_matrix:
+    """``transformer.transform(counts, copy=False)`` without its input validation: the same
+    in-place steps (``TfidfTransformer.transform``) on a CSR matrix built here."""
+    if transformer.norm is not None and transformer.norm not in _NORMALISERS:
+        return transformer.transform(counts, copy=False)
+    if transformer.sublinear_tf:
+        np.log(counts.data, counts.data)
+        counts.data += 1.0
+    if hasattr(transformer, "idf_"):
+        counts.data *= transformer.idf_[counts.indices]
+    if transformer.norm is not None:
+        _NORMALISERS[transformer.norm](counts)
+    return counts
 
 
 class FastUnion:
@@ -100,6 +130,66 @@ class FastUnion:
             return self.union.transform(texts)
         lowered = [t.lower() for t in texts]
         return sp.hstack([part.transform(lowered) for part in self._parts]).tocsr()
+
+
+class FastProba:
+    """``predict_proba(x)`` equal to ``clf.predict_proba(x)`` for a CSR ``x``; see the module
+    docstring. Read-only: thread-safe."""
+
+    def __init__(self, clf: Any) -> None:
+        self.clf = clf
+        self.classes_ = clf.classes_
+        self._kind = "direct"
+        if isinstance(clf, LogisticRegression) and len(clf.classes_) == 2:
+            self._kind = "logistic"
+        elif (isinstance(clf, CalibratedClassifierCV) and clf.method == "sigmoid"
+              and all(_linear(c.estimator) and all(isinstance(k, _SigmoidCalibration) for k in c.calibrators)
+                      for c in clf.calibrated_classifiers_)):
+            self._kind = "calibrated"
+            # LabelEncoder().fit(c.classes).transform(estimator.classes_), once
+            self._positions = [np.searchsorted(np.unique(c.classes), c.estimator.classes_)
+                               for c in clf.calibrated_classifiers_]
+
+    def predict_proba(self, x: sp.csr_matrix) -> np.ndarray:
+        if self._kind == "logistic":
+            probability = expit(_decision(self.clf, x))
+            return np.stack([1 - probability, probability], axis=1)
+        if self._kind == "calibrated":
+            mean = np.zeros((x.shape[0], self.classes_.shape[0]))
+            for calibrated, positions in zip(self.clf.calibrated_classifiers_, self._positions, strict=True):
+                mean += _calibrated(calibrated, positions, x)
+            mean /= len(self.clf.calibrated_classifiers_)
+            return mean
+        return self.clf.predict_proba(x)
+
+
+def _linear(estimator: Any) -> bool:
+    return hasattr(estimator, "coef_") and hasattr(estimator, "intercept_") and hasattr(estimator, "decision_function")
+
+
+def _decision(estimator: Any, x: sp.csr_matrix) -> np.ndarray:
+    """``LinearClassifierMixin.decision_function``'s arithmetic."""
+    coef = estimator.coef_.T if estimator.coef_.ndim == 2 else estimator.coef_
+    scores = np.asarray(x @ coef) + estimator.intercept_
+    return scores.reshape(-1) if scores.ndim > 1 and scores.shape[1] == 1 else scores
+
+
+def _calibrated(calibrated: Any, positions: np.ndarray, x: sp.csr_matrix) -> np.ndarray:
+    """``_CalibratedClassifier.predict_proba`` for sigmoid calibrators over a linear model."""
+    predictions = _decision(calibrated.estimator, x)
+    if predictions.ndim == 1:
+        predictions = predictions.reshape(-1, 1)
+    n_classes = calibrated.classes.shape[0]
+    proba = np.zeros((x.shape[0], n_classes))
+    for class_index, column, calibrator in zip(positions, predictions.T, calibrated.calibrators, strict=False):
+        proba[:, class_index + 1 if n_classes == 2 else class_index] = expit(-(calibrator.a_ * column + calibrator.b_))
+    if n_classes == 2:
+        proba[:, 0] = 1.0 - proba[:, 1]
+    else:
+        denominator = np.sum(proba, axis=1)[:, np.newaxis]
+        proba = np.divide(proba, denominator, out=np.full_like(proba, 1 / n_classes), where=denominator != 0)
+    proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
+    return proba
 
 
 class FeatureNames:

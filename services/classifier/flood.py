@@ -12,7 +12,9 @@ whose distinct authors are counted. Entries older than ``window`` (by the messag
 4,000 messages/s here, more than the rest of the classifier's budget; this batched form
 does the same work at several times that rate.
 
-State lives in this process only (see docs/classifier-runtime.md: partitions split authors).
+``CampaignDetector`` keeps its state in this process (``CLASSIFIER_SIGNALS_STORE=memory``,
+the benches); the service shares it between replicas through the database with
+``campaign_store.SharedCampaignDetector``, which decides with the same functions.
 Not thread-safe; the classifier calls it from one worker at a time.
 """
 
@@ -20,11 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import zlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -38,8 +40,17 @@ MAX_CHARS = 500
 _RNG = np.random.default_rng(20261122)  # fixed: signatures are comparable across restarts
 _A = _RNG.integers(1, 1 << 63, NUM_PERM, dtype=np.uint64) | np.uint64(1)  # odd multipliers
 _B = _RNG.integers(0, 1 << 63, NUM_PERM, dtype=np.uint64)
+_P = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier of the 5-gram polynomial hash
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _NON_WORD = re.compile(r"[\W_]+")
+
+
+class _Candidate(Protocol):
+    signature: np.ndarray
+    campaign: object  # its campaign, or None
+
+
+_C = TypeVar("_C", bound=_Candidate)
 
 
 @dataclass(frozen=True)
@@ -68,27 +79,59 @@ class _Campaign:
 
 
 def signatures(texts: Sequence[str]) -> list[np.ndarray | None]:
-    """MinHash signature per text (``None`` when too short to judge), computed in one pass."""
-    shingles = [_shingles(text) for text in texts]
-    sizes = [len(s) for s in shingles]
-    flat = np.fromiter((h for s in shingles for h in s), dtype=np.uint64, count=sum(sizes))
-    if flat.size == 0:
-        return [None] * len(texts)
-    # multiply-shift universal hashing (wrapping uint64 arithmetic), one column per permutation
-    hashed = (flat[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
-    starts = np.cumsum([0, *sizes[:-1]])
-    out: list[np.ndarray | None] = []
-    for start, size in zip(starts, sizes, strict=True):
-        out.append(hashed[start:start + size].min(axis=0) if size else None)
+    """MinHash signature per text (``None`` when too short to judge), computed in one pass.
+
+    The batch's normalised texts are laid end to end as one array of code points; every
+    5-gram's hash is a polynomial over its code points (wrapping uint64 arithmetic, vectorised
+    over all positions at once, 5-grams crossing into the next text left out); each hash is
+    mapped by the ``NUM_PERM`` multiply-shift permutations and a text's signature is the
+    minimum per permutation over its 5-grams (a repeated 5-gram cannot change a minimum, so no
+    set is built)."""
+    norms = [_normalise(text) for text in texts]
+    kept = [i for i, norm in enumerate(norms) if len(norm) >= MIN_CHARS]
+    out: list[np.ndarray | None] = [None] * len(texts)
+    if not kept:
+        return out
+    lengths = np.fromiter((len(norms[i]) for i in kept), dtype=np.int64, count=len(kept))
+    points = np.frombuffer("".join(norms[i] for i in kept).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    count = points.size - SHINGLE + 1
+    grams = points[:count].copy()
+    for k in range(1, SHINGLE):  # Horner: ((c0·P + c1)·P + c2)…
+        grams *= _P
+        grams += points[k:k + count]
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    owner = np.repeat(np.arange(len(kept)), lengths)[:count]
+    inside = np.arange(count) + SHINGLE <= ends[owner]
+    grams = grams[inside]
+    # multiply-shift universal hashing, one column per permutation
+    hashed = (grams[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
+    firsts = starts - np.arange(len(kept)) * (SHINGLE - 1)  # each text has len - 4 5-grams
+    for i, signature in zip(kept, np.minimum.reduceat(hashed, firsts, axis=0), strict=True):
+        out[i] = signature
     return out
 
 
-def _shingles(text: str) -> set[int]:
-    words = _NON_WORD.sub(" ", _URL.sub(" ", text.lower())).split()
-    norm = " ".join(words)[:MAX_CHARS]
-    if len(norm) < MIN_CHARS:
-        return set()
-    return {zlib.crc32(norm[i:i + SHINGLE].encode()) for i in range(len(norm) - SHINGLE + 1)}
+def campaign_id(first_key: str) -> str:
+    """A campaign's id, derived from its first member's message key (the same on every replica)."""
+    return hashlib.sha1(first_key.encode()).hexdigest()[:10]
+
+
+def nearest(candidates: Iterable[_C], signature: np.ndarray, similarity: float) -> tuple[_C | None, float]:
+    """The earlier message a new one joins, and their estimated similarity: the most similar
+    candidate at or above ``similarity``, a later one already in a campaign displacing one
+    that is not (both detectors, in memory and shared, decide with this)."""
+    best, found = 0.0, None
+    for other in candidates:
+        score = np.count_nonzero(other.signature == signature) / NUM_PERM
+        if score >= similarity and (score > best or (found and other.campaign and not found.campaign)):
+            best, found = score, other
+    return found, best
+
+
+def _normalise(text: str) -> str:
+    """Lower case, links and punctuation removed, single spaces, at most ``MAX_CHARS``."""
+    return " ".join(_NON_WORD.sub(" ", _URL.sub(" ", text.lower())).split())[:MAX_CHARS]
 
 
 class CampaignDetector:
@@ -131,16 +174,10 @@ class CampaignDetector:
             found = buckets.get(band)
             if found:
                 candidates |= found
-        best, nearest = 0.0, None
-        for ident in candidates:
-            other = self._by_id[ident]
-            score = np.count_nonzero(other.signature == entry.signature) / NUM_PERM
-            if score >= self.similarity and (score > best or (nearest and other.campaign and not nearest.campaign)):
-                best, nearest = score, other
-        return nearest, best
+        return nearest(map(self._by_id.__getitem__, candidates), entry.signature, self.similarity)
 
     def _start(self, first: _Entry) -> _Campaign:
-        campaign = _Campaign(id=hashlib.sha1(first.key.encode()).hexdigest()[:10])
+        campaign = _Campaign(id=campaign_id(first.key))
         campaign.authors[first.author] = first.at
         campaign.messages = 1
         first.campaign = campaign

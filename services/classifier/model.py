@@ -20,7 +20,7 @@ import numpy as np
 import skops.io as sio
 from pydantic import BaseModel, ConfigDict
 
-from services.classifier.features import FastUnion, FeatureNames
+from services.classifier.features import FastProba, FastUnion, FeatureNames
 
 NAME = "spam-v1"
 MAX_CHARS = 5_000  # longer texts are scored on their beginning: bounded CPU per message
@@ -108,6 +108,7 @@ class SpamModel:
         self._features = pipeline.named_steps["features"]
         self._fast = FastUnion(self._features)  # same matrix as _features.transform, several times faster
         self._clf = pipeline.named_steps["clf"]
+        self._proba = FastProba(self._clf)  # same as _clf.predict_proba, without per-call validation
         self._spam_column = int(np.flatnonzero(self._clf.classes_ == 1)[0])
         self._coef = self._clf.coef_[0]
         self._label = FeatureNames(self._features)  # column -> "word:refund"
@@ -133,7 +134,7 @@ class SpamModel:
         if not texts:
             return []
         x = self._fast.transform([normalise(text) for text in texts])
-        probabilities = self._clf.predict_proba(x)[:, self._spam_column]
+        probabilities = self._proba.predict_proba(x)[:, self._spam_column]
         return [self._row_score(x, row, float(probabilities[row])) for row in range(x.shape[0])]
 
     def _row_score(self, x, row: int, probability: float) -> SpamScore:

@@ -14,13 +14,27 @@ lemma (a typo, or a word without inflections: use ``phrases``) or a language wit
 a load error. Optional ``tags`` (required for ``tag`` rules) and ``description``.
 Loading validates everything up front and raises ``RuleFileError`` naming the file, the line
 and the rule; matching is pure.
+
+Case-insensitive regular expressions cost about twice as much to scan as case-sensitive ones
+(each character is case-mapped at each step), and most messages match no rule. So a pattern
+whose literal characters are all lower case is also compiled *without* ``IGNORECASE`` and
+first run over the message case-folded once (``fold``: lower case, plus the few characters
+Python's ``re`` treats as equal to another under ``IGNORECASE``, such as ``ſ`` for ``s`` and
+``ı`` for ``i``): a message passes that pre-filter whenever the rule's own pattern can match
+it, and only then is the rule's case-insensitive pattern run on the original text (which also
+gives the evidence as written). The answers are the rule's own
+(tests/unit/test_classifier_features.py compares every rule on the replay texts and on
+adversarial spellings).
 """
 
 from __future__ import annotations
 
-import re
 import gzip
 import json
+import re
+import re._casefix as _casefix  # the extra case-insensitive equivalences re itself uses
+import re._constants as _sre
+import re._parser as _sre_parse
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -63,6 +77,8 @@ class Rule:
     lemmas: tuple[str, ...] = ()
     # per lemma entry, per token: the lower-cased word forms that match it (filled on load)
     lemma_forms: tuple[tuple[frozenset[str], ...], ...] = field(default=(), compare=False, repr=False)
+    # ``pattern`` without IGNORECASE, for ``fold``-ed text; None when the pattern does not qualify
+    prefilter: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -89,11 +105,16 @@ class RuleSet:
         tokenised = self.phrase_matcher is not None or self.lemma_matcher is not None
         phrased = self._phrase_hits(text) if tokenised and self._may_phrase(text) else {}
         hits = []
+        folded = None
         for rule in self.rules:
             if rule.pattern is None:
                 if rule.id in phrased:
                     hits.append(Hit(rule, phrased[rule.id][:MAX_EVIDENCE]))
                 continue
+            if rule.prefilter is not None:
+                folded = fold(text) if folded is None else folded
+                if rule.prefilter.search(folded) is None:
+                    continue
             found = rule.pattern.search(text)
             if found:
                 hits.append(Hit(rule, found.group(0).strip()[:MAX_EVIDENCE]))
@@ -112,6 +133,58 @@ class RuleSet:
                 for match_id, start, end in matcher(doc):
                     found.setdefault(matcher.vocab.strings[match_id], doc[start:end].text)
         return found
+
+
+# every character re matches case-insensitively with another, mapped to the lowest of its class
+_FOLD = {code: min(code, *others) for code, others in _casefix._EXTRA_CASES.items() if min(code, *others) != code}
+_DOTTED_I = "\u0130"  # "İ": the one character whose str.lower() is two characters long
+
+
+def fold(text: str) -> str:
+    """``text`` case-folded the way ``re.IGNORECASE`` compares characters, same length."""
+    return (text.replace(_DOTTED_I, "i") if _DOTTED_I in text else text).lower().translate(_FOLD)
+
+
+def _folds_to_itself(code: int) -> bool:
+    return fold(chr(code)) == chr(code)
+
+
+def _foldable(parsed: Any) -> bool:
+    """Whether every literal character of a parsed pattern is its own ``fold``, and nothing in
+    it compares case-insensitively in another way (back-references, scoped flags)."""
+    for op, av in parsed:
+        if op in (_sre.LITERAL, _sre.NOT_LITERAL):
+            ok = _folds_to_itself(av)
+        elif op == _sre.IN:
+            ok = all(_folds_to_itself(a) if o == _sre.LITERAL else
+                     (a[1] - a[0] < 512 and all(map(_folds_to_itself, range(a[0], a[1] + 1)))) if o == _sre.RANGE else
+                     o in (_sre.NEGATE, _sre.CATEGORY) for o, a in av)
+        elif op == _sre.SUBPATTERN:
+            ok = not av[1] and not av[2] and _foldable(av[3])
+        elif op == _sre.BRANCH:
+            ok = all(map(_foldable, av[1]))
+        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+            ok = _foldable(av[2])
+        elif op in (_sre.ASSERT, _sre.ASSERT_NOT):
+            ok = _foldable(av[1])
+        elif op == _sre.ATOMIC_GROUP:
+            ok = _foldable(av)
+        else:
+            ok = op in (_sre.AT, _sre.ANY, _sre.CATEGORY)
+        if not ok:
+            return False
+    return True
+
+
+def prefilter_for(source: str) -> re.Pattern[str] | None:
+    """``source`` compiled case-sensitively for ``fold``-ed text, when that finds every match
+    the case-insensitive pattern finds (see the module docstring); else ``None``."""
+    try:
+        parsed = _sre_parse.parse(source, re.IGNORECASE)
+        flags = parsed.state.flags & ~(re.IGNORECASE | _sre.SRE_FLAG_UNICODE)
+        return re.compile(source, flags) if _foldable(parsed) else None
+    except (re.error, RecursionError, TypeError, IndexError):
+        return None
 
 
 _TOKENIZERS: dict[str, Any] = {}
@@ -288,4 +361,5 @@ def _rule(file: str, index: int, entry: Any, line: int) -> Rule:
         except re.error as exc:
             raise RuleFileError(f"{where}: pattern does not compile: {exc}") from exc
     return Rule(name, Action(entry["action"]), pattern, tuple(tags), str(entry.get("description", "")),
-                tuple(phrases), line, tuple(x.strip() for x in lemmas))
+                tuple(phrases), line, tuple(x.strip() for x in lemmas),
+                prefilter=prefilter_for(str(entry["pattern"])) if pattern is not None else None)

@@ -1,4 +1,4 @@
-"""The classifier's per-process state around the pure stage: campaigns and volume spikes.
+"""The classifier's state around the pure stage: campaigns and volume spikes.
 
 ``ClassifierRuntime.process(messages)`` classifies a batch (``stage.classify_batch``), then,
 in message order, lets the campaign detector tag near-duplicates from different authors
@@ -6,7 +6,12 @@ in message order, lets the campaign detector tag near-duplicates from different 
 contact-reason tags (rule tags, and ``contact_reason:<label>`` from a served contact-reason
 model, both as ``tag:<label>``) for the spike detector. It returns one ``Outcome`` per message.
 CPU-bound and blocking; not thread-safe: call it from one worker thread at a time (the
-runner hands over one batch at a time). The state is in memory only (see the docs).
+runner hands over one batch at a time).
+
+``from_settings`` gives the service detectors whose state is in the classifier's database
+(``CLASSIFIER_SIGNALS_STORE=database``, the default: every replica sees the whole account,
+one transaction per detector and batch) or in memory (``memory``: one process; the benches
+use these); see docs/classifier-runtime.md.
 """
 
 from __future__ import annotations
@@ -15,10 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy import Engine
+
+from services.classifier import signals
 from services.classifier.bundle import Models
+from services.classifier.campaign_store import SharedCampaignDetector
 from services.classifier.flood import CampaignDetector, CampaignMatch
-from services.classifier.spike import SpikeDetector
-from services.classifier.stage import NOT_REASONS, Verdict, classify_batch, shadow_changes
+from services.classifier.spike import Observation, SpikeDetector
+from services.classifier.spike_store import SharedSpikeDetector
+from services.classifier.stage import NOT_REASONS, classify_batch, shadow_changes
 from shared.events import (
     CanonicalMessage,
     Classification,
@@ -45,37 +55,57 @@ class Outcome:
 @dataclass
 class ClassifierRuntime:
     models: Models
-    campaigns: CampaignDetector = field(default_factory=CampaignDetector)
-    spikes: SpikeDetector = field(default_factory=SpikeDetector)
+    campaigns: CampaignDetector | SharedCampaignDetector = field(default_factory=CampaignDetector)
+    spikes: SpikeDetector | SharedSpikeDetector = field(default_factory=SpikeDetector)
     campaign_drop_authors: int = 5
+    engine: Engine | None = None  # the shared detectors' database; ``close`` disposes of it
 
     @classmethod
     def from_settings(cls, models: Models, settings: ClassifierSettings) -> ClassifierRuntime:
-        return cls(
-            models=models,
-            campaigns=CampaignDetector(timedelta(seconds=settings.campaign_window_s), settings.campaign_similarity),
-            spikes=SpikeDetector(timedelta(seconds=settings.spike_window_s), factor=settings.spike_factor,
-                                 min_count=settings.spike_min_count, warmup_windows=settings.spike_warmup_windows),
-            campaign_drop_authors=settings.campaign_drop_authors,
-        )
+        """Detectors as ``settings`` say: in the database at ``database_url`` or in memory."""
+        campaign_window = timedelta(seconds=settings.campaign_window_s)
+        spike_window = timedelta(seconds=settings.spike_window_s)
+        spike_options = dict(factor=settings.spike_factor, min_count=settings.spike_min_count,
+                             warmup_windows=settings.spike_warmup_windows)
+        if settings.signals_store == "memory":
+            return cls(models=models, campaigns=CampaignDetector(campaign_window, settings.campaign_similarity),
+                       spikes=SpikeDetector(spike_window, **spike_options),
+                       campaign_drop_authors=settings.campaign_drop_authors)
+        engine = signals.engine(settings.database_url)
+        return cls(models=models, engine=engine,
+                   campaigns=SharedCampaignDetector(engine, campaign_window, settings.campaign_similarity,
+                                                    prune_every_s=settings.signals_prune_every_s),
+                   spikes=SharedSpikeDetector(engine, spike_window, prune_every_s=settings.signals_prune_every_s,
+                                              **spike_options),
+                   campaign_drop_authors=settings.campaign_drop_authors)
 
     def process(self, messages: Sequence[CanonicalMessage]) -> list[Outcome]:
-        """One ``Outcome`` per message, in order. Blocks (CPU)."""
+        """One ``Outcome`` per message, in order. Blocks (CPU, and the database with shared
+        detectors: their errors propagate, and the runner retries the batch)."""
         verdicts = classify_batch(messages, self.models)
         matches = self.campaigns.observe(messages)
-        return [self._finish(m, v, c) for m, v, c in zip(messages, verdicts, matches, strict=True)]
+        results = [self._campaign(v.classification, c) for v, c in zip(verdicts, matches, strict=True)]
+        kept = [i for i, result in enumerate(results) if result.decision != Decision.DROP]
+        counted = self.spikes.observe_batch([Observation(messages[i].account_id, spike_keys(results[i]),
+                                                         messages[i].created_at, messages[i].message_key) for i in kept])
+        spikes: list[tuple[IssueSpike, ...]] = [()] * len(messages)
+        for i, raised in zip(kept, counted, strict=True):
+            spikes[i] = tuple(raised)
+        return [Outcome(r, s, shadow_changes(v), v.shadow) for r, s, v in zip(results, spikes, verdicts, strict=True)]
 
-    def _finish(self, message: CanonicalMessage, verdict: Verdict, match: CampaignMatch | None) -> Outcome:
-        result = verdict.classification
-        if match is not None:
-            result = with_campaign(result, match, self.campaign_drop_authors)
-        spikes: tuple[IssueSpike, ...] = ()
-        if result.decision != Decision.DROP:
-            keys = tuple(dict.fromkeys(
-                f"tag:{t.partition(':')[2] if t.startswith(MODEL_REASON) else t}" for t in result.tags
-                if (t not in NOT_REASONS and ":" not in t) or (t.startswith(MODEL_REASON) and len(t) > len(MODEL_REASON))))
-            spikes = tuple(self.spikes.observe(message.account_id, keys, message.created_at, message.message_key))
-        return Outcome(result, spikes, shadow_changes(verdict), verdict.shadow)
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def _campaign(self, result: Classification, match: CampaignMatch | None) -> Classification:
+        return result if match is None else with_campaign(result, match, self.campaign_drop_authors)
+
+
+def spike_keys(result: Classification) -> tuple[str, ...]:
+    """The contact-reason keys a kept classification counts under (``tag:<reason>``)."""
+    return tuple(dict.fromkeys(
+        f"tag:{t.partition(':')[2] if t.startswith(MODEL_REASON) else t}" for t in result.tags
+        if (t not in NOT_REASONS and ":" not in t) or (t.startswith(MODEL_REASON) and len(t) > len(MODEL_REASON))))
 
 
 def with_campaign(result: Classification, match: CampaignMatch, drop_authors: int) -> Classification:

@@ -10,20 +10,39 @@ Nothing is reported during the first ``warmup_windows`` windows after the detect
 first message: a fresh process knows no usual rates, and every busy key would look like a
 spike after each restart or deploy.
 
-State lives in this process only (see docs/classifier-runtime.md), bounded by ``max_keys``
-(least recently seen keys are forgotten first). Not thread-safe.
+``SpikeDetector`` keeps its state in this process (``CLASSIFIER_SIGNALS_STORE=memory``, the
+benches), bounded by ``max_keys`` (least recently seen keys are forgotten first); the service
+shares it between replicas through the database with ``spike_store.SharedSpikeDetector``.
+Not thread-safe.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from shared.events import IssueSpike
 
 DETECTOR = "ewma-v1"
 MAX_SAMPLES = 5
+
+
+class Observation(NamedTuple):
+    """One kept message, counted under each of its contact-reason ``keys``."""
+
+    account_id: str
+    keys: tuple[str, ...]
+    at: datetime
+    message_key: str
+
+
+def roll(expected: float, count: int, windows: int, alpha: float) -> float:
+    """The EWMA ``windows`` windows later, after a window of ``count`` messages and empty ones."""
+    expected = alpha * count + (1 - alpha) * expected
+    return expected * (1 - alpha) ** max(windows - 1, 0)
 
 
 @dataclass
@@ -53,6 +72,10 @@ class SpikeDetector:
         start = self._window_start(at)
         self._since = start if self._since is None else min(self._since, start)
         return [spike for key in keys if (spike := self._count(account_id, key, start, message_key)) is not None]
+
+    def observe_batch(self, observations: Sequence[Observation]) -> list[list[IssueSpike]]:
+        """``observe`` each in order; the spikes each completes."""
+        return [self.observe(*observation) for observation in observations]
 
     def _count(self, account: str, key: str, start: datetime, message_key: str) -> IssueSpike | None:
         series = self._series_for((account, key), start)
@@ -84,9 +107,8 @@ class SpikeDetector:
         """Close the windows between the series' current one and ``start`` (empty ones count 0)."""
         if start == series.window_start:
             return
-        series.expected = self.alpha * series.count + (1 - self.alpha) * series.expected
-        gaps = int((start - series.window_start) / self.window) - 1
-        series.expected *= (1 - self.alpha) ** max(gaps, 0)
+        windows = int((start - series.window_start) / self.window)
+        series.expected = roll(series.expected, series.count, windows, self.alpha)
         series.window_start, series.count, series.reported, series.samples = start, 0, False, []
 
     def _window_start(self, at: datetime) -> datetime:

@@ -23,7 +23,7 @@ import numpy as np
 import skops.io as sio
 
 from services.classifier import model as spam_model
-from services.classifier.features import FastUnion, FeatureNames
+from services.classifier.features import FastProba, FastUnion, FeatureNames
 from services.classifier.model import (  # noqa: F401 - fingerprint is part of this module's API
     ModelCard,
     UntrustedArtifact,
@@ -69,6 +69,7 @@ class TaskModel:
         self._features = pipeline.named_steps["features"]
         self._fast = FastUnion(self._features)  # same matrix as _features.transform, faster
         self._clf = pipeline.named_steps["clf"]
+        self._proba = FastProba(self._clf)  # same as _clf.predict_proba, without per-call validation
         self.classes: tuple[str, ...] = tuple(str(c) for c in self._clf.classes_)
         coef = self._clf.calibrated_classifiers_[0].estimator.coef_
         # binary SVMs have one row, for the second class; the first class gets its negation
@@ -87,7 +88,7 @@ class TaskModel:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities, one row per text, columns in ``classes`` order. Batch for speed."""
-        return self._clf.predict_proba(self._fast.transform([normalise(t) for t in texts]))
+        return self._proba.predict_proba(self._fast.transform([normalise(t) for t in texts]))
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         return [self.classes[i] for i in self.predict_proba(texts).argmax(axis=1)]
@@ -98,7 +99,7 @@ class TaskModel:
         if not texts:
             return []
         x = self._fast.transform([normalise(t) for t in texts])
-        probabilities = self._clf.predict_proba(x)
+        probabilities = self._proba.predict_proba(x)
         best = probabilities.argmax(axis=1)
         scores = []
         for row in range(x.shape[0]):
@@ -114,7 +115,7 @@ class TaskModel:
     def explain(self, text: str) -> Explanation:
         """The most probable label, its probability, and the n-grams that pushed towards it."""
         x = self._fast.transform([normalise(text)])
-        probabilities = self._clf.predict_proba(x)[0]
+        probabilities = self._proba.predict_proba(x)[0]
         best = int(probabilities.argmax())
         contributions = x.data * self._coef[best][x.indices]
         order = np.argsort(-contributions)[:TOP_FEATURES]

@@ -55,11 +55,12 @@ async def collect(bootstrap: str, wanted: set[str], timeout: float = 30.0) -> di
     return found
 
 
-async def test_runner_classifies_and_dead_letters(kafka_bootstrap, topics_ready):
+async def test_runner_classifies_and_dead_letters(kafka_bootstrap, topics_ready, sqlite_url):
     namespace = topics_ready
     raw, dlq = topics.qualified(topics.RAW, namespace), topics.dlq_for(topics.RAW, namespace)
     classified = topics.qualified(topics.CLASSIFIED, namespace)
     settings = ClassifierSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_namespace=namespace,
+                                  database_url=sqlite_url,
                                   consumer_group=f"{namespace}classifier", session_timeout_ms=6000,
                                   heartbeat_interval_ms=1000)
     _, runner = build(settings)

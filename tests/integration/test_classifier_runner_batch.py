@@ -47,10 +47,12 @@ async def committed_total(bootstrap: str, group: str, topic: str) -> int:
         await consumer.stop()
 
 
-async def test_a_poll_is_classified_together_in_order_with_poison_and_a_spike(kafka_bootstrap, topics_ready):
+async def test_a_poll_is_classified_together_in_order_with_poison_and_a_spike(kafka_bootstrap, topics_ready,
+                                                                              sqlite_url):
     ns = topics_ready
     raw = topics.qualified(topics.RAW, ns)
     settings = ClassifierSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_namespace=ns,
+                                  database_url=sqlite_url,
                                   consumer_group=f"{ns}classifier", session_timeout_ms=6000,
                                   heartbeat_interval_ms=1000, spike_min_count=4,
                                   spike_warmup_windows=0)

@@ -79,3 +79,21 @@ async def test_http_classify_models_and_validation(built):
         assert described["spam"]["version"] == built[0].state.models.spam.card.version
         assert (described["rules"]["de"]["version"], described["rules"]["en"]["version"]) == ("de-2", "en-2")
         assert (await client.get("/readyz")).status_code == 503  # the runner is not started here
+        assert described["reload"]["last_error"] is None and described["reload"]["reloads"] == 0
+
+
+async def test_a_reload_swaps_the_models_of_the_stream_and_the_api(built):
+    import dataclasses
+
+    app, service = built
+    before = app.state.models
+    changed = dataclasses.replace(before, spam_threshold=0.97)
+    service.reloader.apply(changed)
+    try:
+        assert service.stage.runtime.models is changed  # the next batch uses it
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://classifier") as client:
+            assert (await client.get("/v1/models")).json()["spam"]["threshold"] == 0.97
+    finally:
+        service.reloader.apply(before)
+    assert service.stage.runtime.models is before and app.state.models is before

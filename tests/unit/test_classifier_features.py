@@ -75,3 +75,60 @@ def test_phrase_prefilter_never_hides_a_match(texts):
         for text in probes:
             if not rule_set._may_phrase(text):
                 assert rule_set._phrase_hits(text) == {}, text
+
+
+# spellings Python's re matches case-insensitively that str.lower() alone would miss or shift
+ADVERSARIAL = ["ſubscribe to my channel", "SUBSCRIBE TO MY CHANNEL", "İ want a REFUND now", "CANCEL MY ACCOUNT",
+               "KÜNDIGUNG", "ıch will kündigen", "RECHTSANWALT eingeschaltet", "\u212aÜNDIGUNG sofort", "ΣΥΝ ς σ",
+               "İİİ refund", "MEIN ANWALT", "STRAẞE", "I'M LEAVING", "Where Is My Parcel?", "HELP", "www.EXAMPLE.com"]
+
+
+def test_rule_prefilter_finds_exactly_what_the_rule_finds(texts):
+    from services.classifier.rules import fold
+
+    rule_sets = load_dir(ClassifierSettings().rules_dir)
+    patterned = [r for rs in rule_sets.values() for r in rs.rules if r.pattern is not None]
+    assert patterned and all(r.prefilter is not None for r in patterned)  # every shipped pattern is accelerated
+    for rule in patterned:
+        for text in texts + ADVERSARIAL:
+            slow, fast = rule.pattern.search(text), rule.prefilter.search(fold(text))
+            assert (slow is None) == (fast is None), (rule.id, text)
+            if slow is not None:
+                assert slow.span() == fast.span(), (rule.id, text)
+    for rule_set in rule_sets.values():  # and the matcher's answers are the rules' own
+        for text in texts + ADVERSARIAL:
+            expected = [r.id for r in rule_set.rules if r.pattern is not None and r.pattern.search(text)]
+            assert [h.rule.id for h in rule_set.match(text) if h.rule.pattern is not None] == expected
+
+
+def test_patterns_that_compare_case_otherwise_get_no_prefilter():
+    from services.classifier.rules import prefilter_for
+
+    assert prefilter_for(r"\brefund\b") is not None
+    assert prefilter_for(r"\bRefund\b") is None  # an upper-case literal
+    assert prefilter_for(r"(ab)\1") is None  # a back-reference compares case-insensitively
+    assert prefilter_for(r"(?-i:abc)") is None  # scoped flags
+    assert prefilter_for(r"[A-Z]{2}\d+") is None
+
+
+def test_fast_probabilities_equal_scikit_learn(texts):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    from services.classifier.features import FastProba
+
+    models_dir = ClassifierSettings().models_dir
+    spam, tone = SpamModel.load(models_dir, "spam-v1"), TaskModel.load(models_dir, "offense-de-v1")
+    fitted = []
+    for model in (spam, tone):
+        x = model._fast.transform([normalise(t) for t in texts])
+        fitted.append((model._clf, x))
+    x = fitted[1][1]  # the tone model's features, three labels, two calibration folds averaged
+    labels = np.array(["a", "b", "c"])[np.arange(x.shape[0]) % 3]
+    fitted.append((CalibratedClassifierCV(LinearSVC(), cv=2).fit(x, labels), x))
+    fitted.append((LogisticRegression(max_iter=200).fit(x, labels), x))  # multiclass: asked directly
+    for clf, x in fitted:
+        fast = FastProba(clf)
+        assert np.array_equal(fast.predict_proba(x), clf.predict_proba(x))
+    assert [FastProba(clf)._kind for clf, _ in fitted] == ["logistic", "calibrated", "calibrated", "direct"]
