@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -78,6 +79,12 @@ def sync_engine(url: str) -> Engine:
 
 def sessions(eng: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(eng, expire_on_commit=False)
+
+
+def dialect_insert(dialect_name: str):
+    """The dialect's ``insert`` construct, which has ``on_conflict_do_nothing`` and
+    ``on_conflict_do_update`` (``ON CONFLICT`` on both PostgreSQL and SQLite)."""
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
 
 
 def is_unique_violation(exc: Exception) -> bool:

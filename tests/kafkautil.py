@@ -32,6 +32,16 @@ async def produce_raw(bootstrap: str, topic: str, value: bytes | None, headers=(
         await producer.stop()
 
 
+async def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    """The sum of ``group``'s committed offsets over ``topic``'s partitions (0 where none)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return sum([await consumer.committed(tp) or 0 for tp in await topic_partitions(consumer, topic)])
+    finally:
+        await consumer.stop()
+
+
 async def collect(bootstrap: str, topic: str, count: int, timeout: float = 30.0, settle: float = 0.0) -> list:
     """Read ``topic`` from the start until ``count`` records arrived (then ``settle`` more
     seconds to catch extras) or ``timeout``. Uses manual assignment: no group join wait."""

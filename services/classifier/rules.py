@@ -149,6 +149,17 @@ def _folds_to_itself(code: int) -> bool:
     return fold(chr(code)) == chr(code)
 
 
+def _set_member_foldable(op: Any, av: Any) -> bool:
+    """One member of a character set: a literal or a (short) range of characters that are their
+    own ``fold``, a negation, or a category (``\\w``, ``\\d``, ``\\s``: case plays no part)."""
+    if op == _sre.LITERAL:
+        return _folds_to_itself(av)
+    if op == _sre.RANGE:
+        low, high = av
+        return high - low < 512 and all(map(_folds_to_itself, range(low, high + 1)))
+    return op in (_sre.NEGATE, _sre.CATEGORY)
+
+
 def _foldable(parsed: Any) -> bool:
     """Whether every literal character of a parsed pattern is its own ``fold``, and nothing in
     it compares case-insensitively in another way (back-references, scoped flags)."""
@@ -156,9 +167,7 @@ def _foldable(parsed: Any) -> bool:
         if op in (_sre.LITERAL, _sre.NOT_LITERAL):
             ok = _folds_to_itself(av)
         elif op == _sre.IN:
-            ok = all(_folds_to_itself(a) if o == _sre.LITERAL else
-                     (a[1] - a[0] < 512 and all(map(_folds_to_itself, range(a[0], a[1] + 1)))) if o == _sre.RANGE else
-                     o in (_sre.NEGATE, _sre.CATEGORY) for o, a in av)
+            ok = all(_set_member_foldable(o, a) for o, a in av)
         elif op == _sre.SUBPATTERN:
             ok = not av[1] and not av[2] and _foldable(av[3])
         elif op == _sre.BRANCH:

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, Table, any_, bindparam, event, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from shared import db
 
@@ -70,8 +70,8 @@ def moment(us: int) -> datetime:
 
 
 def insert_for(conn: Connection):
-    """The dialect's ``insert`` (with ``on_conflict_do_nothing``/``_do_update``)."""
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    """The connection's dialect's ``insert`` (``shared.db.dialect_insert``)."""
+    return db.dialect_insert(conn.dialect.name)
 
 
 def one_of(conn: Connection, column, values: Sequence[int]) -> ColumnElement[bool]:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from services.classifier.bundle import Models, ServedTask
 from services.classifier.language import languages_of
-from services.classifier.model import SpamScore
+from services.classifier.model import SpamScore, normalise
 from services.classifier.pii import REGIONS, PiiFinding, find_pii
 from services.classifier.rules import Action, Hit
 from services.classifier.tasks import Explanation as TaskScore
@@ -87,9 +87,10 @@ def classify(message: CanonicalMessage, models: Models) -> Classification:
 def classify_batch(messages: Sequence[CanonicalMessage], models: Models) -> list[Verdict]:
     """One verdict per message, in order. CPU-bound (blocks); call it off the event loop."""
     languages = languages_of([m.text for m in messages], [m.language_hint for m in messages], models.detector)
-    spams = models.spam.score_batch([m.text for m in messages])
-    tones = tone_scores(messages, languages, models)
-    answers = task_scores(messages, models)
+    normalised = [normalise(m.text) for m in messages]  # what every model reads, once per batch
+    spams = models.spam.score_normalised(normalised)
+    tones = tone_scores(normalised, languages, models)
+    answers = task_scores(normalised, models)
     verdicts = []
     for message, language, spam, tone, answer in zip(messages, languages, spams, tones, answers, strict=True):
         live = _assess(message, language, spam, tone, models, shadow=False, tasks=answer)
@@ -99,16 +100,16 @@ def classify_batch(messages: Sequence[CanonicalMessage], models: Models) -> list
     return verdicts
 
 
-def tone_scores(messages: Sequence[CanonicalMessage], languages: Sequence[str], models: Models) -> list[float | None]:
-    """Offensive-tone probability per message (one batch call), ``None`` where no tone model
-    serves the message's language."""
-    scores: list[float | None] = [None] * len(messages)
+def tone_scores(normalised: Sequence[str], languages: Sequence[str], models: Models) -> list[float | None]:
+    """Offensive-tone probability per (``normalise``-d) text (one batch call), ``None`` where no
+    tone model serves the message's language."""
+    scores: list[float | None] = [None] * len(normalised)
     if models.tone is None:
         return scores
     picked = [i for i, lang in enumerate(languages) if lang in models.tone_languages]
     if picked:
         column = models.tone.classes.index("OFFENSE")
-        probabilities = models.tone.predict_proba([messages[i].text for i in picked])[:, column]
+        probabilities = models.tone.predict_proba_normalised([normalised[i] for i in picked])[:, column]
         for i, p in zip(picked, probabilities, strict=True):
             scores[i] = float(p)
     return scores
@@ -121,15 +122,14 @@ def served_tasks(models: Models) -> tuple[ServedTask, ...]:
     return tuple(t for t in models.tasks if t.task not in REPLY_TASKS or t is reply)
 
 
-def task_scores(messages: Sequence[CanonicalMessage], models: Models) -> list[tuple[tuple[str, TaskScore], ...]]:
-    """Per message, each consulted task model's label, probability and strongest n-grams: one
-    vectorise and one predict per model over the batch. Empty tuples when none is served."""
+def task_scores(normalised: Sequence[str], models: Models) -> list[tuple[tuple[str, TaskScore], ...]]:
+    """Per (``normalise``-d) text, each consulted task model's label, probability and strongest
+    n-grams: one vectorise and one predict per model over the batch. Empty tuples when none is served."""
     served = served_tasks(models)
-    if not served or not messages:
-        return [()] * len(messages)
-    texts = [m.text for m in messages]
-    columns = [(t.task, t.model.score_batch(texts)) for t in served]
-    return [tuple((task, scores[i]) for task, scores in columns) for i in range(len(messages))]
+    if not served or not normalised:
+        return [()] * len(normalised)
+    columns = [(t.task, t.model.score_normalised(normalised)) for t in served]
+    return [tuple((task, scores[i]) for task, scores in columns) for i in range(len(normalised))]
 
 
 def _assess(message: CanonicalMessage, language: str, spam: SpamScore, tone: float | None, models: Models,

@@ -88,7 +88,11 @@ class TaskModel:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities, one row per text, columns in ``classes`` order. Batch for speed."""
-        return self._proba.predict_proba(self._fast.transform([normalise(t) for t in texts]))
+        return self.predict_proba_normalised([normalise(t) for t in texts])
+
+    def predict_proba_normalised(self, normalised: Sequence[str]) -> np.ndarray:
+        """``predict_proba`` of texts already passed through ``normalise``."""
+        return self._proba.predict_proba(self._fast.transform(normalised))
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         return [self.classes[i] for i in self.predict_proba(texts).argmax(axis=1)]
@@ -96,9 +100,14 @@ class TaskModel:
     def score_batch(self, texts: Sequence[str]) -> list[Explanation]:
         """``explain`` for a whole batch: one vectorise and one predict over all texts (the
         stage's path; per text it would be several times slower). Same answers as ``explain``."""
-        if not texts:
+        return self.score_normalised([normalise(t) for t in texts])
+
+    def score_normalised(self, normalised: Sequence[str]) -> list[Explanation]:
+        """``score_batch`` of texts already passed through ``normalise`` (the stage normalises a
+        batch once for every model)."""
+        if not normalised:
             return []
-        x = self._fast.transform([normalise(t) for t in texts])
+        x = self._fast.transform(normalised)
         probabilities = self._proba.predict_proba(x)
         best = probabilities.argmax(axis=1)
         scores = []

@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Connection, delete, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -160,9 +159,8 @@ def _insert_ignore_statement(dialect_name: str, table: type):
     rows as parameters (SQLAlchemy batches them as "insertmanyvalues"): .values(rows) would
     compile a new statement per call. RETURNING rather than rowcount: the async PostgreSQL
     driver reports -1 for this statement."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
     core = table.__table__
-    return dialect.insert(core).on_conflict_do_nothing().returning(core.primary_key.columns.values()[0])
+    return db.dialect_insert(dialect_name)(core).on_conflict_do_nothing().returning(core.primary_key.columns.values()[0])
 
 
 def _insert_ignore_sync(conn: Connection, table: type, rows: list[dict]) -> int:

@@ -23,14 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.escalation import EscalationState
 from services.notifier.store import CLOSING_KINDS, Attach
 from services.notifier.tables import DigestItem, Handled, Incident, IncidentItem, SlaTimer
-from shared.db import is_unique_violation
+from shared.db import dialect_insert, is_unique_violation
 from shared.events import ItemRouted
 
 ATTEMPTS = 3  # plan again after a unique conflict at most this often, then fail the poll (transient)
@@ -121,10 +120,10 @@ class RoutedStore:
     async def _write(session: AsyncSession, writes: Writes) -> None:
         """One statement per table, rows as executemany parameters (Core: the ORM would inspect
         each row). Timers and digest entries ignore rows stored before; the rest must be new."""
-        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+        insert_ignoring = dialect_insert(session.bind.dialect.name)
         for table, rows in ((SlaTimer.__table__, writes.timers), (DigestItem.__table__, writes.digests)):
             if rows:
-                await session.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+                await session.execute(insert_ignoring(table).on_conflict_do_nothing(), rows)
         if writes.incidents:
             await session.execute(insert(_INCIDENTS), list(writes.incidents.values()))
         if writes.items:

@@ -10,14 +10,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.classifier.app import CORRECTIONS_GROUP_SUFFIX, ClassifierService
 from services.classifier.feedback import CorrectionStore, labels_of, read_corrections
 from shared import db, schemagen, topics
 from shared.events import ClassificationCorrected, Correction
 from shared.settings import ClassifierSettings
-from tests.kafkautil import collect, produce
+from tests.kafkautil import collect, committed_total, produce
 
 pytestmark = pytest.mark.kafka
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -33,16 +32,6 @@ def corrected(event_id: str, key: str, minutes: int, **data) -> ClassificationCo
 class NeverCalled:
     async def __call__(self, event, meta):
         raise AssertionError("no raw messages in this test")
-
-
-async def committed(bootstrap: str, group: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(topics.spec(topics.CORRECTIONS).partitions)]
-        return sum([await consumer.committed(tp) or 0 for tp in parts])
-    finally:
-        await consumer.stop()
 
 
 async def test_corrections_are_stored_once_superseded_by_later_ones_and_poison_is_dead_lettered(
@@ -85,8 +74,8 @@ async def test_corrections_are_stored_once_superseded_by_later_ones_and_poison_i
     assert labels_of(k1) == {"spam": "0", "reply_needed": "reply", "contact_reason": "refund", "sentiment": "negative"}
     assert labels_of(stored["fb:acme:k2"]) == {"spam": "0", "reply_needed": "noise"}
     # offsets are committed past everything in the corrections runner's own group
-    assert await committed(kafka_bootstrap, f"{ns}classifier{CORRECTIONS_GROUP_SUFFIX}", source) == len(events)
-    assert await committed(kafka_bootstrap, f"{ns}classifier", source) == 0
+    assert await committed_total(kafka_bootstrap, f"{ns}classifier{CORRECTIONS_GROUP_SUFFIX}", source) == len(events)
+    assert await committed_total(kafka_bootstrap, f"{ns}classifier", source) == 0
 
     # a redelivery of an already stored event (a replay after a crash) changes nothing
     engine = db.engine(database_url)
@@ -131,4 +120,4 @@ async def test_a_failing_corrections_store_never_stops_classification(kafka_boot
         service.stop()
         await asyncio.wait_for(task, timeout=30)
     group = f"{ns}classifier{CORRECTIONS_GROUP_SUFFIX}"
-    assert await committed(kafka_bootstrap, group, topics.qualified(topics.CORRECTIONS, ns)) == 0
+    assert await committed_total(kafka_bootstrap, group, topics.qualified(topics.CORRECTIONS, ns)) == 0

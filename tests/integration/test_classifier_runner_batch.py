@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.classifier.app import build
 from shared import schemagen, topics
@@ -21,7 +20,7 @@ from shared.events import (
     WidespreadIssueDetected,
 )
 from shared.settings import ClassifierSettings
-from tests.kafkautil import collect, decoded, produce, produce_raw
+from tests.kafkautil import collect, committed_total, decoded, produce, produce_raw
 
 pytestmark = pytest.mark.kafka
 T0 = datetime.now(UTC).replace(microsecond=0)
@@ -35,16 +34,6 @@ def received(i: int, text: str, conversation: str) -> MessageReceived:
     )
     return MessageReceived(id=f"e-{uuid.uuid4().hex[:6]}-{i}", source="t", time=T0, correlation_id=f"c{i}",
                            subject=msg.conversation_key, data=msg)
-
-
-async def committed_total(bootstrap: str, group: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(topics.spec(topics.RAW).partitions)]
-        return sum([await consumer.committed(tp) or 0 for tp in parts])
-    finally:
-        await consumer.stop()
 
 
 async def test_a_poll_is_classified_together_in_order_with_poison_and_a_spike(kafka_bootstrap, topics_ready,

@@ -72,14 +72,19 @@ async def pagerduty_actions(sink, incident_id: str, expected: list[str]) -> None
     assert actions() == expected
 
 
+def on_the_broker(database_url: str, path, sink, bootstrap: str, ns: str) -> NotifierSettings:
+    """A notifier with PagerDuty routing, fast retries and polls, on the real broker."""
+    return NotifierSettings(database_url=database_url, oncall_file=path, page_url=f"{sink.url}/pages",
+                            target_secrets={"pd": "R0UTINGKEY"}, delivery_attempts=2, delivery_backoff_s=0.01,
+                            kafka_bootstrap_servers=bootstrap, kafka_topic_namespace=ns,
+                            consumer_group=f"{ns}notifier", scheduler_interval_s=0.05, poll_timeout_ms=100)
+
+
 async def test_reply_cancels_sla_timers_and_resolves_on_the_broker(database_url, tmp_path, sink, kafka_bootstrap,
                                                                    topics_ready):
     ns, clock = topics_ready, Clock(SUNDAY_NIGHT)
     path = oncall_file(tmp_path, sink.url, primary_contacts=("hook", "pd"))
-    settings = NotifierSettings(database_url=database_url, oncall_file=path, page_url=f"{sink.url}/pages",
-                                target_secrets={"pd": "R0UTINGKEY"}, delivery_attempts=2, delivery_backoff_s=0.01,
-                                kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_namespace=ns,
-                                consumer_group=f"{ns}notifier", scheduler_interval_s=0.05, poll_timeout_ms=100)
+    settings = on_the_broker(database_url, path, sink, kafka_bootstrap, ns)
     _, service = build(settings, clock=clock)
     paging, run = service.paging, asyncio.create_task(service.run())
     lifecycle_runner = service.runners[3]
@@ -126,10 +131,7 @@ async def test_silent_connector_pages_ops_at_any_hour_once_and_recovery_resolves
                                                                               kafka_bootstrap, topics_ready):
     ns, clock = topics_ready, Clock(MONDAY_NOON)  # office hours: a dead connector pages anyway
     path = with_ops_team(oncall_file(tmp_path, sink.url))
-    settings = NotifierSettings(database_url=database_url, oncall_file=path, page_url=f"{sink.url}/pages",
-                                target_secrets={"pd": "R0UTINGKEY"}, delivery_attempts=2, delivery_backoff_s=0.01,
-                                kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_namespace=ns,
-                                consumer_group=f"{ns}notifier", scheduler_interval_s=0.05, poll_timeout_ms=100)
+    settings = on_the_broker(database_url, path, sink, kafka_bootstrap, ns)
     _, service = build(settings, clock=clock)
     paging, run = service.paging, asyncio.create_task(service.run())
     runner, topic = service.runners[4], topics.qualified(topics.CONNECTORS, ns)

@@ -5,12 +5,11 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared import schemagen, topics
 from shared.runner import ConsumerRunner, Output, RunnerFailed
 from shared.settings import ConsumerSettings
-from tests.kafkautil import collect, decoded, produce, produce_raw
+from tests.kafkautil import collect, committed_total, decoded, produce, produce_raw
 
 pytestmark = pytest.mark.kafka
 RECEIVED = schemagen.example_events()[0]
@@ -24,18 +23,6 @@ def settings(bootstrap, namespace, **kw) -> ConsumerSettings:
 
 def events(n):
     return [RECEIVED.model_copy(update={"id": f"e-{i}"}) for i in range(n)]
-
-
-async def committed(bootstrap, group, topic) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        total = 0
-        for p in range(topics.spec(topics.RAW).partitions):
-            total += await consumer.committed(TopicPartition(topic, p)) or 0
-        return total
-    finally:
-        await consumer.stop()
 
 
 async def run_until(runner, predicate, timeout=30):
@@ -71,7 +58,7 @@ async def test_outputs_acked_and_poison_dead_lettered_with_provenance(kafka_boot
     assert headers["dlq.consumer.group"] == cfg.consumer_group
     assert headers["dlq.error.type"] == "PoisonMessage" and "not JSON" in headers["dlq.error"]
     assert int(headers["dlq.source.offset"]) >= 0 and headers["ce_type"] == RECEIVED.TYPE
-    assert await committed(kafka_bootstrap, cfg.consumer_group, raw) == 6
+    assert await committed_total(kafka_bootstrap, cfg.consumer_group, raw) == 6
 
 
 async def test_transient_error_is_retried_then_succeeds(kafka_bootstrap, topics_ready):
@@ -103,7 +90,7 @@ async def test_exhausted_retries_fail_without_committing(kafka_bootstrap, topics
     with pytest.raises(RunnerFailed, match="stage failed 2 times"):
         await asyncio.wait_for(runner.run(), timeout=30)
     assert runner.state.status == "failed" and not runner.live
-    assert await committed(kafka_bootstrap, cfg.consumer_group, raw) == 0
+    assert await committed_total(kafka_bootstrap, cfg.consumer_group, raw) == 0
 
 
 async def test_too_many_poison_messages_in_a_row_stop_the_runner(kafka_bootstrap, topics_ready):
@@ -135,4 +122,4 @@ async def test_stop_finishes_the_batch_and_commits(kafka_bootstrap, topics_ready
     runner = ConsumerRunner(cfg, "test", topics.RAW, slow)
     await run_until(runner, lambda: len(seen) >= 1)
     assert runner.state.status == "stopped"
-    assert await committed(kafka_bootstrap, cfg.consumer_group, raw) == len(seen)
+    assert await committed_total(kafka_bootstrap, cfg.consumer_group, raw) == len(seen)

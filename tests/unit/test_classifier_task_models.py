@@ -207,16 +207,16 @@ def test_batch_scores_each_task_model_once_and_equals_the_single_path(served):
     messages = [message(t) for t in texts]
     calls: Counter = Counter()
     for served_task in served.tasks:
-        model, original = served_task.model, served_task.model.score_batch
+        model, original = served_task.model, served_task.model.score_normalised
         def counting(batch, _original=original, _task=served_task.task):
             calls[_task] += 1
             return _original(batch)
-        object.__setattr__(model, "score_batch", counting)
+        object.__setattr__(model, "score_normalised", counting)
     try:
         batch = [v.classification for v in classify_batch(messages, served)]
     finally:
         for served_task in served.tasks:
-            del served_task.model.score_batch
+            del served_task.model.score_normalised
     assert calls == {"reply_needed": 1, "contact_reason": 1, "sentiment": 1}
     assert batch == [classify(m, served) for m in messages]
     model = served.task("contact_reason").model

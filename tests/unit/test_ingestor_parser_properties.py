@@ -54,7 +54,12 @@ def _paths(node, prefix=()):
 @st.composite
 def mutated(draw, platform: str):
     """A documented payload with one node (or the whole) replaced by arbitrary JSON, or removed."""
-    document = copy.deepcopy(draw(st.sampled_from(EXAMPLES[platform])))
+    return mutate(draw, draw(st.sampled_from(EXAMPLES[platform])))
+
+
+def mutate(draw, original):
+    """A copy of ``original`` with one node (or the whole) replaced by arbitrary JSON, or removed."""
+    document = copy.deepcopy(original)
     path = draw(st.sampled_from(list(_paths(document))))
     if not path:
         return draw(json_values)

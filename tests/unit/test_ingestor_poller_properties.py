@@ -5,7 +5,6 @@ messages, mark bad items unhandled, or refuse with their one error type — neve
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
 
 from hypothesis import given
@@ -18,7 +17,7 @@ from services.ingestor.pollers.feeds import parse_feed
 from services.ingestor.pollers.mastodon import parse_notifications
 from services.ingestor.pollers.youtube_comments import parse_threads
 from tests.integration.ingestor_fakes import atom, comment, mention, rss, thread
-from tests.unit.test_ingestor_parser_properties import CTX, PROPERTY, REFUSALS, _paths, json_values
+from tests.unit.test_ingestor_parser_properties import CTX, PROPERTY, REFUSALS, mutate
 
 SINCE = datetime(2026, 11, 22, 10, 1, tzinfo=UTC)
 EXAMPLES = {
@@ -50,18 +49,7 @@ PARSERS = {"youtube": _youtube, "mastodon": _mastodon, "meta": lambda d: meta.pa
 
 @st.composite
 def mutated(draw, name: str):
-    document = copy.deepcopy(EXAMPLES[name])
-    path = draw(st.sampled_from(list(_paths(document))))
-    if not path:
-        return draw(json_values)
-    parent = document
-    for key in path[:-1]:
-        parent = parent[key]
-    if draw(st.booleans()) and isinstance(parent, dict):
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = draw(json_values)
-    return document
+    return mutate(draw, EXAMPLES[name])
 
 
 @PROPERTY
