@@ -2,9 +2,11 @@
 spam model, campaigns, spikes) over batches of real replay texts, beside the raw
 vectorise+predict rate of the same spam model on the same batches, in the same run.
 
-Also: where the time goes (each component's own rate on the same texts), the event loop's
-worst stall while batches run in a worker thread versus inline, a process pool of two
-workers (each loading its own models) versus the thread, and resident memory.
+Also: where the time goes (each component's own rate on the same texts), the service's path
+with campaign and spike state in a shared database (``CLASSIFIER_SIGNALS_STORE=database``, the
+default: SQLite and PostgreSQL) against the in-memory detectors, the event loop's worst stall
+while batches run in a worker thread versus inline, a process pool of two workers (each loading
+its own models) versus the thread, and resident memory.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import psutil
 
+from bench._pg import fresh_schema
 from bench.report import row
 from services.classifier.bundle import load_models
 from services.classifier.flood import signatures
@@ -25,6 +29,7 @@ from services.classifier.language import languages_of
 from services.classifier.model import normalise
 from services.classifier.pii import find_pii
 from services.classifier.runtime import ClassifierRuntime
+from shared import migrate
 from shared.events import Author, CanonicalMessage
 from shared.settings import ClassifierSettings
 from tools import replay
@@ -71,6 +76,31 @@ def component_rows(models, msgs: list[CanonicalMessage], full: float) -> list[di
     }
     return [row(f"classifier part: {name}", rate(work, len(texts)), "msg/s", "classifier full runtime", full)
             for name, work in parts.items()]
+
+
+def shared_store_rows(models, msgs: list[CanonicalMessage], full: float) -> list[dict]:
+    """The full runtime with the service's database-backed campaign and spike detectors."""
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/classifier.db"
+        migrate.upgrade(url)
+        rows.append(_store_row("SQLite", url, models, msgs, full))
+    try:
+        with fresh_schema() as url:
+            rows.append(_store_row("PostgreSQL", url, models, msgs, full))
+    except Exception as exc:  # noqa: BLE001 - no PostgreSQL here: say so, keep the other rows
+        print(f"classifier shared store on PostgreSQL skipped: {type(exc).__name__}: {exc}")
+    return rows
+
+
+def _store_row(name: str, url: str, models, msgs: list[CanonicalMessage], full: float) -> dict:
+    runtime = ClassifierRuntime.from_settings(models, ClassifierSettings(database_url=url, signals_store="database"))
+    try:
+        shared = rate(lambda: [runtime.process(b) for b in batches(msgs)], len(msgs))
+    finally:
+        runtime.close()
+    return row(f"classifier throughput (batch, all, signals in {name})", shared, "msg/s",
+               "classifier (batch, all, signals in memory)", full)
 
 
 async def loop_stall_ms(runtime: ClassifierRuntime, msgs: list[CanonicalMessage], threaded: bool) -> tuple[float, float]:
@@ -144,6 +174,7 @@ async def measure(bootstrap: str) -> list[dict]:
     one_by_one = rate(lambda: [ClassifierRuntime(models).process([m]) for m in sample], len(sample))
     rows.append(row("classifier throughput (one by one)", one_by_one, "msg/s", "classifier (batch, all)", full))
     rows += component_rows(models, msgs, full)
+    rows += shared_store_rows(models, msgs, full)
     thread_stall, thread_rate = await loop_stall_ms(ClassifierRuntime(models), msgs, threaded=True)
     inline_stall, _ = await loop_stall_ms(ClassifierRuntime(models), msgs, threaded=False)
     rows.append(row("event loop worst stall, to_thread", thread_stall, "ms", "same, inline on the loop", inline_stall))
