@@ -22,7 +22,11 @@ first run over the message case-folded once (``fold``: lower case, plus the few 
 Python's ``re`` treats as equal to another under ``IGNORECASE``, such as ``ſ`` for ``s`` and
 ``ı`` for ``i``): a message passes that pre-filter whenever the rule's own pattern can match
 it, and only then is the rule's case-insensitive pattern run on the original text (which also
-gives the evidence as written). The answers are the rule's own
+gives the evidence as written). Before either regex runs, the pre-filter's ``literals`` are
+looked up: strings of which every match contains one (``lawyer``, ``attorney``, … for
+``\\b(lawyers?|attorneys?|…)\\b``, read off the parsed pattern), checked as substrings of
+the folded text: a few dozen ``in`` tests replace most regex scans, since most messages
+contain none of a rule's words. The answers are the rule's own
 (tests/unit/test_classifier_features.py compares every rule on the replay texts and on
 adversarial spellings).
 """
@@ -79,6 +83,8 @@ class Rule:
     lemma_forms: tuple[tuple[frozenset[str], ...], ...] = field(default=(), compare=False, repr=False)
     # ``pattern`` without IGNORECASE, for ``fold``-ed text; None when the pattern does not qualify
     prefilter: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    # every match of ``prefilter`` contains one of these (``required_literals``); None: no such set
+    literals: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,8 @@ class RuleSet:
                 continue
             if rule.prefilter is not None:
                 folded = fold(text) if folded is None else folded
+                if rule.literals is not None and not any(map(folded.__contains__, rule.literals)):
+                    continue
                 if rule.prefilter.search(folded) is None:
                     continue
             found = rule.pattern.search(text)
@@ -122,7 +130,7 @@ class RuleSet:
 
     def _may_phrase(self, text: str) -> bool:
         lowered = text[:MAX_CHARS].lower()
-        return any(head in lowered for head in self.phrase_heads)
+        return any(map(lowered.__contains__, self.phrase_heads))
 
     def _phrase_hits(self, text: str) -> dict[str, str]:
         """First matched phrase or lemma sequence (as written in the text) per rule id."""
@@ -142,6 +150,8 @@ _DOTTED_I = "\u0130"  # "İ": the one character whose str.lower() is two charact
 
 def fold(text: str) -> str:
     """``text`` case-folded the way ``re.IGNORECASE`` compares characters, same length."""
+    if text.isascii():  # none of the special cases: plain lower case
+        return text.lower()
     return (text.replace(_DOTTED_I, "i") if _DOTTED_I in text else text).lower().translate(_FOLD)
 
 
@@ -183,6 +193,44 @@ def _foldable(parsed: Any) -> bool:
         if not ok:
             return False
     return True
+
+
+MIN_LITERAL = 3  # shorter runs ("a", "my") would let most texts through
+
+
+def required_literals(parsed: Any) -> frozenset[str] | None:
+    """Strings of which every match of a parsed pattern contains at least one, or ``None``.
+
+    A sequence needs what any one of its mandatory parts needs (a run of at least
+    ``MIN_LITERAL`` consecutive literal characters, a group, a repeat of at least one); an
+    alternation needs one of what each branch needs (``None`` if some branch needs nothing
+    known). Of a sequence's candidates the most selective is kept (longest shortest string,
+    then fewest strings)."""
+    candidates: list[frozenset[str]] = []
+    run: list[str] = []
+
+    def close_run() -> None:
+        if len(run) >= MIN_LITERAL:
+            candidates.append(frozenset({"".join(run)}))
+        run.clear()
+
+    for op, av in parsed:
+        if op == _sre.LITERAL:
+            run.append(chr(av))
+            continue
+        close_run()
+        needed: frozenset[str] | None = None
+        if op == _sre.SUBPATTERN:
+            needed = required_literals(av[3])
+        elif op == _sre.BRANCH:
+            branches = [required_literals(branch) for branch in av[1]]
+            needed = None if any(b is None for b in branches) else frozenset().union(*branches)
+        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT) and av[0] >= 1:
+            needed = required_literals(av[2])
+        if needed:
+            candidates.append(needed)
+    close_run()
+    return max(candidates, key=lambda c: (min(map(len, c)), -len(c))) if candidates else None
 
 
 def prefilter_for(source: str) -> re.Pattern[str] | None:
@@ -371,4 +419,13 @@ def _rule(file: str, index: int, entry: Any, line: int) -> Rule:
             raise RuleFileError(f"{where}: pattern does not compile: {exc}") from exc
     return Rule(name, Action(entry["action"]), pattern, tuple(tags), str(entry.get("description", "")),
                 tuple(phrases), line, tuple(x.strip() for x in lemmas),
-                prefilter=prefilter_for(str(entry["pattern"])) if pattern is not None else None)
+                **(_prefilters(str(entry["pattern"])) if pattern is not None else {}))
+
+
+def _prefilters(source: str) -> dict[str, Any]:
+    """``prefilter`` and ``literals`` of a rule's pattern (see the module docstring)."""
+    prefilter = prefilter_for(source)
+    if prefilter is None:
+        return {}
+    literals = required_literals(_sre_parse.parse(prefilter.pattern, prefilter.flags))
+    return {"prefilter": prefilter, "literals": tuple(sorted(literals)) if literals else None}

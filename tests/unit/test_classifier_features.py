@@ -101,6 +101,38 @@ def test_rule_prefilter_finds_exactly_what_the_rule_finds(texts):
             assert [h.rule.id for h in rule_set.match(text) if h.rule.pattern is not None] == expected
 
 
+def test_every_rule_match_contains_one_of_its_literals(texts):
+    from services.classifier.rules import fold
+
+    rule_sets = load_dir(ClassifierSettings().rules_dir)
+    with_literals = [r for rs in rule_sets.values() for r in rs.rules if r.literals]
+    assert len(with_literals) >= 20  # most shipped patterns skip their regexes on most messages
+    matched = 0
+    for rule in with_literals:
+        for text in texts + ADVERSARIAL:
+            if rule.pattern.search(text):
+                matched += 1
+                assert any(literal in fold(text) for literal in rule.literals), (rule.id, text)
+    assert matched > 50  # the property was exercised
+
+
+def test_required_literals_of_small_patterns():
+    import re._parser as sre_parse
+
+    from services.classifier.rules import required_literals
+
+    def needs(pattern: str):
+        return required_literals(sre_parse.parse(pattern))
+
+    assert needs(r"\b(lawyers?|attorneys?)\b") == {"lawyer", "attorney"}
+    assert needs(r"\bcancel\w*\s+(my|the)\s+account\b") == {"account"}  # the longest mandatory run
+    assert needs(r"\bwhere\s+is\s+my\b|\bhelp\b") == {"where", "help"}
+    assert needs(r"(ab|cd)+xyz") == {"xyz"}
+    assert needs(r"(?:refund)?\d+") is None  # optional: nothing is required
+    assert needs(r"\bhelp\b|\?") is None  # one branch needs no literal
+    assert needs(r"(?=abc)d") is None  # a lookahead is not counted
+
+
 def test_patterns_that_compare_case_otherwise_get_no_prefilter():
     from services.classifier.rules import prefilter_for
 
