@@ -211,6 +211,19 @@ class ClassifierSettings(ConsumerSettings):
         "files or author lists, and load them without a restart; 0 disables")
 
 
+class WebhookFilter(BaseModel):
+    """What one helpdesk webhook endpoint receives (``ROUTER_WEBHOOK_FILTERS``: endpoint name -> this).
+    A missing field means every value; the router checks the names when it starts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    queues: frozenset[str] | None = Field(None, min_length=1, description="Queue ids of the routing configuration "
+                                          "whose routed, assigned and released-reply events the endpoint receives")
+    event_types: frozenset[str] | None = Field(None, min_length=1, description="CloudEvents types it receives: "
+                                               "switchboard.item.routed.v1, switchboard.item.assigned.v1, "
+                                               "switchboard.reply.released.v1")
+
+
 class RouterSettings(ConsumerSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTER_", frozen=True, populate_by_name=True, extra="ignore")
 
@@ -230,6 +243,10 @@ class RouterSettings(ConsumerSettings):
     webhook_secrets: dict[str, SecretStr] = Field(
         default_factory=dict, description="Helpdesk name -> whsec_ secret that signs its deliveries",
     )
+    webhook_filters: dict[str, WebhookFilter] = Field(
+        default_factory=dict, description="Helpdesk name -> {queues, event_types} it receives; an endpoint "
+        "without a filter receives every event of every queue",
+    )
     webhook_timeout_s: float = 10.0
 
     @model_validator(mode="after")
@@ -238,6 +255,9 @@ class RouterSettings(ConsumerSettings):
             raise ValueError("ROUTER_ADMIN_TOKEN is the development placeholder")
         if missing := sorted(set(self.webhook_endpoints) - set(self.webhook_secrets)):
             raise ValueError(f"ROUTER_WEBHOOK_SECRETS has no secret for endpoint(s) {', '.join(missing)}")
+        if unknown := sorted(set(self.webhook_filters) - set(self.webhook_endpoints)):
+            raise ValueError(f"ROUTER_WEBHOOK_FILTERS names endpoint(s) {', '.join(unknown)} "
+                             "missing from ROUTER_WEBHOOK_ENDPOINTS")
         return self
 
 

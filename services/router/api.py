@@ -20,11 +20,12 @@ from services.router.directory import Directory, UnknownAgent
 from services.router.dispatcher import AssignError
 from services.router.reports import kpi_report
 from services.router.reviews import ReviewError, Reviews
-from services.router.rules import RoutingConfigError
+from services.router.rules import RoutingConfig, RoutingConfigError
 from services.router.runtime import RouterRuntime
 from services.router.outbox import assigned_event
 from services.router.store import ASSIGNED, WAITING, aware
 from services.router.tables import AuditEntry, RoutedItem
+from services.router.webhooks import WebhookBridge, WebhookFilterError
 from shared.broker import BrokerError
 from shared.calendar import CalendarError
 
@@ -200,8 +201,9 @@ def routes(api: Api) -> APIRouter:
             parsed = parse(name, body)
         except (RoutingConfigError, CalendarError) as exc:
             raise HTTPException(422, str(exc)) from exc
-        if name == "routing":  # new queues need their routed topics before items go there
-            try:
+        if name == "routing":
+            _keeps_filtered_queues(api.runtime.relay.bridge, parsed)
+            try:  # new queues need their routed topics before items go there
                 await queuetopics.ensure(api.runtime.settings, parsed, timeout=5.0)
             except BrokerError as exc:
                 raise HTTPException(503, f"cannot create the per-queue routed topics, nothing saved: {exc}",
@@ -223,6 +225,16 @@ def routes(api: Api) -> APIRouter:
         return {"token": token, "subject": body.subject, "role": body.role}
 
     return router
+
+
+def _keeps_filtered_queues(bridge: WebhookBridge | None, parsed: RoutingConfig) -> None:
+    """422 when the document drops a queue a webhook filter names (the next start-up would refuse)."""
+    if bridge is None:
+        return
+    try:
+        bridge.check_queues(parsed, "this routing document")
+    except WebhookFilterError as exc:
+        raise HTTPException(422, f"{exc}; remove it from the filter first") from exc
 
 
 async def _review(call):

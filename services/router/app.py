@@ -33,7 +33,7 @@ def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> Rou
     items = RoutedItems(sessions)
     bridge = WebhookBridge(sessions, settings.webhook_endpoints,
                            {k: v.get_secret_value() for k, v in settings.webhook_secrets.items()},
-                           settings.webhook_timeout_s)
+                           settings.webhook_timeout_s, settings.webhook_filters)
     relay = Relay(sessions, settings, "router-outbox", bridge, clock)
     runners = [
         ConsumerRunner(settings, "router", topics.CLASSIFIED, RouterStage(sessions, items, dispatcher, clock, bridge)),

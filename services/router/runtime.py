@@ -54,7 +54,8 @@ class RouterRuntime:
     async def prepare(self, reload: bool = False) -> None:
         """Load the live configuration and sync the directory, once (again with ``reload``).
         The HTTP lifespan and ``run`` both call it; a replica syncing at the same moment can
-        make an insert collide, so a collision is retried."""
+        make an insert collide, so a collision is retried. At start-up, raises
+        ``WebhookFilterError`` when a webhook filter names a queue the live configuration lacks."""
         async with self._prepare_lock:
             if self.started and not reload:
                 return
@@ -67,6 +68,8 @@ class RouterRuntime:
                     if attempt == 2:
                         raise
                     await asyncio.sleep(0.2)
+            if not self.started and self.relay.bridge is not None:
+                self.relay.bridge.check_queues(self.dispatcher.state.config, "the live routing configuration")
             self.started = True
 
     async def ensure_queue_topics(self) -> list[str]:

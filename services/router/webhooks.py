@@ -7,6 +7,15 @@ POSTs what is due, signed per https://www.standardwebhooks.com/ (``webhook-id`` 
 ``webhook-timestamp``, ``webhook-signature: v1,<base64 HMAC-SHA256>``); a non-2xx answer or
 a network error is retried on ``RETRY_SCHEDULE`` (about three days in all), after which the
 delivery is dead-lettered: state ``dead``, audited, replayable by an admin.
+
+An endpoint may have a ``WebhookFilter`` (its queues, its event types): rows are only created
+for the events it wants, so delivery, retries, dead-lettering and replay stay as they are. The
+queue is on routed (``routing.queue``) and assigned (``queue``) events; a released reply does
+not carry it, so it is read from the item's ledger row (``routed_items.queue``, by item id).
+Filters are checked when the router starts — event types here, queues against the live routing
+configuration (``check_queues``) — and before an admin saves a routing document without one of
+the filtered queues; a queue that disappears anyway (another replica's settings) only stops
+matching.
 """
 
 from __future__ import annotations
@@ -18,14 +27,17 @@ import httpx
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
+from services.router.rules import RoutingConfig
 from services.router.store import audit, utc
-from services.router.tables import WebhookDelivery
+from services.router.tables import RoutedItem, WebhookDelivery
 from shared.events import Envelope, ItemAssigned, ItemRouted, ReplyReleased
 from shared.logging import get_logger
+from shared.settings import WebhookFilter
 
 log = get_logger(__name__)
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 FORWARDED = (ItemRouted, ItemAssigned, ReplyReleased)
+FORWARDED_TYPES = tuple(cls.TYPE for cls in FORWARDED)
 # waits after attempt 1, 2, …: the Standard Webhooks/Svix ladder stretched to ~3 days in all
 RETRY_SCHEDULE = tuple(timedelta(seconds=s) for s in (
     5, 300, 1800, 7200, 5 * 3600, 10 * 3600, 10 * 3600, 20 * 3600, 24 * 3600))
@@ -36,11 +48,40 @@ def payload(event: Envelope) -> str:
     return event.model_dump_json(by_alias=True)
 
 
+class WebhookFilterError(ValueError):
+    """A webhook filter names an event type the bridge does not forward or a queue that does not exist."""
+
+
+def wants(flt: WebhookFilter | None, event_type: str, queue: str | None) -> bool:
+    """Whether an endpoint with filter ``flt`` receives an event of this type and queue
+    (``None``: the queue is unknown, which only endpoints without a queue filter accept)."""
+    if flt is None:
+        return True
+    if flt.event_types is not None and event_type not in flt.event_types:
+        return False
+    return flt.queues is None or queue in flt.queues
+
+
 class WebhookBridge:
-    def __init__(self, sessions, endpoints: dict[str, str], secrets: dict[str, str], timeout_s: float = 10.0) -> None:
+    def __init__(self, sessions, endpoints: dict[str, str], secrets: dict[str, str], timeout_s: float = 10.0,
+                 filters: dict[str, WebhookFilter] | None = None) -> None:
+        """Raises ``WebhookFilterError`` when a filter names an event type that is not forwarded."""
         self._sessions, self.endpoints = sessions, dict(endpoints)
         self._signers = {name: Webhook(secrets[name]) for name in endpoints}
         self._timeout_s = timeout_s
+        self.filters = dict(filters or {})
+        for name, flt in sorted(self.filters.items()):
+            if unknown := sorted((flt.event_types or set()) - set(FORWARDED_TYPES)):
+                raise WebhookFilterError(f"webhook endpoint {name!r}: unknown event type(s) {', '.join(unknown)} "
+                                         f"(forwarded: {', '.join(FORWARDED_TYPES)})")
+
+    def check_queues(self, config: RoutingConfig, what: str = "the routing configuration") -> None:
+        """Raise ``WebhookFilterError`` when a filter names a queue ``config`` does not have."""
+        queues = {q.id for q in config.queues}
+        problems = [f"webhook endpoint {name!r}: unknown queue(s) {', '.join(sorted(flt.queues - queues))}"
+                    for name, flt in sorted(self.filters.items()) if flt.queues and flt.queues - queues]
+        if problems:
+            raise WebhookFilterError(f"{'; '.join(problems)} — not in {what} (ROUTER_WEBHOOK_FILTERS)")
 
     @property
     def enabled(self) -> bool:
@@ -54,13 +95,31 @@ class WebhookBridge:
         async with self._sessions() as session:
             known = set((await session.execute(select(WebhookDelivery.endpoint, WebhookDelivery.event_id).where(
                 WebhookDelivery.event_id.in_([e.id for e in wanted])))).all())
+            queues = await self._queues(session, wanted)
             for event in wanted:
                 for name in self.endpoints:
-                    if (name, event.id) not in known:
+                    if (name, event.id) not in known and wants(self.filters.get(name), event.event_type,
+                                                                queues.get(event.id)):
                         session.add(WebhookDelivery(endpoint=name, event_id=event.id, event_type=event.event_type,
                                                     body=payload(event), state=PENDING, attempts=0,
                                                     next_at=utc(now), created_at=utc(now)))
             await session.commit()
+
+    async def _queues(self, session, events: Sequence[Envelope]) -> dict[str, str]:
+        """Event id -> its queue. A released reply's is its routed item's, looked up only when some
+        endpoint filters on queues; an item not in the ledger leaves the release without one (logged)."""
+        queues = {e.id: e.data.routing.queue for e in events if isinstance(e, ItemRouted)}
+        queues |= {e.id: e.data.queue for e in events if isinstance(e, ItemAssigned)}
+        releases = {e.id: e.data.item_id for e in events if isinstance(e, ReplyReleased)}
+        if releases and any(f.queues for f in self.filters.values()):
+            items = dict((await session.execute(select(RoutedItem.event_id, RoutedItem.queue).where(
+                RoutedItem.event_id.in_(set(releases.values()))))).all())
+            for event_id, item_id in releases.items():
+                if item_id in items:
+                    queues[event_id] = items[item_id]
+                else:
+                    log.warning("webhook.release_without_item", event_id=event_id, item_id=item_id)
+        return queues
 
     async def deliver_due(self, now: datetime, limit: int = 100) -> int:
         """Attempt every due delivery once. Returns how many succeeded. Never raises on HTTP errors."""
