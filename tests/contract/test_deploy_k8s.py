@@ -160,7 +160,8 @@ def test_network_policies_deny_by_default_and_open_only_what_must_talk(overlay: 
         assert ingress == expected_in, f"{name}: ingress {ingress}"
         egress = _peers([r for p in _policies_for(objects, labels, "Egress") for r in p.get("egress", [])], "to")
         expected_out = {("kube-system", "53"), (kafka_ns, "9092"), ("*", "5432")}
-        expected_out |= {("*", "443")} if name == "notifier" else set()
+        # HTTPS out: pages (notifier), platform APIs and WebSub (ingestor), helpdesk webhooks (router)
+        expected_out |= {("*", "443")} if name in ("notifier", "ingestor", "router") else set()
         assert egress == expected_out, f"{name}: egress {egress}"
         ports = {p["name"] for p in of_kind(objects, "Deployment")[name]["spec"]["template"]["spec"]["containers"][0]["ports"]}
         assert "http" in ports, f"{name}: the policies name the port 'http'"
