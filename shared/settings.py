@@ -100,6 +100,12 @@ class IngestorSettings(CommonSettings):
         default_factory=list, description="Meta app secret(s) for X-Hub-Signature-256; empty disables /v1/webhooks/meta",
     )
     meta_verify_token: SecretStr | None = Field(None, description="hub.verify_token expected on Meta's GET handshake")
+    meta_instagram_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Instagram account id (ig-user-id) -> Graph API access token, to fetch the "
+        "text and author of @mentions (without one a mention is published with a placeholder text)",
+    )
+    meta_graph_url: str = Field("https://graph.facebook.com", description="Graph API base URL (mention fetches)")
+    meta_graph_version: str = Field("v26.0", pattern=r"^v\d+\.\d+$", description="Graph API version of mention fetches")
     x_consumer_secrets: list[SecretStr] = Field(
         default_factory=list, description="X app consumer secret(s) (CRC and signature); empty disables /v1/webhooks/x",
     )
@@ -161,6 +167,8 @@ def _ingestor_secrets(settings: IngestorSettings) -> list[tuple[str, SecretStr]]
         found += [(label, s) for s in values]
     if settings.meta_verify_token is not None:
         found.append(("meta verify token", settings.meta_verify_token))
+    found += [(f"instagram access token for account {account!r}", token)
+              for account, token in settings.meta_instagram_tokens.items()]
     return found
 
 

@@ -1,7 +1,9 @@
 """The ingestor's background work beside the webhooks, started and stopped with the app's
 lifespan: the pollers (``INGESTOR_POLL_SOURCES``, unless ``INGESTOR_POLLERS_ENABLED=false``) and
-the silent-connector watch (unless ``INGESTOR_SILENCE_ENABLED=false``), and the YouTube WebSub
-(re-)subscription when ``INGESTOR_YOUTUBE_CALLBACK_URL`` is set."""
+the silent-connector watch (unless ``INGESTOR_SILENCE_ENABLED=false``), the YouTube WebSub
+(re-)subscription when ``INGESTOR_YOUTUBE_CALLBACK_URL`` is set, and the Instagram mention
+enrichment whenever Meta webhooks are configured (held mentions must be published, so it does not
+depend on ``INGESTOR_POLLERS_ENABLED``)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from services.ingestor.connectors import SilenceWatch
 from services.ingestor.delivery import Delivery
 from services.ingestor.health import SourceHealth
 from services.ingestor.ledger import Ledger
-from services.ingestor.pollers import websub
+from services.ingestor.pollers import instagram_mentions, websub
 from shared.logging import get_logger
 from shared.settings import IngestorSettings
 
@@ -27,10 +29,11 @@ class Background:
     watch: SilenceWatch | None
     tasks: list[asyncio.Task]
     renewal: polling.Scheduler | None = None
+    mentions: polling.Scheduler | None = None
 
     async def stop(self) -> None:
         """Stop polling (leases released), then flush the last-event times."""
-        for scheduler in (self.scheduler, self.renewal):
+        for scheduler in (self.scheduler, self.renewal, self.mentions):
             if scheduler is not None:
                 await scheduler.stop()
         for task in self.tasks:
@@ -62,7 +65,19 @@ def start(settings: IngestorSettings, delivery: Delivery, ledger: Ledger, accept
             configs={websub.NAME: websub.config(settings.youtube_hub_url)},
             on_error=lambda source, outcome: health.observe("youtube", outcome))
         renewal.start()
-    return Background(scheduler, watch, tasks, renewal)
+    return Background(scheduler, watch, tasks, renewal, _mention_worker(settings, ledger, acceptor))
+
+
+def _mention_worker(settings: IngestorSettings, ledger: Ledger, acceptor: Acceptor) -> polling.Scheduler | None:
+    """Publishes held Instagram mentions (with their fetched text); woken by the webhook that held one."""
+    if not settings.meta_app_secrets:
+        return None
+    name = instagram_mentions.NAME
+    worker = polling.Scheduler(settings, ledger, acceptor, {name: instagram_mentions.InstagramMentions()},
+                               configs={name: instagram_mentions.config(settings)})
+    acceptor.held.listen(lambda: worker.wake(name))
+    worker.start()
+    return worker
 
 
 def sources(settings: IngestorSettings, webhook_sources: dict[str, str]) -> dict[str, str]:

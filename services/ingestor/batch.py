@@ -3,7 +3,9 @@ for every ack, dead-letter unhandled kinds, then record the ledger rows and the 
 
 ``accept`` returns an ``Acceptance`` only when the broker acknowledged everything; otherwise it
 records the messages that were acknowledged (so the platform's retry skips them) and raises a
-503 ``Rejected``. HTTP-free; the endpoints shape the answer.
+503 ``Rejected``. Deferred messages (Instagram mentions, whose text needs a fetch) are not
+published here but held in the database for the enrichment worker (``mentions``); they count as
+accepted once held. HTTP-free; the endpoints shape the answer.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from services.ingestor.delivery import Delivery, DeliveryUnavailable
 from services.ingestor.errors import unavailable
 from services.ingestor.ledger import Ledger, LedgerUnavailable, new_row
+from services.ingestor.mentions import HeldMessages
+from services.ingestor.mentions import event_id as mention_event_id
 from services.ingestor.metrics import IGNORED_EVENTS, MESSAGES, SKIPPED_EVENTS, bounded
 from services.ingestor.normalized import Item, Parsed
 from services.ingestor.recorder import Lookups, Recorder
@@ -58,14 +62,20 @@ class Acceptor:
 
     def __init__(self, settings: IngestorSettings, delivery: Delivery, ledger: Ledger) -> None:
         self._delivery, self._recorder, self._lookups = delivery, Recorder(ledger), Lookups(ledger)
+        self.held = HeldMessages(ledger)
         self._raw_topic = topics.qualified(topics.RAW, settings.kafka_topic_namespace)
         self._dlq_topic = topics.dlq_for(topics.RAW, settings.kafka_topic_namespace)
 
-    async def accept(self, source: str, parsed: Parsed, raw: RawBody, correlation_id: str) -> Acceptance:
-        """Deliver ``parsed`` (blocks until acked). Raises ``Rejected`` (503) when anything is not."""
+    async def accept(self, source: str, parsed: Parsed, raw: RawBody | None, correlation_id: str) -> Acceptance:
+        """Deliver ``parsed`` (blocks until acked). Raises ``Rejected`` (503) when anything is not.
+        ``raw`` is the body to keep, unless the messages' ``raw_ref`` names one already kept."""
         result = Acceptance(skipped=len(parsed.skipped), unhandled=parsed.unhandled)
-        fresh, known = await self._fresh(parsed.items)
-        result.duplicates = [known[item.dedup_key] for item in parsed.items if item.dedup_key in known]
+        fresh, known = await self._fresh(parsed.items + parsed.deferred)
+        result.duplicates = [known[item.dedup_key] for item in parsed.items + parsed.deferred if item.dedup_key in known]
+        deferred = {item.dedup_key for item in parsed.deferred}
+        held = await self._hold(source, [item for item in fresh if item.dedup_key in deferred], raw, correlation_id,
+                                result)
+        fresh = [item for item in fresh if item.dedup_key not in deferred]
         events = [self._event(source, item, correlation_id) for item in fresh]
         sends = [self._publish(self._raw_topic, encode(event), "raw") for event in events]
         if parsed.unhandled:
@@ -77,8 +87,25 @@ class Acceptor:
         failure = next((error for error in outcomes if error is not None), None)
         if failure is not None:
             raise unavailable("broker_unavailable", str(failure)) from None
-        result.accepted = [event.id for _, event in acked]
+        result.accepted = [event.id for _, event in acked] + held
         return result
+
+    async def _hold(self, source: str, items: list[Item], raw: RawBody | None, correlation_id: str,
+                    result: Acceptance) -> list[str]:
+        """Hold deferred ``items`` for the enrichment worker; their event ids. One already waiting
+        (a re-sent webhook) counts as a duplicate. Raises ``Rejected`` (503) if the database is down."""
+        if not items:
+            return []
+        if raw is None:
+            raise ValueError("deferred messages need the raw body they came in")
+        payload = RawPayload(sha256=raw.sha256, source=source, content_type=raw.content_type[:128],
+                             received_at=utcnow(), body=raw.body)
+        try:
+            held = await self.held.hold(source, items, payload, correlation_id, utcnow())
+        except LedgerUnavailable as exc:
+            raise unavailable("database_unavailable", f"could not hold mentions ({exc})") from None
+        result.duplicates += [event_id for event_id in map(mention_event_id, items) if event_id not in held]
+        return held
 
     async def _fresh(self, items: list[Item]) -> tuple[list[Item], dict[str, str]]:
         """Items not in the ledger, first copy only; and ``{key: event id}`` of known ones."""

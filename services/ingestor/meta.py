@@ -122,8 +122,8 @@ def _instagram_comment(entry: dict, account: str, value: dict, path: str, contex
 
 def _instagram_mention(entry: dict, account: str, value: dict, path: str, context: Context, parsed: Parsed) -> None:
     """``mentions``: the account was @mentioned in a comment (``comment_id``) or a caption (``media_id``
-    only). The payload carries no text or author: the event says where, and the text needs a Graph
-    API fetch (``mentioned_comment`` / ``mentioned_media``), which is not built yet."""
+    only). The payload carries no text or author, so the message is deferred: held, and published
+    once the Graph API gave its text and author (``pollers/instagram_mentions.py``)."""
     media_id = ident(value, "media_id", path)
     comment_id = ident(value, "comment_id", path, required=False)
     message = canonical(
@@ -131,4 +131,4 @@ def _instagram_mention(entry: dict, account: str, value: dict, path: str, contex
         account_id=account, conversation_id=media_id, platform_message_id=comment_id or media_id,
         author=Author(id="unknown"), text="", created_at=unix_time(entry, "time", path.rsplit(".changes", 1)[0]),
         in_reply_to=media_id if comment_id else None, raw_ref=context.raw_ref)
-    parsed.add(message)
+    parsed.defer(message)

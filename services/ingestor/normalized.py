@@ -1,7 +1,9 @@
 """What a platform parser returns: canonical messages with their dedup keys, plus the kinds of
 entries it skipped on purpose (statuses, read receipts, our own echoes: a metric only) and the
-kinds it does not handle (a metric and a dead-letter record). Parsers are pure functions
-``parse(document, context) -> Parsed``; they raise ``PayloadInvalid``.
+kinds it does not handle (a metric and a dead-letter record). Messages whose text and author the
+notification does not carry (Instagram mentions) are ``deferred``: held and published once they
+were fetched (``mentions``). Parsers are pure functions ``parse(document, context) -> Parsed``;
+they raise ``PayloadInvalid``.
 """
 
 from __future__ import annotations
@@ -34,9 +36,13 @@ class Parsed:
     items: list[Item] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     unhandled: list[str] = field(default_factory=list)
+    deferred: list[Item] = field(default_factory=list)  # published after a fetch of their content
 
     def add(self, message: CanonicalMessage, edit_marker: str = "") -> None:
         self.items.append(Item(message, dedup_key(message, edit_marker)))
+
+    def defer(self, message: CanonicalMessage) -> None:
+        self.deferred.append(Item(message, dedup_key(message)))
 
 
 def dedup_key(message: CanonicalMessage, edit_marker: str = "") -> str:

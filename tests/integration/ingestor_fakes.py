@@ -1,11 +1,15 @@
 """A real local HTTP server (FastAPI on uvicorn, in a thread, on a free port) that answers like the
 platforms the ingestor polls, in their documented response shapes: YouTube Data API v3
 ``commentThreads.list``, Mastodon ``GET /api/v1/notifications`` (``min_id``/``max_id`` and ``Link``
-paging, bearer token), and an Atom and an RSS 2.0 feed with ``ETag`` / ``Last-Modified``.
-Tests change ``Platforms`` state between rounds and script failures (429, 5xx) up front."""
+paging, bearer token), an Atom and an RSS 2.0 feed with ``ETag`` / ``Last-Modified``, and the Graph
+API's ``mentioned_comment`` / ``mentioned_media`` fields of an Instagram user (bearer token; an
+unknown object is Graph's 400 ``GraphMethodException``). Tests change ``Platforms`` state between
+rounds and script failures (429, 5xx) up front."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import threading
 from html import escape
 from urllib.parse import parse_qsl
@@ -22,6 +26,9 @@ from fastapi.responses import JSONResponse
 from shared.broker import free_port
 
 MASTODON_TOKEN = "mastodon-access-token"
+GRAPH_TOKEN = "graph-user-access-token"
+_MENTIONED = re.compile(r"^(mentioned_comment)\.comment_id\((\w+)\)\{([\w,]+)\}$|"
+                        r"^(mentioned_media)\.media_id\((\w+)\)\{([\w,]+)\}$")
 
 
 @dataclass
@@ -36,6 +43,9 @@ class Platforms:
     failures: list[tuple[int, dict]] = field(default_factory=list)  # answered first, in order
     requests: list[tuple[str, dict, dict]] = field(default_factory=list)  # path, query, headers
     hub_requests: list[dict] = field(default_factory=list)  # WebSub subscription forms received
+    ig_comments: dict[str, dict] = field(default_factory=dict)  # comment id -> IG Comment fields
+    ig_media: dict[str, dict] = field(default_factory=dict)  # media id -> IG Media fields
+    graph_delay_s: float = 0.0  # before each Graph answer
 
     def count(self, prefix: str) -> int:
         return sum(1 for path, _, _ in self.requests if path.startswith(prefix))
@@ -74,6 +84,16 @@ def mention(note_id: int, text: str, visibility: str = "public", kind: str = "me
     if kind in ("mention", "favourite", "reblog"):
         note["status"] = status
     return note
+
+
+def ig_comment(comment_id: str, text: str, username: str, user_id: str) -> dict:
+    return {"id": comment_id, "text": text, "timestamp": "2026-11-22T10:15:00+0000", "username": username,
+            "from": {"id": user_id, "username": username}, "like_count": 0}
+
+
+def ig_media(media_id: str, caption: str, username: str) -> dict:
+    return {"id": media_id, "caption": caption, "timestamp": "2026-11-22T09:40:00+0000", "username": username,
+            "permalink": f"https://www.instagram.com/p/{media_id[-6:]}/", "media_type": "IMAGE"}
 
 
 def atom(entries: list[tuple[str, str, str]]) -> str:
@@ -164,6 +184,27 @@ def app(state: Platforms) -> FastAPI:
             return Response(status_code=304, headers={"etag": etag})
         modified = format_datetime(datetime(2026, 11, 22, 8, tzinfo=UTC), usegmt=True)
         return Response(body, media_type=content_type, headers={"etag": etag, "last-modified": modified})
+
+    @api.get("/{version}/{ig_user_id}")
+    async def graph_ig_user(version: str, ig_user_id: str, request: Request):
+        """``GET /<version>/<ig-user-id>?fields=mentioned_comment.comment_id(<id>){…}`` (or
+        ``mentioned_media.media_id``): only the fields asked for, as the Graph API answers."""
+        await asyncio.sleep(state.graph_delay_s)
+        if not re.fullmatch(r"v\d+\.\d+", version):
+            return JSONResponse({"error": {"message": "Unknown path components", "type": "OAuthException", "code": 2500}}, 400)
+        if request.headers.get("authorization") != f"Bearer {GRAPH_TOKEN}" or "access_token" in request.query_params:
+            return JSONResponse({"error": {"message": "Invalid OAuth access token - Cannot parse access token",
+                                           "type": "OAuthException", "code": 190}}, 400)
+        asked = _MENTIONED.match(request.query_params.get("fields", ""))
+        if asked is None:
+            return JSONResponse({"error": {"message": "(#100) Tried accessing nonexisting field", "type": "OAuthException",
+                                           "code": 100}}, 400)
+        edge, object_id, fields = [part for part in asked.groups() if part is not None]
+        found = (state.ig_comments if edge == "mentioned_comment" else state.ig_media).get(object_id)
+        if found is None:
+            return JSONResponse({"error": {"message": f"Unsupported get request. Object with ID '{object_id}' does not "
+                                           "exist", "type": "GraphMethodException", "code": 100, "error_subcode": 33}}, 400)
+        return {edge: {name: found[name] for name in fields.split(",") if name in found}, "id": ig_user_id}
 
     return api
 

@@ -10,6 +10,7 @@ import pytest
 from services.ingestor import meta
 from services.ingestor import platform_examples as ex
 from services.ingestor.normalized import Context
+from services.ingestor.pollers import instagram_mentions as mentions
 from services.ingestor.shapes import PayloadInvalid
 from shared.events import ChannelKind, MessageAction, Platform
 
@@ -48,7 +49,8 @@ def test_a_whatsapp_edit_of_an_unknown_content_type_is_unhandled_and_bad_shapes_
 def test_instagram_mentions_in_comments_and_captions():
     parsed = meta.parse(ex.meta_body("instagram", [ex.instagram_mention_entry(),
                                                    ex.instagram_mention_entry(media_id="17950010", comment_id=None)]), CTX)
-    comment, caption = (item.message for item in parsed.items)
+    assert parsed.items == []  # held for the Graph API fetch of their text and author, not published as they are
+    comment, caption = (item.message for item in parsed.deferred)
     assert (comment.platform, comment.channel_kind, comment.action) == \
         (Platform.INSTAGRAM, ChannelKind.MENTION, MessageAction.CREATED)
     assert (comment.platform_message_id, comment.conversation_id, comment.in_reply_to) == ("17900009", "17950009", "17950009")
@@ -57,3 +59,23 @@ def test_instagram_mentions_in_comments_and_captions():
     with pytest.raises(PayloadInvalid, match="media_id"):
         meta.parse(ex.meta_body("instagram", [{"id": "1", "time": ex.T0, "changes": [
             {"field": "mentions", "value": {"comment_id": "5"}}]}]), CTX)
+
+
+def test_a_graph_answer_gives_a_held_mention_its_text_author_and_time():
+    comment, caption = (item.message for item in meta.parse(ex.meta_body("instagram", [
+        ex.instagram_mention_entry(), ex.instagram_mention_entry(media_id="17950010", comment_id=None)]), CTX).deferred)
+    found = mentions.with_content(comment, {"mentioned_comment": {
+        "id": "17900009", "text": "@acme hi", "username": "jana.k", "timestamp": "2026-11-22T10:15:00+0000",
+        "from": {"id": "178414009001", "username": "jana.k"}}, "id": "17841400001"}, is_comment=True)
+    assert (found.text, found.author.id, found.author.handle, found.created_at) == \
+        ("@acme hi", "178414009001", "jana.k", datetime(2026, 11, 22, 10, 15, tzinfo=UTC))
+    assert (found.platform_message_id, found.conversation_id, found.in_reply_to) == ("17900009", "17950009", "17950009")
+    # no `from`, an unreadable time: the username is the author, the webhook's time stays
+    bare = mentions.with_content(caption, {"mentioned_media": {"caption": "new @acme boots", "username": "b.fan",
+                                                               "timestamp": "yesterday"}}, is_comment=False)
+    assert (bare.text, bare.author.id, bare.author.handle, bare.created_at) == \
+        ("new @acme boots", "b.fan", "b.fan", caption.created_at)
+    assert mentions.graph_time("2026-11-22T10:15:00") is None  # no offset: not trusted
+    for answer in ({"id": "17841400001"}, {"mentioned_comment": {"text": 5}}, {"mentioned_comment": []}):
+        with pytest.raises(PayloadInvalid):
+            mentions.with_content(comment, answer, is_comment=True)

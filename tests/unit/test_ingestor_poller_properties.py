@@ -60,7 +60,7 @@ def test_documented_responses_with_a_hostile_node_are_parsed_or_refused(data, na
         parsed = PARSERS[name](document)
     except (*REFUSALS, PollFailed):
         return
-    assert all(item.message.platform_message_id for item in parsed.items)
+    assert all(item.message.platform_message_id for item in parsed.items + parsed.deferred)
 
 
 @PROPERTY

@@ -28,6 +28,8 @@ def check(settings: IngestorSettings) -> None:
             raise ValueError(f"poll source {name!r} (youtube) needs an API key as token")
         if source.url and not source.url.startswith(("http://", "https://")):
             raise ValueError(f"poll source {name!r}: url must be http(s)")
+    if settings.meta_app_secrets and not settings.meta_graph_url.startswith(("http://", "https://")):
+        raise ValueError("INGESTOR_META_GRAPH_URL must be an http(s) URL")
     if settings.youtube_callback_url:
         if not settings.youtube_callback_url.startswith(("http://", "https://")) or \
                 not settings.youtube_hub_url.startswith(("http://", "https://")):

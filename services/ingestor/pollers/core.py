@@ -26,7 +26,7 @@ from typing import Protocol
 
 import httpx
 from prometheus_client import Counter
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from services.ingestor.batch import Acceptor, Acceptance, RawBody
 from services.ingestor.errors import Rejected
@@ -227,6 +227,15 @@ class CursorStore:
                 await session.execute(update(PollerCursor).where(PollerCursor.source == source,
                                                                  PollerCursor.target == target).values(**values))
 
+    async def drop(self, source: str, target: str) -> None:
+        """Delete a target's row (a held mention once published), only while this replica holds the
+        source's lease. Raises ``LeaseLost``."""
+        async with self.ledger.session(write=True) as session:
+            lease = await session.get(PollerLease, source, with_for_update=True)
+            if lease is None or lease.owner != self.owner:
+                raise LeaseLost(source)
+            await session.execute(delete(PollerCursor).where(PollerCursor.source == source, PollerCursor.target == target))
+
 
 @dataclass
 class PollContext:
@@ -300,6 +309,11 @@ class Scheduler:
         self.store = CursorStore(ledger, owner or owner_id(), settings.poll_lease_s)
         self.on_accepted, self.on_error = on_accepted, on_error
         self._tasks: list[asyncio.Task] = []
+        self._woken = {name: asyncio.Event() for name in pollers}
+
+    def wake(self, name: str) -> None:
+        """Run a round of ``name`` now instead of at the next tick (new work arrived)."""
+        self._woken[name].set()
 
     async def run_round(self, name: str) -> str:
         """One round of source ``name``: ``busy`` (another replica's lease), ``waiting`` (backing
@@ -360,15 +374,28 @@ class Scheduler:
             await conn.execute(update(table).where(table.c.source == name).values(paused_until=until))
 
     async def run_source(self, name: str, tick_s: float = 1.0) -> None:
-        """Poll ``name`` until cancelled: a round whenever something is due, checked every ``tick_s``."""
+        """Poll ``name`` until cancelled: a round whenever something is due, checked every ``tick_s``
+        (at once after a ``wake``)."""
+        woken = self._woken[name]
         while True:
+            woken.clear()
             try:
                 await self.run_round(name)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a bug in one poller must not stop the others
                 log.error("poll.crashed", source=name, error=type(exc).__name__, exc_info=exc)
-            await self.sleep(max(tick_s, min(self.configs[name].interval_s / 4, 15.0)))
+            await self._rest(woken, max(tick_s, min(self.configs[name].interval_s / 4, 15.0)))
+
+    async def _rest(self, woken: asyncio.Event, seconds: float) -> None:
+        """``sleep(seconds)``, cut short by a ``wake``."""
+        nap, alarm = asyncio.ensure_future(self.sleep(seconds)), asyncio.ensure_future(woken.wait())
+        try:
+            await asyncio.wait((nap, alarm), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (nap, alarm):
+                task.cancel()
+            await asyncio.gather(nap, alarm, return_exceptions=True)
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self.run_source(name), name=f"poller-{name}") for name in self.pollers]
