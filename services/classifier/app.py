@@ -140,6 +140,13 @@ async def describe_models(request: Request, models: ModelsDep) -> dict:
     return models.describe() | ({"reload": status.describe()} if status is not None else {})
 
 
+@api.get("/taxonomy", summary="The contact reasons and labels classifications use (rules/taxonomy.yaml)")
+async def describe_taxonomy(models: ModelsDep) -> dict:
+    """For helpdesks and reports: every contact reason with its description, the other labels
+    rules may set, and the stage's built-in labels. ``declared: false``: no taxonomy file (open)."""
+    return models.taxonomy.describe()
+
+
 CORRECTIONS_GROUP_SUFFIX = "-corrections"  # tools/deploy_gen.GROUP_SUFFIX
 
 

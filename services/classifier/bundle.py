@@ -23,7 +23,12 @@ from services.classifier import registry
 from services.classifier.model import NAME, SpamModel
 from services.classifier.rules import RuleSet, load_dir
 from services.classifier.tasks import TaskModel, load_task_model
+from services.classifier.taxonomy import Taxonomy
+from services.classifier.taxonomy import load as load_taxonomy
+from shared.logging import get_logger
 from shared.settings import ClassifierSettings
+
+log = get_logger(__name__)
 
 # Task models the stage serves, in the order they are loaded and reported.
 TASKS = ("reply_needed", "relevance", "contact_reason", "sentiment")
@@ -62,6 +67,7 @@ class Models:
     tone_languages: tuple[str, ...] = ()
     tone_threshold: float = 0.8
     tasks: tuple[ServedTask, ...] = ()  # task models in service (none by default)
+    taxonomy: Taxonomy = field(default_factory=Taxonomy.open)  # which tags are contact reasons
 
     def task(self, name: str) -> ServedTask | None:
         """The served model of task ``name``, or ``None``."""
@@ -94,7 +100,12 @@ class Models:
                              for lang, rs in sorted((self.shadow_rules or {}).items())},
             "tone": ({"name": self.tone.card.name, "version": self.tone.card.version, "languages": list(self.tone_languages),
                       "threshold": self.tone_threshold} if self.tone is not None else None),
+            "taxonomy": {"version": self.taxonomy.version, "declared": self.taxonomy.declared,
+                         "contact_reasons": len(self.taxonomy.contact_reasons)},
             "tasks": {t.task: {"name": t.model.card.name, "version": t.model.card.version, "threshold": t.threshold,
+                               "labels_outside_taxonomy": sorted(
+                                   label for label in t.model.classes if t.task == "contact_reason"
+                                   and self.taxonomy.declared and not self.taxonomy.is_reason(label)),
                                "labels": list(t.model.classes), "source": t.source,
                                "training_data_sha256": t.model.card.training_data_sha256} for t in self.tasks},
             "authors": {"blocked": len(self.authors.blocked.entries), "vip": len(self.authors.vip.entries)},
@@ -119,27 +130,29 @@ def load_models(settings: ClassifierSettings, detector: LanguageDetector | None 
     _release_heap()
     tone = load_task_model(settings.models_dir, settings.tone_model) if settings.tone_model else None
     _release_heap()
-    served = load_task_models(settings)
+    taxonomy = load_taxonomy(settings.rules_dir)
+    served = load_task_models(settings, taxonomy)
     models = Models(
         spam=spam,
-        rules=MappingProxyType(load_dir(settings.rules_dir)),
+        rules=MappingProxyType(load_dir(settings.rules_dir, taxonomy)),
         detector=detector if detector is not None and (detector.languages, detector.short_accuracy) == (
             tuple(settings.languages), settings.language_short_accuracy) else LanguageDetector(
             tuple(settings.languages), settings.language_short_accuracy),
         spam_threshold=settings.spam_threshold,
         authors=load_lists(settings.authors_dir),
         large_account_followers=settings.large_account_followers,
-        shadow_rules=MappingProxyType(load_dir(shadow)) if shadow is not None else None,
+        shadow_rules=MappingProxyType(load_dir(shadow, taxonomy)) if shadow is not None else None,
         tone=tone,
         tone_languages=tuple(settings.tone_languages),
         tone_threshold=settings.tone_threshold,
         tasks=served,
+        taxonomy=taxonomy,
     )
     _release_heap()
     return models
 
 
-def load_task_models(settings: ClassifierSettings) -> tuple[ServedTask, ...]:
+def load_task_models(settings: ClassifierSettings, taxonomy: Taxonomy | None = None) -> tuple[ServedTask, ...]:
     """The task models in service, in ``TASKS`` order: each ``CLASSIFIER_TASK_MODELS`` entry (its
     card's ``task`` says which task), and for every other task the artifact ``active.json``
     names (promoted by ``retrain``). Loaded like every artifact (card sha256, skops allow-list,
@@ -165,6 +178,10 @@ def load_task_models(settings: ClassifierSettings) -> tuple[ServedTask, ...]:
             raise TaskModelError(f"{settings.models_dir / registry.FILE}: {task} points at {name}, a {card_task} model")
         chosen[task] = (load_task_model(settings.models_dir, name), registry.FILE)
         _release_heap()
+    if taxonomy is not None and taxonomy.declared and "contact_reason" in chosen:
+        model, source = chosen["contact_reason"]
+        if unknown := sorted(label for label in model.classes if not taxonomy.is_reason(label)):
+            log.warning("classifier.labels_outside_taxonomy", model=model.card.name, source=source, labels=unknown)
     return tuple(_serve(task, *chosen[task], thresholds[task]) for task in TASKS if task in chosen)
 
 

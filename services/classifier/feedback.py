@@ -36,12 +36,13 @@ from shared.logging import get_logger
 from shared.runner import Output, RecordMeta
 
 from .tables import ClassifierCorrection
+from .taxonomy import OPEN_LABELS
 
 log = get_logger(__name__)
 STORED = Counter("switchboard_classifier_corrections_total",
                  "Corrections received, by outcome (inserted, superseded, duplicate, stale)", ["outcome"])
-# Tags that say how a message was judged rather than what it is about (runtime.NOT_REASONS).
-JUDGEMENTS = frozenset({"spam", "noise", "link", "vip", "large-account", "blocked-author"})
+# Tags that say how a message was judged rather than what it is about (taxonomy.OPEN_LABELS).
+JUDGEMENTS = OPEN_LABELS
 TASKS = ("spam", "reply_needed", "contact_reason", "sentiment")
 
 

@@ -49,6 +49,10 @@ import yaml
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
+from services.classifier.taxonomy import FILE as TAXONOMY_FILE
+from services.classifier.taxonomy import Taxonomy
+from services.classifier.taxonomy import load as load_taxonomy
+
 _ID = re.compile(r"^[a-z]{2,3}\.[a-z]+\.[a-z0-9-]+$")
 _RULE_KEYS = {"id", "action", "pattern", "phrases", "lemmas", "tags", "description"}
 _MATCHERS = ("pattern", "phrases", "lemmas")
@@ -337,12 +341,23 @@ def _expand_lemmas(file: str, language: str, rules: tuple[Rule, ...]) -> tuple[R
     return tuple(expanded)
 
 
-def load_dir(rules_dir: Path) -> dict[str, RuleSet]:
-    """All ``*.yaml`` rule files of ``rules_dir`` keyed by language. Raises ``RuleFileError``."""
-    files = sorted(rules_dir.glob("*.yaml"))
+def load_dir(rules_dir: Path, taxonomy: Taxonomy | None = None) -> dict[str, RuleSet]:
+    """All ``*.yaml`` rule files of ``rules_dir`` (but ``taxonomy.yaml``) keyed by language, each
+    rule's tags checked against ``taxonomy`` (default: the directory's own, ``taxonomy.load``).
+    Raises ``RuleFileError`` or ``taxonomy.TaxonomyError``."""
+    files = sorted(p for p in rules_dir.glob("*.yaml") if p.name != TAXONOMY_FILE)
     if not files:
         raise RuleFileError(f"{rules_dir}: no rule files (*.yaml)")
-    return {rule_set.language: rule_set for rule_set in map(load_file, files)}
+    taxonomy = taxonomy if taxonomy is not None else load_taxonomy(rules_dir)
+    rule_sets = {rule_set.language: rule_set for rule_set in map(load_file, files)}
+    for rule_set in rule_sets.values():
+        for rule in rule_set.rules:
+            if unknown := [tag for tag in rule.tags if not taxonomy.knows(tag)]:
+                raise RuleFileError(
+                    f"{rule_set.language}.yaml:{rule.line}: rule {rule.id}: tag {unknown[0]!r} is not in "
+                    f"{TAXONOMY_FILE} (contact reasons: {', '.join(taxonomy.contact_reasons)}; "
+                    f"labels: {', '.join(taxonomy.labels)})")
+    return rule_sets
 
 
 def load_file(path: Path) -> RuleSet:

@@ -28,7 +28,8 @@ from services.classifier.campaign_store import SharedCampaignDetector
 from services.classifier.flood import CampaignDetector, CampaignMatch
 from services.classifier.spike import Observation, SpikeDetector
 from services.classifier.spike_store import SharedSpikeDetector
-from services.classifier.stage import NOT_REASONS, classify_batch, shadow_changes
+from services.classifier.stage import classify_batch, shadow_changes
+from services.classifier.taxonomy import Taxonomy
 from shared.events import (
     CanonicalMessage,
     Classification,
@@ -38,9 +39,8 @@ from shared.events import (
 )
 from shared.settings import ClassifierSettings
 
-# Tags that say how a message was judged rather than what it is about (``stage.NOT_REASONS``)
-# are never spike keys.
-# A contact reason from the contact-reason model counts under the same key as a rule's tag.
+# Only contact reasons (``Models.taxonomy``) are spike keys; one from the contact-reason model
+# counts under the same key as a rule's tag.
 MODEL_REASON = "contact_reason:"
 
 
@@ -82,11 +82,12 @@ class ClassifierRuntime:
     def process(self, messages: Sequence[CanonicalMessage]) -> list[Outcome]:
         """One ``Outcome`` per message, in order. Blocks (CPU, and the database with shared
         detectors: their errors propagate, and the runner retries the batch)."""
-        verdicts = classify_batch(messages, self.models)
+        models = self.models  # one model set per batch (a reload swaps the attribute between batches)
+        verdicts = classify_batch(messages, models)
         matches = self.campaigns.observe(messages)
         results = [self._campaign(v.classification, c) for v, c in zip(verdicts, matches, strict=True)]
         kept = [i for i, result in enumerate(results) if result.decision != Decision.DROP]
-        counted = self.spikes.observe_batch([Observation(messages[i].account_id, spike_keys(results[i]),
+        counted = self.spikes.observe_batch([Observation(messages[i].account_id, spike_keys(results[i], models.taxonomy),
                                                          messages[i].created_at, messages[i].message_key) for i in kept])
         spikes: list[tuple[IssueSpike, ...]] = [()] * len(messages)
         for i, raised in zip(kept, counted, strict=True):
@@ -101,11 +102,12 @@ class ClassifierRuntime:
         return result if match is None else with_campaign(result, match, self.campaign_drop_authors)
 
 
-def spike_keys(result: Classification) -> tuple[str, ...]:
-    """The contact-reason keys a kept classification counts under (``tag:<reason>``)."""
+def spike_keys(result: Classification, taxonomy: Taxonomy) -> tuple[str, ...]:
+    """The contact-reason keys a kept classification counts under (``tag:<reason>``): its
+    rule tags that are contact reasons, and a contact-reason model's label."""
     return tuple(dict.fromkeys(
         f"tag:{t.partition(':')[2] if t.startswith(MODEL_REASON) else t}" for t in result.tags
-        if (t not in NOT_REASONS and ":" not in t) or (t.startswith(MODEL_REASON) and len(t) > len(MODEL_REASON))))
+        if taxonomy.is_reason(t) or (t.startswith(MODEL_REASON) and len(t) > len(MODEL_REASON))))
 
 
 def with_campaign(result: Classification, match: CampaignMatch, drop_authors: int) -> Classification:

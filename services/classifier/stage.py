@@ -53,9 +53,6 @@ from shared.events import (
 
 SPAM_MODEL = "spam"
 PUBLIC = frozenset({ChannelKind.PUBLIC_COMMENT, ChannelKind.REVIEW, ChannelKind.MENTION})
-# Tags that say how a message was judged rather than what it is about: any other rule tag
-# without ":" is a contact reason (spike keys, correction labels, and "rules win" below).
-NOT_REASONS = frozenset({"spam", "noise", "link", "vip", "large-account", "blocked-author"})
 REPLY_TASKS = ("reply_needed", "relevance")  # the first one served decides
 
 
@@ -233,7 +230,7 @@ def _task_tags(decision: Decision, tags: tuple[str, ...], facts: Facts, models: 
     answers = dict(facts.tasks)
     added: list[str] = []
     rule_tags = [tag for hit in facts.hits for tag in hit.rule.tags]
-    for task, taken in (("contact_reason", [t for t in rule_tags if ":" not in t and t not in NOT_REASONS]),
+    for task, taken in (("contact_reason", [t for t in rule_tags if models.taxonomy.is_reason(t)]),
                         ("sentiment", [t for t in tags if t.startswith("sentiment:")])):
         served, score = models.task(task), answers.get(task)
         if served is None or score is None:

@@ -20,7 +20,7 @@ SHIPPED = ClassifierSettings()
 NEW_RULE = """
   - id: en.reply.hot-reload-probe
     action: urgent
-    tags: [probe]
+    tags: [safety]
     pattern: '\\bzebra\\s+crossing\\b'
 """
 
