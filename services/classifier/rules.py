@@ -49,6 +49,7 @@ import yaml
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
+from services.classifier.configfile import read_versioned
 from services.classifier.taxonomy import FILE as TAXONOMY_FILE
 from services.classifier.taxonomy import Taxonomy
 from services.classifier.taxonomy import load as load_taxonomy
@@ -362,18 +363,10 @@ def load_dir(rules_dir: Path, taxonomy: Taxonomy | None = None) -> dict[str, Rul
 
 def load_file(path: Path) -> RuleSet:
     """Parse and validate one rule file. Raises ``RuleFileError`` naming file and line."""
-    try:
-        source = path.read_text(encoding="utf-8")
-        doc = yaml.safe_load(source)
-        lines = _rule_lines(yaml.compose(source))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RuleFileError(f"{path.name}: cannot read: {exc}") from exc
-    if not isinstance(doc, dict) or set(doc) != _FILE_KEYS:
-        raise RuleFileError(f"{path.name}: needs exactly the keys {sorted(_FILE_KEYS)}")
+    doc, root = read_versioned(path, _FILE_KEYS, RuleFileError)
+    lines = _rule_lines(root)
     if doc["language"] != path.stem:
         raise RuleFileError(f"{path.name}: language {doc['language']!r} does not match the file name")
-    if not isinstance(doc["version"], (str, int)) or not str(doc["version"]).strip():
-        raise RuleFileError(f"{path.name}: version must be a non-empty string or number")
     if not isinstance(doc["rules"], list) or not doc["rules"]:
         raise RuleFileError(f"{path.name}: rules must be a non-empty list")
     rules = tuple(_rule(path.name, i, entry, lines.get(i, 0)) for i, entry in enumerate(doc["rules"]))

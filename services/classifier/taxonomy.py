@@ -32,6 +32,8 @@ from typing import Any
 
 import yaml
 
+from services.classifier.configfile import read_versioned
+
 FILE = "taxonomy.yaml"
 # tags the stage itself sets (decision and signals): never contact reasons
 BUILTIN_LABELS = frozenset({"spam", "noise", "vip", "large-account", "blocked-author"})
@@ -75,16 +77,8 @@ def load(rules_dir: Path) -> Taxonomy:
     path = rules_dir / FILE
     if not path.is_file():
         return Taxonomy.open()
-    try:
-        source = path.read_text(encoding="utf-8")
-        doc = yaml.safe_load(source)
-        lines = _key_lines(yaml.compose(source))
-    except (OSError, yaml.YAMLError) as exc:
-        raise TaxonomyError(f"{FILE}: cannot read: {exc}") from exc
-    if not isinstance(doc, dict) or set(doc) != _KEYS:
-        raise TaxonomyError(f"{FILE}: needs exactly the keys {sorted(_KEYS)}")
-    if not isinstance(doc["version"], (str, int)) or not str(doc["version"]).strip():
-        raise TaxonomyError(f"{FILE}: version must be a non-empty string or number")
+    doc, root = read_versioned(path, _KEYS, TaxonomyError)
+    lines = _key_lines(root)
     reasons, labels = (_entries(doc, key, lines) for key in ("contact_reasons", "labels"))
     if not reasons:
         raise TaxonomyError(f"{FILE}: contact_reasons must name at least one reason")
