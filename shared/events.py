@@ -16,6 +16,10 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 ID_NAMESPACE = uuid.UUID("6f1c2a4e-2d0b-4c55-9a57-8a8d3d0c6b11")
+# How a message whose text the ingestor could not fetch begins (an Instagram mention without Graph
+# API access): ``[text unavailable: <platform> <kind> (<reason>)]``. The classifier sends it to an
+# agent whatever its models say; the text is never a customer's words.
+TEXT_UNAVAILABLE = "[text unavailable:"
 
 
 def derived_id(parent_id: str, stage: str) -> str:
@@ -109,6 +113,11 @@ class CanonicalMessage(Frozen):
     def message_key(self) -> str:
         """Identity of the platform message, for deduplication across re-sent webhooks."""
         return f"{self.platform}:{self.account_id}:{self.platform_message_id}"
+
+    @property
+    def text_unavailable(self) -> bool:
+        """The ingestor could not fetch the text (``TEXT_UNAVAILABLE``): an agent must open it."""
+        return self.text.startswith(TEXT_UNAVAILABLE)
 
 
 class Decision(StrEnum):

@@ -30,7 +30,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from shared.events import CanonicalMessage
+from shared.events import TEXT_UNAVAILABLE, CanonicalMessage
 
 NUM_PERM = 64
 BANDS, ROWS = 16, 4
@@ -87,7 +87,7 @@ def signatures(texts: Sequence[str]) -> list[np.ndarray | None]:
     mapped by the ``NUM_PERM`` multiply-shift permutations and a text's signature is the
     minimum per permutation over its 5-grams (a repeated 5-gram cannot change a minimum, so no
     set is built)."""
-    norms = [_normalise(text) for text in texts]
+    norms = ["" if text.startswith(TEXT_UNAVAILABLE) else _normalise(text) for text in texts]  # not their words
     kept = [i for i, norm in enumerate(norms) if len(norm) >= MIN_CHARS]
     out: list[np.ndarray | None] = [None] * len(texts)
     if not kept:

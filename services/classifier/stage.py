@@ -151,7 +151,7 @@ def build(message: CanonicalMessage, language: str, facts: Facts, models: Models
     offensive = facts.offense is not None and facts.offense >= models.tone_threshold
     model_ids: list[str] = []
     model_evidence: list[str] = []
-    if facts.tasks:
+    if facts.tasks and not message.text_unavailable:
         decision, urgency, reason = _reply_model(decision, urgency, reason, facts, models, offensive,
                                                  model_ids, model_evidence)
     if offensive and decision == Decision.REPLY and urgency != Urgency.HIGH:
@@ -166,7 +166,7 @@ def build(message: CanonicalMessage, language: str, facts: Facts, models: Models
         tags=tags,
         reason=reason[:512], review_required=review,
         explanation=Explanation(
-            rule_ids=(*(hit.rule.id for hit in facts.hits), *_signal_ids(facts), *model_ids),
+            rule_ids=(*(hit.rule.id for hit in facts.hits), *_signal_ids(message, facts), *model_ids),
             model=SPAM_MODEL, model_version=models.spam.card.version, score=round(facts.spam.probability, 4),
             threshold=models.spam_threshold,
             evidence=(_evidence(message, facts, models.large_account_followers) + _tone_evidence(facts, models)
@@ -255,6 +255,9 @@ def decide(message: CanonicalMessage, facts: Facts, threshold: float) -> tuple[D
     spam = facts.spam.probability
     if facts.blocked:
         return Decision.DROP, Urgency.LOW, "Dropped: the author is on the block list."
+    if message.text_unavailable:  # not the customer's words: no rule or model can judge it
+        return Decision.REPLY, Urgency.NORMAL, ("Reply needed: the ingestor could not fetch this message's text; "
+                                                "open it on the platform.")
     if fired[Action.DROP]:
         first = fired[Action.DROP][0]
         return Decision.DROP, Urgency.LOW, f"Dropped as spam: rule {first.rule.id} matched “{first.matched}”."
@@ -282,8 +285,9 @@ def _urgent_causes(message: CanonicalMessage, facts: Facts, overrides: list[str]
     return causes
 
 
-def _signal_ids(facts: Facts) -> tuple[str, ...]:
-    ids = ["authors.blocked"] if facts.blocked else []
+def _signal_ids(message: CanonicalMessage, facts: Facts) -> tuple[str, ...]:
+    ids = ["ingest.text-unavailable"] if message.text_unavailable else []
+    ids += ["authors.blocked"] if facts.blocked else []
     ids += ["authors.vip"] if facts.vip else []
     ids += ["account.large"] if facts.followers is not None else []
     ids += [f"pii.{kind}" for kind in dict.fromkeys(p.kind for p in facts.pii)]
@@ -294,7 +298,8 @@ def _tags(decision: Decision, message: CanonicalMessage, facts: Facts) -> tuple[
     """Decision tag first (``spam``/``noise``), then rule tags, signals and ``pii:<kind>``."""
     lead = {Decision.DROP: ("spam",), Decision.TAG: ("noise",), Decision.REPLY: ()}[decision]
     signals = (("blocked-author",) if facts.blocked else ()) + (("vip",) if facts.vip else ()) + (
-        ("large-account",) if facts.followers is not None else ())
+        ("large-account",) if facts.followers is not None else ()) + (
+        ("text-unavailable",) if message.text_unavailable else ())
     pii = tuple(f"pii:{p.kind}" for p in facts.pii)
     return tuple(dict.fromkeys((*lead, *(tag for hit in facts.hits for tag in hit.rule.tags), *signals, *pii)))
 

@@ -36,7 +36,7 @@ from services.classifier.configfile import read_versioned
 
 FILE = "taxonomy.yaml"
 # tags the stage itself sets (decision and signals): never contact reasons
-BUILTIN_LABELS = frozenset({"spam", "noise", "vip", "large-account", "blocked-author"})
+BUILTIN_LABELS = frozenset({"spam", "noise", "vip", "large-account", "blocked-author", "text-unavailable"})
 OPEN_LABELS = BUILTIN_LABELS | {"link"}  # what an open taxonomy does not count as a reason
 _ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 _KEYS = {"version", "contact_reasons", "labels"}

@@ -204,3 +204,19 @@ def test_shadow_rules_are_reported_beside_and_never_applied(models, tmp_path):
     assert verdict.classification == classify(message("Hi, do you ship to Austria?"), models)
     assert verdict.shadow.decision == Decision.DROP
     assert shadow_changes(verdict)["decision"] == (Decision.REPLY, Decision.DROP)
+
+
+def test_a_message_whose_text_could_not_be_fetched_goes_to_an_agent_and_forms_no_campaign(models):
+    from services.classifier.runtime import ClassifierRuntime
+    from shared.events import TEXT_UNAVAILABLE
+
+    text = f"{TEXT_UNAVAILABLE} instagram mention (no access token configured for this account)]"
+    result = classify(message(text, kind=ChannelKind.MENTION), models)
+    assert (result.decision, result.urgency) == (Decision.REPLY, Urgency.NORMAL)  # whatever the spam model says
+    assert "text-unavailable" in result.tags and "ingest.text-unavailable" in result.explanation.rule_ids
+    assert "could not fetch" in result.reason
+    many = [message(text, kind=ChannelKind.MENTION).model_copy(update={
+        "author": Author(id=f"u{i}"), "platform_message_id": f"m{i}"}) for i in range(8)]
+    outcomes = ClassifierRuntime(models).process(many)  # eight authors, one placeholder: not a campaign
+    assert all(o.classification.decision == Decision.REPLY for o in outcomes)
+    assert not any(t.startswith("campaign:") for o in outcomes for t in o.classification.tags)

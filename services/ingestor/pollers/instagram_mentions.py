@@ -10,8 +10,8 @@ back off) and is woken by the webhook that held a mention, so it starts at once 
 
 A mention is never dropped: when there is no token for the account, the Graph API refuses (a
 4xx: comment deleted, token expired) or fails after the retries, it is published all the same,
-with the placeholder text ``[instagram mention: text unavailable (<reason>)]`` and author
-``unknown`` — a text classifier rules and agents can see. Only a failed publication (broker or
+with the placeholder text ``[text unavailable: instagram mention (<reason>)]``
+(``shared.events.TEXT_UNAVAILABLE``) and author ``unknown``: the classifier sends it to an agent. Only a failed publication (broker or
 database down) keeps it held for the next round.
 """
 
@@ -28,13 +28,13 @@ from services.ingestor.batch import RawBody
 from services.ingestor.normalized import Item, Parsed, canonical
 from services.ingestor.pollers.core import PollContext, PollFailed, aware, is_due, json_answer
 from services.ingestor.shapes import PayloadInvalid, ident, obj, text
-from shared.events import Author, CanonicalMessage
+from shared.events import TEXT_UNAVAILABLE, Author, CanonicalMessage
 from shared.logging import get_logger
 from shared.settings import IngestorSettings, PollSource
 
 log = get_logger(__name__)
 NAME = mentions.SOURCE
-UNAVAILABLE = "[instagram mention: text unavailable"  # what a rule matches: the text starts with it
+UNAVAILABLE = f"{TEXT_UNAVAILABLE} instagram mention"  # shared.events.TEXT_UNAVAILABLE: the classifier sees it
 ENRICHED = Counter("switchboard_ingestor_mention_enrichment_total", "Held Instagram mentions published, by outcome "
                    "(fetched, no_token, refused, failed, unusable)", ["outcome"])
 _COMMENT_FIELDS = "id,text,timestamp,username,from"
@@ -42,7 +42,7 @@ _MEDIA_FIELDS = "id,caption,timestamp,username,permalink"
 
 
 def config(settings: IngestorSettings) -> PollSource:
-    """The worker's schedule on the poller core (``kind`` is unused; a round whenever woken, else every second)."""
+    """The worker's schedule on the poller core (``kind`` is unused; a round whenever woken, else every 4 s)."""
     return PollSource(kind="feed", url=settings.meta_graph_url, interval_s=4)
 
 
