@@ -11,6 +11,7 @@ HTTP and keeps them, speaking the targets' formats:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 
@@ -31,6 +32,8 @@ class PagerSink:
     fail_next: int = 0  # tests: answer 503 this many times
     pagerduty: dict[str, list[dict]] = field(default_factory=dict)  # dedup_key -> events
     chat: list[dict] = field(default_factory=list)
+    # tests: while set and not released, PagerDuty triggers wait (a slow provider)
+    hold_triggers: asyncio.Event | None = None
 
     def _failing(self) -> bool:
         self.deliveries += 1
@@ -61,6 +64,8 @@ class PagerSink:
             event = await request.json()
             if self._failing():
                 return Response(status_code=503)
+            if event.get("event_action") == "trigger" and self.hold_triggers is not None:
+                await self.hold_triggers.wait()
             # Events API v2: ``payload`` (summary, source, severity) is required on trigger only;
             # acknowledge and resolve carry just the routing key and the alert's dedup_key.
             ok = (event.get("routing_key") and event.get("event_action") in PD_ACTIONS and event.get("dedup_key")

@@ -164,7 +164,7 @@ class Paging:
             if await self.incidents.save(row, esc.acknowledged(policy, state_of(row), now), acked_at=now, acked_by=by):
                 log.info("incident.acknowledged", incident=incident_id, by=by)
                 if row.status == esc.TRIGGERED:
-                    await self._follow_up(row, "acknowledge")
+                    await self._follow_up(row, "acknowledge", now)
                 break
         return await self._get(incident_id)
 
@@ -175,22 +175,38 @@ class Paging:
                 break
             if await self.incidents.save(row, esc.resolved(state_of(row)), resolved_at=now, resolved_by=by):
                 log.info("incident.resolved", incident=incident_id, by=by)
-                await self._follow_up(row, "resolve")
+                await self._follow_up(row, "resolve", now)
                 break
         return await self._get(incident_id)
 
-    async def _follow_up(self, row: Incident, action: str) -> None:
+    async def _follow_up(self, row: Incident, action: str, now: datetime) -> None:
         """Tell every PagerDuty target that was paged for ``row`` (same ``dedup_key``). A failure is
         logged as an error (the incident's state in Switchboard stands)."""
         for target in await self.incidents.sent_targets(row.id):
-            if self.deliverer.kind_of(target) != "pagerduty":
-                continue
-            outcome = await self.deliverer.follow_up(target, row.id, action)
-            if outcome.ok:
-                log.info("pagerduty.followed_up", incident=row.id, target=target, action=action)
-            else:
-                log.error("pagerduty.follow_up_failed", incident=row.id, target=target, action=action,
-                          error=outcome.error)
+            if self.deliverer.kind_of(target) == "pagerduty":
+                await self._tell(row, target, action, now)
+
+    async def _catch_up(self, incident_id: str, target: str, now: datetime) -> None:
+        """After a PagerDuty trigger was accepted: if the incident was acknowledged or resolved
+        while the trigger was on its way, ``_follow_up`` did not know this target yet (it tells
+        the targets recorded as paged), so tell it now — or PagerDuty would keep paging for an
+        incident closed here. Both sides record first and read second, so at least one of them
+        gets to it; the follow-up claim lets only the first send it."""
+        current = await self.incidents.get(incident_id)
+        action = {esc.ACKNOWLEDGED: "acknowledge", esc.RESOLVED: "resolve"}.get(current.status) if current else None
+        if action is not None:
+            await self._tell(current, target, action, now)
+
+    async def _tell(self, row: Incident, target: str, action: str, now: datetime) -> None:
+        if not await self.incidents.claim_follow_up(row, target, action, now):
+            return  # the closing path or a catch-up already sent it
+        incident_id = row.id
+        outcome = await self.deliverer.follow_up(target, incident_id, action)
+        if outcome.ok:
+            log.info("pagerduty.followed_up", incident=incident_id, target=target, action=action)
+        else:
+            log.error("pagerduty.follow_up_failed", incident=incident_id, target=target, action=action,
+                      error=outcome.error)
 
     async def _get(self, incident_id: str) -> Incident:
         row = await self.incidents.get(incident_id)
@@ -256,6 +272,8 @@ class Paging:
         outcome = await self.deliverer.send(target, note)
         status = SENT if outcome.ok else "failed"
         await self.incidents.finish_delivery(row, person, target, status, outcome.attempts, outcome.error, now)
+        if outcome.ok and self.deliverer.kind_of(target) == "pagerduty":
+            await self._catch_up(row.id, target, now)
         if outcome.ok and self.publish is not None:
             await self.publish([PageSent(id=note.delivery_id, source="switchboard/notifier", time=now,
                                          correlation_id=row.id, subject=row.key, data=page)])

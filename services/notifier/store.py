@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from services.notifier.escalation import RESOLVED, EscalationState
 from services.notifier.tables import Delivery, Handled, Incident, IncidentItem
 from shared.db import is_unique_violation
+from shared.events import derived_id
 
 SENDING, SENT, FAILED, RATE_LIMITED = "sending", "sent", "failed", "rate_limited"
 CLOSING_KINDS = ("replied", "resolved")  # lifecycle ledger kinds that close an item
@@ -111,7 +112,8 @@ class IncidentStore:
                 Handled.subject == subject, Handled.kind.in_(CLOSING_KINDS)).limit(1))
             return found is not None
 
-    async def mark_handled(self, event_id: str, kind: str, subject: str, now: datetime) -> None:
+    async def mark_handled(self, event_id: str, kind: str, subject: str, now: datetime) -> bool:
+        """Record ``event_id`` as handled; False when it already was (by this or another replica)."""
         async with self._sessions() as session:
             session.add(Handled(event_id=event_id, kind=kind, subject=subject[:256], at=now))
             try:
@@ -119,6 +121,15 @@ class IncidentStore:
             except IntegrityError as exc:
                 if not is_unique_violation(exc):
                     raise
+                return False
+        return True
+
+    async def claim_follow_up(self, incident: Incident, target: str, action: str, now: datetime) -> bool:
+        """Whether this caller sends ``action`` for ``incident`` to ``target`` in the incident's
+        current round: the first claim wins (the closing path and a trigger's catch-up can both
+        try; an acknowledge after an ack timed out is a new round)."""
+        key = derived_id(f"{incident.id}:{incident.round}:{target}:{action}", "pagerduty-follow-up")
+        return await self.mark_handled(key, f"pagerduty-{action}", incident.id, now)
 
     async def listing(self, status: str | None = None, limit: int = 200) -> list[Incident]:
         query = select(Incident).order_by(Incident.opened_at.desc()).limit(limit)

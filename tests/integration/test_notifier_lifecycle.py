@@ -68,7 +68,7 @@ async def pagerduty_actions(sink, incident_id: str, expected: list[str]) -> None
     def actions() -> list[str]:
         return [e["event_action"] for e in sink.pagerduty.get(incident_id, [])]
 
-    await eventually(lambda: _true(actions() == expected), timeout=10, what=f"PagerDuty {expected}")
+    await eventually(lambda: _true(actions() == expected), timeout=10, what=f"PagerDuty {expected} (got {actions()})")
     assert actions() == expected
 
 
@@ -185,6 +185,24 @@ async def test_pagerduty_hears_acknowledge_and_resolve_from_the_api_and_the_sign
     assert [e["event_action"] for e in events] == ["trigger", "acknowledge", "resolve"]
     assert all(e["routing_key"] == "R0UTINGKEY" and e["dedup_key"] == incident_id for e in events)
     assert "payload" not in events[1] and sink.rejected == 0
+
+
+async def test_an_incident_resolved_while_its_pagerduty_trigger_is_on_the_way_is_resolved_there_too(
+        sqlite_url, tmp_path, sink):
+    clock = Clock(SUNDAY_NIGHT)
+    path = oncall_file(tmp_path, sink.url, primary_contacts=("hook", "pd"))
+    _, paging = notifier(sqlite_url, path, sink.url, clock)
+    sink.hold_triggers = asyncio.Event()  # PagerDuty is slow to accept the trigger
+    await paging.on_routed(routed(), clock())
+    tick = asyncio.create_task(paging.tick(clock()))
+    await eventually(lambda: _true(len(sink.pages) == 1), what="the webhook page")  # the hook went first
+    [page] = sink.pages.values()
+    incident_id = page["incident_id"]
+    await paging.resolve(incident_id, "alice", clock())  # pd is not recorded as paged yet: no follow-up
+    assert incident_id not in sink.pagerduty
+    sink.hold_triggers.set()
+    await asyncio.wait_for(tick, 10)
+    await pagerduty_actions(sink, incident_id, ["trigger", "resolve"])  # caught up once the trigger landed
 
 
 async def test_a_pagerduty_follow_up_that_fails_is_logged_and_the_resolve_stands(sqlite_url, tmp_path, sink):
