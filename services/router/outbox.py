@@ -11,6 +11,12 @@ next relay (on start, every second, or when woken) sends it; a crash between pub
 stamp sends it again with the same event id: at-least-once, and every consumer deduplicates
 on ``ce_id``. Event ids are derived (``derived_id``), never random, so re-running a change
 yields the same id too.
+
+Several router replicas each run a relay. On PostgreSQL one relay round at a time holds a
+transaction-scoped advisory lock (``RELAY_LOCK``) from reading the unsent rows to stamping them
+sent, so two replicas never publish the same rows (nor out of order); a replica that finds the
+lock taken skips the round — the holder is sending. SQLite is the single-process embedded
+default: there the process's own lock serialises relays.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ log = get_logger(__name__)
 SOURCE = "switchboard/router"
 RETENTION = timedelta(days=7)  # sent rows kept this long (inspection), then pruned
 PENDING = Gauge("switchboard_router_outbox_pending", "Router outbox events committed but not yet published")
+RELAY_LOCK = 0x5357_4F55_5442_4F58  # pg advisory lock key ("SWOUTBOX"): one relay round at a time
 
 
 def assigned_event(a: Assignment, correlation_id: str) -> ItemAssigned:
@@ -67,7 +74,7 @@ def row_event(row: OutboxRow) -> Envelope:
 
 
 class Relay:
-    """Publishes the outbox. One per process; replicas may both send a row (same id)."""
+    """Publishes the outbox. One per process; on PostgreSQL one replica relays at a time."""
 
     def __init__(self, sessions, settings: RouterSettings, client_id: str = "router-outbox",
                  bridge=None, clock: Callable[[], datetime] | None = None) -> None:
@@ -93,23 +100,26 @@ class Relay:
     async def relay(self, limit: int = 500) -> int:
         """Publish unsent rows (oldest first) and wait for acks; mark them sent. Returns how many.
         Raises the producer's error (rows stay unsent, their attempts counted)."""
-        async with self._lock:
-            async with self._sessions() as session:
-                rows = (await session.execute(select(OutboxRow).where(OutboxRow.sent_at.is_(None))
-                                              .order_by(OutboxRow.seq).limit(limit))).scalars().all()
+        async with self._lock, self._sessions() as session:
+            if not await self._exclusive(session):
+                return 0  # another replica is relaying these rows right now
+            rows = (await session.execute(select(OutboxRow).where(OutboxRow.sent_at.is_(None))
+                                          .order_by(OutboxRow.seq).limit(limit))).scalars().all()
             if not rows:
+                await session.commit()
                 await self._prune()
                 return 0
+            seqs = [r.seq for r in rows]  # read now: a rollback expires the rows
             try:
                 await self._send(rows)
             except Exception as exc:
-                await self._failed([r.seq for r in rows], f"{type(exc).__name__}: {exc}")
+                await session.rollback()
+                await self._failed(seqs, f"{type(exc).__name__}: {exc}")
                 raise
             now = self._clock().astimezone(UTC)
-            async with self._sessions() as session:
-                await session.execute(update(OutboxRow).where(OutboxRow.seq.in_([r.seq for r in rows]))
-                                      .values(sent_at=now, attempts=OutboxRow.attempts + 1, last_error=None))
-                await session.commit()
+            await session.execute(update(OutboxRow).where(OutboxRow.seq.in_(seqs))
+                                  .values(sent_at=now, attempts=OutboxRow.attempts + 1, last_error=None))
+            await session.commit()  # releases the advisory lock
             if self.bridge is not None:
                 events = {r.event_id: r for r in rows}
                 await self.bridge.enqueue([row_event(r) for r in events.values()], now)
@@ -125,6 +135,13 @@ class Relay:
         finally:
             await self.pending()
         return total
+
+    @staticmethod
+    async def _exclusive(session: AsyncSession) -> bool:
+        """Take ``RELAY_LOCK`` for this transaction (PostgreSQL); False when another replica holds it."""
+        if session.bind.dialect.name != "postgresql":
+            return True
+        return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK))))
 
     async def _send(self, rows: list[OutboxRow]) -> None:
         producer = await self._started()

@@ -220,3 +220,34 @@ async def test_relay_keeps_rows_while_the_broker_is_unreachable(stack, kafka_boo
     assert await router.relay.drain() == 1  # the broker is back: published
     [got] = decoded(await collect(kafka_bootstrap, q(ns, topics.RELEASED), 1, settle=0.3))
     assert got.id == released.id and got.data.text == "Danke!"
+
+
+async def test_two_replicas_relays_never_send_the_same_rows(stack, kafka_bootstrap, database_url):
+    from sqlalchemy import func
+
+    from services.router.outbox import RELAY_LOCK, Relay
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the relay lock is PostgreSQL's advisory lock (SQLite is the single-process default)")
+    start, ns = stack
+    router = await start()
+    reviews = Reviews(router.sessions, lambda: router.dispatcher.state.config)
+    released = []
+    for i in range(6):
+        item = main(await router.runners[0].stage(classified(20 + i), META))[0].event
+        released.append((await reviews.submit(item.id, "anna", f"Danke {i}", T0))[1])
+    assert await router.relay.pending() == 6
+
+    async with router.sessions() as holder:  # another replica is in the middle of a relay round
+        assert await holder.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK)))
+        assert await router.relay.relay() == 0 and await router.relay.pending() == 6  # it skips the round
+        await holder.commit()
+
+    other = Relay(router.sessions, router.settings, client_id="router-outbox-b")
+    try:
+        sent = await asyncio.gather(router.relay.drain(), other.drain())
+    finally:
+        await other.close()
+    assert sum(sent) == 6 and await router.relay.pending() == 0
+    got = decoded(await collect(kafka_bootstrap, q(ns, topics.RELEASED), 6, settle=1.0))
+    assert sorted(e.id for e in got) == sorted(r.id for r in released)  # each exactly once
