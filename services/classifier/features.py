@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l1, inplace_csr_row_normalize_l2
 
 CACHE_WORDS = 50_000  # distinct words cached per vectoriser (at most ~10 MB; cleared when full)
-_WHITE_SPACES = re.compile(r"\s\s+")
 
 
 def _plain(vectorizer: Any) -> bool:
@@ -62,36 +62,90 @@ class _Vectorizer:
         self.dtype = vectorizer.dtype
         self._cache: dict[str, bytes] = {}
 
-    def columns(self, lowered: str) -> np.ndarray:
-        """Vocabulary columns of every n-gram of one lower-cased document (with repeats)."""
+    def columns(self, lowered: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Vocabulary columns of every n-gram of the lower-cased documents (with repeats), laid
+        end to end, and how many belong to each document."""
         if self.char:
-            cache, parts = self._cache, []
-            for word in _WHITE_SPACES.sub(" ", lowered).split():
-                found = cache.get(word)
-                if found is None:
-                    vocab = self.vocabulary
-                    found = np.fromiter((vocab[g] for g in self.vectorizer._char_wb_ngrams(word) if g in vocab),
-                                        dtype=np.int32).tobytes()  # bytes: a third of an ndarray's overhead
-                    if len(cache) >= CACHE_WORDS:
-                        cache.clear()
-                    cache[word] = found
-                parts.append(found)
-            return np.frombuffer(b"".join(parts), dtype=np.int32)
-        tokens = self.token.findall(lowered)
-        vocab = self.vocabulary
-        grams = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])] if self.bigrams else tokens
-        return np.fromiter((vocab[g] for g in grams if g in vocab), dtype=np.int32)
+            # sklearn collapses whitespace runs before splitting: the same words as split()
+            split = [doc.split() for doc in lowered]
+            cache = self._cache
+            missing = [word for words in split for word in words if word not in cache]
+            if missing:
+                if len(cache) + len(missing) > CACHE_WORDS:
+                    cache.clear()
+                cache.update(self._word_columns(list(dict.fromkeys(missing))))
+            parts, lengths = [], []
+            for words in split:
+                parts += map(cache.__getitem__, words)
+                lengths.append(len(parts))
+            sizes = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) // 4  # int32 columns per word
+            return np.frombuffer(b"".join(parts), dtype=np.int32), _segment_sums(sizes, lengths)
+        grams: list[str] = []
+        lengths = []
+        for doc in lowered:
+            tokens = self.token.findall(doc)
+            grams += tokens
+            if self.bigrams and len(tokens) > 1:
+                grams += map(" ".join, zip(tokens, tokens[1:], strict=False))
+            lengths.append(len(grams))
+        found = np.fromiter(map(self.vocabulary.get, grams, repeat(-1)), dtype=np.int32, count=len(grams))
+        known = found >= 0
+        return found[known], _segment_sums(known, lengths)
+
+    def _word_columns(self, words: list[str]) -> dict[str, bytes]:
+        """Each word's ``char_wb`` n-grams' vocabulary columns (int32 bytes: a third of an
+        ndarray's overhead), for all words in one vocabulary pass. The n-grams are
+        scikit-learn's ``_char_wb_ngrams`` of the word: the word padded with one space on
+        each side, every n-gram of each length in ``ngram_range``; a padded word no longer
+        than n is taken once, whole, and ends the word's n-grams."""
+        low, high = self.vectorizer.ngram_range
+        grams: list[str] = []
+        ends = []
+        for word in words:
+            padded = f" {word} "
+            size = len(padded)
+            for n in range(low, high + 1):
+                if n >= size:
+                    grams.append(padded)
+                    break
+                grams += [padded[i:i + n] for i in range(size - n + 1)]
+            ends.append(len(grams))
+        found = np.fromiter(map(self.vocabulary.get, grams, repeat(-1)), dtype=np.int32, count=len(grams))
+        known = found >= 0
+        raw = found[known].tobytes()
+        offsets = (_segment_sums(known, ends).cumsum() * 4).tolist()
+        return {word: raw[start:end] for word, start, end in zip(words, [0, *offsets[:-1]], offsets, strict=True)}
 
     def transform(self, lowered: Sequence[str]) -> sp.csr_matrix:
-        per_doc = [self.columns(doc) for doc in lowered]
-        lengths = np.fromiter((len(c) for c in per_doc), dtype=np.int64, count=len(per_doc))
-        cols = np.concatenate(per_doc) if per_doc else np.empty(0, np.int32)
-        rows = np.repeat(np.arange(len(per_doc), dtype=np.int32), lengths)
-        counts = sp.csr_matrix((np.ones(len(cols), dtype=self.dtype), (rows, cols)),
-                               shape=(len(per_doc), self.width), dtype=self.dtype)
-        counts.sum_duplicates()
-        counts.sort_indices()
-        return _tfidf(self.vectorizer._tfidf, counts)
+        cols, lengths = self.columns(lowered)
+        return _tfidf(self.vectorizer._tfidf, _counts(cols, lengths, self.width, self.dtype))
+
+
+def _segment_sums(values: np.ndarray, ends: list[int]) -> np.ndarray:
+    """Sums of ``values`` over consecutive segments ending (exclusive) at ``ends``, empty ones included."""
+    total = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(values, out=total[1:])
+    return np.diff(total[np.asarray(ends, dtype=np.int64)], prepend=0)
+
+
+def _counts(cols: np.ndarray, lengths: np.ndarray, width: int, dtype: Any) -> sp.csr_matrix:
+    """The CSR count matrix of documents whose columns are ``cols`` (``lengths[i]`` of them for
+    document ``i``, with repeats), indices sorted: what scipy's ``csr_matrix((ones, (rows,
+    cols)))`` + ``sum_duplicates`` gives, in one sort of (row, column) keys instead of a sort per row."""
+    n = len(lengths)
+    kind = np.int32 if n * width < 2**31 else np.int64
+    key = np.repeat(np.arange(n, dtype=kind) * kind(width), lengths)
+    key += cols
+    key.sort()
+    first = np.empty(key.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, key.size)).astype(dtype)
+    rows, columns = np.divmod(key[starts], kind(width))
+    indptr = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return sp.csr_matrix((counts, columns.astype(np.int32), indptr), shape=(n, width), dtype=dtype)
 
 
 _NORMALISERS = {"l2": inplace_csr_row_normalize_l2, "l1": inplace_csr_row_normalize_l1}
@@ -207,9 +261,45 @@ class FeatureNames:
                 names[column] = gram
             self._parts.append((offset, name, names))
             offset += len(names)
+        # names asked for, kept: only positive-weight columns are ever asked (at most the vocabulary)
+        self._said: dict[int, str] = {}
 
     def __call__(self, column: int) -> str:
+        said = self._said.get(column)
+        if said is not None:
+            return said
         for offset, name, names in reversed(self._parts):
             if column >= offset:
-                return f"{name}:{names[column - offset]}"
+                said = self._said[column] = f"{name}:{names[column - offset]}"
+                return said
         raise IndexError(column)
+
+
+def strongest(x: sp.csr_matrix, weights: np.ndarray, names: FeatureNames, top: int,
+              labels: np.ndarray | None = None) -> list[tuple[tuple[str, float], ...]]:
+    """Per row of ``x``, up to ``top`` ``(name, contribution)`` pairs of the columns whose
+    contribution ``value × weight`` is positive, strongest first (ties in column order),
+    contributions rounded to 3 places. ``weights`` is one weight per column, or one row of
+    weights per label with ``labels`` giving each row's label.
+
+    The whole batch at once: the contributions are laid out as a dense (rows × longest row)
+    array and the ``top`` strongest are taken by ``top`` row-wise ``argmax`` passes (the first
+    of equal values wins, so ties go in column order), instead of one sort per row."""
+    n = x.shape[0]
+    if n == 0 or x.nnz == 0:
+        return [()] * n
+    lengths = np.diff(x.indptr)
+    rows = np.repeat(np.arange(n), lengths)
+    per_entry = weights[x.indices] if labels is None else weights[labels[rows], x.indices]
+    dense = np.zeros((n, int(lengths.max())))
+    dense[rows, np.arange(rows.size) - x.indptr[rows]] = x.data * per_entry
+    every = np.arange(n)
+    places, values = np.empty((n, top), dtype=np.int64), np.empty((n, top))
+    for k in range(top):
+        at = dense.argmax(axis=1)
+        places[:, k], values[:, k] = at, dense[every, at]
+        dense[every, at] = 0.0
+    positive = values > 0  # a zero or negative maximum: the row has no more (and ``at`` may be padding)
+    columns = x.indices[np.where(positive, places + x.indptr[:-1, None], 0)]
+    return [tuple((names(c), round(v, 3)) for c, v, keep in zip(cs, vs, ks, strict=True) if keep)
+            for cs, vs, ks in zip(columns.tolist(), values.tolist(), positive.tolist(), strict=True)]

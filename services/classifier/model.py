@@ -20,7 +20,7 @@ import numpy as np
 import skops.io as sio
 from pydantic import BaseModel, ConfigDict
 
-from services.classifier.features import FastProba, FastUnion, FeatureNames
+from services.classifier.features import FastProba, FastUnion, FeatureNames, strongest
 
 NAME = "spam-v1"
 MAX_CHARS = 5_000  # longer texts are scored on their beginning: bounded CPU per message
@@ -139,17 +139,6 @@ class SpamModel:
         if not normalised:
             return []
         x = self._fast.transform(normalised)
-        probabilities = self._proba.predict_proba(x)[:, self._spam_column]
-        return [self._row_score(x, row, float(probabilities[row])) for row in range(x.shape[0])]
-
-    def _row_score(self, x, row: int, probability: float) -> SpamScore:
-        """The row's probability and its strongest spam-ward n-grams."""
-        start, end = x.indptr[row], x.indptr[row + 1]
-        indices = x.indices[start:end]
-        contributions = x.data[start:end] * self._coef[indices]
-        order = np.argsort(-contributions)[:TOP_FEATURES]
-        features = tuple(
-            (self._label(indices[i]), round(float(contributions[i]), 3)) for i in order if contributions[i] > 0
-        )
-        return SpamScore(probability, features)
-
+        probabilities = self._proba.predict_proba(x)[:, self._spam_column].tolist()
+        return [SpamScore(p, f) for p, f in zip(probabilities, strongest(x, self._coef, self._label, TOP_FEATURES),
+                                                strict=True)]

@@ -24,9 +24,10 @@ Python's ``re`` treats as equal to another under ``IGNORECASE``, such as ``ſ`` 
 it, and only then is the rule's case-insensitive pattern run on the original text (which also
 gives the evidence as written). Before either regex runs, the pre-filter's ``literals`` are
 looked up: strings of which every match contains one (``lawyer``, ``attorney``, … for
-``\\b(lawyers?|attorneys?|…)\\b``, read off the parsed pattern), checked as substrings of
-the folded text: a few dozen ``in`` tests replace most regex scans, since most messages
-contain none of a rule's words. The answers are the rule's own
+``\\b(lawyers?|attorneys?|…)\\b``, read off the parsed pattern), found in the folded text
+by one pass of an Aho-Corasick automaton over all rules' literals (``pyahocorasick``): most
+messages contain none of a rule's words, so most rules need no regex scan at all, and no rule
+an ``in`` test per literal. The answers are the rule's own
 (tests/unit/test_classifier_features.py compares every rule on the replay texts and on
 adversarial spellings).
 """
@@ -44,6 +45,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import ahocorasick
 import spacy
 import yaml
 from spacy.matcher import Matcher, PhraseMatcher
@@ -110,6 +112,9 @@ class RuleSet:
     # cannot match a phrase, and skips tokenisation (most messages)
     phrase_heads: tuple[str, ...] = field(default=(), compare=False, repr=False)
     lemma_matcher: Matcher | None = field(default=None, compare=False, repr=False)
+    # an Aho-Corasick automaton of every rule's ``literals`` (``literal_finder``): one pass over
+    # the folded text finds all that occur, instead of an ``in`` test per literal and rule
+    literal_finder: Any = field(default=None, compare=False, repr=False)
 
     def match(self, text: str) -> tuple[Hit, ...]:
         """Every rule whose pattern or phrase occurs in ``text``, in file order."""
@@ -117,14 +122,20 @@ class RuleSet:
         phrased = self._phrase_hits(text) if tokenised and self._may_phrase(text) else {}
         hits = []
         folded = None
+        present: set[str] | frozenset[str] = frozenset()
         for rule in self.rules:
             if rule.pattern is None:
                 if rule.id in phrased:
                     hits.append(Hit(rule, phrased[rule.id][:MAX_EVIDENCE]))
                 continue
             if rule.prefilter is not None:
-                folded = fold(text) if folded is None else folded
-                if rule.literals is not None and not any(map(folded.__contains__, rule.literals)):
+                if folded is None:
+                    folded = fold(text)
+                    if self.literal_finder is not None:
+                        present = {literal for _, literal in self.literal_finder.iter(folded)}
+                if rule.literals is not None and (
+                        present.isdisjoint(rule.literals) if self.literal_finder is not None
+                        else not any(map(folded.__contains__, rule.literals))):
                     continue
                 if rule.prefilter.search(folded) is None:
                     continue
@@ -247,6 +258,20 @@ def prefilter_for(source: str) -> re.Pattern[str] | None:
         return re.compile(source, flags) if _foldable(parsed) else None
     except (re.error, RecursionError, TypeError, IndexError):
         return None
+
+
+def literal_finder(rules: tuple[Rule, ...]) -> Any:
+    """An Aho-Corasick automaton (``pyahocorasick``) whose ``iter(text)`` yields every
+    occurrence of every rule's ``literals`` in ``text`` (overlapping ones too), or ``None``
+    when no rule has literals."""
+    literals = sorted({literal for rule in rules for literal in rule.literals or ()})
+    if not literals:
+        return None
+    automaton = ahocorasick.Automaton()
+    for literal in literals:
+        automaton.add_word(literal, literal)
+    automaton.make_automaton()
+    return automaton
 
 
 _TOKENIZERS: dict[str, Any] = {}
@@ -379,7 +404,8 @@ def load_file(path: Path) -> RuleSet:
     return RuleSet(language=doc["language"], version=str(doc["version"]), rules=rules,
                    phrase_matcher=_phrase_matcher(doc["language"], rules),
                    phrase_heads=_phrase_heads(doc["language"], rules),
-                   lemma_matcher=_lemma_matcher(doc["language"], rules))
+                   lemma_matcher=_lemma_matcher(doc["language"], rules),
+                   literal_finder=literal_finder(rules))
 
 
 def _rule_lines(root: yaml.Node | None) -> dict[int, int]:

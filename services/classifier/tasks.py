@@ -23,7 +23,7 @@ import numpy as np
 import skops.io as sio
 
 from services.classifier import model as spam_model
-from services.classifier.features import FastProba, FastUnion, FeatureNames
+from services.classifier.features import FastProba, FastUnion, FeatureNames, strongest
 from services.classifier.model import (  # noqa: F401 - fingerprint is part of this module's API
     ModelCard,
     UntrustedArtifact,
@@ -110,28 +110,14 @@ class TaskModel:
         x = self._fast.transform(normalised)
         probabilities = self._proba.predict_proba(x)
         best = probabilities.argmax(axis=1)
-        scores = []
-        for row in range(x.shape[0]):
-            start, end, label = x.indptr[row], x.indptr[row + 1], int(best[row])
-            indices = x.indices[start:end]
-            contributions = x.data[start:end] * self._coef[label][indices]
-            order = np.argsort(-contributions)[:TOP_FEATURES]
-            features = tuple((self._label(indices[i]), round(float(contributions[i]), 3))
-                             for i in order if contributions[i] > 0)
-            scores.append(Explanation(self.classes[label], round(float(probabilities[row, label]), 4), features))
-        return scores
+        chosen = probabilities[np.arange(x.shape[0]), best].tolist()
+        grams = strongest(x, self._coef, self._label, TOP_FEATURES, labels=best)
+        return [Explanation(self.classes[label], round(p, 4), features)
+                for label, p, features in zip(best.tolist(), chosen, grams, strict=True)]
 
     def explain(self, text: str) -> Explanation:
         """The most probable label, its probability, and the n-grams that pushed towards it."""
-        x = self._fast.transform([normalise(text)])
-        probabilities = self._proba.predict_proba(x)[0]
-        best = int(probabilities.argmax())
-        contributions = x.data * self._coef[best][x.indices]
-        order = np.argsort(-contributions)[:TOP_FEATURES]
-        features = tuple((self._label(x.indices[i]), round(float(contributions[i]), 3))
-                         for i in order if contributions[i] > 0)
-        return Explanation(self.classes[best], round(float(probabilities[best]), 4), features)
-
+        return self.score_normalised([normalise(text)])[0]
 
 
 def load_task_model(models_dir: Path, name: str) -> TaskModel:

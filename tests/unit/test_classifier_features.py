@@ -31,12 +31,47 @@ def test_fast_transform_equals_scikit_learn(texts, name):
     fast = FastUnion(model._features)
     assert fast.accelerated
     normalised = [normalise(t) for t in texts]
-    for _ in range(2):  # cold, then from the word cache
-        expected, got = model._features.transform(normalised).tocsr(), fast.transform(normalised)
+    # the whole set twice (cold, then from the word cache), and batches that start or end with documents
+    # that have no n-gram at all (their rows must stay empty, the others in place)
+    for batch in (normalised, normalised, ["", *ODD[:3], "zzqx"], ["", ""], [" ", "refund now", ""], ["a"]):
+        expected, got = model._features.transform(batch).tocsr(), fast.transform(batch)
         expected.sort_indices()
         assert expected.shape == got.shape and expected.dtype == got.dtype
         assert np.array_equal(expected.indptr, got.indptr) and np.array_equal(expected.indices, got.indices)
         assert np.array_equal(expected.data, got.data)
+
+
+def test_strongest_contributions_per_row_as_one_sort_per_row_gives_them():
+    """``strongest`` (the batch's evidence n-grams) equals the plain per-row computation: the
+    positive contributions, largest first, equal ones in column order, at most ``top``."""
+    import scipy.sparse as sp
+
+    from services.classifier.features import strongest
+
+    rng = np.random.default_rng(7)
+    dense = rng.choice([0.0, 0.5, 1.0, 2.0], size=(40, 30), p=[0.6, 0.2, 0.1, 0.1])
+    dense[3] = 0.0  # an empty row
+    dense[39] = 0.0  # an empty last row
+    x = sp.csr_matrix(dense)
+    weights = rng.choice([-1.0, 0.5, 1.0, 0.0], size=(3, 30))  # ties on purpose
+    labels = rng.integers(0, 3, size=40)
+
+    class Names:
+        def __call__(self, column: int) -> str:
+            return f"c{column}"
+
+    def reference(row: int, w: np.ndarray, top: int) -> tuple:
+        pairs = [(c, v * w[c]) for c, v in zip(x.indices[x.indptr[row]:x.indptr[row + 1]],
+                                               x.data[x.indptr[row]:x.indptr[row + 1]], strict=True)]
+        pairs = sorted((p for p in pairs if p[1] > 0), key=lambda p: (-p[1], p[0]))[:top]
+        return tuple((f"c{c}", round(float(v), 3)) for c, v in pairs)
+
+    for top in (1, 5, 40):
+        assert strongest(x, weights[0], Names(), top) == [reference(r, weights[0], top) for r in range(40)]
+        assert strongest(x, weights, Names(), top, labels=labels) == [
+            reference(r, weights[labels[r]], top) for r in range(40)]
+    assert strongest(sp.csr_matrix((0, 30)), weights[0], Names(), 5) == []
+    assert strongest(sp.csr_matrix((2, 30)), weights[0], Names(), 5) == [(), ()]
 
 
 def test_unusual_vectorisers_fall_back_to_scikit_learn():

@@ -52,3 +52,41 @@ def test_entries_older_than_the_window_are_forgotten():
 def test_signatures_are_deterministic_and_none_for_short_texts():
     first, short = signatures([SCAM.format(url="x"), "ok"])
     assert short is None and (first == signatures([SCAM.format(url="x")])[0]).all()
+
+
+def _reference_signature(text: str) -> list[int] | None:
+    """The MinHash signature as the module docstring defines it, one 5-gram and one permutation
+    at a time in Python integers (mod 2**64): what the vectorised, chunked form must equal."""
+    from services.classifier import flood
+
+    norm = flood._normalise(text)
+    if len(norm) < flood.MIN_CHARS:
+        return None
+    mask, points = (1 << 64) - 1, [ord(c) for c in norm]
+    grams = []
+    for i in range(len(points) - flood.SHINGLE + 1):
+        value = points[i]
+        for c in points[i + 1:i + flood.SHINGLE]:
+            value = (value * int(flood._P) + c) & mask
+        grams.append(value)
+    return [min((((g * int(a)) & mask) + int(b) & mask) >> 32 for g in grams)
+            for a, b in zip(flood._A, flood._B, strict=True)]
+
+
+def test_batched_signatures_equal_the_plain_definition_across_chunks():
+    """A batch far larger than one hashing chunk (``CHUNK_GRAMS`` 5-grams), with texts of every
+    length up to the cut-off, non-Latin letters and texts too short to judge in between: each
+    signature equals the per-text definition and what the text gets alone."""
+    from services.classifier import flood
+
+    texts = [f"{SCAM.format(url=i)} {'x' * (i * 7)}" for i in range(70)]  # up to ~600 characters: cut at 500
+    texts[3], texts[17] = "ok", "Kündigung sofort!!! Ärger mit İstanbul-Filiale, 😡 refund now please ok"
+    texts[40] = "short text"
+    got = signatures(texts)
+    assert sum(len(flood._normalise(t)) for t in texts) > 10 * flood.CHUNK_GRAMS
+    for text, signature in zip(texts, got, strict=True):
+        expected = _reference_signature(text)
+        assert (signature is None) == (expected is None)
+        if expected is not None:
+            assert signature.tolist() == expected
+            assert signature.tolist() == signatures([text])[0].tolist()
