@@ -249,9 +249,7 @@ def _task_tags(decision: Decision, tags: tuple[str, ...], facts: Facts, models: 
 
 def decide(message: CanonicalMessage, facts: Facts, threshold: float) -> tuple[Decision, Urgency, str]:
     """The decision, its urgency and a one-sentence reason (see the module docstring)."""
-    fired: dict[Action, list[Hit]] = {action: [] for action in Action}
-    for hit in facts.hits:
-        fired[hit.rule.action].append(hit)
+    fired = _fired(facts.hits)
     spam = facts.spam.probability
     if facts.blocked:
         return Decision.DROP, Urgency.LOW, "Dropped: the author is on the block list."
@@ -274,6 +272,20 @@ def decide(message: CanonicalMessage, facts: Facts, threshold: float) -> tuple[D
         return Decision.REPLY, Urgency.NORMAL, "Reply needed: a direct message is always answered."
     return Decision.TAG, Urgency.LOW, (
         f"Tagged as noise: no reply rule fired and spam score {spam:.2f} is below {threshold:.2f}.")
+
+
+_ACTIONS = tuple(Action)
+_NOTHING_FIRED: dict[Action, tuple[Hit, ...]] = {action: () for action in _ACTIONS}  # read only
+
+
+def _fired(hits: tuple[Hit, ...]) -> dict[Action, tuple[Hit, ...]]:
+    """The hits by action, in order (most messages fire no rule: one shared empty answer)."""
+    if not hits:
+        return _NOTHING_FIRED
+    fired: dict[Action, list[Hit]] = {action: [] for action in _ACTIONS}
+    for hit in hits:
+        fired[hit.rule.action].append(hit)
+    return {action: tuple(found) for action, found in fired.items()}
 
 
 def _urgent_causes(message: CanonicalMessage, facts: Facts, overrides: list[str]) -> list[str]:
