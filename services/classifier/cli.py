@@ -51,6 +51,8 @@ def parser() -> argparse.ArgumentParser:
     _columns(train)
     train.add_argument("--out", type=Path, default=DEFAULT_MODELS)
     train.add_argument("--name", help="artifact name (default: the task)")
+    train.add_argument("--language", help="ISO 639-1 code of the texts (e.g. de): inner CV then also tries word "
+                       "n-grams over spaCy tokens and lemmas")
     evaluate = commands.add_parser("evaluate", help="score a saved task model on labelled CSV/JSONL")
     evaluate.add_argument("--task", required=True)
     _columns(evaluate)
@@ -103,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "train":
         texts, labels = userdata.read_labelled(args.input, args.text_column, args.label_column)
         card = training.train_task(texts, labels, task=args.task, name=args.name or args.task, out=args.out,
-                                   progress=progress, extra={"sources": [f"user data: {args.input.name}"]})
+                                   progress=progress, extra={"sources": [f"user data: {args.input.name}"]},
+                                   language=args.language)
         print(json.dumps({"name": card.name, "version": card.version, "evaluation": card.evaluation}, indent=2))
     elif args.command == "evaluate":
         model = TaskModel.load(args.models, args.name or args.task)

@@ -35,12 +35,13 @@ def progress(message: str) -> None:
     sys.stderr.flush()
 
 
-def run_fold(protocol: Protocol, fold: int, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+def run_fold(protocol: Protocol, fold: int, metric: str,
+             language: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Fit both recipes on the fold's training rows; predict its test rows."""
     train, test = protocol.folds[fold]
     x, y = np.array(protocol.texts, dtype=object), np.array(protocol.labels)
     base = recipes.baseline().fit(x[train], y[train]).predict(x[test])
-    ours, params = recipes.fit_ours(x[train], y[train], METRICS[metric])
+    ours, params = recipes.fit_ours(x[train], y[train], METRICS[metric], language)
     return y[test], base, ours.predict(x[test]), params
 
 
@@ -92,7 +93,7 @@ def evaluate(datasets: Path, only: str = "", jobs: int = 2) -> list[dict]:
     work = [(i, f) for i, (_, p) in enumerate(loaded) for f in range(len(p.folds))]
     progress(f"{len(loaded)} protocols, {len(work)} fits of both recipes on {jobs} processes")
     started, results = time.monotonic(), {i: [] for i in range(len(loaded))}
-    calls = (delayed(run_fold)(loaded[i][1], f, loaded[i][0].metrics[0]) for i, f in work)
+    calls = (delayed(run_fold)(loaded[i][1], f, loaded[i][0].metrics[0], loaded[i][0].language) for i, f in work)
     for n, ((i, f), result) in enumerate(zip(work, Parallel(n_jobs=jobs, return_as="generator")(calls)), 1):
         results[i].append(result)
         protocol = loaded[i][1]

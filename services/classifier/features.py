@@ -19,7 +19,8 @@ computed with the same operations in the same order (so the same floats) without
 per-call validation; any other classifier is asked directly.
 
 Only plain configurations are accelerated (``word`` with the default token pattern and no
-stop words, ``char_wb``; lower-casing; no custom preprocessor/tokenizer/analyzer, not binary);
+stop words and lower-casing, or with spaCy lemmas (``lemmas.LemmaTokenizer``, given the text as
+written); ``char_wb`` with lower-casing; no custom preprocessor/analyzer, not binary);
 anything else, or a union with weights, falls back to scikit-learn's ``transform``.
 Thread-safe for concurrent readers (dict operations are atomic under the GIL; a racing miss
 just computes the same entry twice).
@@ -39,13 +40,18 @@ from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l1, inplace_csr_row_normalize_l2
 
+from services.classifier.lemmas import LemmaTokenizer
+
 CACHE_WORDS = 50_000  # distinct words cached per vectoriser (at most ~10 MB; cleared when full)
 
 
 def _plain(vectorizer: Any) -> bool:
     p = vectorizer.get_params()
-    return (p.get("analyzer") in ("word", "char_wb") and p.get("lowercase") is True and p.get("input") == "content"
-            and p.get("preprocessor") is None and p.get("tokenizer") is None and p.get("stop_words") is None
+    # lower-casing with the default token pattern, or spaCy lemmas (which lower-case themselves)
+    tokens = (p.get("lowercase") is True and p.get("tokenizer") is None) or (
+        p.get("lowercase") is False and isinstance(p.get("tokenizer"), LemmaTokenizer) and p["analyzer"] == "word")
+    return (p.get("analyzer") in ("word", "char_wb") and tokens and p.get("input") == "content"
+            and p.get("preprocessor") is None and p.get("stop_words") is None
             and p.get("strip_accents") is None and not p.get("binary") and hasattr(vectorizer, "_tfidf")
             and (p["analyzer"] == "char_wb" or tuple(p.get("ngram_range", ())) in ((1, 1), (1, 2))))
 
@@ -58,13 +64,15 @@ class _Vectorizer:
         self.width = len(vectorizer.get_feature_names_out()) if not self.vocabulary else (
             max(self.vocabulary.values()) + 1)
         self.bigrams = tuple(vectorizer.ngram_range) == (1, 2)
-        self.token = re.compile(vectorizer.token_pattern)
+        self.lemmas: LemmaTokenizer | None = (vectorizer.tokenizer if isinstance(vectorizer.tokenizer, LemmaTokenizer)
+                                              else None)  # reads the text as written, not lower-cased
+        self.token = re.compile(vectorizer.token_pattern) if self.lemmas is None else None
         self.dtype = vectorizer.dtype
         self._cache: dict[str, bytes] = {}
 
     def columns(self, lowered: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Vocabulary columns of every n-gram of the lower-cased documents (with repeats), laid
-        end to end, and how many belong to each document."""
+        """Vocabulary columns of every n-gram of the lower-cased documents (as written, for the
+        lemma tokenizer) with repeats, laid end to end, and how many belong to each document."""
         if self.char:
             # sklearn collapses whitespace runs before splitting: the same words as split()
             split = [doc.split() for doc in lowered]
@@ -83,7 +91,7 @@ class _Vectorizer:
         grams: list[str] = []
         lengths = []
         for doc in lowered:
-            tokens = self.token.findall(doc)
+            tokens = self.lemmas(doc) if self.lemmas is not None else self.token.findall(doc)
             grams += tokens
             if self.bigrams and len(tokens) > 1:
                 grams += map(" ".join, zip(tokens, tokens[1:], strict=False))
@@ -183,7 +191,8 @@ class FastUnion:
         if not self.accelerated:
             return self.union.transform(texts)
         lowered = [t.lower() for t in texts]
-        return sp.hstack([part.transform(lowered) for part in self._parts]).tocsr()
+        return sp.hstack([part.transform(texts if part.lemmas is not None else lowered)
+                          for part in self._parts]).tocsr()
 
 
 class FastProba:

@@ -47,6 +47,7 @@ class Spec:
     metrics: tuple[str, ...]
     published: dict[str, float | None]
     notes: list[str] = field(default_factory=list)
+    language: str = "en"  # of the texts: the recipe's spaCy lemma features need it
 
 
 _YT_BEST = {"Psy": (0.925, "count BoW"), "KatyPerry": (0.893, "TF-IDF"), "LMFAO": (0.970, "TF-IDF"),
@@ -59,11 +60,13 @@ SPECS: tuple[Spec, ...] = (
          ["published: Almeida et al. 2011 linear SVM on their own split, not deduplicated"]),
     Spec(partial(datasets.germeval2017, task="relevance"), ("micro_f1",), {"micro_f1": 0.90},
          [("published: best 2017 team, trained on the 19,432-doc train set we do not have; "
-          "organisers' SVM 0.85, majority 0.816")]),
+          "organisers' SVM 0.85, majority 0.816")], language="de"),
     Spec(partial(datasets.germeval2017, task="sentiment"), ("micro_f1",), {"micro_f1": 0.75},
-         ["published: best 2017 team, trained on the 19,432-doc train set; organisers' SVM 0.67, majority 0.655"]),
+         ["published: best 2017 team, trained on the 19,432-doc train set; organisers' SVM 0.67, majority 0.655"],
+         language="de"),
     Spec(datasets.germeval2018, ("macro_f_hm",), {"macro_f_hm": 0.7677},
-         ["published: best team on the official test set (trained on this whole file); ours is CV on it"]),
+         ["published: best team on the official test set (trained on this whole file); ours is CV on it"],
+         language="de"),
     Spec(partial(datasets.airline, task="sentiment"), ("accuracy", "macro_f1"), {"accuracy": 0.88, "macro_f1": None},
          ["published: fine-tuned transformers 0.85-0.88; TF-IDF + linear SVM 0.79; majority 0.627"]),
     Spec(partial(datasets.airline, task="negative_reason"), ("accuracy", "macro_f1"),

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import skops.io as sio
 
+from services.classifier import lemmas
 from services.classifier import model as spam_model
 from services.classifier.features import FastProba, FastUnion, FeatureNames, strongest
 from services.classifier.model import (  # noqa: F401 - fingerprint is part of this module's API
@@ -38,7 +39,7 @@ TOP_FEATURES = 5
 ALLOWED_TYPES = spam_model.ALLOWED_TYPES | frozenset({
     "sklearn.calibration.CalibratedClassifierCV", "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration", "sklearn.svm._classes.LinearSVC", "numpy.str_",
-    "builtins.str",
+    "builtins.str", lemmas.TYPE_NAME,  # spaCy lemmas as word features (``recipes``' lemma feature set)
 })
 
 
