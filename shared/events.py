@@ -20,6 +20,16 @@ ID_NAMESPACE = uuid.UUID("6f1c2a4e-2d0b-4c55-9a57-8a8d3d0c6b11")
 # API access): ``[text unavailable: <platform> <kind> (<reason>)]``. The classifier sends it to an
 # agent whatever its models say; the text is never a customer's words.
 TEXT_UNAVAILABLE = "[text unavailable:"
+# A classification's contact reason, one tag ``reason:<id>`` (an id of the classifier's taxonomy,
+# or a contact-reason model's label): what routing rules (``match.reason``), four-eyes tags
+# (``reason:legal``), KPIs and helpdesks read. The classifier also keeps the rules' own tags.
+REASON_TAG = "reason:"
+SENTIMENT_TAG = "sentiment:"
+
+
+def tagged(tags: tuple[str, ...] | list[str], prefix: str) -> str | None:
+    """The value of the first ``<prefix><value>`` tag (``reason:``, ``sentiment:``), or ``None``."""
+    return next((t[len(prefix):] for t in tags if t.startswith(prefix) and len(t) > len(prefix)), None)
 
 
 def derived_id(parent_id: str, stage: str) -> str:

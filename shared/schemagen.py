@@ -39,7 +39,7 @@ def example_events() -> list[Envelope]:
     received = MessageReceived(id=derived_id(message.message_key, "ingestor"), source="switchboard/ingestor/meta-page",
                                time=T0, correlation_id="msg_2b7", subject=message.conversation_key, data=message)
     classification = Classification(
-        decision=Decision.REPLY, language="de", tags=("question", "delivery"), urgency=Urgency.NORMAL,
+        decision=Decision.REPLY, language="de", tags=("question", "reason:question"), urgency=Urgency.NORMAL,
         reason="rule de.reply.question fired; spam score 0.03 below 0.50",
         explanation=Explanation(rule_ids=("de.reply.question",), model="spam", model_version="spam-v1",
                                 score=0.03, threshold=0.5, evidence=("Wer hilft mir?",)),

@@ -12,8 +12,10 @@ dead-lettered with that reason, never silently dropped.
 
 * ``spam``: the right decision ``drop`` → ``"1"``; ``reply`` or ``tag`` → ``"0"`` ("was not spam");
 * ``reply_needed``: ``reply`` → ``"reply"``, ``tag`` → ``"noise"`` ("needed a reply");
-* ``contact_reason``: the first plain tag (no ``:``, not a judgement tag such as ``spam``), else
-  the label of a ``contact_reason:<label>`` tag (what a served contact-reason model tags);
+* ``contact_reason``: the ``reason:<id>`` tag (the contact reason the classifier and the router
+  agree on, what a helpdesk re-tags), else the first plain tag (no ``:``, not a judgement tag
+  such as ``spam``), else the label of a ``contact_reason:<label>`` tag (a served contact-reason
+  model's);
 * ``sentiment``: a ``sentiment:<label>`` tag.
 
 ``read_corrections(database_url)`` (synchronous) is what ``retrain`` reads.
@@ -31,7 +33,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from shared.codec import PoisonMessage
 from shared.db import sync_url
-from shared.events import ClassificationCorrected, Decision, Envelope, utcnow
+from shared.events import REASON_TAG, ClassificationCorrected, Decision, Envelope, tagged, utcnow
 from shared.logging import get_logger
 from shared.runner import Output, RecordMeta
 
@@ -66,10 +68,11 @@ def labels_of(example: Example) -> dict[str, str]:
         if example.decision in (Decision.REPLY.value, Decision.TAG.value):
             labels["reply_needed"] = "reply" if example.decision == Decision.REPLY.value else "noise"
     if example.decision != Decision.DROP.value:
-        reasons = [t for t in example.tags if ":" not in t and t not in JUDGEMENTS] or [
-            t.partition(":")[2] for t in example.tags if t.startswith("contact_reason:") and t.partition(":")[2]]
-        if reasons:
-            labels["contact_reason"] = reasons[0]
+        reason = tagged(example.tags, REASON_TAG) or next(
+            (t for t in example.tags if ":" not in t and t not in JUDGEMENTS), None) or tagged(
+            example.tags, "contact_reason:")
+        if reason:
+            labels["contact_reason"] = reason
     sentiments = [t.partition(":")[2] for t in example.tags if t.startswith("sentiment:") and t.partition(":")[2]]
     if sentiments:
         labels["sentiment"] = sentiments[0]

@@ -28,7 +28,7 @@ from services.classifier.campaign_store import SharedCampaignDetector
 from services.classifier.flood import CampaignDetector, CampaignMatch
 from services.classifier.spike import Observation, SpikeDetector
 from services.classifier.spike_store import SharedSpikeDetector
-from services.classifier.stage import classify_batch, shadow_changes
+from services.classifier.stage import MODEL_REASON, classify_batch, shadow_changes
 from services.classifier.taxonomy import Taxonomy
 from shared.events import (
     CanonicalMessage,
@@ -40,8 +40,8 @@ from shared.events import (
 from shared.settings import ClassifierSettings
 
 # Only contact reasons (``Models.taxonomy``) are spike keys; one from the contact-reason model
-# counts under the same key as a rule's tag.
-MODEL_REASON = "contact_reason:"
+# (``MODEL_REASON``) counts under the same key as a rule's tag. The ``reason:<id>`` tag repeats one
+# of these and is not counted again.
 
 
 @dataclass(frozen=True)

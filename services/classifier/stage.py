@@ -43,17 +43,20 @@ from services.classifier.pii import REGIONS, PiiFinding, find_pii
 from services.classifier.rules import Action, Hit
 from services.classifier.tasks import Explanation as TaskScore
 from shared.events import (
+    REASON_TAG,
     CanonicalMessage,
     ChannelKind,
     Classification,
     Decision,
     Explanation,
     Urgency,
+    tagged,
 )
 
 SPAM_MODEL = "spam"
 PUBLIC = frozenset({ChannelKind.PUBLIC_COMMENT, ChannelKind.REVIEW, ChannelKind.MENTION})
 REPLY_TASKS = ("reply_needed", "relevance")  # the first one served decides
+MODEL_REASON = "contact_reason:"  # a served contact-reason model's tag
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ def build(message: CanonicalMessage, language: str, facts: Facts, models: Models
     tags = _tags(decision, message, facts) + (("tone:offensive",) if offensive else ())
     if facts.tasks:
         tags = _task_tags(decision, tags, facts, models, model_ids, model_evidence)
+    tags = _with_reason(tags, models)
     return Classification(
         decision=decision, language=language, urgency=urgency,
         tags=tags,
@@ -173,6 +177,14 @@ def build(message: CanonicalMessage, language: str, facts: Facts, models: Models
                       + tuple(model_evidence)),
         ),
     )
+
+
+def _with_reason(tags: tuple[str, ...], models: Models) -> tuple[str, ...]:
+    """``tags`` and the message's one contact reason as ``reason:<id>`` (``shared.events.REASON_TAG``,
+    what the router and helpdesks read): the first tag that is a taxonomy contact reason (rule
+    order: the rule files list the weightier reasons first), else a contact-reason model's label."""
+    reason = next((t for t in tags if models.taxonomy.is_reason(t)), None) or tagged(tags, MODEL_REASON)
+    return (*tags, f"{REASON_TAG}{reason}") if reason else tags
 
 
 def _said(served: ServedTask, score: TaskScore) -> str:

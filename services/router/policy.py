@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from services.router.rules import Match, RoutingConfig, Rule
 from shared.calendar import BusinessCalendar
-from shared.events import ChannelKind, Classified, Decision, Routing, Urgency
+from shared.events import REASON_TAG, SENTIMENT_TAG, ChannelKind, Classified, Decision, Routing, Urgency, tagged
 
 _URGENCY_BASE = {Urgency.LOW: 10, Urgency.NORMAL: 25, Urgency.HIGH: 45}
 FALLBACK_RULE = "fallback"
@@ -29,10 +29,7 @@ class Signals:
 
     @classmethod
     def of(cls, tags: tuple[str, ...]) -> Signals:
-        def prefixed(prefix: str) -> str | None:
-            return next((t.split(":", 1)[1] for t in tags if t.startswith(prefix)), None)
-
-        return cls(reason=prefixed("reason:"), sentiment=prefixed("sentiment:"), vip="vip" in tags)
+        return cls(reason=tagged(tags, REASON_TAG), sentiment=tagged(tags, SENTIMENT_TAG), vip="vip" in tags)
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def test_short_or_empty_texts_do_not_break(models, text):
 
 def test_danke_is_german_praise(models):
     result = classify(message("danke!"), models)
-    assert (result.language, result.tags) == ("de", ("noise", "praise"))
+    assert (result.language, result.tags) == ("de", ("noise", "praise", "reason:praise"))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -98,7 +98,7 @@ def test_language_hint_wins_and_is_normalised(models):
 def test_praise_is_tagged_not_answered(models):
     result = classify(message("I love this product, great job!"), models)
     assert (result.decision, result.urgency) == (Decision.TAG, Urgency.LOW)
-    assert result.tags == ("noise", "praise") and "en.tag.praise" in result.explanation.rule_ids
+    assert result.tags == ("noise", "praise", "reason:praise") and "en.tag.praise" in result.explanation.rule_ids
 
 
 def test_direct_message_without_rules_still_needs_a_reply(models):
@@ -220,3 +220,16 @@ def test_a_message_whose_text_could_not_be_fetched_goes_to_an_agent_and_forms_no
     outcomes = ClassifierRuntime(models).process(many)  # eight authors, one placeholder: not a campaign
     assert all(o.classification.decision == Decision.REPLY for o in outcomes)
     assert not any(t.startswith("campaign:") for o in outcomes for t in o.classification.tags)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("My lawyer will sue you over this refund", "legal"),  # two reasons: the rule file's order decides
+    ("Ich möchte mein Geld zurück, bitte erstatten Sie den Betrag", "refund"),
+    ("Where is my order? Still no tracking number", "order"),
+    ("ok cool, first time here", None),  # no contact reason: no reason tag
+])
+def test_the_contact_reason_is_one_reason_tag_for_the_router(models, text, reason):
+    tags = classify(message(text), models).tags
+    assert [t for t in tags if t.startswith("reason:")] == ([f"reason:{reason}"] if reason else [])
+    if reason:
+        assert reason in tags  # the rule's own tag stays

@@ -287,3 +287,6 @@ def test_a_corrected_model_contact_reason_is_a_training_label():
                                   "sentiment": "negative"}
     ruled = Example("k", "refund", "en", "reply", ("refund", "contact_reason:delivery"), T0)
     assert labels_of(ruled)["contact_reason"] == "refund"
+    # the shared contact-reason tag (what the classifier sets and a helpdesk re-tags) wins over both
+    retagged = Example("k", "refund", "en", "reply", ("refund", "contact_reason:delivery", "reason:billing"), T0)
+    assert labels_of(retagged)["contact_reason"] == "billing"
