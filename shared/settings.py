@@ -106,6 +106,9 @@ class IngestorSettings(CommonSettings):
     )
     meta_graph_url: str = Field("https://graph.facebook.com", description="Graph API base URL (mention fetches)")
     meta_graph_version: str = Field("v26.0", pattern=r"^v\d+\.\d+$", description="Graph API version of mention fetches")
+    meta_mention_max_hold_s: float = Field(
+        600.0, ge=0, description="How long a mention waits out Graph API rate limits (error codes 4, 17, 32, 613, "
+        "80001-80014) before it is published with the placeholder text: near-live channels are due in 15-20 minutes")
     x_consumer_secrets: list[SecretStr] = Field(
         default_factory=list, description="X app consumer secret(s) (CRC and signature); empty disables /v1/webhooks/x",
     )

@@ -40,7 +40,8 @@ class Platforms:
     notifications: list[dict] = field(default_factory=list)  # oldest first
     mastodon_page_size: int = 2
     feeds: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (content type, body)
-    failures: list[tuple[int, dict]] = field(default_factory=list)  # answered first, in order
+    # answered first, in order: (status, headers) or (status, headers, JSON body)
+    failures: list[tuple] = field(default_factory=list)
     requests: list[tuple[str, dict, dict]] = field(default_factory=list)  # path, query, headers
     hub_requests: list[dict] = field(default_factory=list)  # WebSub subscription forms received
     ig_comments: dict[str, dict] = field(default_factory=dict)  # comment id -> IG Comment fields
@@ -121,8 +122,9 @@ def app(state: Platforms) -> FastAPI:
     async def log_and_fail(request: Request, call_next):
         state.requests.append((request.url.path, dict(request.query_params), dict(request.headers)))
         if state.failures:
-            status, headers = state.failures.pop(0)
-            return JSONResponse({"error": {"code": status, "message": "scripted"}}, status, headers=headers)
+            status, headers, *body = state.failures.pop(0)
+            content = body[0] if body else {"error": {"code": status, "message": "scripted"}}
+            return JSONResponse(content, status, headers=headers)
         return await call_next(request)
 
     @api.get("/youtube/v3/commentThreads")

@@ -143,3 +143,41 @@ async def test_the_webhook_does_not_wait_for_graph_and_a_held_mention_survives_a
         event = (await published(kafka_bootstrap, topics_ready, 1))["17900030"]
         assert (event.id, event.data.text, event.data.author.handle) == (answer["event_ids"][0], "@acme hello?", "kim")
         assert held(database_url) == []
+
+
+def _graph_limit(code: int, regain_minutes: int | None = None, status: int = 400) -> tuple:
+    """A Graph API rate-limit refusal as Graph sends it: HTTP 400/403 with an error code, and with a
+    business-use-case estimate of when access returns when ``regain_minutes`` is given."""
+    headers = {} if regain_minutes is None else {"x-business-use-case-usage": (
+        f'{{"1784140": [{{"type": "instagram", "call_count": 100, "estimated_time_to_regain_access": {regain_minutes}}}]}}')}
+    return (status, headers, {"error": {"message": "Application request limit reached", "type": "OAuthException",
+                                        "code": code, "fbtrace_id": "A1"}})
+
+
+async def test_a_graph_rate_limit_holds_the_account_s_mentions_and_publishes_their_text_afterwards(
+        graph, kafka_bootstrap, topics_ready, database_url):
+    graph.ig_comments["17900040"] = ig_comment("17900040", "@acme my order?", "lea", "178414009040")
+    graph.ig_comments["17900041"] = ig_comment("17900041", "@acme me too", "tom", "178414009041")
+    async with running(create_app(settings(kafka_bootstrap, topics_ready, database_url, graph.base))) as client:
+        graph.failures.append(_graph_limit(80002, regain_minutes=0))  # Instagram's business-use-case limit
+        answer = await post(client, ex.instagram_mention_entry(comment_id="17900040"),
+                            ex.instagram_mention_entry(comment_id="17900041"))
+        assert answer["accepted"] == 2
+        await asyncio.sleep(1.0)
+        # refused once; the other mention of the same account waited without a call; both still held
+        assert graph.count("/v26.0/") == 1 and sorted(held(database_url)) == sorted(answer["event_ids"])
+        events = await published(kafka_bootstrap, topics_ready, 2, timeout_s=15.0)  # the worker's next round
+        assert (events["17900040"].data.text, events["17900041"].data.text) == ("@acme my order?", "@acme me too")
+        assert graph.count("/v26.0/") == 3 and held(database_url) == []
+
+
+async def test_a_rate_limit_outlasting_the_hold_publishes_the_placeholder(graph, kafka_bootstrap, topics_ready,
+                                                                          database_url):
+    graph.ig_comments["17900050"] = ig_comment("17900050", "@acme hello", "ada", "178414009050")
+    cfg = settings(kafka_bootstrap, topics_ready, database_url, graph.base, meta_mention_max_hold_s=0)
+    async with running(create_app(cfg)) as client:
+        graph.failures.append(_graph_limit(32, status=403))  # page-level limit, no estimate
+        await post(client, ex.instagram_mention_entry(comment_id="17900050"))
+        event = (await published(kafka_bootstrap, topics_ready, 1))["17900050"].data
+        assert (event.text, event.author.id) == (f"{UNAVAILABLE} (Graph API rate limit (code 32) for 0 s)]", "unknown")
+        assert held(database_url) == []

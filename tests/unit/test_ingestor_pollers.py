@@ -59,3 +59,23 @@ def test_feed_entries_older_than_the_dedup_window_are_skipped():
                         older_than=datetime(2026, 11, 21, tzinfo=UTC))
     assert [i.message.platform_message_id for i in parsed.items] == ["urn:b"] and parsed.skipped == ["feed.old_entry"]
     assert parsed.items[0].message.created_at == datetime(2026, 11, 21, 8, tzinfo=UTC)
+
+
+def test_graph_rate_limits_are_told_from_other_refusals_and_their_wait_read_from_graph():
+    from services.ingestor.pollers.core import PollFailed
+    from services.ingestor.pollers.instagram_mentions import regain_s, throttle_code
+
+    def refusal(body: bytes, status: int | None = 400) -> PollFailed:
+        return PollFailed("refused", status=status, body=body)
+
+    assert throttle_code(refusal(b'{"error": {"code": 4, "message": "Application request limit reached"}}')) == 4
+    assert throttle_code(refusal(b'{"error": {"code": 80002}}', 403)) == 80002
+    assert throttle_code(refusal(b'{"error": {"code": 100, "message": "Unsupported get request"}}')) is None
+    assert throttle_code(refusal(b'{"error": {"code": true}}')) is None
+    assert throttle_code(refusal(b"<html>oops</html>")) is None
+    assert throttle_code(refusal(b'{"error": {"code": 4}}', status=None)) is None  # not an answer: transport
+    usage = '{"1": [{"estimated_time_to_regain_access": 2}, {"estimated_time_to_regain_access": 7}], "2": []}'
+    assert regain_s({"x-business-use-case-usage": usage}) == 420.0
+    assert regain_s({"x-business-use-case-usage": '{"1": [{"estimated_time_to_regain_access": 9999}]}'}) == 3600.0
+    assert regain_s({}) is None and regain_s({"x-business-use-case-usage": "not json"}) is None
+    assert regain_s({"x-business-use-case-usage": '{"1": [{"estimated_time_to_regain_access": "soon"}]}'}) is None

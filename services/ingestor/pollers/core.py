@@ -49,9 +49,10 @@ class PollFailed(Exception):
     """A poll could not complete (after retries, or a refusal); the cursor stays. ``delay_s`` is
     the least time before the next try (a ``Retry-After``), if any."""
 
-    def __init__(self, reason: str, delay_s: float | None = None, status: int | None = None, body: bytes = b"") -> None:
+    def __init__(self, reason: str, delay_s: float | None = None, status: int | None = None, body: bytes = b"",
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(reason)
-        self.delay_s, self.status, self.body = delay_s, status, body
+        self.delay_s, self.status, self.body, self.headers = delay_s, status, body, headers or {}
 
 
 def json_answer(response: httpx.Response, what: str, kind: type) -> dict | list:
@@ -146,7 +147,8 @@ class Http:
                                 retry_after_s(response.headers.get("retry-after"), self.clock()) or 0.0)
                 else:
                     POLL_REQUESTS.labels(self.source, "refused").inc()
-                    raise PollFailed(f"{last}: {response.text[:200]}", status=status, body=response.content[:4096])
+                    raise PollFailed(f"{last}: {response.text[:200]}", status=status, body=response.content[:4096],
+                                     headers={k.lower(): v[:4096] for k, v in response.headers.items()})
             POLL_REQUESTS.labels(self.source, outcome).inc()
             if attempt + 1 == self.settings.poll_max_attempts:
                 raise PollFailed(f"{last} after {attempt + 1} attempts", delay)

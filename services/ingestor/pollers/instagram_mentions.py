@@ -13,12 +13,20 @@ A mention is never dropped: when there is no token for the account, the Graph AP
 with the placeholder text ``[text unavailable: instagram mention (<reason>)]``
 (``shared.events.TEXT_UNAVAILABLE``) and author ``unknown``: the classifier sends it to an agent. Only a failed publication (broker or
 database down) keeps it held for the next round.
+
+Rate limits: Graph says "slow down" with HTTP 400/403 and an error code rather than a 429 (4 app,
+17 user, 32 page, 613 custom, 80001–80014 business use case; 80002 is Instagram's). Such a mention
+stays held and is tried again later — after Graph's own ``estimated_time_to_regain_access``
+(``X-Business-Use-Case-Usage``, minutes) when it gives one, else 30 s doubling to 5 min — and the
+account's other held mentions wait with it, without a call. After ``meta_mention_max_hold_s``
+(10 minutes; near-live channels are due in 15–20) it is published with the placeholder
+(``Graph API rate limit (code 4) for 600 s``): an agent sees it in time and opens it on the platform.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 from pydantic import ValidationError
@@ -36,7 +44,12 @@ log = get_logger(__name__)
 NAME = mentions.SOURCE
 UNAVAILABLE = f"{TEXT_UNAVAILABLE} instagram mention"  # shared.events.TEXT_UNAVAILABLE: the classifier sees it
 ENRICHED = Counter("switchboard_ingestor_mention_enrichment_total", "Held Instagram mentions published, by outcome "
-                   "(fetched, no_token, refused, failed, unusable)", ["outcome"])
+                   "(fetched, no_token, refused, failed, unusable, rate_limited)", ["outcome"])
+DEFERRED = Counter("switchboard_ingestor_mention_deferrals_total",
+                   "Held Instagram mentions put back because the Graph API rate-limited the account")
+# Graph API error codes that mean "slow down" (developers.facebook.com/docs/graph-api/overview/rate-limiting)
+THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80001, 80015)})
+THROTTLE_FIRST_S, THROTTLE_MAX_S = 30.0, 300.0
 _COMMENT_FIELDS = "id,text,timestamp,username,from"
 _MEDIA_FIELDS = "id,caption,timestamp,username,permalink"
 
@@ -54,14 +67,27 @@ class InstagramMentions:
     platform = "instagram"
 
     async def round(self, ctx: PollContext) -> None:
-        """Publish every held mention that is due, oldest first; each one's row goes once acknowledged."""
+        """Publish every held mention that is due, oldest first; each one's row goes once acknowledged.
+        A rate-limited account's mentions are put back (see the module docstring)."""
         now = ctx.now()
         held = sorted((row for row in (await ctx.store.cursors(ctx.name)).values() if is_due(row, now)),
                       key=lambda row: aware(row.updated_at))
+        limited: dict[str, tuple[int, float | None]] = {}  # account -> (Graph error code, its own wait) this round
         for row in held:
             position = json.loads(row.position)
             message = CanonicalMessage.model_validate(position["message"])
-            enriched, raw, outcome = await self._enrich(ctx, message)
+            try:
+                if message.account_id in limited:
+                    raise _Throttled(*limited[message.account_id])
+                enriched, raw, outcome = await self._enrich(ctx, message)
+            except _Throttled as throttle:
+                limited[message.account_id] = (throttle.code, throttle.wait_s)
+                since = datetime.fromisoformat(position.setdefault("throttled_since", now.isoformat()))
+                if (now - since).total_seconds() < ctx.settings.meta_mention_max_hold_s:
+                    await self._defer(ctx, row.target, position, throttle, since, now)
+                    continue
+                enriched, raw, outcome = placeholder(message, f"Graph API rate limit (code {throttle.code}) for "
+                                                              f"{(now - since).total_seconds():.0f} s"), None, "rate_limited"
             parsed = Parsed(items=[Item(enriched, position["key"])])
             result = await ctx.acceptor.accept(position["source"], parsed, raw, position["correlation_id"])
             await ctx.store.drop(ctx.name, row.target)
@@ -69,9 +95,23 @@ class InstagramMentions:
             log.info("instagram.mention_published", event_id=row.target, outcome=outcome,
                      duplicate=not result.accepted)
 
+    @staticmethod
+    async def _defer(ctx: PollContext, target: str, position: dict, throttle: _Throttled, since: datetime,
+                     now: datetime) -> None:
+        """Put a rate-limited mention back: due again after Graph's estimate, else a doubling wait,
+        never later than its deadline for the placeholder."""
+        tries = int(position.get("throttled", 0))
+        wait = throttle.wait_s if throttle.wait_s is not None else min(THROTTLE_MAX_S, THROTTLE_FIRST_S * 2 ** tries)
+        deadline = since + timedelta(seconds=ctx.settings.meta_mention_max_hold_s)
+        due = min(now + timedelta(seconds=wait), deadline)
+        await ctx.save({**position, "throttled": tries + 1}, target=target, next_poll_at=due)
+        DEFERRED.inc()
+        log.info("instagram.mention_rate_limited", event_id=target, code=throttle.code, retry_at=due.isoformat())
+
     async def _enrich(self, ctx: PollContext, message: CanonicalMessage) -> tuple[CanonicalMessage, RawBody | None, str]:
         """The message with its text and author, the Graph answer it came from, and the outcome;
-        or the placeholder (no raw body: ``raw_ref`` stays the webhook's)."""
+        or the placeholder (no raw body: ``raw_ref`` stays the webhook's). Raises ``_Throttled``
+        when Graph rate-limits the account."""
         token = ctx.settings.meta_instagram_tokens.get(message.account_id)
         if token is None:
             return placeholder(message, "no access token configured for this account"), None, "no_token"
@@ -83,6 +123,8 @@ class InstagramMentions:
             response = await ctx.http.get(url, params={"fields": fields},
                                           headers={"authorization": f"Bearer {token.get_secret_value()}"})
         except PollFailed as exc:
+            if (code := throttle_code(exc)) is not None:
+                raise _Throttled(code, regain_s(exc.headers)) from None
             refused = exc.status is not None
             log.warning("instagram.mention_fetch_failed", account=message.account_id, error=str(exc)[:300])
             reason = f"Graph API answered HTTP {exc.status}" if refused else "Graph API failed after retries"
@@ -94,6 +136,40 @@ class InstagramMentions:
             return placeholder(message, "Graph API answer unusable"), None, "unusable"
         raw = RawBody(response.content, response.headers.get("content-type", "application/json")[:128])
         return enriched.model_copy(update={"raw_ref": raw.ref}), raw, "fetched"
+
+
+class _Throttled(Exception):
+    def __init__(self, code: int, wait_s: float | None) -> None:
+        super().__init__(f"Graph API rate limit (code {code})")
+        self.code, self.wait_s = code, wait_s
+
+
+def throttle_code(exc: PollFailed) -> int | None:
+    """The Graph error code of a refusal that is a rate limit (``THROTTLE_CODES``), else ``None``."""
+    if exc.status is None:
+        return None
+    try:
+        document = json.loads(exc.body)
+    except ValueError:
+        return None
+    error = document.get("error") if isinstance(document, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, int) and not isinstance(code, bool) and code in THROTTLE_CODES else None
+
+
+def regain_s(headers: dict[str, str]) -> float | None:
+    """Graph's own estimate of when the account may call again, in seconds: the largest
+    ``estimated_time_to_regain_access`` (minutes) in ``X-Business-Use-Case-Usage``; ``None`` when
+    absent or unreadable (capped at ``THROTTLE_MAX_S`` × 12: an hour)."""
+    try:
+        usage = json.loads(headers.get("x-business-use-case-usage") or "null")
+    except ValueError:
+        return None
+    minutes = [entry.get("estimated_time_to_regain_access") for entries in
+               (usage.values() if isinstance(usage, dict) else ()) if isinstance(entries, list)
+               for entry in entries if isinstance(entry, dict)]
+    minutes = [m for m in minutes if isinstance(m, int | float) and not isinstance(m, bool) and m >= 0]
+    return min(max(minutes) * 60.0, THROTTLE_MAX_S * 12) if minutes else None
 
 
 def with_content(message: CanonicalMessage, document: dict, is_comment: bool) -> CanonicalMessage:
