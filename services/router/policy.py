@@ -75,7 +75,8 @@ def route(item: Classified, config: RoutingConfig, calendar: BusinessCalendar, n
     queue = rule.queue if rule else config.fallback_queue
     sla = sla_for(config, item.message.channel_kind, c.urgency)
     deadline = calendar.add(now, sla)
-    four_eyes = bool(rule and rule.four_eyes) or bool(set(c.tags) & set(config.four_eyes.tags_any))
+    # the routing rule, a four-eyes tag, or the classifier's own ``review_required`` (a review rule fired)
+    four_eyes = bool(rule and rule.four_eyes) or bool(set(c.tags) & set(config.four_eyes.tags_any)) or c.review_required
     routing = Routing(queue=queue, priority=priority(sla, sla, c.urgency, signals.sentiment, signals.vip),
                       sla_deadline=deadline, routed_at=now, policy=config.sla.policy,
                       rule=rule.id if rule else FALLBACK_RULE, four_eyes=four_eyes)

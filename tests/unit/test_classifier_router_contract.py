@@ -48,6 +48,14 @@ def test_classified_messages_reach_the_queue_their_contact_reason_asks_for(model
     assert Signals.of(item.classification.tags).reason is not None
 
 
+@pytest.mark.parametrize("text", ["Your agent was racist to me, this is discrimination",
+                                  "Meine Mutter ist verstorben, bitte kündigen Sie ihr Konto"])
+def test_a_classifier_review_rule_makes_the_routed_reply_four_eyes(models, text):
+    item = classified(models, text)
+    assert item.classification.review_required and item.classification.decision == Decision.REPLY
+    assert route(item, CONFIG, CALENDAR, MONDAY).routing.four_eyes
+
+
 def test_noise_and_spam_from_the_classifier_are_not_routed(models):
     assert route(classified(models, "Great video, thanks for sharing"), CONFIG, CALENDAR, MONDAY) is None
     spam = classified(models, "Check out my channel!!! Subscribe to me and win free iPhone http://bit.ly/xyz")
