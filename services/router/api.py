@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -213,7 +213,7 @@ def routes(api: Api) -> APIRouter:
         return {"name": name, "version": version}
 
     @router.post("/admin/webhooks/{delivery_id}/replay", tags=["admin"], summary="Re-send a dead-lettered webhook")
-    async def replay(delivery_id: int, p: Admin) -> dict:
+    async def replay(p: Admin, delivery_id: int = Path(ge=1, le=2**63 - 1, description="the delivery's id")) -> dict:
         bridge = api.runtime.relay.bridge
         if bridge is None or not await bridge.replay(delivery_id, api.runtime.clock(), p.subject):
             raise HTTPException(404, f"no dead-lettered webhook delivery {delivery_id}")
