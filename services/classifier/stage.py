@@ -190,9 +190,10 @@ def build(message: CanonicalMessage, language: str, facts: Facts, models: Models
 
 def _with_reason(tags: tuple[str, ...], models: Models) -> tuple[str, ...]:
     """``tags`` and the message's one contact reason as ``reason:<id>`` (``shared.events.REASON_TAG``,
-    what the router and helpdesks read): the first tag that is a taxonomy contact reason (rule
-    order: the rule files list the weightier reasons first), else a contact-reason model's label."""
-    reason = next((t for t in tags if models.taxonomy.is_reason(t)), None) or tagged(tags, MODEL_REASON)
+    what the router and helpdesks read): of its rule tags the contact reason that comes first in
+    ``taxonomy.yaml`` (the file's order is the precedence: legal before refund before very-negative),
+    else a contact-reason model's label."""
+    reason = models.taxonomy.primary(tags) or tagged(tags, MODEL_REASON)
     return (*tags, f"{REASON_TAG}{reason}") if reason else tags
 
 

@@ -2,8 +2,9 @@
 
 ``rules/taxonomy.yaml`` (beside the rule files, so it ships, deploys and reloads with them)::
 
-    version: "taxonomy-1"
-    contact_reasons:          # what a message is about: one of these per message, if known
+    version: "taxonomy-2"
+    contact_reasons:          # what a message is about; in precedence order (a message's one
+                              # reason, its ``reason:<id>`` tag, is the first of these it has)
       refund: Money back, double or wrong charges, chargebacks.
       order: Where is my order, tracking, lost parcels.
     labels:                   # other tags rules may set (how a message is flagged, not its topic)
@@ -62,6 +63,18 @@ class Taxonomy:
         if self.declared:
             return tag in self.contact_reasons
         return ":" not in tag and tag not in OPEN_LABELS
+
+    def primary(self, tags: tuple[str, ...]) -> str | None:
+        """The one contact reason of a message with ``tags``: the first reason in the file's order
+        (its precedence) among them; with an open taxonomy, the first reason tag."""
+        reasons = [tag for tag in tags if self.is_reason(tag)]
+        if not reasons or not self.declared:
+            return reasons[0] if reasons else None
+        order = self._order()
+        return min(reasons, key=order.__getitem__)
+
+    def _order(self) -> dict[str, int]:
+        return {reason: i for i, reason in enumerate(self.contact_reasons)}
 
     def knows(self, tag: str) -> bool:
         """Whether a rule may set ``tag``."""

@@ -223,7 +223,8 @@ def test_a_message_whose_text_could_not_be_fetched_goes_to_an_agent_and_forms_no
 
 
 @pytest.mark.parametrize(("text", "reason"), [
-    ("My lawyer will sue you over this refund", "legal"),  # two reasons: the rule file's order decides
+    ("My lawyer will sue you over this refund", "legal"),  # two reasons: taxonomy.yaml's order decides
+    ("Worst service ever, I want my money back, you scammers!", "refund"),  # not the tone (very-negative)
     ("Ich möchte mein Geld zurück, bitte erstatten Sie den Betrag", "refund"),
     ("Where is my order? Still no tracking number", "order"),
     ("ok cool, first time here", None),  # no contact reason: no reason tag
