@@ -23,8 +23,9 @@ SEED = "20261204"
 TOKENS = {"router": DEV_ROUTER_ADMIN_TOKEN, "notifier": DEV_NOTIFIER_ADMIN_TOKEN}
 
 
-async def fuzz(url: str, token: str | None) -> tuple[int, str]:
-    """Run schemathesis's CLI against ``url``; its exit status and output."""
+async def fuzz(url: str, token: str | None, workdir) -> tuple[int, str]:
+    """Run schemathesis's CLI against ``url`` (in ``workdir``: it keeps a cache there); its exit
+    status and output."""
     command = [sys.executable, "-m", "schemathesis.cli", "run", url, "--checks", "not_a_server_error",
                "--max-examples", "40", "--seed", SEED, "--workers", "1", "--no-color",
                # health probes take no input and answer 503 by design while a service is not ready
@@ -32,7 +33,7 @@ async def fuzz(url: str, token: str | None) -> tuple[int, str]:
     if token is not None:
         command += ["--header", f"Authorization: Bearer {token}"]
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE,
-                                                   stderr=asyncio.subprocess.STDOUT)
+                                                   stderr=asyncio.subprocess.STDOUT, cwd=workdir)
     output, _ = await process.communicate()
     return process.returncode, output.decode(errors="replace")
 
@@ -42,5 +43,5 @@ async def test_no_api_answers_generated_requests_with_a_server_error(kafka_boots
                          preferred_ports=False, extra_env={"LOG_LEVEL": "WARNING"})
     async with LocalStack(config) as stack:
         for service in ("ingestor", "classifier", "router", "notifier"):
-            status, output = await fuzz(stack.url(service, "/openapi.json"), TOKENS.get(service))
+            status, output = await fuzz(stack.url(service, "/openapi.json"), TOKENS.get(service), tmp_path)
             assert status == 0 and "passed" in output, f"{service}:\n{output[-4000:]}"
