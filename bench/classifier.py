@@ -63,23 +63,24 @@ def raw_model_rate(models, msgs: list[CanonicalMessage], spam_only: bool = False
     """scikit-learn's own transform + predict_proba of the models the runtime serves, on the texts
     it gives each (the reference): the spam model and every served task model on all texts, the
     tone model on the texts in its languages (found beforehand, not timed)."""
-    pairs = [(models.spam._features, models.spam._clf)]
+    chunks = batches(msgs)
+    every = None  # a model that reads every text of a batch
+    used = [(models.spam._features, models.spam._clf, every)]
     if not spam_only:
-        pairs += [(t.model._features, t.model._clf) for t in models.tasks]
-    toned: list[list[int]] = [[] for _ in batches(msgs)]
-    if models.tone is not None and not spam_only:
-        for k, b in enumerate(batches(msgs)):
-            found = languages_of([m.text for m in b], [m.language_hint for m in b], models.detector)
-            toned[k] = [i for i, language in enumerate(found) if language in models.tone_languages]
-    tone = (models.tone._features, models.tone._clf) if models.tone is not None else None
+        used += [(t.model._features, t.model._clf, every) for t in models.tasks]
+        if models.tone is not None:
+            toned = [[i for i, language in enumerate(languages_of([m.text for m in b], [m.language_hint for m in b],
+                                                                  models.detector))
+                      if language in models.tone_languages] for b in chunks]
+            used.append((models.tone._features, models.tone._clf, toned))
 
     def work() -> None:
-        for k, b in enumerate(batches(msgs)):
+        for k, b in enumerate(chunks):
             texts = [normalise(m.text) for m in b]
-            for features, clf in pairs:
-                clf.predict_proba(features.transform(texts))
-            if tone is not None and toned[k]:
-                tone[1].predict_proba(tone[0].transform([texts[i] for i in toned[k]]))
+            for features, clf, picks in used:
+                chosen = texts if picks is every else [texts[i] for i in picks[k]]
+                if chosen:
+                    clf.predict_proba(features.transform(chosen))
     return rate(work, len(msgs))
 
 

@@ -96,9 +96,14 @@ class _Vectorizer:
             if self.bigrams and len(tokens) > 1:
                 grams += map(" ".join, zip(tokens, tokens[1:], strict=False))
             lengths.append(len(grams))
+        found, known = self._look_up(grams)
+        return found, _segment_sums(known, lengths)
+
+    def _look_up(self, grams: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The vocabulary columns of the known ``grams`` (int32, in order) and which were known."""
         found = np.fromiter(map(self.vocabulary.get, grams, repeat(-1)), dtype=np.int32, count=len(grams))
         known = found >= 0
-        return found[known], _segment_sums(known, lengths)
+        return found[known], known
 
     def _word_columns(self, words: list[str]) -> dict[str, bytes]:
         """Each word's ``char_wb`` n-grams' vocabulary columns (int32 bytes: a third of an
@@ -118,9 +123,8 @@ class _Vectorizer:
                     break
                 grams += [padded[i:i + n] for i in range(size - n + 1)]
             ends.append(len(grams))
-        found = np.fromiter(map(self.vocabulary.get, grams, repeat(-1)), dtype=np.int32, count=len(grams))
-        known = found >= 0
-        raw = found[known].tobytes()
+        found, known = self._look_up(grams)
+        raw = found.tobytes()
         offsets = (_segment_sums(known, ends).cumsum() * 4).tolist()
         return {word: raw[start:end] for word, start, end in zip(words, [0, *offsets[:-1]], offsets, strict=True)}
 

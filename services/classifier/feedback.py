@@ -33,12 +33,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from shared.codec import PoisonMessage
 from shared.db import sync_url
-from shared.events import REASON_TAG, ClassificationCorrected, Decision, Envelope, tagged, utcnow
+from shared.events import REASON_TAG, SENTIMENT_TAG, ClassificationCorrected, Decision, Envelope, tagged, utcnow
 from shared.logging import get_logger
 from shared.runner import Output, RecordMeta
 
 from .tables import ClassifierCorrection
-from .taxonomy import OPEN_LABELS
+from .taxonomy import MODEL_REASON, OPEN_LABELS
 
 log = get_logger(__name__)
 STORED = Counter("switchboard_classifier_corrections_total",
@@ -70,12 +70,11 @@ def labels_of(example: Example) -> dict[str, str]:
     if example.decision != Decision.DROP.value:
         reason = tagged(example.tags, REASON_TAG) or next(
             (t for t in example.tags if ":" not in t and t not in JUDGEMENTS), None) or tagged(
-            example.tags, "contact_reason:")
+            example.tags, MODEL_REASON)
         if reason:
             labels["contact_reason"] = reason
-    sentiments = [t.partition(":")[2] for t in example.tags if t.startswith("sentiment:") and t.partition(":")[2]]
-    if sentiments:
-        labels["sentiment"] = sentiments[0]
+    if sentiment := tagged(example.tags, SENTIMENT_TAG):
+        labels["sentiment"] = sentiment
     return labels
 
 

@@ -17,25 +17,18 @@ Saved with skops as a plain object (``language``, ``table``): allow-listed by it
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Iterable
-from importlib.resources import files
 from typing import Any
 
-from services.classifier.rules import _tokenizer
+from services.classifier.rules import _tokenizer, lemma_table_file, read_lemma_table
 
 TYPE_NAME = "services.classifier.lemmas.LemmaTokenizer"
-
-
-def _table_file(language: str) -> Any:
-    return files("spacy_lookups_data") / "data" / f"{language}_lemma_lookup.json.gz"
 
 
 def has_table(language: str) -> bool:
     """Whether spaCy has a lemma lookup table for ``language``."""
     try:
-        return _table_file(language).is_file()
+        return lemma_table_file(language).is_file()
     except (ModuleNotFoundError, OSError):
         return False
 
@@ -43,18 +36,11 @@ def has_table(language: str) -> bool:
 def lookup_table(language: str) -> dict[str, str]:
     """spaCy's lemma lookup table for ``language``, lower-cased (form → lemma; a form listed
     with several cases keeps the first lemma in file order); {} when there is none."""
-    try:
-        raw = _table_file(language).read_bytes()
-    except (ModuleNotFoundError, FileNotFoundError, OSError):
-        return {}
     table: dict[str, str] = {}
-
-    def keep(pairs: list) -> None:  # never builds the original (mixed-case) dict
-        for form, lemma in pairs:
-            if isinstance(lemma, str):
-                table.setdefault(form.lower(), lemma.lower())
-
-    json.loads(gzip.decompress(raw), object_pairs_hook=keep)
+    try:
+        read_lemma_table(language, lambda form, lemma: table.setdefault(form.lower(), lemma.lower()))
+    except LookupError:
+        return {}
     return table
 
 

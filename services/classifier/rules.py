@@ -40,6 +40,7 @@ import re
 import re._casefix as _casefix  # the extra case-insensitive equivalences re itself uses
 import re._constants as _sre
 import re._parser as _sre_parse
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -112,9 +113,13 @@ class RuleSet:
     # cannot match a phrase, and skips tokenisation (most messages)
     phrase_heads: tuple[str, ...] = field(default=(), compare=False, repr=False)
     lemma_matcher: Matcher | None = field(default=None, compare=False, repr=False)
-    # an Aho-Corasick automaton of every rule's ``literals`` (``literal_finder``): one pass over
-    # the folded text finds all that occur, instead of an ``in`` test per literal and rule
-    literal_finder: Any = field(default=None, compare=False, repr=False)
+    # an Aho-Corasick automaton of every rule's ``literals`` (``literal_finder``), derived from the
+    # rules: one pass over the folded text finds all that occur, instead of an ``in`` test per
+    # literal and rule
+    literal_finder: Any = field(init=False, default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "literal_finder", literal_finder(self.rules))
 
     def match(self, text: str) -> tuple[Hit, ...]:
         """Every rule whose pattern or phrase occurs in ``text``, in file order."""
@@ -122,7 +127,7 @@ class RuleSet:
         phrased = self._phrase_hits(text) if tokenised and self._may_phrase(text) else {}
         hits = []
         folded = None
-        present: set[str] | frozenset[str] = frozenset()
+        present: set[str] = set()
         for rule in self.rules:
             if rule.pattern is None:
                 if rule.id in phrased:
@@ -131,11 +136,9 @@ class RuleSet:
             if rule.prefilter is not None:
                 if folded is None:
                     folded = fold(text)
-                    if self.literal_finder is not None:
+                    if self.literal_finder is not None:  # None: no rule has literals
                         present = {literal for _, literal in self.literal_finder.iter(folded)}
-                if rule.literals is not None and (
-                        present.isdisjoint(rule.literals) if self.literal_finder is not None
-                        else not any(map(folded.__contains__, rule.literals))):
+                if rule.literals is not None and present.isdisjoint(rule.literals):
                     continue
                 if rule.prefilter.search(folded) is None:
                     continue
@@ -319,26 +322,42 @@ def _lemma_matcher(language: str, rules: tuple[Rule, ...]) -> Matcher | None:
     return matcher
 
 
+def lemma_table_file(language: str) -> Any:
+    """Where spaCy's lemma lookup table for ``language`` lies (``spacy-lookups-data``)."""
+    from importlib.resources import files
+
+    return files("spacy_lookups_data") / "data" / f"{language}_lemma_lookup.json.gz"
+
+
+def read_lemma_table(language: str, keep: Callable[[str, str], None]) -> None:
+    """Call ``keep(form, lemma)`` for every entry of spaCy's lemma lookup table for ``language``,
+    streamed (the 355,000-entry German dict is never built). Raises ``LookupError`` when there
+    is no table for ``language``."""
+    try:
+        raw = lemma_table_file(language).read_bytes()
+    except (ImportError, ModuleNotFoundError, FileNotFoundError, OSError) as exc:
+        raise LookupError(f"no spaCy lemma table for {language!r} (spacy-lookups-data): {exc}") from exc
+
+    def pairs(items: list) -> None:
+        for form, lemma in items:
+            if isinstance(lemma, str):
+                keep(form, lemma)
+
+    json.loads(gzip.decompress(raw), object_pairs_hook=pairs)
+
+
 def lemma_table_forms(language: str, lemmas: set[str]) -> dict[str, set[str]]:
     """Lower-cased lemma → its lower-cased word forms (itself included) from spaCy's lookup
     table, for the lemmas asked for only; lemmas the table does not know are left out.
     Raises ``LookupError`` when there is no table for ``language``."""
-    try:
-        from importlib.resources import files
-
-        path = files("spacy_lookups_data") / "data" / f"{language}_lemma_lookup.json.gz"
-        raw = path.read_bytes()
-    except (ImportError, ModuleNotFoundError, FileNotFoundError, OSError) as exc:
-        raise LookupError(f"no spaCy lemma table for {language!r} (spacy-lookups-data): {exc}") from exc
     wanted = {lemma.lower() for lemma in lemmas}
     found: dict[str, set[str]] = {}
 
-    def keep(pairs: list) -> None:  # never builds the 350,000-entry dict
-        for form, lemma in pairs:
-            if isinstance(lemma, str) and (key := lemma.lower()) in wanted:
-                found.setdefault(key, {key}).add(form.lower())
+    def keep(form: str, lemma: str) -> None:
+        if (key := lemma.lower()) in wanted:
+            found.setdefault(key, {key}).add(form.lower())
 
-    json.loads(gzip.decompress(raw), object_pairs_hook=keep)
+    read_lemma_table(language, keep)
     return found
 
 
@@ -404,8 +423,7 @@ def load_file(path: Path) -> RuleSet:
     return RuleSet(language=doc["language"], version=str(doc["version"]), rules=rules,
                    phrase_matcher=_phrase_matcher(doc["language"], rules),
                    phrase_heads=_phrase_heads(doc["language"], rules),
-                   lemma_matcher=_lemma_matcher(doc["language"], rules),
-                   literal_finder=literal_finder(rules))
+                   lemma_matcher=_lemma_matcher(doc["language"], rules))
 
 
 def _rule_lines(root: yaml.Node | None) -> dict[int, int]:

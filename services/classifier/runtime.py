@@ -28,8 +28,8 @@ from services.classifier.campaign_store import SharedCampaignDetector
 from services.classifier.flood import CampaignDetector, CampaignMatch
 from services.classifier.spike import Observation, SpikeDetector
 from services.classifier.spike_store import SharedSpikeDetector
-from services.classifier.stage import MODEL_REASON, classify_batch, shadow_changes
-from services.classifier.taxonomy import Taxonomy
+from services.classifier.stage import classify_batch, shadow_changes
+from services.classifier.taxonomy import MODEL_REASON, Taxonomy
 from shared.events import (
     CanonicalMessage,
     Classification,

@@ -42,6 +42,7 @@ from services.classifier.model import SpamScore, normalise
 from services.classifier.pii import REGIONS, PiiFinding, find_pii
 from services.classifier.rules import Action, Hit
 from services.classifier.tasks import Explanation as TaskScore
+from services.classifier.taxonomy import MODEL_REASON
 from shared.events import (
     REASON_TAG,
     CanonicalMessage,
@@ -56,7 +57,6 @@ from shared.events import (
 SPAM_MODEL = "spam"
 PUBLIC = frozenset({ChannelKind.PUBLIC_COMMENT, ChannelKind.REVIEW, ChannelKind.MENTION})
 REPLY_TASKS = ("reply_needed", "relevance")  # the first one served decides
-MODEL_REASON = "contact_reason:"  # a served contact-reason model's tag
 
 
 @dataclass(frozen=True)

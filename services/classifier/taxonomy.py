@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ FILE = "taxonomy.yaml"
 # tags the stage itself sets (decision and signals): never contact reasons
 BUILTIN_LABELS = frozenset({"spam", "noise", "vip", "large-account", "blocked-author", "text-unavailable"})
 OPEN_LABELS = BUILTIN_LABELS | {"link"}  # what an open taxonomy does not count as a reason
+MODEL_REASON = "contact_reason:"  # the tag a served contact-reason model sets: ``contact_reason:<label>``
 _ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 _KEYS = {"version", "contact_reasons", "labels"}
 
@@ -70,10 +72,11 @@ class Taxonomy:
         reasons = [tag for tag in tags if self.is_reason(tag)]
         if not reasons or not self.declared:
             return reasons[0] if reasons else None
-        order = self._order()
-        return min(reasons, key=order.__getitem__)
+        return min(reasons, key=self._precedence.__getitem__)
 
-    def _order(self) -> dict[str, int]:
+    @cached_property
+    def _precedence(self) -> dict[str, int]:
+        """Each contact reason's place in the file (built once: ``primary`` runs per message)."""
         return {reason: i for i, reason in enumerate(self.contact_reasons)}
 
     def knows(self, tag: str) -> bool:
