@@ -100,6 +100,10 @@ class IngestorSettings(CommonSettings):
         default_factory=list, description="Meta app secret(s) for X-Hub-Signature-256; empty disables /v1/webhooks/meta",
     )
     meta_verify_token: SecretStr | None = Field(None, description="hub.verify_token expected on Meta's GET handshake")
+    meta_legacy_sha1: bool = Field(
+        False, description="Also accept Meta deliveries signed only with the legacy X-Hub-Signature (HMAC-SHA1 with "
+        "the app secret) when X-Hub-Signature-256 is absent (older apps, captured fixtures); off by default",
+    )
     meta_instagram_tokens: dict[str, SecretStr] = Field(
         default_factory=dict, description="Instagram account id (ig-user-id) -> Graph API access token, to fetch the "
         "text and author of @mentions (without one a mention is published with a placeholder text)",

@@ -98,12 +98,17 @@ def parsed_or_422(parse: Callable[[], object]):
 
 
 def batch_reply(result: Acceptance) -> Reply:
-    """200 for a batch whose every message the broker acknowledged (or already had)."""
+    """200 for a batch whose every message the broker acknowledged (or already had). Malformed
+    items do not change the status: they are named in ``invalid_items`` (path and reason) and
+    were dead-lettered; the platform must not re-send the good ones for them."""
     messages = len(result.accepted) + len(result.duplicates)
     outcome = "accepted" if result.accepted else "duplicate" if result.duplicates else \
-        "ignored" if result.unhandled else "skipped"
+        "ignored" if result.unhandled else "invalid_items" if result.invalid else "skipped"
     body = {"status": outcome, "accepted": len(result.accepted), "duplicates": len(result.duplicates),
-            "skipped": result.skipped, "unhandled": len(result.unhandled), "event_ids": result.accepted}
+            "skipped": result.skipped, "unhandled": len(result.unhandled), "invalid": len(result.invalid),
+            "event_ids": result.accepted}
+    if result.invalid:
+        body["invalid_items"] = [{"path": bad.path, "error": bad.error[:200]} for bad in result.invalid[:20]]
     return Reply(200, body, outcome, messages)
 
 

@@ -93,6 +93,8 @@ def _envelope(body: bytes) -> payload.WebhookEnvelope:
 
 def _message(envelope: payload.WebhookEnvelope, source: str, raw_ref: str):
     try:
-        return payload.to_canonical(payload.GenericMessage.model_validate(envelope.data), source, raw_ref)
+        event = payload.MessageCreated.model_validate({"type": envelope.type, "timestamp": envelope.timestamp,
+                                                       "data": envelope.data})
+        return payload.to_canonical(event.data, source, raw_ref)
     except ValidationError as exc:
-        raise invalid(exc, prefix=("data",)) from None
+        raise invalid(exc) from None

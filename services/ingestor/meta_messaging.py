@@ -6,7 +6,7 @@ page/account: its id is the customer's page-scoped id (or WhatsApp ``wa_id``).
 from __future__ import annotations
 
 from services.ingestor.normalized import Context, Parsed, canonical
-from services.ingestor.shapes import arr, ident, obj, text, unix_time
+from services.ingestor.shapes import PayloadInvalid, arr, ident, obj, text, unix_time
 from shared.events import Attachment, Author, ChannelKind, MessageAction, Platform
 
 _IGNORED_MESSAGING = ("delivery", "read", "reaction", "postback", "optin", "referral", "account_linking",
@@ -67,18 +67,40 @@ def _messenger_media(message: dict, path: str) -> tuple[Attachment, ...]:
 
 
 def whatsapp(value: dict, path: str, context: Context, parsed: Parsed) -> None:
-    """A WhatsApp ``messages`` change: each message is an item; each status is skipped."""
+    """A WhatsApp ``messages`` change: each message is an item (read on its own: a malformed one
+    never costs the others); each status and error is skipped.
+
+    Senders are named by phone number (``wa_id`` / ``from``) or, for users who hide it, by a
+    business-scoped user id (``user_id`` / ``from_user_id``, also on statuses as
+    ``recipient_user_id``); the conversation is the phone number when there is one, else the
+    business-scoped id."""
     account = ident(obj(value.get("metadata"), f"{path}.metadata"), "phone_number_id", f"{path}.metadata")
-    names = {}
+    names: dict[str, str | None] = {}
     for k, raw in enumerate(arr(value, "contacts", path)):
-        contact = obj(raw, f"{path}.contacts[{k}]")
-        profile = contact.get("profile")
-        names[ident(contact, "wa_id", f"{path}.contacts[{k}]")] = \
-            text(profile, "name", f"{path}.contacts[{k}].profile") if isinstance(profile, dict) else None
+        if not isinstance(raw, dict):
+            continue  # a contact card we cannot read only costs the display name
+        profile = raw.get("profile")
+        name = profile.get("name") if isinstance(profile, dict) else None
+        for key in ("wa_id", "user_id"):
+            if isinstance(raw.get(key), str | int) and not isinstance(raw.get(key), bool):
+                names[str(raw[key])] = name if isinstance(name, str) else None
     parsed.skipped += ["whatsapp.status"] * len(arr(value, "statuses", path))
     parsed.skipped += ["whatsapp.error"] * len(arr(value, "errors", path))
     for k, raw in enumerate(arr(value, "messages", path)):
-        _whatsapp_message(account, names, obj(raw, f"{path}.messages[{k}]"), f"{path}.messages[{k}]", context, parsed)
+        where = f"{path}.messages[{k}]"
+        parsed.guard(where, raw, lambda raw=raw, where=where: _whatsapp_message(
+            account, names, obj(raw, where), where, context, parsed))
+
+
+def _whatsapp_sender(message: dict, names: dict, path: str) -> Author:
+    """The phone number (``from``) when present, else the business-scoped user id."""
+    phone = ident(message, "from", path, required=False)
+    scoped = ident(message, "from_user_id", path, required=False)
+    sender = phone or scoped
+    if sender is None:
+        raise PayloadInvalid(f"{path}.from: required (or from_user_id)")
+    name = names.get(sender) or (names.get(scoped) if scoped else None)
+    return Author(id=sender, handle=phone, display_name=name)
 
 
 def _whatsapp_message(account: str, names: dict, message: dict, path: str, context: Context, parsed: Parsed) -> None:
@@ -89,17 +111,17 @@ def _whatsapp_message(account: str, names: dict, message: dict, path: str, conte
     if kind in _WHATSAPP_SKIPPED:
         parsed.skipped.append(f"whatsapp.{kind}")
         return
-    if kind != "text" and kind != "button" and kind not in _WHATSAPP_MEDIA:
+    if kind not in _WHATSAPP_READABLE and kind not in _WHATSAPP_MEDIA:
         parsed.unhandled.append(f"whatsapp.message.{kind[:32]}")
         return
-    sender = ident(message, "from", path)
+    author = _whatsapp_sender(message, names, path)
     body, attachments = _whatsapp_content(kind, message, path)
     context_ref = message.get("context")
     parsed.add(canonical(
         path, platform=Platform.WHATSAPP, channel_kind=ChannelKind.DIRECT_MESSAGE, source=context.source,
-        account_id=account, conversation_id=sender, platform_message_id=ident(message, "id", path),
-        author=Author(id=sender, handle=sender, display_name=names.get(sender)), text=body,
-        created_at=unix_time(message, "timestamp", path), attachments=attachments, raw_ref=context.raw_ref,
+        account_id=account, conversation_id=author.id, platform_message_id=ident(message, "id", path),
+        author=author, text=body, created_at=unix_time(message, "timestamp", path), attachments=attachments,
+        raw_ref=context.raw_ref,
         in_reply_to=ident(obj(context_ref, f"{path}.context"), "id", f"{path}.context", required=False)
         if context_ref is not None else None))
 
@@ -109,14 +131,14 @@ def _whatsapp_change(kind: str, account: str, names: dict, message: dict, path: 
     """``edit`` (new content of ``edit.original_message_id``) and ``revoke`` (the user deleted
     ``revoke.original_message_id``): the original message's id, with the action. Each edit event
     has its own ``id``, which tells one edit from another in the dedup key."""
-    sender = ident(message, "from", path)
+    author = _whatsapp_sender(message, names, path)
     change = obj(message.get(kind), f"{path}.{kind}")
     original = ident(change, "original_message_id", f"{path}.{kind}")
     body, attachments, action, reply = "", (), MessageAction.DELETED, None
     if kind == "edit":
         inner = obj(change.get("message"), f"{path}.edit.message")
         inner_kind = text(inner, "type", f"{path}.edit.message") or "unknown"
-        if inner_kind != "text" and inner_kind not in _WHATSAPP_MEDIA:
+        if inner_kind not in _WHATSAPP_READABLE and inner_kind not in _WHATSAPP_MEDIA:
             parsed.unhandled.append(f"whatsapp.edit.{inner_kind[:32]}")
             return
         body, attachments = _whatsapp_content(inner_kind, inner, f"{path}.edit.message")
@@ -126,18 +148,90 @@ def _whatsapp_change(kind: str, account: str, names: dict, message: dict, path: 
         action = MessageAction.EDITED
     parsed.add(canonical(
         path, platform=Platform.WHATSAPP, channel_kind=ChannelKind.DIRECT_MESSAGE, source=context.source,
-        account_id=account, conversation_id=sender, platform_message_id=original,
-        author=Author(id=sender, handle=sender, display_name=names.get(sender)), text=body,
+        account_id=account, conversation_id=author.id, platform_message_id=original, author=author, text=body,
         created_at=unix_time(message, "timestamp", path), attachments=attachments, action=action,
         in_reply_to=reply, raw_ref=context.raw_ref), edit_marker=ident(message, "id", path))
 
 
 def _whatsapp_content(kind: str, message: dict, path: str) -> tuple[str, tuple[Attachment, ...]]:
+    """The message's content as readable text, plus a structured attachment for what is more
+    than text (media, a location, contact cards, an order, the id of the button or list row)."""
+    if kind in _WHATSAPP_READABLE:
+        return _WHATSAPP_READABLE[kind](obj(message.get(kind), f"{path}.{kind}") if kind != "contacts" else
+                                        message.get(kind), f"{path}.{kind}")
     part = obj(message.get(kind), f"{path}.{kind}")
-    if kind == "text":
-        return text(part, "body", f"{path}.text") or "", ()
-    if kind == "button":
-        return text(part, "text", f"{path}.button") or "", ()
     media = Attachment(type=_WHATSAPP_MEDIA[kind], mime=text(part, "mime_type", f"{path}.{kind}"),
                        id=ident(part, "id", f"{path}.{kind}", required=False))
     return text(part, "caption", f"{path}.{kind}") or "", (media,)
+
+
+def _text(part: dict, path: str) -> tuple[str, tuple[Attachment, ...]]:
+    return text(part, "body", path) or "", ()
+
+
+def _button(part: dict, path: str) -> tuple[str, tuple[Attachment, ...]]:
+    """A quick-reply button of a template: ``{"text", "payload"}``."""
+    payload = text(part, "payload", path)
+    return text(part, "text", path) or payload or "", \
+        (Attachment(type="button_reply", id=payload[:512]),) if payload else ()
+
+
+def _interactive(part: dict, path: str) -> tuple[str, tuple[Attachment, ...]]:
+    """``button_reply`` {id, title}, ``list_reply`` {id, title, description}, ``nfm_reply`` (a Flow:
+    {name, body, response_json})."""
+    kind = text(part, "type", path) or "unknown"
+    reply = obj(part.get(kind), f"{path}.{kind}")
+    if kind in ("button_reply", "list_reply"):
+        title, description = text(reply, "title", f"{path}.{kind}"), text(reply, "description", f"{path}.{kind}")
+        body = " - ".join(t for t in (title, description) if t)
+        return body, (Attachment(type=kind, id=ident(reply, "id", f"{path}.{kind}", required=False)),)
+    if kind == "nfm_reply":
+        answers = text(reply, "response_json", f"{path}.{kind}") or ""
+        body = text(reply, "body", f"{path}.{kind}") or "Flow answered"
+        return f"{body}\n{answers}".strip()[:100_000], (Attachment(type="flow_reply", id=text(reply, "name", path)),)
+    raise PayloadInvalid(f"{path}.type: interactive reply {kind[:32]!r} is not known")
+
+
+def _location(part: dict, path: str) -> tuple[str, tuple[Attachment, ...]]:
+    latitude, longitude = part.get("latitude"), part.get("longitude")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (latitude, longitude)):
+        raise PayloadInvalid(f"{path}: latitude and longitude must be numbers")
+    place = ", ".join(t for t in (text(part, "name", path), text(part, "address", path)) if t)
+    body = f"[location] {place + ' ' if place else ''}({latitude}, {longitude})"
+    url = text(part, "url", path) or f"https://www.google.com/maps/search/?api=1&query={latitude},{longitude}"
+    return body, (Attachment(type="location", url=url[:4096]),)
+
+
+def _contacts(cards: object, path: str) -> tuple[str, tuple[Attachment, ...]]:
+    """Shared contact cards: each as ``[contact] Name: phone, email``."""
+    if not isinstance(cards, list):
+        raise PayloadInvalid(f"{path}: expected an array of contact cards")
+    lines, found = [], []
+    for k, raw in enumerate(cards[:50]):
+        card = obj(raw, f"{path}[{k}]")
+        name = card.get("name")
+        label = (text(name, "formatted_name", f"{path}[{k}].name") or text(name, "first_name", f"{path}[{k}].name")
+                 if isinstance(name, dict) else None) or "unnamed"
+        reach = [text(obj(p, f"{path}[{k}].phones"), "phone", f"{path}[{k}].phones") for p in arr(card, "phones", path)]
+        reach += [text(obj(e, f"{path}[{k}].emails"), "email", f"{path}[{k}].emails") for e in arr(card, "emails", path)]
+        lines.append(f"[contact] {label}: {', '.join(r for r in reach if r) or 'no phone or email'}")
+        phones = [p.get("wa_id") for p in arr(card, "phones", path) if isinstance(p, dict) and p.get("wa_id")]
+        found.append(Attachment(type="contact", id=str(phones[0])[:512] if phones else None))
+    return "\n".join(lines), tuple(found)
+
+
+def _order(part: dict, path: str) -> tuple[str, tuple[Attachment, ...]]:
+    """An order from a catalogue: the note, then ``[order] <quantity> x <product> (<price> <currency>)``."""
+    items = []
+    for k, raw in enumerate(arr(part, "product_items", path)):
+        item = obj(raw, f"{path}.product_items[{k}]")
+        product = ident(item, "product_retailer_id", f"{path}.product_items[{k}]", required=False) or "?"
+        quantity, price, currency = item.get("quantity", 1), item.get("item_price"), item.get("currency") or ""
+        items.append(f"{quantity} x {product}" + (f" ({price} {currency})".rstrip() if price is not None else ""))
+    note = text(part, "text", path)
+    body = "\n".join(line for line in (note, f"[order] {'; '.join(items) or 'no items'}") if line)
+    return body, (Attachment(type="order", id=ident(part, "catalog_id", path, required=False)),)
+
+
+_WHATSAPP_READABLE = {"text": _text, "button": _button, "interactive": _interactive, "location": _location,
+                      "contacts": _contacts, "order": _order}

@@ -26,6 +26,11 @@ IGNORED_EVENTS = Counter(
     "Verified webhook events of a type the ingestor does not handle (accepted, dead-lettered)",
     ["source"],
 )
+INVALID_ITEMS = Counter(
+    "switchboard_ingestor_invalid_items_total",
+    "Malformed items of verified deliveries (the other items published; each dead-lettered once)",
+    ["source"],
+)
 SKIPPED_EVENTS = Counter(
     "switchboard_ingestor_skipped_events_total",
     "Verified entries skipped on purpose (delivery statuses, read receipts, own echoes, reactions)",

@@ -13,7 +13,8 @@ A request body is UTF-8 JSON (``Content-Type: application/json``) shaped like::
               "action": "created"}}
 
 Only ``message.created`` is handled: its ``data`` becomes a ``CanonicalMessage``. Any other
-``type`` is accepted but not processed (the caller dead-letters it). Unknown fields are
+``type`` (a ping, ``message.delivered``, …, with whatever ``data``, or none) is answered 202
+``{"status": "ignored"}`` and not processed (the caller dead-letters it for the record). Unknown fields are
 ignored so senders can add fields; limits mirror ``CanonicalMessage``. ``action`` (``created``,
 ``edited``, ``deleted``; default ``created``) reports an edit or a removal of an earlier message:
 each distinct edited text and the removal are delivered once each. Identifiers may not
@@ -81,11 +82,12 @@ class GenericMessage(_Inbound):
 
 
 class WebhookEnvelope(_Inbound):
-    """Any Standard Webhooks event: ``data`` is only checked once ``type`` is known."""
+    """Any Standard Webhooks event: ``data`` (and ``timestamp``) are only checked once ``type`` is
+    known, so a ping or another event type with any ``data`` (or none) is acknowledged as ignored."""
 
     type: str = Field(min_length=1, max_length=256)
-    timestamp: AwareDatetime | None = None
-    data: dict[str, Any]
+    timestamp: Any = None
+    data: Any = None
 
 
 class MessageCreated(_Inbound):

@@ -51,8 +51,21 @@ async def meta_verify(request: Request, mode: str = Query("", alias="hub.mode"),
 
 @router.post("/meta", summary="Meta webhook (Page feed, Messenger, Instagram, WhatsApp)")
 async def meta_webhook(request: Request) -> JSONResponse:
+    """Signed with ``X-Hub-Signature-256``; a delivery carrying only the legacy ``X-Hub-Signature``
+    (``sha1=``) is verified with HMAC-SHA1 when ``INGESTOR_META_LEGACY_SHA1`` allows it, else 401
+    saying so. When both headers are present only the SHA-256 one counts."""
+    legacy = request.headers.get("x-hub-signature")
+    if not request.headers.get("x-hub-signature-256") and legacy:
+        allowed = request.app.state.runtime.settings.meta_legacy_sha1
+        return await _hmac_json_webhook(request, META_SOURCE, "meta", lambda k: k.meta, platform_signing.META_SHA1,
+                                        "x-hub-signature", meta.parse, None if allowed else LEGACY_REFUSED)
     return await _hmac_json_webhook(request, META_SOURCE, "meta", lambda k: k.meta, platform_signing.META,
                                     "x-hub-signature-256", meta.parse)
+
+
+LEGACY_REFUSED = SignatureRejected(
+    "missing_signature", "X-Hub-Signature-256 is missing; a delivery signed only with the legacy X-Hub-Signature "
+    "(sha1) is accepted only when INGESTOR_META_LEGACY_SHA1=true")
 
 
 @router.get("/x", summary="X CRC check")
@@ -73,13 +86,18 @@ async def x_webhook(request: Request) -> JSONResponse:
 
 
 async def _hmac_json_webhook(request: Request, source: str, name: str, keys_of, scheme, header: str,
-                             parse) -> JSONResponse:
+                             parse, refused: SignatureRejected | None = None) -> JSONResponse:
     """A JSON batch signed with an HMAC of the raw body in ``header`` (Meta, X): verify, parse
-    every message with ``parse(document, context)``, and answer once all are acknowledged."""
+    every message with ``parse(document, context)``, and answer once all are acknowledged.
+    ``refused``: refuse the signature with that reason whatever it is (a scheme not allowed)."""
+    def check(body: bytes, keys: list[bytes]) -> None:
+        if refused is not None:
+            raise refused
+        platform_signing.check_hmac(scheme, request.headers.get(header), keys, body)
+
     async def handle(runtime: Runtime) -> Reply:
         keys = _configured(keys_of(runtime.keys), name)
-        body, raw = await _signed_json(request, runtime, lambda b: platform_signing.check_hmac(
-            scheme, request.headers.get(header), keys, b))
+        body, raw = await _signed_json(request, runtime, lambda b: check(b, keys))
         document = edge.json_document(body)
         parsed = edge.parsed_or_422(lambda: parse(document, Context(source, raw.ref)))
         prefix = name.lower()

@@ -2,7 +2,8 @@
 (several during a rotation). Each ``*_signature`` function signs exactly as the platform does;
 the ingestor verifies with ``check_hmac``/``check_token``, the tests and the bench sign with them.
 
-- Meta: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, body)>``
+- Meta: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, body)>``; legacy (only when
+  allowed): ``X-Hub-Signature: sha1=<hex HMAC-SHA1(app secret, body)>``
 - X: ``x-twitter-webhooks-signature: sha256=<base64 HMAC-SHA256(consumer secret, body)>``; the
   CRC answer is ``sha256=<base64 HMAC-SHA256(consumer secret, crc_token)>``
 - YouTube (WebSub): ``X-Hub-Signature: sha1=<hex HMAC-SHA1(hub secret, body)>``
@@ -34,6 +35,11 @@ def meta_signature(secret: str, body: bytes) -> str:
     return "sha256=" + _sha256(secret.encode(), body).hex()
 
 
+def meta_legacy_signature(secret: str, body: bytes) -> str:
+    """The legacy ``X-Hub-Signature`` value Meta also sends (HMAC-SHA1 with the app secret)."""
+    return "sha1=" + _sha1(secret.encode(), body).hex()
+
+
 def x_signature(secret: str, body: bytes) -> str:
     return "sha256=" + base64.b64encode(_sha256(secret.encode(), body)).decode()
 
@@ -47,6 +53,7 @@ def websub_signature(secret: str, body: bytes) -> str:
 
 
 META = ("sha256=", _sha256, "hex")
+META_SHA1 = ("sha1=", _sha1, "hex")
 X = ("sha256=", _sha256, "base64")
 WEBSUB = ("sha1=", _sha1, "hex")
 

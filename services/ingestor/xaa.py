@@ -3,8 +3,9 @@
 A body is ``{"for_user_id": <subscribed account>, "<kind>_events": [...], "users": {...}}``.
 ``tweet_create_events`` (mentions, replies, quotes of the account) are public mentions;
 ``direct_message_events`` of type ``message_create`` are direct messages; ``tweet_delete_events``
-become removals. Our own posts and DMs are skipped; likes, follows, typing and read receipts
-are skipped on purpose; any other ``*_events`` key is unhandled.
+become removals. Our own posts, DMs and deletions of our own tweets are skipped; likes, follows, typing and read receipts
+are skipped on purpose; any other ``*_events`` key is unhandled. Each event is read on its own: a
+malformed one is ``parsed.invalid`` (dead-lettered), the others go through.
 """
 
 from __future__ import annotations
@@ -34,14 +35,15 @@ def parse(document: object, context: Context) -> Parsed:
     """All messages of an Account Activity body. Raises ``PayloadInvalid``."""
     doc, parsed = obj(document, "$"), Parsed()
     account = ident(doc, "for_user_id", "$")
-    for i, raw in enumerate(arr(doc, "tweet_create_events", "$")):
-        _tweet(account, obj(raw, f"$.tweet_create_events[{i}]"), f"$.tweet_create_events[{i}]", context, parsed)
     users = obj(doc.get("users", {}), "$.users")
-    for i, raw in enumerate(arr(doc, "direct_message_events", "$")):
-        _direct_message(account, users, obj(raw, f"$.direct_message_events[{i}]"),
-                        f"$.direct_message_events[{i}]", context, parsed)
-    for i, raw in enumerate(arr(doc, "tweet_delete_events", "$")):
-        _deletion(account, obj(raw, f"$.tweet_delete_events[{i}]"), f"$.tweet_delete_events[{i}]", context, parsed)
+    for key, read in (("tweet_create_events", lambda event, path: _tweet(account, obj(event, path), path, context, parsed)),
+                      ("direct_message_events", lambda event, path: _direct_message(
+                          account, users, obj(event, path), path, context, parsed)),
+                      ("tweet_delete_events", lambda event, path: _deletion(account, obj(event, path), path, context,
+                                                                             parsed))):
+        for i, raw in enumerate(arr(doc, key, "$")):  # each event on its own: a malformed one costs no other
+            path = f"$.{key}[{i}]"
+            parsed.guard(path, raw, lambda raw=raw, path=path, read=read: read(raw, path))
     for key in doc:
         if key not in _HANDLED and (key in _SKIPPED or key.endswith("_events")):
             (parsed.skipped if key in _SKIPPED else parsed.unhandled).append(key[:64])
@@ -119,6 +121,9 @@ def _direct_message(account: str, users: dict, event: dict, path: str, context: 
 def _deletion(account: str, event: dict, path: str, context: Context, parsed: Parsed) -> None:
     status = obj(event.get("status"), f"{path}.status")
     tweet_id = ident(status, "id", f"{path}.status")
+    if ident(status, "user_id", f"{path}.status") == account:
+        parsed.skipped.append("tweet_delete.own")  # the account deleted its own tweet: nothing of a customer's
+        return
     parsed.add(canonical(
         path, platform=Platform.X, channel_kind=ChannelKind.MENTION, source=context.source, account_id=account,
         conversation_id=tweet_id, platform_message_id=tweet_id,

@@ -67,7 +67,7 @@ async def test_a_whatsapp_batch_is_one_event_per_message_acknowledged_before_200
     response = await client.post("/v1/webhooks/meta", content=raw, headers=headers)
     assert response.status_code == 200, response.text
     assert response.json() | {"event_ids": None} == {"status": "accepted", "accepted": 3, "duplicates": 0, "skipped": 1,
-                                                      "unhandled": 0, "event_ids": None}
+                                                      "unhandled": 0, "invalid": 0, "event_ids": None}
     events = [decode(r.headers, r.value) for r in await records(kafka_bootstrap, topics.RAW, namespace)]
     assert sorted(e.data.platform_message_id for e in events) == ["wamid.A", "wamid.B", "wamid.C"]
     assert {e.id for e in events} == set(response.json()["event_ids"])
@@ -99,9 +99,13 @@ async def test_meta_signature_refusals(client, headers, status, error):
 
 
 async def test_meta_bad_input_is_4xx_with_the_reason(client):
-    raw, headers = meta_signed(META_SECRET, b'{"object": "page", "entry": [{"id": 1, "changes": 5}]}')
+    raw, headers = meta_signed(META_SECRET, b'{"object": "page", "entry": {"id": 1}}')  # not Meta's shape at all
     shape = await client.post("/v1/webhooks/meta", content=raw, headers=headers)
-    assert shape.status_code == 422 and "$.entry[0].changes" in shape.json()["detail"]
+    assert shape.status_code == 422 and "$.entry" in shape.json()["detail"]
+    raw, headers = meta_signed(META_SECRET, b'{"object": "page", "entry": [{"id": 1, "changes": 5}]}')
+    one_bad_entry = await client.post("/v1/webhooks/meta", content=raw, headers=headers)  # dead-lettered, not refused
+    assert one_bad_entry.status_code == 200 and one_bad_entry.json()["invalid_items"] == [
+        {"path": "$.entry[0]", "error": "$.entry[0].changes: expected an array"}]
     raw, headers = meta_signed(META_SECRET, b'{"object": ')
     assert (await client.post("/v1/webhooks/meta", content=raw, headers=headers)).status_code == 400
     raw, headers = meta_signed(META_SECRET, b"x" * 20_001)

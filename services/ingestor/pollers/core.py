@@ -272,7 +272,7 @@ class PollContext:
     async def accept(self, parsed: Parsed, response: httpx.Response) -> Acceptance:
         """Publish ``parsed`` (from ``response``, whose body is kept as the raw payload) and wait for
         every ack. Raises ``Rejected`` (503) when the broker or the ledger did not take it all."""
-        if not parsed.items and not parsed.unhandled:
+        if not parsed.items and not parsed.unhandled and not parsed.invalid:
             return Acceptance(skipped=len(parsed.skipped))
         raw = RawBody(response.content, response.headers.get("content-type", "application/octet-stream")[:128])
         result = await self.acceptor.accept(self.name, parsed, raw, f"poll:{self.name}:{raw.sha256[:32]}")
