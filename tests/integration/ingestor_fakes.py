@@ -37,6 +37,7 @@ class Platforms:
     threads: dict[str, list[dict]] = field(default_factory=dict)  # "video:ID"/"channel:ID" -> newest first
     yt_page_size: int = 2
     yt_refused: dict[str, tuple[int, str]] = field(default_factory=dict)  # target -> (status, reason)
+    yt_replies: dict[str, list[dict]] = field(default_factory=dict)  # thread id -> every reply (comments.list)
     notifications: list[dict] = field(default_factory=list)  # oldest first
     mastodon_page_size: int = 2
     feeds: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (content type, body)
@@ -145,6 +146,21 @@ def app(state: Platforms) -> FastAPI:
         size = min(int(q.get("maxResults", 20)), state.yt_page_size)
         body = {"kind": "youtube#commentThreadListResponse", "etag": "x",
                 "pageInfo": {"totalResults": len(items), "resultsPerPage": size}, "items": items[start:start + size]}
+        if start + size < len(items):
+            body["nextPageToken"] = str(start + size)
+        return body
+
+    @api.get("/youtube/v3/comments")
+    async def comments(request: Request):
+        q = request.query_params
+        if q.get("part") != "snippet" or "parentId" not in q or request.headers.get("x-goog-api-key") != "yt-api-key":
+            return JSONResponse({"error": {"code": 400, "message": "bad request"}}, 400)
+        if q["parentId"] not in state.yt_replies:
+            return JSONResponse({"error": {"code": 404, "message": "The comment could not be found.", "errors": [
+                {"reason": "commentNotFound", "domain": "youtube.comment"}]}}, 404)
+        items = state.yt_replies[q["parentId"]]
+        start, size = int(q.get("pageToken") or 0), min(int(q.get("maxResults", 20)), state.yt_page_size)
+        body = {"kind": "youtube#commentListResponse", "items": items[start:start + size]}
         if start + size < len(items):
             body["nextPageToken"] = str(start + size)
         return body

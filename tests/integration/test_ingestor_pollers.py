@@ -21,7 +21,7 @@ from services.ingestor.pollers.quota import next_reset, quota_day
 from services.ingestor.testing import running, websub_signed
 from services.ingestor.youtube import topic_for
 from shared import topics
-from shared.codec import decode
+from shared.codec import decode, header
 from shared.events import ChannelKind, MessageReceived, Platform
 from shared.settings import IngestorSettings, PollSource
 from tests.integration.ingestor_fakes import MASTODON_TOKEN, Platforms, atom, comment, mention, rss, serving, thread
@@ -205,6 +205,45 @@ async def test_a_youtube_video_that_refuses_is_parked_and_the_others_go_on(platf
     assert {s: "API key not valid" in (e or "") for s, e, _ in failed} == {"yt2": True, "yt3": False}
     assert at(dict((s, p) for s, _, p in failed)["yt3"]) == next_reset(START)  # YouTube's own quota verdict
     assert not rows(database_url, "SELECT target FROM poller_cursors WHERE source IN ('yt2', 'yt3')")
+
+
+async def test_youtube_threads_without_ids_busy_threads_and_a_malformed_newest_thread(platforms, kafka_bootstrap,
+                                                                                      topics_ready, database_url):
+    """Threads whose answer lacks channelId/videoId take the target's; replies beyond the inline
+    ones come from comments.list (parentId); a malformed newest thread is dead-lettered once,
+    however many rounds read its page again."""
+    cfg = settings(kafka_bootstrap, topics_ready, database_url, {"yt": youtube(platforms.base, channels=[CHANNEL])})
+    bare = thread("UgBare", VIDEO, CHANNEL, ts(3), "no ids here")
+    for part in (bare["snippet"], bare["snippet"]["topLevelComment"]["snippet"]):
+        del part["channelId"], part["videoId"]
+    replies = [comment(f"UgBusy.r{i}", VIDEO, CHANNEL, ts(2), f"reply {i}", parent="UgBusy") for i in range(5)]
+    for reply in replies:  # comments.list answers without videoId (the API leaves it out of replies)
+        del reply["snippet"]["videoId"]
+    busy = thread("UgBusy", VIDEO, CHANNEL, ts(2), "busy thread", replies[:2])
+    busy["snippet"]["totalReplyCount"] = 5
+    broken = thread("UgBroken", VIDEO, CHANNEL, ts(4), "newest but broken")
+    del broken["snippet"]["topLevelComment"]["id"]
+    platforms.threads[f"channel:{CHANNEL}"] = [broken, bare, busy]
+    platforms.yt_replies["UgBusy"] = replies
+    platforms.yt_page_size = 3
+    app = create_app(cfg)
+    async with running(app):
+        clock = Clock()
+        poller = scheduler(app, cfg, clock)
+        assert await poller.run_round("yt") == "ok"
+        got = {e.data.platform_message_id: e.data for e in await events(kafka_bootstrap, topics_ready)}
+        assert sorted(got) == ["UgBare", "UgBusy", *(f"UgBusy.r{i}" for i in range(5))]
+        assert (got["UgBare"].account_id, got["UgBare"].conversation_id) == (CHANNEL, "UgBare")
+        assert (got["UgBusy.r4"].conversation_id, got["UgBusy.r4"].in_reply_to) == (VIDEO, "UgBusy")
+        assert [q.get("pageToken") for path, q, _ in platforms.requests if path == "/youtube/v3/comments"] == [None, "3"]
+        for _ in range(2):  # the newest thread's page is read again each round (threads at the cursor)
+            clock.advance(3600)
+            assert await poller.run_round("yt") == "ok"
+        letters = await records(kafka_bootstrap, topics.spec(topics.RAW).dlq, topics_ready, settle_s=1.0)
+        assert len(letters) == 1 and header(letters[0].headers, "dlq.reason") == "invalid_item"
+        assert header(letters[0].headers, "dlq.item_path") == "items[0]"
+        assert len(await events(kafka_bootstrap, topics_ready)) == 7
+        await poller.stop()
 
 
 async def test_mastodon_min_id_link_paging_and_restart(platforms, kafka_bootstrap, topics_ready, database_url):

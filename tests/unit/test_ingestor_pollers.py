@@ -31,14 +31,15 @@ def test_the_quota_day_ends_at_pacific_midnight_in_summer_and_winter():
     assert quota_day(next_reset(summer)) == "2026-07-01"
 
 
-def test_youtube_threads_stop_at_the_cursor_and_a_malformed_thread_is_unhandled():
+def test_youtube_threads_stop_at_the_cursor_and_a_malformed_thread_is_invalid():
     good = [thread(f"Ug{i}", "v1", "UCx", f"2026-11-22T10:0{i}:00Z", f"c{i}") for i in (3, 2, 1)]
     broken = {"id": "UgBad", "snippet": {"topLevelComment": {"id": "UgBad", "snippet": {"publishedAt": "yesterday"}}}}
     parsed, newest, reached = parse_threads({"items": [good[0], broken, good[1], good[2]]},
                                             datetime(2026, 11, 22, 10, 2, tzinfo=UTC), "yt", "raw_payloads/x")
     assert [i.message.platform_message_id for i in parsed.items] == ["Ug3", "Ug2"] and reached
     assert newest == datetime(2026, 11, 22, 10, 3, tzinfo=UTC)
-    assert len(parsed.unhandled) == 1 and "publishedAt" in parsed.unhandled[0]
+    [bad] = parsed.invalid
+    assert bad.path == "items[1]" and "publishedAt" in bad.error and b'"UgBad"' in bad.item and not parsed.unhandled
 
 
 def test_mastodon_mentions_direct_messages_and_other_notification_types():
