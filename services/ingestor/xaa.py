@@ -35,7 +35,7 @@ def parse(document: object, context: Context) -> Parsed:
     """All messages of an Account Activity body. Raises ``PayloadInvalid``."""
     doc, parsed = obj(document, "$"), Parsed()
     account = ident(doc, "for_user_id", "$")
-    users = obj(doc.get("users", {}), "$.users")
+    users = doc.get("users") if isinstance(doc.get("users"), dict) else {}  # profiles only enrich DMs
     for key, read in (("tweet_create_events", lambda event, path: _tweet(account, obj(event, path), path, context, parsed)),
                       ("direct_message_events", lambda event, path: _direct_message(
                           account, users, obj(event, path), path, context, parsed)),

@@ -196,3 +196,39 @@ def test_youtube_topics_and_lease_renewal():
     verified = datetime(2026, 1, 1, tzinfo=UTC)
     assert (youtube.resubscribe_at(verified, 432000) - verified).total_seconds() == 432000 * 0.8
     assert (youtube.resubscribe_at(verified, 3600) - verified).total_seconds() == 1800
+
+
+def test_feed_removals_without_an_author_page_mentions_and_own_items():
+    removal = {"field": "feed", "value": {"item": "comment", "verb": "remove", "post_id": "1029_77",
+                                          "comment_id": "1029_77_501", "created_time": ex.T0}}
+    own_mention = {"field": "mention", "value": {"post_id": "1029_5", "item": "post", "verb": "add", "sender_id": "1029"}}
+    parsed = meta.parse(ex.meta_body("page", [ex.page_entry(changes=[removal, own_mention, {"field": "name"}])]), CTX)
+    [removed] = (item.message for item in parsed.items)
+    assert removed.action is MessageAction.DELETED and removed.author.id == "unknown"
+    assert parsed.skipped == ["mention.own", "page.name"] and parsed.invalid == []
+
+
+def test_telegram_business_messages_and_what_customers_send_without_writing():
+    update = ex.telegram_update(5, "business_message")
+    update["business_message"] |= {"text": None, "venue": {"title": "Acme Store", "address": "Main St 1",
+                                                           "location": {"latitude": 1.5, "longitude": 2.5}}}
+    venue = telegram.parse(update, CTX, "helpbot").items[0].message
+    assert venue.text == "[location] Acme Store, Main St 1" and venue.action is MessageAction.CREATED
+    contact = ex.telegram_update(6)
+    contact["message"] |= {"text": None, "contact": {"phone_number": "+49301234", "first_name": "Max"}}
+    assert telegram.parse(contact, CTX, "helpbot").items[0].message.text == "[contact] Max: +49301234"
+    broken = ex.telegram_update(7)
+    del broken["message"]["chat"]
+    parsed = telegram.parse(broken, CTX, "helpbot")  # dead-lettered, not refused: Telegram would re-send it
+    assert parsed.items == [] and parsed.invalid[0].path == "$.message" and "chat" in parsed.invalid[0].error
+
+
+def test_whatsapp_flow_replies_and_unknown_interactive_kinds():
+    flow = {"from": "16505551234", "id": "wamid.FLOW", "timestamp": str(ex.T0), "type": "interactive",
+            "interactive": {"type": "nfm_reply", "nfm_reply": {"name": "flow", "body": "Sent",
+                                                               "response_json": '{"order": "A-17"}'}}}
+    odd = {**flow, "id": "wamid.ODD", "interactive": {"type": "carousel_reply", "carousel_reply": {}}}
+    parsed = meta.parse(ex.meta_body("whatsapp_business_account", [ex.whatsapp_entry([flow, odd])]), CTX)
+    [message] = (item.message for item in parsed.items)
+    assert message.text == 'Sent\n{"order": "A-17"}' and message.attachments[0].type == "flow_reply"
+    assert [bad.path.rsplit(".", 1)[-1] for bad in parsed.invalid] == ["messages[1]"]

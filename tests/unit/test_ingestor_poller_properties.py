@@ -1,6 +1,6 @@
 """Property: the pollers' parsers and the new Meta shapes, fed hostile input (arbitrary JSON,
 documented responses with any node replaced or removed, arbitrary bytes as a feed), return valid
-messages, mark bad items unhandled, or refuse with their one error type — never another exception
+messages, mark bad items invalid, or refuse with their one error type — never another exception
 (which would crash a poll round and stall its cursor)."""
 
 from __future__ import annotations

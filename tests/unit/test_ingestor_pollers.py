@@ -1,5 +1,5 @@
 """The pollers' pure parts: Retry-After, the Pacific quota day across DST, and the platform
-parsers on documented shapes, including malformed items (unhandled, never a stalled cursor)."""
+parsers on documented shapes, including malformed items (invalid: dead-lettered once, never a stalled cursor)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_mastodon_mentions_direct_messages_and_other_notification_types():
                                          "m.example", "fedi", "raw_payloads/x")
     kinds = [i.message.channel_kind for i in parsed.items]
     assert kinds == [ChannelKind.MENTION, ChannelKind.DIRECT_MESSAGE] and newest == "1004"
-    assert parsed.skipped == ["mastodon.favourite"] and parsed.unhandled[0].startswith("mastodon.invalid_notification")
+    assert parsed.skipped == ["mastodon.favourite"] and parsed.invalid[0].path == "[3]" and not parsed.unhandled
     assert html_text('<p>Hi <a href="x">@<span>acme</span></a><br>line&amp;two</p>') == "Hi @acme\nline&two"
 
 

@@ -60,21 +60,25 @@ def parse_feed(body: bytes, account: str, source: str, raw_ref: str, fetched_at:
                older_than: datetime | None = None) -> Parsed:
     """Every entry of an RSS or Atom document as a review (entries dated before ``older_than`` are
     skipped). Raises ``PollFailed`` when the body is not a feed at all; an unusable entry is
-    ``unhandled`` (dead-lettered with the body)."""
+    ``invalid`` (dead-lettered once, with its path)."""
     feed = feedparser.parse(body)
     if feed.bozo and not feed.entries and not feed.feed:
         raise PollFailed(f"not an RSS/Atom feed: {str(feed.get('bozo_exception'))[:200]}")
     parsed = Parsed()
     for k, entry in enumerate(feed.entries):
-        try:
-            review = _review(entry, f"entries[{k}]", account, source, raw_ref, fetched_at)
-            if older_than is not None and review.created_at < older_than:
-                parsed.skipped.append("feed.old_entry")
-                continue
-            parsed.add(review)
-        except PayloadInvalid as exc:
-            parsed.unhandled.append(f"feed.invalid_entry ({str(exc)[:120]})")
+        path = f"entries[{k}]"
+        parsed.guard(path, entry, lambda entry=entry, path=path: _entry(entry, path, account, source, raw_ref,
+                                                                       fetched_at, older_than, parsed))
     return parsed
+
+
+def _entry(entry, path: str, account: str, source: str, raw_ref: str, fetched_at: datetime,
+           older_than: datetime | None, parsed: Parsed) -> None:
+    review = _review(entry, path, account, source, raw_ref, fetched_at)
+    if older_than is not None and review.created_at < older_than:
+        parsed.skipped.append("feed.old_entry")
+        return
+    parsed.add(review)
 
 
 def _review(entry, path: str, account: str, source: str, raw_ref: str, fetched_at: datetime):

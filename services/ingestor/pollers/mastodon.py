@@ -61,17 +61,23 @@ def parse_notifications(notifications: list, account: str, source: str, raw_ref:
     parsed, newest = Parsed(), None
     for k, raw in enumerate(notifications):
         path = f"[{k}]"
-        try:
-            note = obj(raw, path)
-            note_id = ident(note, "id", path)
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str | int) and not isinstance(raw.get("id"), bool) \
+                and str(raw["id"]).isprintable() and 0 < len(str(raw["id"])) <= 512:
+            note_id = str(raw["id"])
             newest = note_id if newest is None or _id_key(note_id) > _id_key(newest) else newest
-            if note.get("type") != "mention":
-                parsed.skipped.append(f"mastodon.{str(note.get('type'))[:32]}")
-                continue
-            parsed.add(_mention(note, path, account, source, raw_ref))
-        except PayloadInvalid as exc:
-            parsed.unhandled.append(f"mastodon.invalid_notification ({str(exc)[:120]})")
+        parsed.guard(path, raw, lambda raw=raw, path=path: _notification(raw, path, account, source, raw_ref, parsed))
     return parsed, newest
+
+
+def _notification(raw: object, path: str, account: str, source: str, raw_ref: str, parsed: Parsed) -> None:
+    """One notification: a mention is a message, other types are skipped; a malformed one is
+    ``invalid`` (dead-lettered once)."""
+    note = obj(raw, path)
+    ident(note, "id", path)
+    if note.get("type") != "mention":
+        parsed.skipped.append(f"mastodon.{str(note.get('type'))[:32]}")
+        return
+    parsed.add(_mention(note, path, account, source, raw_ref))
 
 
 def _mention(note: dict, path: str, account: str, source: str, raw_ref: str):
