@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
 from services.router.auth import Principal, Tokens, Unauthenticated
 from services.router.configs import ConfigStore, parse
-from services.router import queuetopics
+from services.router import queuetopics, triage
 from services.router.directory import Directory, UnknownAgent
 from services.router.dispatcher import AssignError
 from services.router.reports import kpi_report
@@ -28,6 +28,7 @@ from services.router.tables import AuditEntry, RoutedItem
 from services.router.webhooks import WebhookBridge, WebhookFilterError
 from shared.broker import BrokerError
 from shared.calendar import CalendarError
+from shared.events import ChannelKind, Platform
 
 
 @dataclass
@@ -54,6 +55,20 @@ class Decision(BaseModel):
 
 class AssignIn(BaseModel):
     agent: str = Field(min_length=1, max_length=128)
+
+
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+
+
+class CorrectionIn(BaseModel):
+    """A person's verdict on a dropped or tagged message."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["reply", "tag", "drop"] = Field(
+        description="The right decision: reply (needed a reply), tag (noise, not spam), drop (spam)")
+    tags: list[Tag] | None = Field(default=None, max_length=50,
+                                   description="The right tags (e.g. reason:refund); omitted: unchanged")
+    note: str | None = Field(default=None, max_length=1024, description="Why, for the audit trail")
 
 
 class TokenIn(BaseModel):
@@ -171,13 +186,48 @@ def routes(api: Api) -> APIRouter:
     @router.get("/kpis", tags=["kpis"], summary="KPIs in calendar and business time")
     async def kpis(p: Lead, since: datetime | None = None, until: datetime | None = None) -> dict:
         """Optionally over messages received in [since, until) (RFC 3339 with an offset)."""
-        for name, value in (("since", since), ("until", until)):
-            if value is not None and value.tzinfo is None:
-                raise HTTPException(422, f"{name} needs a UTC offset, e.g. 2026-11-23T00:00:00Z")
-        if since is not None and until is not None and since >= until:
-            raise HTTPException(422, "since must be before until")
+        _check_window(since, until)
         return await kpi_report(api.sessions, api.runtime.dispatcher.state.calendar, await visible_queues(p),
                                 since, until)
+
+    @router.get("/triage", tags=["triage"], summary="Dropped (spam) and tagged (noise) messages, newest first")
+    async def triage_list(
+            p: Agent_, decision: Literal["drop", "tag"] | None = None, platform: Platform | None = None,
+            channel: ChannelKind | None = None,
+            language: Annotated[str | None, Query(min_length=2, max_length=16)] = None,
+            tag: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+            since: datetime | None = None, until: datetime | None = None,
+            corrected: bool | None = None, limit: Annotated[int, Query(ge=1, le=triage.MAX_LIMIT)] = 100,
+            cursor: Annotated[str | None, Query(max_length=4096)] = None) -> dict:
+        """Each row with its decision, the classifier's reason and explanation (rule ids, model,
+        score, threshold, evidence), tags and correction. Filters: received in [since, until)
+        (RFC 3339 with an offset), corrected or not. ``next``: the cursor of the next page."""
+        _check_window(since, until)
+        filters = triage.Filters(decision=decision, platform=platform.value if platform else None,
+                                 channel=channel.value if channel else None, language=language, tag=tag,
+                                 since=since, until=until, corrected=corrected, queues=await visible_queues(p))
+        try:
+            async with api.sessions() as session:
+                rows, following = await triage.page(session, filters, limit, cursor)
+        except triage.BadCursor as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {"items": [triage.as_json(r) for r in rows], "next": following}
+
+    @router.post("/triage/{message_key:path}/correction", tags=["triage"],
+                 summary="Correct a dropped or tagged message (the classifier learns from it)")
+    async def triage_correct(p: Agent_, body: CorrectionIn,
+                             message_key: Annotated[str, Path(min_length=1, max_length=1024)]) -> dict:
+        """Stores the correction and sends a ``ClassificationCorrected`` to the classifier through the
+        outbox. The same correction posted again answers with the same event (nothing new is sent)."""
+        try:
+            done = await triage.correct(api.sessions, message_key, body.decision, body.tags, body.note,
+                                        p.subject, api.runtime.clock(), await visible_queues(p))
+        except triage.CorrectionError as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
+        if not done.repeated:
+            await api.runtime.publish_outbox()
+        return {"message_key": message_key, "event_id": done.event.id, "repeated": done.repeated,
+                "triage": triage.as_json(done.row)}
 
     @router.get("/audit", tags=["audit"], summary="The audit trail of routing decisions")
     async def audit_trail(p: Lead, item_id: str | None = None, limit: int = 200) -> list[dict]:
@@ -225,6 +275,15 @@ def routes(api: Api) -> APIRouter:
         return {"token": token, "subject": body.subject, "role": body.role}
 
     return router
+
+
+def _check_window(since: datetime | None, until: datetime | None) -> None:
+    """422 unless both bounds carry an offset and since < until."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(422, f"{name} needs a UTC offset, e.g. 2026-11-23T00:00:00Z")
+    if since is not None and until is not None and since >= until:
+        raise HTTPException(422, "since must be before until")
 
 
 def _keeps_filtered_queues(bridge: WebhookBridge | None, parsed: RoutingConfig) -> None:

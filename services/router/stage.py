@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.router import triage
 from services.router.dispatcher import Dispatcher
 from services.router.outbox import assigned_event
 from services.router.policy import route
@@ -83,7 +84,9 @@ class RouterStage:
     async def _handle(self, session, event: MessageClassified, facts: set[str], known: dict) -> list[Output]:
         now, state = self.clock(), self.dispatcher.state
         placement = route(event.data, state.config, state.calendar, now)
-        await self.items.record_fact(session, event.data, facts)
+        triaged = event.data.classification.decision.value in triage.TRIAGED
+        await self.items.record_fact(session, event.data, facts, event.id, event.time,
+                                     triage.would_be_queue(event.data, state.config) if triaged else None)
         if placement is None:
             return []
         item = Routed(message=event.data.message, classification=event.data.classification,

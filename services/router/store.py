@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.router import triage
 from services.router.assign import locale_of
 from services.router.policy import Placement, Signals
 from services.router.tables import AuditEntry, Conversation, MessageFact, RoutedItem
-from shared.events import Classified, Routed, Routing
+from shared.events import Classified, Routed, Routing, derived_id
 
 PENDING, QUEUED = "pending", "queued"
 WAITING, ASSIGNED, RESOLVED = "waiting", "assigned", "resolved"
@@ -98,10 +99,14 @@ class RoutedItems:
             rows = (await session.execute(query)).all()
         return {q: n for q, n in rows if queues is None or q in queues}
 
-    async def record_fact(self, session: AsyncSession, item: Classified, known: set[str] | None = None) -> None:
+    async def record_fact(self, session: AsyncSession, item: Classified, known: set[str] | None = None,
+                          event_id: str | None = None, classified_at: datetime | None = None,
+                          queue: str | None = None) -> None:
         """Add every classified message once (any decision) and its conversation's first and
         last sentiment to ``session``; a redelivery changes nothing. The caller commits.
-        ``known``: the batch's message keys that have a fact (``prefetch``); updated here."""
+        ``known``: the batch's message keys that have a fact (``prefetch``); updated here.
+        A dropped or tagged message is also kept for review (``triage.add``: the classified
+        event's id and time, and the queue it would have gone to), in the same transaction."""
         signals = Signals.of(item.classification.tags)
         m = item.message
         if known is not None:
@@ -113,6 +118,8 @@ class RoutedItems:
         session.add(MessageFact(message_key=m.message_key, channel=m.channel_kind.value,
                                 decision=item.classification.decision.value, reason=signals.reason,
                                 sentiment=signals.sentiment, received_at=utc(m.created_at)))
+        triage.add(session, item, event_id or derived_id(m.message_key, "router:triage"), classified_at or m.created_at,
+                   queue)
         if known is None:
             await session.flush()  # a later message of the same batch (one session) must see it
         if signals.sentiment and item.classification.decision.value != "drop":

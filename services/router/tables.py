@@ -1,7 +1,8 @@
 """Router tables: routed items and their work state, the directory (teams, queues, agents),
 conversations (stickiness), assignments, SLA policies, the audit trail of every routing
 decision, helpdesk lifecycle receipts, reply drafts (four-eyes), API tokens, per-message
-facts for KPIs and the admin-editable configuration documents."""
+facts for KPIs, dropped and noise messages kept for review (triage) and the admin-editable
+configuration documents."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -242,3 +244,48 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(Stamp, index=True)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(String(1024))
+
+
+class TriageMessage(Base):
+    """A message the classifier dropped (spam) or tagged (noise), kept reviewable (0010_router_triage).
+
+    Written in the consumer's transaction beside its ``MessageFact`` (one row per message key; a
+    redelivery adds nothing). ``queue`` is where the routing rules would have put it had it needed a
+    reply: what a team-scoped token may see. A person's correction is kept on the row
+    (``corrected_*``) and sent to the classifier as a ``ClassificationCorrected`` through the outbox.
+    """
+
+    __tablename__ = "router_triage"
+    __table_args__ = (Index("ix_router_triage_received", "received_at", "message_key"),)
+
+    message_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), nullable=False)  # the MessageClassified event
+    platform: Mapped[str] = mapped_column(String(32), nullable=False)
+    channel: Mapped[str] = mapped_column(String(32), nullable=False)
+    account_id: Mapped[str] = mapped_column(String(256), nullable=False)
+    author_id: Mapped[str] = mapped_column(String(256), nullable=False)
+    language: Mapped[str] = mapped_column(String(16), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    decision: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str] = mapped_column(String(512), nullable=False)
+    explanation: Mapped[dict] = mapped_column(JSON, nullable=False)
+    tags: Mapped[list] = mapped_column(JSON, nullable=False)
+    queue: Mapped[str | None] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+    classified_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+    corrected_at: Mapped[datetime | None] = mapped_column(Stamp)
+    corrected_decision: Mapped[str | None] = mapped_column(String(16))
+    corrected_tags: Mapped[list | None] = mapped_column(JSON)
+    corrected_by: Mapped[str | None] = mapped_column(String(128))
+    correction_note: Mapped[str | None] = mapped_column(String(1024))
+    correction_event_id: Mapped[str | None] = mapped_column(String(128))
+    corrections: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class TriageTag(Base):
+    """One tag of a triaged message (the ``tag`` filter of ``GET /v1/triage``, by index)."""
+
+    __tablename__ = "router_triage_tags"
+
+    tag: Mapped[str] = mapped_column(String(256), primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
