@@ -39,7 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 eval: $(STAMP)
-	$(BIN)/python -m services.classifier.evaluate
+	$(BIN)/python -m services.classifier.evaluate --all
 
 train: $(STAMP)
 	$(BIN)/python -m services.classifier.train

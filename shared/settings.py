@@ -186,7 +186,19 @@ class ClassifierSettings(ConsumerSettings):
     consumer_group: str = "switchboard-classifier"
     models_dir: Path = ROOT / "services" / "classifier" / "models"
     rules_dir: Path = ROOT / "services" / "classifier" / "rules"
-    spam_threshold: float = 0.5
+    spam_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Spam probability that drops a public comment")
+    spam_threshold_addressed: float = Field(
+        0.9, ge=0.0, le=1.0, description="Spam probability that drops a mention, direct message or review (written to "
+        "the brand; scored without links and @handles), unless a rule, the reply model or a negative tone says a "
+        "person is needed")
+    spam_languages: tuple[str, ...] = Field(
+        ("en",), description="Languages the spam model was trained on (its card's `languages` wins)")
+    spam_threshold_foreign: float = Field(
+        0.9, ge=0.0, le=1.0, description="The least spam probability that drops a message in any other language: "
+        "the model knows too little of it to be sure")
+    shipped_task_models: bool = Field(
+        True, description="Serve the task models that ship in models_dir (reply-needed-v1) where active.json names "
+        "none; false serves only what active.json or task_models name")
     tone_model: str | None = Field("offense-de-v1", description="Task model scoring offensive tone; None disables")
     tone_languages: tuple[str, ...] = ("de",)
     tone_threshold: float = Field(0.8, ge=0.0, le=1.0, description="Offense probability that tags tone:offensive")

@@ -32,6 +32,9 @@ log = get_logger(__name__)
 
 # Task models the stage serves, in the order they are loaded and reported.
 TASKS = ("reply_needed", "relevance", "contact_reason", "sentiment")
+# Task models that ship with the product: served when ``active.json`` names none for the task
+# (a promoted retrain replaces them) and their card is in the models directory.
+SHIPPED_TASKS = {"reply_needed": "reply-needed-v1"}
 DEFAULT_TASK_THRESHOLDS = {"reply_needed": 0.8, "relevance": 0.8, "contact_reason": 0.5, "sentiment": 0.5}
 # Labels of the binary reply-needed / relevance models: which one means "answer it".
 REPLY_LABELS = frozenset({"reply", "relevant", "true", "1", "yes"})
@@ -59,7 +62,7 @@ class Models:
     spam: SpamModel
     rules: Mapping[str, RuleSet]  # by language
     detector: LanguageDetector
-    spam_threshold: float
+    spam_threshold: float  # public comments
     authors: AuthorLists = field(default_factory=AuthorLists.empty)
     large_account_followers: int = 100_000
     shadow_rules: Mapping[str, RuleSet] | None = None  # evaluated beside, never applied
@@ -68,6 +71,9 @@ class Models:
     tone_threshold: float = 0.8
     tasks: tuple[ServedTask, ...] = ()  # task models in service (none by default)
     taxonomy: Taxonomy = field(default_factory=Taxonomy.open)  # which tags are contact reasons
+    spam_threshold_addressed: float = 0.9  # mentions, direct messages, reviews (written to the brand)
+    spam_languages: tuple[str, ...] = ("en",)  # what the spam model was trained on
+    spam_threshold_foreign: float = 0.9  # the least threshold in any other language
 
     def task(self, name: str) -> ServedTask | None:
         """The served model of task ``name``, or ``None``."""
@@ -94,6 +100,7 @@ class Models:
         return {
             "spam": {"name": card.name, "version": card.version, "trained_at": card.trained_at,
                      "training_data_sha256": card.training_data_sha256, "threshold": self.spam_threshold,
+                     "threshold_addressed": self.spam_threshold_addressed,
                      "evaluation": card.evaluation.get("overall", {})},
             "rules": {lang: {"version": rs.version, "rules": len(rs.rules)} for lang, rs in sorted(self.rules.items())},
             "shadow_rules": {lang: {"version": rs.version, "rules": len(rs.rules)}
@@ -139,6 +146,9 @@ def load_models(settings: ClassifierSettings, detector: LanguageDetector | None 
             tuple(settings.languages), settings.language_short_accuracy) else LanguageDetector(
             tuple(settings.languages), settings.language_short_accuracy),
         spam_threshold=settings.spam_threshold,
+        spam_threshold_addressed=settings.spam_threshold_addressed,
+        spam_languages=tuple(spam.card.model_extra.get("languages") or settings.spam_languages),
+        spam_threshold_foreign=settings.spam_threshold_foreign,
         authors=load_lists(settings.authors_dir),
         large_account_followers=settings.large_account_followers,
         shadow_rules=MappingProxyType(load_dir(shadow, taxonomy)) if shadow is not None else None,
@@ -172,7 +182,10 @@ def load_task_models(settings: ClassifierSettings, taxonomy: Taxonomy | None = N
         chosen[task] = (load_task_model(directory, name), entry)
         _release_heap()
     for task in TASKS:
-        if task in chosen or (name := registry.active(settings.models_dir, task)) is None:
+        shipped = SHIPPED_TASKS.get(task) if settings.shipped_task_models else None
+        if shipped is not None and not (settings.models_dir / f"{shipped}.json").is_file():
+            shipped = None
+        if task in chosen or (name := registry.active(settings.models_dir, task, shipped)) is None:
             continue
         if (card_task := _card_task(settings.models_dir, name)) not in (None, task):
             raise TaskModelError(f"{settings.models_dir / registry.FILE}: {task} points at {name}, a {card_task} model")

@@ -1,8 +1,12 @@
-"""The spam training corpus: the permissively licensed YouTube and SMS spam collections.
+"""The spam training corpus: permissively licensed spam collections, German ham, the team's examples.
 
-Only ``youtube-spam/*.csv`` (CC BY 4.0 via UCI; CONTENT and CLASS columns, never DATE, which
+``youtube-spam/*.csv`` (CC BY 4.0 via UCI; CONTENT and CLASS columns, never DATE, which
 leaks the label in the Eminem file) and ``sms-spam/SMSSpamCollection`` (tab-separated
-``label\\ttext``) are read. Texts are normalised the way the served model sees them, then
+``label\\ttext``) are required. Where present, two more sources teach the model that German is not
+spam and what German spam looks like: the GermEval 2018 training tweets (CC BY 4.0) as ham
+(``germeval2018``: ordinary German tweets, offensive or not, none of them spam), and the team's own
+labelled messages (``services/classifier/data/examples.csv``: ``spam`` rows as spam, the rest ham;
+source ``team``). Texts are normalised the way the served model sees them, then
 deduplicated across both sets; a text seen with both labels is dropped as contradictory.
 """
 
@@ -17,6 +21,8 @@ from services.classifier.model import fingerprint, normalise
 
 YOUTUBE_GLOB = "youtube-spam/Youtube*.csv"
 SMS_FILE = "sms-spam/SMSSpamCollection"
+GERMEVAL2018_FILE = "germeval2018/germeval2018.training.txt"
+TEAM_EXAMPLES = Path(__file__).resolve().parent / "data" / "examples.csv"
 
 
 class CorpusMissing(FileNotFoundError):
@@ -27,7 +33,7 @@ class CorpusMissing(FileNotFoundError):
 class Example:
     text: str
     label: int  # 1 = spam, 0 = ham
-    source: str  # "youtube" or "sms"
+    source: str  # "youtube", "sms", "germeval2018" or "team"
 
 
 @dataclass(frozen=True)
@@ -76,11 +82,33 @@ def read_sms(datasets: Path) -> list[Example]:
     return examples
 
 
-def load(datasets: Path) -> Corpus:
-    """Read, normalise and deduplicate both sets. Raises ``CorpusMissing``."""
+def read_german_ham(datasets: Path) -> list[Example]:
+    """Every GermEval 2018 training tweet as ham; ``[]`` when the file is absent."""
+    path = datasets / GERMEVAL2018_FILE
+    if not path.is_file():
+        return []
+    return [Example(line.split("\t")[0], 0, "germeval2018")
+            for line in path.read_text(encoding="utf-8").splitlines() if line.count("\t") == 2]
+
+
+def read_team(path: Path | None = None) -> list[Example]:
+    """The team's own examples: ``spam`` → 1, ``reply``/``noise`` → 0; ``[]`` when absent."""
+    path = TEAM_EXAMPLES if path is None else path
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [Example(r["text"], int(r["label"] == "spam"), "team") for r in csv.DictReader(handle)
+                if r.get("text") and r.get("label") in ("spam", "reply", "noise")]
+
+
+def load(datasets: Path, extra: bool = True) -> Corpus:
+    """Read, normalise and deduplicate the sets (``extra``: with German ham and the team's
+    examples where present). Raises ``CorpusMissing``."""
     if not datasets.is_dir():
         raise CorpusMissing(f"datasets folder {datasets} not found")
     raw = read_youtube(datasets) + read_sms(datasets)
+    if extra:
+        raw += read_german_ham(datasets) + read_team()
     by_text: dict[str, list[Example]] = defaultdict(list)
     for example in raw:
         by_text[normalise(example.text)].append(example)

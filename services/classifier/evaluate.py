@@ -1,6 +1,9 @@
 """``make eval``: reproduce the published protocols on ``../shared/datasets``.
 
 ``python -m services.classifier.evaluate [--datasets DIR] [--out eval/results.json] [--only TEXT]``
+``python -m services.classifier.evaluate --triage [--sample N]``: the product's own decision on real
+traffic (``triage``: false drops, reply recall, spam recall, workload per stream), written to
+``eval/triage.json``. ``make eval`` runs both.
 
 For every dataset/task in ``protocols.SPECS`` both recipes (``recipes.baseline`` and
 ``recipes.fit_ours``) are fitted on each training fold only and scored on its test fold; a
@@ -28,6 +31,7 @@ from shared.settings import ROOT
 
 DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"
 DEFAULT_OUT = ROOT / "eval" / "results.json"
+DEFAULT_TRIAGE_OUT = ROOT / "eval" / "triage.json"
 
 
 def progress(message: str) -> None:
@@ -108,11 +112,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--only", default="", help="run protocols whose dataset/task contains this text")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--triage", action="store_true", help="only the triage report (the stage's decision on "
+                        "real traffic), written to eval/triage.json")
+    parser.add_argument("--all", action="store_true", help="the academic protocols and the triage report")
+    parser.add_argument("--sample", type=int, default=0, help="triage: a fixed sample of N messages per stream")
+    parser.add_argument("--triage-out", type=Path, default=DEFAULT_TRIAGE_OUT)
     args = parser.parse_args(argv)
     if not args.datasets.is_dir():
         progress(f"skipped: no datasets folder at {args.datasets} (expected ../shared/datasets beside the "
                  "repository, or pass --datasets DIR); nothing evaluated")
         return 0
+    if args.triage or args.all:
+        run_triage(args.datasets, args.triage_out, args.sample)
+        if args.triage:
+            return 0
     rows = evaluate(args.datasets, args.only, args.jobs)
     print(render(rows))
     for split in dict.fromkeys(f"{r['dataset']}/{r['task']}: {r['split']}" for r in rows):
@@ -121,6 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     progress(f"wrote {args.out}")
     return 0
+
+
+def run_triage(datasets: Path, out: Path, sample: int = 0) -> list[dict]:
+    """The triage report with the shipped models and settings; printed and written to ``out``."""
+    from services.classifier import bundle, triage
+    from shared.settings import ClassifierSettings
+    models = bundle.load_models(ClassifierSettings())
+    rows = triage.evaluate(datasets, models, sample, progress=progress)
+    print("Triage on real traffic (the classifier stage's own decision; eval/triage.json)")
+    print(triage.render(rows))
+    triage.write(rows, out, {"sample_per_stream": sample or None, "models": models.describe()})
+    progress(f"wrote {out}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ class _Vectorizer:
             missing = [word for words in split for word in words if word not in cache]
             if missing:
                 if len(cache) + len(missing) > CACHE_WORDS:
-                    cache.clear()
+                    cache.clear()  # the batch's words that were cached are gone too: look up all of them
+                    missing = [word for words in split for word in words]
                 cache.update(self._word_columns(list(dict.fromkeys(missing))))
             parts, lengths = [], []
             for words in split:

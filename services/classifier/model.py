@@ -70,6 +70,18 @@ def normalise(text: str) -> str:
     return " ".join(text.split())[:MAX_CHARS]
 
 
+_ADDRESS = re.compile(r"(?:https?://|www\.)\S+|(?<![\w.])@\w{1,30}", re.IGNORECASE)
+
+
+def content(normalised: str) -> str:
+    """What the customer wrote, without the parts that carry no evidence of spam or of a request
+    on a message addressed to the brand: links (X wraps every link and picture in ``t.co``) and
+    @handles. Whitespace collapsed; ``""`` when nothing else is left (a picture, a forwarded post)."""
+    if "@" not in normalised and "http" not in normalised and "www" not in normalised:
+        return normalised
+    return " ".join(_ADDRESS.sub(" ", normalised).split())
+
+
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -35,7 +35,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from services.classifier import corpus as corpus_
 from services.classifier import datasets as datasets_
-from services.classifier import training
+from services.classifier import replytrain, training
 from services.classifier.model import NAME, compact, sha256_file
 from shared.settings import ROOT
 
@@ -101,7 +101,13 @@ def card(corpus: corpus_.Corpus, artifact: Path, evaluation: dict) -> dict:
                  "duplicates_dropped": corpus.duplicates_dropped, "conflicts_dropped": corpus.conflicts_dropped},
         "evaluation": evaluation, "params": PARAMS, "seed": SEED,
         "sources": ["UCI YouTube Spam Collection (Alberto, Lochter, Almeida 2015), CC BY 4.0; DATE unused",
-                    "UCI SMS Spam Collection v.1 (Almeida, Gomez Hidalgo, Yamakami 2011), CC BY 4.0"],
+                    "UCI SMS Spam Collection v.1 (Almeida, Gomez Hidalgo, Yamakami 2011), CC BY 4.0",
+                    *(["GermEval 2018 Task 1 training tweets (Wiegand, Siegel, Ruppenhofer 2018), CC BY 4.0: "
+                       "all as ham (German that is not spam)"] if "germeval2018" in corpus.raw_rows else []),
+                    *(["services/classifier/data/examples.csv: the team's own labelled messages (spam rows as "
+                       "spam, the rest as ham)"] if "team" in corpus.raw_rows else [])],
+        # the languages it has seen both spam and ham in: elsewhere the stage asks for more certainty
+        "languages": ["en", "de"] if {"germeval2018", "team"} <= set(corpus.raw_rows) else ["en"],
         "note": "evaluation figures come from the 80 % fit; the artifact is the same pipeline refit on all rows",
     }
 
@@ -144,13 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--only", choices=[NAME, OFFENSE_NAME], help="build just this model")
+    parser.add_argument("--only", choices=[NAME, OFFENSE_NAME, replytrain.NAME], help="build just this model")
     args = parser.parse_args(argv)
     try:
         if args.only in (None, NAME):
             train(args.datasets, args.out)
         if args.only in (None, OFFENSE_NAME):
             train_offense(args.datasets, args.out)
+        if args.only in (None, replytrain.NAME):
+            replytrain.train(args.datasets, args.out, progress)
     except (corpus_.CorpusMissing, datasets_.DatasetMissing) as exc:
         sys.stderr.write(f"[train] cannot train: {exc}. The training data lives in ../shared/datasets "
                          "next to the repository (or pass --datasets DIR).\n")

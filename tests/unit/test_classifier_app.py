@@ -77,7 +77,7 @@ async def test_http_classify_models_and_validation(built):
         assert (await client.post("/v1/classify", json={**body, "platform": "myspace"})).status_code == 422
         described = (await client.get("/v1/models")).json()
         assert described["spam"]["version"] == built[0].state.models.spam.card.version
-        assert (described["rules"]["de"]["version"], described["rules"]["en"]["version"]) == ("de-2", "en-2")
+        assert (described["rules"]["de"]["version"], described["rules"]["en"]["version"]) == ("de-3", "en-3")
         assert (await client.get("/readyz")).status_code == 503  # the runner is not started here
         assert described["reload"]["last_error"] is None and described["reload"]["reloads"] == 0
 

@@ -70,7 +70,12 @@ def make_datasets(root: Path) -> Path:
     return root
 
 
-def test_corpus_deduplicates_and_drops_contradictions(tmp_path):
+@pytest.fixture
+def no_team_examples(monkeypatch, tmp_path):
+    monkeypatch.setattr(corpus, "TEAM_EXAMPLES", tmp_path / "absent.csv")
+
+
+def test_corpus_deduplicates_and_drops_contradictions(tmp_path, no_team_examples):
     loaded = corpus.load(make_datasets(tmp_path))
     assert loaded.raw_rows == {"youtube": 60, "sms": 63}
     assert (loaded.duplicates_dropped, loaded.conflicts_dropped) == (2, 1)
@@ -78,7 +83,24 @@ def test_corpus_deduplicates_and_drops_contradictions(tmp_path):
     assert loaded.fingerprint() == corpus.load(tmp_path).fingerprint()
 
 
-def test_training_round_trips_through_skops(tmp_path):
+def test_corpus_adds_german_ham_and_the_team_examples_where_present(tmp_path, monkeypatch):
+    root = make_datasets(tmp_path)
+    (root / "germeval2018").mkdir()
+    (root / "germeval2018" / "germeval2018.training.txt").write_text(
+        "Die Bahn ist wieder zu spät\tOTHER\tOTHER\nSo ein Mist heute\tOFFENSE\tPROFANITY\n", "utf-8")
+    team = tmp_path / "examples.csv"
+    team.write_text("text,language,label,sentiment,kind\nKostenlose Follower hier klicken,de,spam,neutral,promotion\n"
+                    "Seit gestern kein Internet,de,reply,negative,outage\n", "utf-8")
+    monkeypatch.setattr(corpus, "TEAM_EXAMPLES", team)
+    loaded = corpus.load(root)
+    assert loaded.raw_rows["germeval2018"] == 2 and loaded.raw_rows["team"] == 2
+    labels = {e.text: e.label for e in loaded.examples}
+    assert labels["Kostenlose Follower hier klicken"] == 1 and labels["Seit gestern kein Internet"] == 0
+    assert labels["Die Bahn ist wieder zu spät"] == 0
+    assert "team" not in corpus.load(root, extra=False).raw_rows
+
+
+def test_training_round_trips_through_skops(tmp_path, no_team_examples):
     card = train.train(make_datasets(tmp_path / "data"), tmp_path / "out")
     model = SpamModel.load(tmp_path / "out")
     assert model.card.version == card["version"] and card["rows"]["train"] == 120

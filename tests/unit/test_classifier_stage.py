@@ -79,7 +79,7 @@ def test_short_or_empty_texts_do_not_break(models, text):
 
 def test_danke_is_german_praise(models):
     result = classify(message("danke!"), models)
-    assert (result.language, result.tags) == ("de", ("noise", "praise", "reason:praise"))
+    assert (result.language, result.tags) == ("de", ("noise", "praise", "sentiment:positive", "reason:praise"))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -98,12 +98,32 @@ def test_language_hint_wins_and_is_normalised(models):
 def test_praise_is_tagged_not_answered(models):
     result = classify(message("I love this product, great job!"), models)
     assert (result.decision, result.urgency) == (Decision.TAG, Urgency.LOW)
-    assert result.tags == ("noise", "praise", "reason:praise") and "en.tag.praise" in result.explanation.rule_ids
+    assert result.tags == ("noise", "praise", "sentiment:positive", "reason:praise")
+    assert "en.tag.praise" in result.explanation.rule_ids
 
 
-def test_direct_message_without_rules_still_needs_a_reply(models):
-    result = classify(message("ok cool", kind=ChannelKind.DIRECT_MESSAGE), models)
-    assert result.decision == Decision.REPLY and "direct message" in result.reason
+def test_a_message_to_the_brand_that_nothing_calls_noise_reaches_an_agent_at_low_priority(models):
+    for kind in (ChannelKind.DIRECT_MESSAGE, ChannelKind.MENTION, ChannelKind.REVIEW):
+        result = classify(message("saw the new ad on tv yesterday", kind=kind), models)
+        assert (result.decision, result.urgency) == (Decision.REPLY, Urgency.LOW), kind
+        assert "addressed to the brand" in result.reason
+    # the same words as a public comment under a post are not addressed to anyone in particular
+    assert classify(message("saw the new ad on tv yesterday"), models).decision == Decision.TAG
+
+
+def test_plain_thanks_to_the_brand_is_noise_but_a_question_or_a_complaint_is_not(models):
+    thanks = classify(message("thank you so much, great job everyone!", kind=ChannelKind.MENTION), models)
+    assert thanks.decision == Decision.TAG and "reply_needed" in thanks.reason
+    asks = classify(message("thank you so much, great job! when does the sale end?", kind=ChannelKind.MENTION), models)
+    assert asks.decision == Decision.REPLY
+    sour = classify(message("thanks for nothing, three hours on hold again", kind=ChannelKind.MENTION), models)
+    assert sour.decision == Decision.REPLY and "sentiment:negative" in sour.tags
+
+
+def test_only_links_and_handles_to_the_brand_reach_an_agent(models):
+    result = classify(message("@brand @brand https://t.co/AbC123xyz", kind=ChannelKind.MENTION), models)
+    assert (result.decision, result.urgency) == (Decision.REPLY, Urgency.LOW)
+    assert result.explanation.score == 0.0 and "links or @handles" in result.reason
 
 
 def test_urgent_rule_overrides_a_model_only_spam_verdict(models):
@@ -111,7 +131,10 @@ def test_urgent_rule_overrides_a_model_only_spam_verdict(models):
     urgent = classify(message("I will sue you and call my lawyer"), everything_is_spam)
     assert (urgent.decision, urgent.urgency) == (Decision.REPLY, Urgency.HIGH)
     assert "overridden" in urgent.reason
-    assert classify(message("Where is my refund?"), everything_is_spam).decision == Decision.DROP
+    # a reply rule is never overridden by a spam score alone either (the score is named in the reason)
+    refund = classify(message("Where is my refund?"), everything_is_spam)
+    assert refund.decision == Decision.REPLY and "overridden by en.reply.refund" in refund.reason
+    assert classify(message("nice weather today"), everything_is_spam).decision == Decision.DROP
 
 
 def test_classify_is_deterministic_and_bounded_on_huge_texts(models):
@@ -148,7 +171,8 @@ def test_iban_in_a_public_comment_is_urgent_and_masked(models):
     assert "pii.iban: DE******************00 in a public_comment" in result.explanation.evidence
     assert "3704" not in repr(result)  # the full IBAN appears nowhere in the classification
     in_private = classify(message(text, ChannelKind.DIRECT_MESSAGE), models)
-    assert in_private.urgency == Urgency.NORMAL and "pii:iban" in in_private.tags
+    assert in_private.decision == Decision.REPLY and in_private.urgency != Urgency.HIGH  # private: not exposed
+    assert "pii:iban" in in_private.tags
 
 
 def test_phone_numbers_do_not_rescue_sms_spam(models):
