@@ -53,8 +53,9 @@ async def run_demo(replay: bool = True, exit_after_replay: bool = False) -> int:
 
 
 async def _replay(stack: LocalStack, watcher: SummaryWatcher, stop: asyncio.Event) -> int:
-    messages = replay_mod.load()
-    _say(f"Replaying {len(messages)} real messages (data/replay/README.md) through {stack.webhook_url}")
+    messages = replay_mod.load(replay_mod.DEMO_FILE)
+    _say(f"Replaying {len(messages)} customer-service messages written by the team (data/replay/README.md) "
+         f"through {stack.webhook_url}")
     task = asyncio.create_task(replay_mod.replay(stack.webhook_url, stack.config.webhook_secret, messages))
     while not task.done() and not stop.is_set():
         _show(watcher, live=True)

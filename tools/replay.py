@@ -21,6 +21,8 @@ import httpx
 from services.ingestor.signing import sign
 
 REPLAY_FILE = Path(__file__).resolve().parent.parent / "data" / "replay" / "messages.jsonl"
+# what ``make run`` replays: a customer-service stream the team wrote (data/replay/README.md)
+DEMO_FILE = REPLAY_FILE.with_name("stream.jsonl")
 
 
 def load(path: Path = REPLAY_FILE) -> list[dict]:
