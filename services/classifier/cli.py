@@ -97,8 +97,23 @@ def run_retrain(args: argparse.Namespace) -> list[dict]:
     for family in TASK_FAMILIES:
         if args.only in (None, family):
             outcomes.append(retrain.retrain_task(family, examples, models_dir=args.models, progress=progress,
-                                                 tolerance=args.tolerance, dry_run=args.dry_run))
+                                                 tolerance=args.tolerance, dry_run=args.dry_run,
+                                                 base=_shipped_base(family, args.datasets)))
     return [o.as_dict() for o in outcomes]
+
+
+def _shipped_base(family: str, datasets: Path) -> tuple[list[str], list[str]] | None:
+    """The shipped model's training data for ``family`` (reply_needed), ``None`` when there is none."""
+    if family != "reply_needed":
+        return None
+    from services.classifier import replytrain
+    from services.classifier.datasets import DatasetMissing
+    try:
+        texts, labels, _ = replytrain.load(datasets)
+    except (DatasetMissing, FileNotFoundError) as exc:
+        progress(f"reply_needed: shipped training data missing ({exc}); fitting on the corrections alone")
+        return None
+    return texts, labels
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,7 +4,11 @@ For the **spam** model the candidate is the shipped recipe (``train.build_pipeli
 the shipped training data (YouTube + SMS spam, deduplicated, ``corpus.load``) plus the stored
 corrections' spam labels (a correction overrides a shipped row with the same normalised text).
 For a **task** (``reply_needed``, ``contact_reason``, ``sentiment``) with enough corrected
-labels, the candidate is ``recipes.fit_ours`` on them (no shipped data exists for these).
+labels, the candidate is ``recipes.fit_ours`` on them — and, for ``reply_needed``, on the shipped model's
+training data too (``replytrain.load``: the corrections are added to it, a correction overriding a shipped
+row with the same text), compared with the live model: the promoted one, else the shipped
+``reply-needed-v1``. Corrections on drops and noise ("needed a reply", "not spam", from the router's
+triage review) are the most valuable ones: they teach exactly what the stage got wrong.
 
 Corrections are split once, deterministically, by a hash of their ``message_key``: about
 ``holdout`` of them are *never* trained on, by any retrain, and judge every candidate. A
@@ -246,18 +250,29 @@ def _promote(outcome: Outcome, pipeline, models_dir: Path, name: str, version: s
 
 # -- task models -----------------------------------------------------------------------------
 def retrain_task(family: str, examples: Sequence[Example], *, models_dir: Path, progress: Progress,
-                 holdout: float = HOLDOUT, tolerance: float = TOLERANCE, dry_run: bool = False) -> Outcome:
-    """A task model from corrections alone, compared on the held-out corrections."""
-    current_name = registry.active(models_dir, family)
+                 holdout: float = HOLDOUT, tolerance: float = TOLERANCE, dry_run: bool = False,
+                 base: tuple[Sequence[str], Sequence[str]] | None = None) -> Outcome:
+    """A task model from the corrections (plus ``base``, the shipped training texts and labels, when
+    the family ships one), compared with the live model on the held-out corrections."""
+    from services.classifier.bundle import SHIPPED_TASKS
+    shipped = SHIPPED_TASKS.get(family)
+    current_name = registry.active(models_dir, family,
+                                   shipped if shipped and (models_dir / f"{shipped}.json").is_file() else None)
     train, held = labelled(examples, family, holdout)
     outcome = Outcome(family, False, "", current=current_name, corrections={"train": len(train), "held_out": len(held)})
     counts = Counter(y for _, y in train)
-    if len(counts) < 2 or min(counts.values()) < MIN_PER_CLASS or not held:
+    enough = (len(train) >= MIN_PER_CLASS and len(counts.keys() | set(base[1])) >= 2 if base else
+              len(counts) >= 2 and min(counts.values()) >= MIN_PER_CLASS)  # shipped data holds the other labels
+    if not enough or not held:
         outcome.reason = (f"not enough corrections: needs 2+ labels with {MIN_PER_CLASS}+ training rows each and a "
                           f"held-out slice; have {dict(counts)} to train, {len(held)} held out")
         return outcome
-    progress(f"{family}: fitting on {len(train)} corrections {dict(counts)}, {len(held)} held out")
-    texts, labels = [t for t, _ in train], [y for _, y in train]
+    progress(f"{family}: fitting on {len(train)} corrections {dict(counts)}"
+             f"{f' and {len(base[0])} shipped rows' if base else ''}, {len(held)} held out")
+    corrected = dict(train)  # a correction overrides a shipped row with the same text
+    shipped_rows = [(t, y) for t, y in zip(*base, strict=True) if t not in corrected] if base else []
+    texts = [t for t, _ in shipped_rows] + [t for t, _ in train]
+    labels = [y for _, y in shipped_rows] + [y for _, y in train]
     pipeline, params = recipes.fit_ours(texts, labels, macro_f_hm)
     held_texts, truth = [t for t, _ in held], [y for _, y in held]
     if current_name is not None:
@@ -274,10 +289,11 @@ def retrain_task(family: str, examples: Sequence[Example], *, models_dir: Path, 
     name, revision = next_name(models_dir, family)
     version = f"1.{revision}.0+{digest[:8]}"
     card = {"task": family, "version": version, "training_data_sha256": digest,
-            "rows": {"train": len(texts), **{f"label:{k}": v for k, v in sorted(counts.items())},
+            "rows": {"train": len(texts), **{f"label:{k}": v for k, v in sorted(Counter(labels).items())},
                      "corrections_held_out": len(held)},
-            "labels": sorted(counts), "params": params, "parent": parent,
+            "labels": sorted(set(labels)), "params": params, "parent": parent,
             "evaluation": {"overall": _overall(outcome.figures), "retrain": [asdict(f) for f in outcome.figures],
                            "tolerance": tolerance},
-            "sources": ["helpdesk and router corrections (stored)"]}
+            "sources": ["helpdesk and router corrections (stored)",
+                        *([f"the shipped training data of {shipped} ({len(shipped_rows)} rows)"] if base else [])]}
     return _promote(outcome, pipeline, models_dir, name, version, card, progress)

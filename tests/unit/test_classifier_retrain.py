@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.classifier import cli, registry, retrain, tasks, train
+from services.classifier import cli, registry, retrain, tasks, train, training
 from services.classifier.datasets import Protocol
 from services.classifier.feedback import Example
 from services.classifier.model import SpamModel
@@ -124,6 +124,24 @@ def test_task_model_from_corrections_beats_the_majority_label_and_is_promoted(mo
     assert model.predict(["please help my order never arrived 3"]) == ["reply"]
     thin = retrain.retrain_task("sentiment", replies, models_dir=models_dir, progress=quiet)
     assert not thin.promoted and "not enough corrections" in thin.reason
+
+
+def test_a_shipped_reply_model_is_the_one_to_beat_and_its_data_is_kept(models_dir: Path):
+    shipped_texts = sentences(SERVICE, 40, 3) + sentences(HAMMY, 40, 4)
+    shipped_labels = ["reply"] * 40 + ["noise"] * 40
+    training.train_task(shipped_texts, shipped_labels, task="reply_needed", name="reply-needed-v1", out=models_dir,
+                        progress=quiet)
+    # the triage review's corrections: noise that needed a reply
+    missed = corrections(sentences(HAMMY, 30, 9, extra=("still waiting",)), "reply")
+    replies = corrections(sentences(SERVICE, 20, 10), "reply")
+    outcome = retrain.retrain_task("reply_needed", missed + replies, models_dir=models_dir, progress=quiet,
+                                   base=(shipped_texts, shipped_labels))
+    assert outcome.current == "reply-needed-v1"  # not the majority label: the shipped model is live
+    assert outcome.promoted, outcome.reason
+    card = json.loads((models_dir / f"{registry.active(models_dir, 'reply_needed')}.json").read_text("utf-8"))
+    assert card["rows"]["train"] > 80 and any("shipped training data" in s for s in card["sources"])
+    model = tasks.TaskModel.load(models_dir, card["name"])
+    assert model.predict([sentences(HAMMY, 1, 4)[0]]) == ["noise"]  # the shipped noise is not forgotten
 
 
 def test_held_out_slice_is_stable_and_about_a_fifth():
