@@ -40,10 +40,11 @@ def baseline() -> Pipeline:
     return Pipeline([("features", features), ("clf", LinearSVC())])
 
 
-def features(variant: str, language: str | None = None) -> FeatureUnion:
+def features(variant: str, language: str | None = None, word_min_df: int = 1) -> FeatureUnion:
     """``ngrams``: word 1–2 and char_wb 2–5 (seen twice), sublinear tf; ``plain``: unigrams, raw tf;
     ``lemmas``: as ``ngrams``, but the word 1–2-grams are over spaCy's tokens and lemmas of
-    ``language`` (``lemmas.LemmaTokenizer``)."""
+    ``language`` (``lemmas.LemmaTokenizer``). ``word_min_df``: word n-grams seen in fewer documents are
+    left out (2 on large mixed corpora halves the vocabulary, and the served model's memory)."""
     if variant == "plain":
         word = TfidfVectorizer(dtype=np.float32)
         char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), dtype=np.float32)
@@ -51,10 +52,10 @@ def features(variant: str, language: str | None = None) -> FeatureUnion:
     if variant == "lemmas":
         if not language:
             raise ValueError("the lemmas feature set needs the training data's language")
-        word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32,
+        word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32, min_df=word_min_df,
                                tokenizer=LemmaTokenizer(language), lowercase=False, token_pattern=None)
     else:
-        word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32)
+        word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32, min_df=word_min_df)
     char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, dtype=np.float32)
     return FeatureUnion([("word", word), ("char", char)])
 
@@ -87,7 +88,7 @@ def _inner_folds(labels: np.ndarray) -> int:
 
 
 def select(texts: Sequence[str], labels: Sequence[str], score: Score,
-           language: str | None = None) -> tuple[dict, FeatureUnion, float]:
+           language: str | None = None, word_min_df: int = 1) -> tuple[dict, FeatureUnion, float]:
     """The best (variant, C, class weight) by inner CV: the params, fitted features, CV score."""
     y = np.asarray(labels)
     # small sets: repeat the inner CV with other shuffles, one split's noise decides too much there
@@ -95,7 +96,7 @@ def select(texts: Sequence[str], labels: Sequence[str], score: Score,
     folds = [StratifiedKFold(_inner_folds(y), shuffle=True, random_state=SEED + r) for r in range(repeats)]
     best: tuple[float, dict, FeatureUnion] | None = None
     for variant in variants(len(y), language):
-        union = features(variant, language)
+        union = features(variant, language, word_min_df)
         x = union.fit_transform(texts)
         for c, weight in itertools.product(C_GRID if len(y) < SMALL else C_GRID[1:], WEIGHTS):
             cv_score = float(np.mean([score(y, cross_val_predict(_svm(c, weight), x, y, cv=f)) for f in folds]))
@@ -106,10 +107,10 @@ def select(texts: Sequence[str], labels: Sequence[str], score: Score,
 
 
 def fit_ours(texts: Sequence[str], labels: Sequence[str], score: Score,
-             language: str | None = None) -> tuple[Pipeline, dict]:
+             language: str | None = None, word_min_df: int = 1) -> tuple[Pipeline, dict]:
     """Select, then fit the calibrated pipeline on all ``texts`` (in ``language``, when known:
     the lemma feature set is then a candidate too). Returns it and its params."""
-    params, union, cv_score = select(texts, labels, score, language)
+    params, union, cv_score = select(texts, labels, score, language, word_min_df)
     union = _pruned(union)
     y = np.asarray(labels)
     # ensemble=False: one SVM fitted on every row, its sigmoid fitted on out-of-fold decisions
@@ -117,4 +118,6 @@ def fit_ours(texts: Sequence[str], labels: Sequence[str], score: Score,
                                  cv=_inner_folds(y), ensemble=False)
     clf.fit(union.transform(texts), y)
     params["inner_cv_score"] = round(float(cv_score), 4)
+    if word_min_df > 1:
+        params["word_min_df"] = word_min_df
     return Pipeline([("features", union), ("clf", clf)]), params

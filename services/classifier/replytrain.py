@@ -113,7 +113,7 @@ def load(datasets: Path) -> tuple[list[str], list[str], dict[str, int]]:
 def train(datasets: Path, out: Path, progress) -> None:
     texts, labels, counts = load(datasets)
     progress(f"reply-needed: {len(texts)} texts ({counts})")
-    training.train_task(texts, labels, task="reply_needed", name=NAME, out=out, progress=progress, extra={
+    training.train_task(texts, labels, task="reply_needed", name=NAME, out=out, progress=progress, word_min_df=2, extra={
         "positive_label": "reply", "sources": SOURCES, "source_rows": counts,
         "input": "model.content: normalised text without links and @handles",
         "see_also": "python -m services.classifier.evaluate --triage (the decision on real traffic)"})

@@ -35,7 +35,8 @@ def scores(y_true: Sequence[str], y_pred: Sequence[str]) -> dict:
             "rows": len(y_true)}
 
 
-def holdout(texts: list[str], labels: list[str], progress: Progress, language: str | None = None) -> dict:
+def holdout(texts: list[str], labels: list[str], progress: Progress, language: str | None = None,
+            word_min_df: int = 1) -> dict:
     """Fit on a stratified 80 %, score the other 20 %; {} when the data is too small."""
     if min(Counter(labels).values()) < MIN_PER_CLASS:
         progress(f"hold-out skipped: a class has fewer than {MIN_PER_CLASS} rows")
@@ -43,23 +44,23 @@ def holdout(texts: list[str], labels: list[str], progress: Progress, language: s
     x_train, x_test, y_train, y_test = train_test_split(
         texts, labels, test_size=HOLDOUT, random_state=recipes.SEED, stratify=labels)
     progress(f"hold-out: fitting on {len(x_train)} rows, scoring {len(x_test)}")
-    pipeline, _ = recipes.fit_ours(x_train, y_train, macro_f_hm, language)
+    pipeline, _ = recipes.fit_ours(x_train, y_train, macro_f_hm, language, word_min_df)
     return {"protocol": f"stratified {HOLDOUT:.0%} hold-out, seed {recipes.SEED}; fit on the other rows",
             **scores(y_test, list(pipeline.predict(x_test)))}
 
 
 def train_task(texts: Sequence[str], labels: Sequence[str], *, task: str, name: str, out: Path,
                progress: Progress, version: str = "1.0", extra: dict | None = None,
-               language: str | None = None) -> ModelCard:
+               language: str | None = None, word_min_df: int = 1) -> ModelCard:
     """Measure on a hold-out, refit on all rows, save. ``extra`` goes into the card as is;
     ``language`` (of the texts, when known) lets the recipe try spaCy lemma features."""
     texts = [normalise(t) for t in texts]
     labels = [str(label) for label in labels]
     digest = tasks.fingerprint(texts, labels)
     progress(f"{task}: {len(texts)} rows, labels {dict(Counter(labels))}")
-    evaluation = holdout(texts, labels, progress, language)
+    evaluation = holdout(texts, labels, progress, language, word_min_df)
     progress(f"fitting {name} on all {len(texts)} rows")
-    pipeline, params = recipes.fit_ours(texts, labels, macro_f_hm, language)
+    pipeline, params = recipes.fit_ours(texts, labels, macro_f_hm, language, word_min_df)
     card = {"task": task, "version": f"{version}+{digest[:8]}", "training_data_sha256": digest,
             "rows": {"train": len(texts), **{f"label:{k}": v for k, v in sorted(Counter(labels).items())}},
             "labels": sorted(set(labels)), "evaluation": evaluation, "params": params, **(extra or {})}
