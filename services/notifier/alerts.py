@@ -2,16 +2,20 @@
 
 One incident per Alertmanager group (``groupKey``); each firing alert attaches once per
 (``fingerprint``, ``startsAt``), so Alertmanager's repeat notifications never page twice. A
-group reported ``resolved`` resolves its incident. Ops alerts page at any hour. The team is
+group reported ``resolved`` resolves its incident. Older Alertmanager releases send alerts without
+``fingerprint`` or per-alert ``status``: the alert then takes its group's status, and a fingerprint
+derived from its sorted labels (the way Alertmanager computes its own). Ops alerts page at any hour. The team is
 the ``team`` label when it names a team, else the default team.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from services.notifier.paging import Paging
 from services.notifier.store import Attach
@@ -19,13 +23,20 @@ from services.notifier.store import Attach
 
 class AlertmanagerAlert(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    status: Literal["firing", "resolved"]
+    status: Literal["firing", "resolved"] | None = None
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
     startsAt: datetime
     endsAt: datetime | None = None
     generatorURL: str = ""
-    fingerprint: str
+    fingerprint: str = ""
+
+    @model_validator(mode="after")
+    def _fingerprint_from_labels(self) -> AlertmanagerAlert:
+        if not self.fingerprint:
+            labels = json.dumps(sorted(self.labels.items()), separators=(",", ":"))
+            self.fingerprint = "labels-" + hashlib.sha256(labels.encode()).hexdigest()[:16]
+        return self
 
 
 class AlertmanagerWebhook(BaseModel):
@@ -40,6 +51,13 @@ class AlertmanagerWebhook(BaseModel):
     commonAnnotations: dict[str, str] = {}
     externalURL: str = ""
     alerts: list[AlertmanagerAlert]
+
+    @model_validator(mode="after")
+    def _alert_status_from_group(self) -> AlertmanagerWebhook:
+        for alert in self.alerts:
+            if alert.status is None:
+                alert.status = self.status
+        return self
 
 
 def summary_of(hook: AlertmanagerWebhook) -> str:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Response
+from pydantic import BaseModel, Field, ValidationError
 
 from services.notifier import alerts, links, oncall
 from services.notifier.paging import NotFound, Paging
@@ -137,7 +137,13 @@ def api_router(paging: Paging, clock: Callable[[], datetime], signing_key: str,
 
     @router.post("/v1/alertmanager", tags=["alerts"],
                  summary="Prometheus Alertmanager webhook (version 4; bearer token via http_config.authorization)")
-    async def alertmanager(hook: alerts.AlertmanagerWebhook, principal: Caller) -> dict:
+    async def alertmanager(principal: Caller,
+                           body: Annotated[dict, Body(description="Alertmanager webhook, version 4")]) -> dict:
+        try:
+            hook = alerts.AlertmanagerWebhook.model_validate(body)
+        except ValidationError as error:  # the alerts' own text is never echoed back
+            raise HTTPException(422, [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                                      for e in error.errors(include_input=False, include_url=False)]) from None
         return await alerts.receive(paging, hook, clock())
 
     return router

@@ -233,6 +233,31 @@ async def test_alertmanager_groups_repeats_and_resolves(sqlite_url, tmp_path, si
         assert rota.status_code == 200 and b"BEGIN:VEVENT" in rota.content and b"alice on call" in rota.content
 
 
+async def test_alertmanager_from_older_releases_without_fingerprint_or_alert_status(sqlite_url, tmp_path, sink):
+    clock = Clock(datetime(2026, 11, 23, 10, tzinfo=UTC))
+    app, paging = notifier(sqlite_url, oncall_file(tmp_path, sink.url), sink.url, clock)
+    alert = {"labels": {"alertname": "DiskFull", "instance": "db-1"}, "annotations": {"summary": "secret-ish text"},
+             "startsAt": "2026-11-23T09:55:00Z"}
+    hook = {"version": "4", "groupKey": "{}:{alertname=\"DiskFull\"}", "status": "firing", "receiver": "switchboard",
+            "commonLabels": {"alertname": "DiskFull"}, "alerts": [alert]}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as client:
+        first = await client.post("/v1/alertmanager", json=hook, headers=ADMIN)
+        again = await client.post("/v1/alertmanager", json=hook, headers=ADMIN)
+        assert first.status_code == 200 and first.json()["attached"] == 1, "the alert takes its group's status"
+        assert again.json()["attached"] == 0, "the label-derived fingerprint makes the re-send the same alert"
+        await paging.tick(clock())
+        assert len(sink.pages) == 1
+        other = {**alert, "labels": {"alertname": "DiskFull", "instance": "db-2"}}
+        assert (await client.post("/v1/alertmanager", json={**hook, "alerts": [alert, other]},
+                                  headers=ADMIN)).json()["attached"] == 1, "other labels, other alert"
+        broken = await client.post("/v1/alertmanager", json={**hook, "alerts": [{**alert, "startsAt": "soon"}]},
+                                   headers=ADMIN)
+        assert broken.status_code == 422
+        [error] = broken.json()["detail"]
+        assert error["loc"] == ["alerts", 0, "startsAt"] and "input" not in error
+        assert "secret-ish" not in broken.text, "the alert is not echoed back"
+
+
 async def test_failed_delivery_falls_through_and_email_goes_out_by_smtp(sqlite_url, tmp_path, sink):
     mailbox, port = Mailbox(), free_port()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=port)
