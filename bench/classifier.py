@@ -29,6 +29,7 @@ from services.classifier.language import languages_of
 from services.classifier.model import normalise
 from services.classifier.pii import find_pii
 from services.classifier.runtime import ClassifierRuntime
+from services.classifier.sentiment import scores as sentiment_scores
 from shared import migrate
 from shared.events import Author, CanonicalMessage
 from shared.settings import ClassifierSettings
@@ -91,6 +92,8 @@ def component_rows(models, msgs: list[CanonicalMessage], full: float) -> list[di
         "rules (regex + spaCy phrases)": lambda: [models.rules_for("en")[0].match(t) for t in texts],
         "PII scan": lambda: [find_pii(t, "DE") for t in texts],
         "campaign MinHash signatures": lambda: [signatures(b) for b in batches(texts)],
+        "sentiment (VADER en, lexicon de; half each)":
+            lambda: [sentiment_scores(b, ["en", "de"] * (len(b) // 2) + ["en"] * (len(b) % 2)) for b in batches(texts)],
     }
     return [row(f"classifier part: {name}", rate(work, len(texts)), "msg/s", "classifier full runtime", full)
             for name, work in parts.items()]

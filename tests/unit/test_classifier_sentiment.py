@@ -1,7 +1,6 @@
 """The shipped sentiment (services/classifier/sentiment.py): German and English by default, the English twin of a
 German message gets the German's label, and measured floors on the dev-visible sets (evaluation only)."""
 
-import time
 
 import pytest
 
@@ -144,17 +143,6 @@ def test_label_cut_offs_are_vaders():
     assert sentiment.NEGATIVE_AT_MOST == -0.05 and sentiment.POSITIVE_AT_LEAST == 0.05
     assert label(-0.05) == "negative" and label(0.05) == "positive"
     assert label(-0.0499) == label(0.0) == label(0.0499) == "neutral"
-
-
-def test_rate_is_far_above_the_classifier_budget():
-    texts = [g for g, _ in PAIRS] * 30 + [e for _, e in PAIRS] * 30
-    languages = ["de"] * (len(PAIRS) * 30) + ["en"] * (len(PAIRS) * 30)
-    scores(texts[:10], languages[:10])
-    start = time.perf_counter()
-    scores(texts, languages)
-    rate = len(texts) / (time.perf_counter() - start)
-    # measured 17,000–25,000/s on tweets; the stage's budget is 2,000/s for everything together
-    assert rate >= 3_000, f"{rate:.0f} messages/s"
 
 
 needs_data = pytest.mark.skipif(
