@@ -150,7 +150,8 @@ class Dispatcher:
                 if last is not None and now - last < UNSTAFFED_REPEAT:
                     continue
                 row = await repo.oldest_waiting(queue)
-                event = await self.unstaffed(repo, row, correlation_id=row.event_id, reminder_at=now)
+                event = await self.unstaffed(repo, row, correlation_id=row.event_id,
+                                             reminder_at=now)
                 await repo.add_to_outbox(topics.UNSTAFFED, event, now)
                 repo.audit(now, row.message_key, "unstaffed_reminder",
                            {"queue": queue, "waiting": event.data.waiting,
@@ -161,8 +162,9 @@ class Dispatcher:
 
     def priority(self, row: RoutedItem, now: datetime) -> int:
         """The item's priority at ``now`` (it grows as business time runs out)."""
-        return priority_at(self.state.calendar, now, aware(row.sla_deadline),
-                           timedelta(seconds=row.sla_business_s), row.urgency, row.sentiment, row.vip)
+        total = timedelta(seconds=row.sla_business_s)
+        return priority_at(self.state.calendar, now, aware(row.sla_deadline), total,
+                           row.urgency, row.sentiment, row.vip)
 
     async def staffing(self, repo: Repository, row: RoutedItem) -> tuple[int, int]:
         """(items waiting in the row's queue, online agents able to serve it ignoring capacity)."""
@@ -193,17 +195,20 @@ class Dispatcher:
         if reminder_at is None:
             event_id, time = derived_id(row.event_id, "router:unstaffed"), data.since
         else:
-            event_id = derived_id(row.event_id, f"router:unstaffed-reminder:{reminder_at.isoformat()}")
+            reminder = f"router:unstaffed-reminder:{reminder_at.isoformat()}"
+            event_id = derived_id(row.event_id, reminder)
             time = reminder_at
         return QueueUnstaffed(id=event_id, source=SOURCE, time=time, correlation_id=correlation_id,
                               subject=row.queue, data=data)
 
     def _relax(self, repo: Repository, row: RoutedItem, now: datetime) -> None:
         relax = self.state.config.relax
-        waited = self.state.calendar.between(aware(row.routed_at), now)  # business time, like the SLA
+        # business time, like the SLA
+        waited = self.state.calendar.between(aware(row.routed_at), now)
         level = relax_level(waited, timedelta(minutes=relax.after_minutes), relax.steps)
         if level > row.relax_level:
-            repo.audit(now, row.message_key, "relaxed", {"level": level, "dropped": list(relax.steps[:level])})
+            repo.audit(now, row.message_key, "relaxed",
+                       {"level": level, "dropped": list(relax.steps[:level])})
             row.relax_level = level
 
     async def _assign(self, repo: Repository, row: RoutedItem, agents: list[AgentView],
@@ -219,12 +224,14 @@ class Dispatcher:
         return repo.record_assignment(row, conv, choice, now=now, cause=cause)
 
 
-async def _take(repo: Repository, choice: Choice, conv: Conversation | None, sticky_open: bool) -> bool:
+async def _take(repo: Repository, choice: Choice, conv: Conversation | None,
+                sticky_open: bool) -> bool:
     """Reserve capacity for ``choice``: free for an open conversation of the same agent."""
     if choice.cause == "sticky" and sticky_open:
         return True
     if not await repo.reserve(choice.agent_id):
         return False  # another replica got there first
-    if conv is not None and conv.agent_id and conv.agent_id != choice.agent_id and conv.open_items > 0:
+    moved = conv is not None and conv.agent_id and conv.agent_id != choice.agent_id
+    if moved and conv.open_items > 0:
         await repo.move_conversation(conv, choice.agent_id)  # its open items go with it
     return True

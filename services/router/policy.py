@@ -79,8 +79,8 @@ def need(config: RoutingConfig, *, rule_id: str | None, queue_id: str, language:
     rule = next((r for r in config.rules if r.id == rule_id), None)
     queue = next((q for q in config.queues if q.id == queue_id), None)
     skill, minimum = requirement(rule, queue)
-    return Need(language=language or "", channel=channel or "", skill=skill, min_proficiency=minimum,
-                team=queue.team if queue else "", locale=locale)
+    return Need(language=language or "", channel=channel or "", skill=skill,
+                min_proficiency=minimum, team=queue.team if queue else "", locale=locale)
 
 
 def sla_for(config: RoutingConfig, channel: ChannelKind, urgency: Urgency) -> timedelta:

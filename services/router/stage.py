@@ -13,7 +13,15 @@ from services.router import triage
 from services.router.dispatcher import Dispatcher
 from services.router.outbox import SOURCE, assigned_event
 from services.router.policy import route
-from services.router.store import TRIAGED, WAITING, Repository, RoutedItems, aware, routing_of, transaction
+from services.router.store import (
+    TRIAGED,
+    WAITING,
+    Repository,
+    RoutedItems,
+    aware,
+    routing_of,
+    transaction,
+)
 from services.router.tables import RoutedItem
 from services.router.webhooks import WebhookBridge
 from shared import topics
@@ -83,8 +91,9 @@ class RouterStage:
         now, state = self.clock(), self.dispatcher.state
         placement = route(event.data, state.config, state.calendar, now)
         triaged = event.data.classification.decision.value in TRIAGED
+        queue = triage.would_be_queue(event.data, state.config) if triaged else None
         await repo.record_fact(event.data, known=facts, event_id=event.id, classified_at=event.time,
-                               queue=triage.would_be_queue(event.data, state.config) if triaged else None)
+                               queue=queue)
         if placement is None:
             return []
         item = Routed(message=event.data.message, classification=event.data.classification,
@@ -109,8 +118,8 @@ class RouterStage:
         tail = answers[last][-1]
         answers[last][-1] = Output(tail.topic, tail.event, on_acked=mark)
 
-    async def _outputs(self, repo: Repository, event: MessageClassified, item: Routed, row: RoutedItem,
-                       made: Assignment | None) -> list[Output]:
+    async def _outputs(self, repo: Repository, event: MessageClassified, item: Routed,
+                       row: RoutedItem, made: Assignment | None) -> list[Output]:
         routed = ItemRouted(id=row.event_id, source=SOURCE, time=aware(row.routed_at), correlation_id=event.correlation_id,
                             subject=event.subject, data=item.model_copy(
                                 update={"routing": routing_of(row, item.routing.policy)}))
@@ -120,10 +129,12 @@ class RouterStage:
             assignment = made or assignment_of(row)
             outputs.append(Output(topics.ASSIGNED, assigned_event(assignment, event.correlation_id)))
         elif row.work_state == WAITING and await self.dispatcher.should_tell_unstaffed(repo, row):
-            outputs.append(Output(topics.UNSTAFFED, await self._unstaffed(repo, row, event.correlation_id)))
+            notice = await self._unstaffed(repo, row, event.correlation_id)
+            outputs.append(Output(topics.UNSTAFFED, notice))
         return outputs
 
-    async def _unstaffed(self, repo: Repository, row: RoutedItem, correlation_id: str) -> QueueUnstaffed:
+    async def _unstaffed(self, repo: Repository, row: RoutedItem,
+                         correlation_id: str) -> QueueUnstaffed:
         notice = await self.dispatcher.unstaffed(repo, row, correlation_id=correlation_id)
         log.info("router.unstaffed", queue=row.queue, waiting=notice.data.waiting,
                  online_agents=notice.data.online_agents)

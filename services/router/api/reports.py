@@ -23,4 +23,5 @@ async def kpis(p: Lead, api: ApiDep, visible: TeamQueues, since: datetime | None
                until: datetime | None = None) -> dict:
     """Optionally over messages received in [since, until) (RFC 3339 with an offset)."""
     check_window(since, until)
-    return await kpi_report(api.sessions, api.runtime.dispatcher.state.calendar, visible, since, until)
+    calendar = api.runtime.dispatcher.state.calendar
+    return await kpi_report(api.sessions, calendar, visible, since, until)

@@ -22,20 +22,25 @@ class CorrectionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     decision: Literal["reply", "tag", "drop"] = Field(
-        description="The right decision: reply (needed a reply), tag (noise, not spam), drop (spam)")
-    tags: list[Tag] | None = Field(default=None, max_length=50,
-                                   description="The right tags (e.g. reason:refund); omitted: unchanged")
+        description="The right decision: reply (needed a reply), tag (noise, not spam), "
+                    "drop (spam)")
+    tags: list[Tag] | None = Field(
+        default=None, max_length=50,
+        description="The right tags (e.g. reason:refund); omitted: unchanged")
     note: str | None = Field(default=None, max_length=1024, description="Why, for the audit trail")
 
 
-@router.get("/triage", tags=["triage"], summary="Dropped (spam) and tagged (noise) messages, newest first")
+@router.get("/triage", tags=["triage"],
+            summary="Dropped (spam) and tagged (noise) messages, newest first")
 async def triage_list(
-        p: AgentCaller, api: ApiDep, visible: TeamQueues, decision: Literal["drop", "tag"] | None = None,
+        p: AgentCaller, api: ApiDep, visible: TeamQueues,
+        decision: Literal["drop", "tag"] | None = None,
         platform: Platform | None = None, channel: ChannelKind | None = None,
         language: Annotated[str | None, Query(min_length=2, max_length=16)] = None,
         tag: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
         since: datetime | None = None, until: datetime | None = None,
-        corrected: bool | None = None, limit: Annotated[int, Query(ge=1, le=triage.MAX_LIMIT)] = 100,
+        corrected: bool | None = None,
+        limit: Annotated[int, Query(ge=1, le=triage.MAX_LIMIT)] = 100,
         cursor: Annotated[str | None, Query(max_length=4096)] = None) -> dict:
     """Each row with its decision, the classifier's reason and explanation (rule ids, model,
     score, threshold, evidence), tags and correction. Filters: received in [since, until)

@@ -170,8 +170,9 @@ class Repository:
             known[key] = row
         r = item.routing
         self.audit(r.routed_at, key, "routed",
-                   {"queue": r.queue, "rule": placement.rule, "sla_deadline": r.sla_deadline.isoformat(),
-                    "policy": r.policy, "four_eyes": r.four_eyes})
+                   {"queue": r.queue, "rule": placement.rule,
+                    "sla_deadline": r.sla_deadline.isoformat(), "policy": r.policy,
+                    "four_eyes": r.four_eyes})
         if known is None:
             await self.session.flush()
         return row
@@ -198,8 +199,9 @@ class Repository:
 
     async def waiting(self, limit: int) -> list[RoutedItem]:
         """Up to ``limit`` waiting items, oldest first."""
-        return list((await self.session.execute(select(RoutedItem).where(
-            RoutedItem.work_state == WAITING).order_by(RoutedItem.routed_at).limit(limit))).scalars())
+        query = select(RoutedItem).where(RoutedItem.work_state == WAITING)
+        return list((await self.session.execute(
+            query.order_by(RoutedItem.routed_at).limit(limit))).scalars())
 
     async def waiting_count(self, queue: str) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(RoutedItem).where(
@@ -217,7 +219,8 @@ class Repository:
         ).order_by(RoutedItem.routed_at, RoutedItem.message_key).limit(1))).scalar_one()
 
     async def last_notified_waiting(self, queue: str) -> datetime | None:
-        """When the newest still-waiting item of ``queue`` that raised an unstaffed notice was routed."""
+        """When the newest still-waiting item of ``queue`` that raised an unstaffed notice was
+        routed."""
         return aware(await self.session.scalar(select(func.max(RoutedItem.routed_at)).where(
             RoutedItem.queue == queue, RoutedItem.unstaffed_notified.is_(True),
             RoutedItem.work_state == WAITING)))
@@ -296,15 +299,17 @@ class Repository:
         row.work_state, row.agent_id, row.assigned_at = ASSIGNED, choice.agent_id, now
         self.session.add(AssignmentRow(message_key=row.message_key, agent_id=choice.agent_id,
                                        cause=cause, relax_level=row.relax_level, assigned_at=now))
-        self.audit(now, row.message_key, "assigned", {"agent": choice.agent_id, "cause": cause,
-                                                      "relax_level": row.relax_level, "queue": row.queue})
+        self.audit(now, row.message_key, "assigned",
+                   {"agent": choice.agent_id, "cause": cause, "relax_level": row.relax_level,
+                    "queue": row.queue})
         return Assignment(item_id=row.event_id, message_key=row.message_key,
                           conversation_key=row.conversation_key, queue=row.queue,
                           agent_id=choice.agent_id, cause=cause, relax_level=row.relax_level,
                           assigned_at=now)
 
     async def release(self, row: RoutedItem) -> bool:
-        """Close ``row`` in its conversation; True when that freed a unit of its agent's capacity."""
+        """Close ``row`` in its conversation; True when that freed a unit of its agent's
+        capacity."""
         conv = await self.conversation(row.conversation_key)
         if conv is None or conv.agent_id != row.agent_id or conv.open_items <= 0:
             return False

@@ -55,7 +55,8 @@ def item_row(event_id: str, item: Routed, placement: Placement) -> RoutedItem:
         four_eyes=r.four_eyes, rule=placement.rule,
         sla_business_s=int(placement.sla_business.total_seconds()), received_at=utc(m.created_at),
         work_state=WAITING, relax_level=0, responses=0, response_s_total=0.0, handling_s=0.0,
-        unstaffed_notified=False, text=m.text, locale=locale_of(c.language, m.language_hint, c.tags),
+        unstaffed_notified=False, text=m.text,
+        locale=locale_of(c.language, m.language_hint, c.tags),
     )
 
 
