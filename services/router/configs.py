@@ -11,7 +11,7 @@ from pathlib import Path
 
 from services.router.dispatcher import RoutingState
 from services.router.rules import RoutingConfig, RoutingConfigError, load_routing
-from services.router.store.rows import audit, utc
+from services.router.store import audit, utc
 from services.router.tables import ConfigDocument
 from shared.calendar import BusinessCalendar, CalendarError
 from shared.calendar_config import calendar_from, read_spec

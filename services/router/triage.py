@@ -4,12 +4,12 @@ and correctable, so nothing is silently lost.
 The consumer keeps a dropped or tagged message in ``router_triage`` (text, decision, the
 classification's reason and explanation, tags) in its transaction, beside its KPI fact
 (``store.Repository.record_fact``, with ``would_be_queue`` for team visibility): a redelivery
-adds nothing. ``page`` lists them newest first
-with filters and a keyset cursor (``GET /v1/triage``). ``correct`` stores a person's correction
-on the row and, in the same transaction, puts a ``ClassificationCorrected`` (origin
-``router-triage``) into the router's outbox, which the relay publishes on the corrections topic
-after the commit; the classifier's ``CorrectionStage`` stores it and ``retrain`` learns from it
-(``feedback.labels_of``: ``reply`` → reply_needed ``reply`` and spam ``0``).
+adds nothing. ``page`` lists them newest first with filters and a keyset cursor
+(``GET /v1/triage``). ``correct`` stores a person's correction on the row and, in the same
+transaction, puts a ``ClassificationCorrected`` (origin ``router-triage``) into the router's
+outbox, which the relay publishes on the corrections topic after the commit; the classifier's
+``CorrectionStage`` stores it and ``retrain`` learns from it (``feedback.labels_of``: ``reply``
+→ reply_needed ``reply`` and spam ``0``).
 """
 
 from __future__ import annotations
