@@ -10,14 +10,13 @@ from fastapi import FastAPI
 from services.router.api import Api, routes
 from services.router.auth import Tokens
 from services.router.configs import CALENDAR, ROUTING, ConfigStore, initial_state
-from services.router.directory import Directory
 from services.router.dispatcher import Dispatcher
 from services.router.lifecycle import LifecycleStage
 from services.router.reviews import Reviews
 from services.router.outbox import Relay
 from services.router.runtime import RouterRuntime
 from services.router.stage import Clock, RouterStage
-from services.router.store import RoutedItems
+from services.router.store import Directory, RoutedItems
 from services.router.webhooks import WebhookBridge
 from shared import db, topics
 from shared.events import utcnow

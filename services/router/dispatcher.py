@@ -1,10 +1,12 @@
 """Assignment with persistence: place a new item, re-offer waiting items when capacity frees,
-relax skills step by step for items that waited too long, release capacity on resolution.
+relax skills step by step for items that waited too long, assign by hand, and tell the notifier
+about queues nobody can serve.
 
-Capacity is counted in open *conversations* per agent and taken with one conditional UPDATE
-(``load < capacity AND status = 'online'``), so two router replicas can never overfill an
-agent. Every decision writes an audit row in the same transaction. Returns ``Assignment``
-values; the caller publishes them.
+The dispatcher orchestrates: the pure rules choose (``assign``: eligibility and choice;
+``policy``: what an item needs and its priority) and the ``store.Repository`` reads and writes
+(capacity is counted in open *conversations* per agent and taken with one conditional UPDATE, so
+two router replicas can never overfill an agent). Every decision writes an audit row in the same
+transaction. Returns ``Assignment`` values; the caller publishes them.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.router.assign import (
     AgentView,
@@ -24,17 +25,14 @@ from services.router.assign import (
     relax_level,
     relaxed_steps,
 )
-from services.router import outbox
-from services.router.directory import view
-from services.router.outbox import assigned_event
-from services.router.policy import priority_at
+from services.router.outbox import SOURCE, assigned_event
+from services.router.policy import need, priority_at
 from services.router.rules import RoutingConfig
-from services.router.store import ASSIGNED, WAITING, audit, aware, utc
-from services.router.tables import Agent, AssignmentRow, Conversation, OutboxRow, RoutedItem
+from services.router.store import ASSIGNED, WAITING, Repository, aware, transaction, utc
+from services.router.tables import Conversation, RoutedItem
 from shared import topics
 from shared.calendar import BusinessCalendar
 from shared.events import Assignment, QueueUnstaffed, Unstaffed, Urgency, derived_id
-
 
 UNSTAFFED_REPEAT = timedelta(minutes=15)
 
@@ -48,12 +46,13 @@ class RoutingState:
 
 
 def need_for(row: RoutedItem, config: RoutingConfig) -> Need:
-    rule = next((r for r in config.rules if r.id == row.rule), None)
-    queue = next((q for q in config.queues if q.id == row.queue), None)
-    skill = (rule.skill if rule else None) or (queue.skill if queue else None)
-    return Need(language=row.language or "", channel=row.channel or "", skill=skill,
-                min_proficiency=rule.min_proficiency if rule else 1, team=queue.team if queue else "",
-                locale=row.locale)
+    """What an agent must offer to take ``row`` under ``config`` (``policy.need``)."""
+    return need(config, rule_id=row.rule, queue_id=row.queue, language=row.language,
+                channel=row.channel, locale=row.locale)
+
+
+def can_take_any(agents: list[AgentView]) -> bool:
+    return any(a.status == "online" and a.free > 0 for a in agents)
 
 
 class AssignError(ValueError):
@@ -69,34 +68,35 @@ class Dispatcher:
         self._sessions = sessions
         self.state = state
 
-    async def place(self, session: AsyncSession, row: RoutedItem, now: datetime) -> Assignment | None:
-        """Try to assign a waiting item now (sticky first) within ``session`` (the caller
-        commits). ``None``: it keeps waiting."""
+    async def place(self, repo: Repository, row: RoutedItem, now: datetime) -> Assignment | None:
+        """Try to assign a waiting item now (sticky first) within ``repo``'s transaction (the
+        caller commits). ``None``: it keeps waiting."""
         if row.work_state != WAITING:
             return None
-        return await self._assign(session, row, await _agents(session), utc(now), "routed")
+        return await self._assign(repo, row, await repo.agents(), utc(now), "routed")
 
-    async def offer_waiting(self, now: datetime, limit: int = 500, correlation_id: str | None = None) -> list[Assignment]:
+    async def offer_waiting(self, now: datetime, limit: int = 500,
+                            correlation_id: str | None = None) -> list[Assignment]:
         """Offer waiting items, most urgent (recomputed priority) and then oldest first, to
         agents with free capacity; relaxes skills by how long each item has waited (business
         time). Each assignment's event goes into the outbox in the same transaction (correlated
         with ``correlation_id``, else the item's id); the caller wakes the relay."""
         now = utc(now)
         made: list[Assignment] = []
-        async with self._sessions() as session:
-            if not any(a.status == "online" and a.free > 0 for a in await _agents(session)):
+        async with transaction(self._sessions) as repo:
+            if not can_take_any(await repo.agents()):
                 return made  # nobody can take anything: skip ranking the waiting items
-            rows = (await session.execute(select(RoutedItem).where(RoutedItem.work_state == WAITING)
-                                          .order_by(RoutedItem.routed_at).limit(limit))).scalars().all()
+            rows = await repo.waiting(limit)
             for row in sorted(rows, key=lambda r: (-self.priority(r, now), aware(r.routed_at))):
-                agents = await _agents(session)
-                if not any(a.status == "online" and a.free > 0 for a in agents):
+                agents = await repo.agents()
+                if not can_take_any(agents):
                     break
-                self._relax(session, row, now)
-                if (done := await self._assign(session, row, agents, now, "reoffered")) is not None:
+                self._relax(repo, row, now)
+                if (done := await self._assign(repo, row, agents, now, "reoffered")) is not None:
                     made.append(done)
-                    await outbox.add(session, topics.ASSIGNED, assigned_event(done, correlation_id or done.item_id), now)
-            await session.commit()
+                    event = assigned_event(done, correlation_id or done.item_id)
+                    await repo.add_to_outbox(topics.ASSIGNED, event, now)
+            await repo.commit()
         return made
 
     async def assign_to(self, item_id: str, agent_id: str, now: datetime, actor: str,
@@ -106,13 +106,13 @@ class Dispatcher:
         them; the conversation moves with its open items. The assignment event joins the
         outbox in the same transaction. Raises ``AssignError``."""
         now = utc(now)
-        async with self._sessions() as session:
-            row = (await session.execute(select(RoutedItem).where(RoutedItem.event_id == item_id))).scalar_one_or_none()
+        async with transaction(self._sessions) as repo:
+            row = await repo.item(item_id)
             if row is None:
                 raise AssignError(f"no routed item {item_id}", 404)
             if row.work_state not in (WAITING, ASSIGNED):
                 raise AssignError(f"item {item_id} is {row.work_state}")
-            agent = await session.get(Agent, agent_id)
+            agent = await repo.agent(agent_id)
             if agent is None:
                 raise AssignError(f"no agent {agent_id}", 404)
             if team is not None and agent.team_id != team:
@@ -121,17 +121,18 @@ class Dispatcher:
                 raise AssignError(f"item {item_id} is already assigned to {agent_id}")
             if agent.status != "online":
                 raise AssignError(f"agent {agent_id} is {agent.status}")
-            conv = await session.get(Conversation, row.conversation_key)
-            if row.work_state == ASSIGNED and conv is not None and conv.agent_id == row.agent_id and conv.open_items > 0:
-                await self.release(session, row)  # the item leaves its agent's open work first
+            conv = await repo.conversation(row.conversation_key)
+            if (row.work_state == ASSIGNED and conv is not None and conv.agent_id == row.agent_id
+                    and conv.open_items > 0):
+                await repo.release(row)  # the item leaves its agent's open work first
             sticky_open = bool(conv and conv.agent_id == agent_id and conv.open_items > 0)
             choice = Choice(agent_id, "sticky" if sticky_open else "manual")
-            if not await _take(session, choice, conv, sticky_open):
+            if not await _take(repo, choice, conv, sticky_open):
                 raise AssignError(f"agent {agent_id} has no free capacity")
-            made = _record(session, row, conv, choice, now, "manual")
-            audit(session, now, row.message_key, "manual_assignment", {"agent": agent_id}, actor)
-            await outbox.add(session, topics.ASSIGNED, assigned_event(made, row.event_id), now)
-            await session.commit()
+            made = repo.record_assignment(row, conv, choice, now=now, cause="manual")
+            repo.audit(now, row.message_key, "manual_assignment", {"agent": agent_id}, actor)
+            await repo.add_to_outbox(topics.ASSIGNED, assigned_event(made, row.event_id), now)
+            await repo.commit()
         return made
 
     async def remind_unstaffed(self, now: datetime) -> int:
@@ -141,141 +142,96 @@ class Dispatcher:
         arrives. Through the outbox; audited. Returns how many notices."""
         now = utc(now)
         told = 0
-        async with self._sessions() as session:
-            queues = (await session.execute(select(RoutedItem.queue, func.min(RoutedItem.routed_at)).where(
-                RoutedItem.work_state == WAITING).group_by(RoutedItem.queue))).all()
-            for queue, oldest_at in queues:
-                if now - aware(oldest_at) < UNSTAFFED_REPEAT:
+        async with transaction(self._sessions) as repo:
+            for queue, oldest_at in await repo.waiting_queues():
+                if now - oldest_at < UNSTAFFED_REPEAT:
                     continue  # its items were reported when they were routed
-                stamps = [await session.scalar(select(func.max(RoutedItem.routed_at)).where(
-                              RoutedItem.queue == queue, RoutedItem.unstaffed_notified.is_(True))),
-                          await session.scalar(select(func.max(OutboxRow.created_at)).where(
-                              OutboxRow.event_type == QueueUnstaffed.TYPE, OutboxRow.key == queue))]
-                last = max((aware(t) for t in stamps if t is not None), default=None)
+                last = await repo.last_unstaffed_notice(queue)
                 if last is not None and now - last < UNSTAFFED_REPEAT:
                     continue
-                row = (await session.execute(select(RoutedItem).where(
-                    RoutedItem.queue == queue, RoutedItem.work_state == WAITING,
-                ).order_by(RoutedItem.routed_at, RoutedItem.message_key).limit(1))).scalar_one()
-                waiting, online = await self.staffing(session, row)
-                data = Unstaffed(queue=queue, item_id=row.event_id, message_key=row.message_key,
-                                 urgency=Urgency(row.urgency), sla_deadline=aware(row.sla_deadline), waiting=waiting,
-                                 online_agents=online, since=aware(row.routed_at))
-                event = QueueUnstaffed(id=derived_id(row.event_id, f"router:unstaffed-reminder:{now.isoformat()}"),
-                                       source=outbox.SOURCE, time=now, correlation_id=row.event_id, subject=queue,
-                                       data=data)
-                await outbox.add(session, topics.UNSTAFFED, event, now)
-                audit(session, now, row.message_key, "unstaffed_reminder",
-                      {"queue": queue, "waiting": waiting, "online_agents": online})
+                row = await repo.oldest_waiting(queue)
+                event = await self.unstaffed(repo, row, correlation_id=row.event_id,
+                                             reminder_at=now)
+                await repo.add_to_outbox(topics.UNSTAFFED, event, now)
+                repo.audit(now, row.message_key, "unstaffed_reminder",
+                           {"queue": queue, "waiting": event.data.waiting,
+                            "online_agents": event.data.online_agents})
                 told += 1
-            await session.commit()
+            await repo.commit()
         return told
 
     def priority(self, row: RoutedItem, now: datetime) -> int:
         """The item's priority at ``now`` (it grows as business time runs out)."""
-        return priority_at(self.state.calendar, now, aware(row.sla_deadline), timedelta(seconds=row.sla_business_s),
+        total = timedelta(seconds=row.sla_business_s)
+        return priority_at(self.state.calendar, now, aware(row.sla_deadline), total,
                            row.urgency, row.sentiment, row.vip)
 
-    async def staffing(self, session: AsyncSession, row: RoutedItem) -> tuple[int, int]:
+    async def staffing(self, repo: Repository, row: RoutedItem) -> tuple[int, int]:
         """(items waiting in the row's queue, online agents able to serve it ignoring capacity)."""
-        waiting = await session.scalar(select(func.count()).select_from(RoutedItem).where(
-            RoutedItem.queue == row.queue, RoutedItem.work_state == WAITING))
-        agents = await _agents(session)
-        need = need_for(row, self.state.config)
-        return int(waiting or 0), sum(1 for a in agents if eligible(a, need))
+        waiting = await repo.waiting_count(row.queue)
+        needs = need_for(row, self.state.config)
+        return waiting, sum(1 for a in await repo.agents() if eligible(a, needs))
 
-    async def should_tell_unstaffed(self, session: AsyncSession, row: RoutedItem) -> bool:
+    async def should_tell_unstaffed(self, repo: Repository, row: RoutedItem) -> bool:
         """Whether ``row`` (waiting, unassigned) should raise an unstaffed-queue notice: once per
         queue per ``UNSTAFFED_REPEAT`` while items keep waiting, not once per item (a flood of
         notices would bury the notifier). Marks the row; a redelivery answers the same."""
         if row.unstaffed_notified:
             return True
-        last = await session.scalar(select(func.max(RoutedItem.routed_at)).where(
-            RoutedItem.queue == row.queue, RoutedItem.unstaffed_notified.is_(True),
-            RoutedItem.work_state == WAITING))
-        if last is not None and aware(row.routed_at) - aware(last) < UNSTAFFED_REPEAT:
+        last = await repo.last_notified_waiting(row.queue)
+        if last is not None and aware(row.routed_at) - last < UNSTAFFED_REPEAT:
             return False
         row.unstaffed_notified = True
         return True
 
-    async def release(self, session: AsyncSession, row: RoutedItem) -> bool:
-        """Close ``row`` in its conversation; True when that freed a unit of its agent's capacity."""
-        conv = await session.get(Conversation, row.conversation_key)
-        if conv is None or conv.agent_id != row.agent_id or conv.open_items <= 0:
-            return False
-        conv.open_items -= 1
-        if conv.open_items > 0:
-            return False
-        await session.execute(update(Agent).where(Agent.id == row.agent_id, Agent.load > 0)
-                              .values(load=Agent.load - 1))
-        return True
+    async def unstaffed(self, repo: Repository, row: RoutedItem, *, correlation_id: str,
+                        reminder_at: datetime | None = None) -> QueueUnstaffed:
+        """The notice that nobody can take ``row`` in its queue now: when it was routed, or again
+        at ``reminder_at`` (the sweeper), with the queue's waiting items and able agents."""
+        waiting, online = await self.staffing(repo, row)
+        data = Unstaffed(queue=row.queue, item_id=row.event_id, message_key=row.message_key,
+                         urgency=Urgency(row.urgency), sla_deadline=aware(row.sla_deadline),
+                         waiting=waiting, online_agents=online, since=aware(row.routed_at))
+        if reminder_at is None:
+            event_id, time = derived_id(row.event_id, "router:unstaffed"), data.since
+        else:
+            reminder = f"router:unstaffed-reminder:{reminder_at.isoformat()}"
+            event_id = derived_id(row.event_id, reminder)
+            time = reminder_at
+        return QueueUnstaffed(id=event_id, source=SOURCE, time=time, correlation_id=correlation_id,
+                              subject=row.queue, data=data)
 
-    def _relax(self, session: AsyncSession, row: RoutedItem, now: datetime) -> None:
+    def _relax(self, repo: Repository, row: RoutedItem, now: datetime) -> None:
         relax = self.state.config.relax
-        waited = self.state.calendar.between(aware(row.routed_at), now)  # business time, like the SLA
+        # business time, like the SLA
+        waited = self.state.calendar.between(aware(row.routed_at), now)
         level = relax_level(waited, timedelta(minutes=relax.after_minutes), relax.steps)
         if level > row.relax_level:
-            audit(session, now, row.message_key, "relaxed",
-                  {"level": level, "dropped": list(relax.steps[:level])})
+            repo.audit(now, row.message_key, "relaxed",
+                       {"level": level, "dropped": list(relax.steps[:level])})
             row.relax_level = level
 
-    async def _assign(self, session: AsyncSession, row: RoutedItem, agents: list[AgentView],
+    async def _assign(self, repo: Repository, row: RoutedItem, agents: list[AgentView],
                       now: datetime, plain_cause: str) -> Assignment | None:
-        conv = await session.get(Conversation, row.conversation_key)
+        conv = await repo.conversation(row.conversation_key)
         sticky = conv.agent_id if conv else None
         sticky_open = bool(conv and conv.open_items > 0)
         relaxed = relaxed_steps(self.state.config.relax.steps, row.relax_level)
         choice = choose(agents, need_for(row, self.state.config), relaxed, sticky, sticky_open)
-        if choice is None or not await _take(session, choice, conv, sticky_open):
+        if choice is None or not await _take(repo, choice, conv, sticky_open):
             return None
-        return _record(session, row, conv, choice, now, plain_cause if choice.cause == "routed" else choice.cause)
+        cause = plain_cause if choice.cause == "routed" else choice.cause
+        return repo.record_assignment(row, conv, choice, now=now, cause=cause)
 
 
-async def _agents(session: AsyncSession) -> list[AgentView]:
-    """The agents as ``session`` sees them. Loaded once per session (a consumer batch, a sweep):
-    a repeated SELECT would hand back the same identity-mapped objects anyway, which the
-    session's own capacity UPDATEs keep current (ORM ``synchronize_session``); other replicas'
-    changes are enforced by the conditional UPDATE in ``_take``, and a failed one reloads them."""
-    cached = session.info.get("router_agents")
-    if cached is None:
-        cached = list((await session.execute(select(Agent).execution_options(populate_existing=True))).scalars())
-        session.info["router_agents"] = cached
-    return [view(a) for a in cached]
-
-
-async def _take(session: AsyncSession, choice: Choice, conv: Conversation | None, sticky_open: bool) -> bool:
+async def _take(repo: Repository, choice: Choice, conv: Conversation | None,
+                sticky_open: bool) -> bool:
     """Reserve capacity for ``choice``: free for an open conversation of the same agent."""
     if choice.cause == "sticky" and sticky_open:
         return True
-    taken = await session.execute(update(Agent).where(
-        Agent.id == choice.agent_id, Agent.status == "online", Agent.load < Agent.capacity,
-    ).values(load=Agent.load + 1))
-    if taken.rowcount != 1:
-        session.info.pop("router_agents", None)  # another replica got there first: reload the agents
-        return False
-    if conv is not None and conv.agent_id and conv.agent_id != choice.agent_id and conv.open_items > 0:
-        # the conversation moves to the new agent with its open items; the old one is freed
-        await session.execute(update(Agent).where(Agent.id == conv.agent_id, Agent.load > 0)
-                              .values(load=Agent.load - 1))
-        await session.execute(update(RoutedItem).where(
-            RoutedItem.conversation_key == conv.conversation_key, RoutedItem.work_state == ASSIGNED,
-        ).values(agent_id=choice.agent_id))
+    if not await repo.reserve(choice.agent_id):
+        return False  # another replica got there first
+    moved = conv is not None and conv.agent_id and conv.agent_id != choice.agent_id
+    if moved and conv.open_items > 0:
+        await repo.move_conversation(conv, choice.agent_id)  # its open items go with it
     return True
-
-
-def _record(session: AsyncSession, row: RoutedItem, conv: Conversation | None, choice: Choice,
-            now: datetime, cause: str) -> Assignment:
-    if conv is None:
-        conv = Conversation(conversation_key=row.conversation_key, open_items=0)
-        session.add(conv)
-        session.info.setdefault("router_keep", []).append(conv)  # later items of the batch find it without a query
-    # open items of a moved conversation moved with it (see _take), so the count carries on
-    conv.agent_id, conv.open_items = choice.agent_id, (conv.open_items or 0) + 1
-    row.work_state, row.agent_id, row.assigned_at = ASSIGNED, choice.agent_id, now
-    session.add(AssignmentRow(message_key=row.message_key, agent_id=choice.agent_id, cause=cause,
-                              relax_level=row.relax_level, assigned_at=now))
-    audit(session, now, row.message_key, "assigned",
-          {"agent": choice.agent_id, "cause": cause, "relax_level": row.relax_level, "queue": row.queue})
-    return Assignment(item_id=row.event_id, message_key=row.message_key, conversation_key=row.conversation_key,
-                      queue=row.queue, agent_id=choice.agent_id, cause=cause, relax_level=row.relax_level,
-                      assigned_at=now)

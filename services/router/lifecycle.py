@@ -11,16 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services.router import outbox
 from services.router.dispatcher import Dispatcher
 from services.router.outbox import SOURCE, Relay
 from services.router.policy import Signals
 from services.router.reports import fill_durations
-from services.router.store import ASSIGNED, RESOLVED, audit, aware, utc
-from services.router.tables import LifecycleReceipt, RoutedItem
+from services.router.store import ASSIGNED, RESOLVED, Repository, aware, transaction, utc
+from services.router.tables import RoutedItem
 from services.router.webhooks import WebhookBridge
 from shared import topics
 from shared.codec import PoisonMessage
@@ -71,30 +69,29 @@ class LifecycleStage:
     async def apply(self, event_id: str, change: Lifecycle, actor: str, correlation_id: str | None = None) -> bool:
         """Apply ``change`` once. Returns True when it freed agent capacity. Raises ``UnknownItem``."""
         change = change.model_copy(update={"at": utc(change.at)})
-        async with self.sessions() as session:
-            if await session.get(LifecycleReceipt, event_id) is not None:
+        async with transaction(self.sessions) as repo:
+            if await repo.lifecycle_seen(event_id):
                 return False
-            row = (await session.execute(select(RoutedItem).where(RoutedItem.event_id == change.item_id))).scalar_one_or_none()
+            row = await repo.item(change.item_id)
             if row is None:
                 raise UnknownItem(f"no routed item {change.item_id}")
-            session.add(LifecycleReceipt(event_id=event_id, item_id=change.item_id, action=change.action.value,
-                                         at=change.at))
+            repo.add_lifecycle_receipt(event_id, change)
             if change.action is LifecycleAction.RETAGGED:
-                await self._correct(session, event_id, row, change, actor, correlation_id or event_id)
-            freed = await self._change(session, row, change)
+                await self._correct(repo, event_id, row, change, actor, correlation_id or event_id)
+            freed = await self._change(repo, row, change)
             fill_durations(row, self.dispatcher.state.calendar)  # KPI durations, once, when known
-            audit(session, change.at, row.message_key, f"helpdesk_{change.action.value}",
-                  {"event_id": event_id, "agent": change.agent_id}, actor)
+            repo.audit(change.at, row.message_key, f"helpdesk_{change.action.value}",
+                       {"event_id": event_id, "agent": change.agent_id}, actor)
             try:
-                await session.commit()
+                await repo.commit()
             except IntegrityError as exc:
                 if not is_unique_violation(exc):
                     raise
                 return False  # the same event applied concurrently
         return freed
 
-    async def _correct(self, session, event_id: str, row: RoutedItem, change: Lifecycle, actor: str,
-                       correlation_id: str) -> None:
+    async def _correct(self, repo: Repository, event_id: str, row: RoutedItem, change: Lifecycle,
+                       actor: str, correlation_id: str) -> None:
         """A re-tag is a person correcting the classifier: a ``ClassificationCorrected`` event
         (key: the message key) joins the outbox in the lifecycle event's transaction."""
         if row.text is None:  # routed before the text was kept (0007_router): nothing to learn from
@@ -107,9 +104,9 @@ class LifecycleStage:
         event = ClassificationCorrected(id=derived_id(event_id, "router:retag-correction"), source=SOURCE,
                                         time=change.at, correlation_id=correlation_id, subject=row.message_key,
                                         data=data)
-        await outbox.add(session, topics.CORRECTIONS, event, change.at)
+        await repo.add_to_outbox(topics.CORRECTIONS, event, change.at)
 
-    async def _change(self, session, row: RoutedItem, change: Lifecycle) -> bool:
+    async def _change(self, repo: Repository, row: RoutedItem, change: Lifecycle) -> bool:
         if change.handling_seconds:
             row.handling_s = (row.handling_s or 0.0) + change.handling_seconds
         action = change.action
@@ -118,7 +115,7 @@ class LifecycleStage:
         elif action is LifecycleAction.REPLIED:
             _replied(row, change.at)
         elif action is LifecycleAction.RESOLVED and row.work_state != RESOLVED:
-            freed = row.work_state == ASSIGNED and await self.dispatcher.release(session, row)
+            freed = row.work_state == ASSIGNED and await repo.release(row)
             row.work_state, row.resolved_at = RESOLVED, change.at
             return freed
         elif action is LifecycleAction.RETAGGED:

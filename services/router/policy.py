@@ -4,6 +4,9 @@
 (language, channel, contact reason, tags, urgency; else the fallback queue), the SLA from the
 policy for the item's channel and urgency counted in *business* time on the shared calendar,
 the four-eyes flag, and a priority that ``priority_at`` recomputes whenever it is read.
+``requirement`` is the one place that says which skill (and proficiency) an item needs: the
+placement carries it, and ``need`` asks it again for a stored item when it is offered to agents
+(the configuration may have changed since).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.router.rules import Match, RoutingConfig, Rule
+from services.router.assign import Need
+from services.router.rules import Match, RoutingConfig, QueueSpec, Rule
 from shared.calendar import BusinessCalendar
 from shared.events import REASON_TAG, SENTIMENT_TAG, ChannelKind, Classified, Decision, Routing, Urgency, tagged
 
@@ -61,6 +65,24 @@ def pick_rule(item: Classified, config: RoutingConfig, signals: Signals) -> Rule
     return next((r for r in config.rules if matches(r.match, item, signals)), None)
 
 
+def requirement(rule: Rule | None, queue: QueueSpec | None) -> tuple[str | None, int]:
+    """The skill an item needs and its minimum proficiency: the rule's skill, else its queue's;
+    the rule's minimum, else 1."""
+    skill = (rule.skill if rule else None) or (queue.skill if queue else None)
+    return skill, rule.min_proficiency if rule else 1
+
+
+def need(config: RoutingConfig, *, rule_id: str | None, queue_id: str, language: str | None,
+         channel: str | None, locale: str | None) -> Need:
+    """What an agent must offer to take a stored item of rule ``rule_id`` in ``queue_id`` under
+    ``config`` (a rule or queue no longer configured asks for no skill; no queue, no team)."""
+    rule = next((r for r in config.rules if r.id == rule_id), None)
+    queue = next((q for q in config.queues if q.id == queue_id), None)
+    skill, minimum = requirement(rule, queue)
+    return Need(language=language or "", channel=channel or "", skill=skill,
+                min_proficiency=minimum, team=queue.team if queue else "", locale=locale)
+
+
 def sla_for(config: RoutingConfig, channel: ChannelKind, urgency: Urgency) -> timedelta:
     return timedelta(minutes=config.sla.minutes[channel][urgency])
 
@@ -80,8 +102,9 @@ def route(item: Classified, config: RoutingConfig, calendar: BusinessCalendar, n
     routing = Routing(queue=queue, priority=priority(sla, sla, c.urgency, signals.sentiment, signals.vip),
                       sla_deadline=deadline, routed_at=now, policy=config.sla.policy,
                       rule=rule.id if rule else FALLBACK_RULE, four_eyes=four_eyes)
-    return Placement(routing=routing, rule=routing.rule, skill=(rule.skill if rule else None) or config.queue(queue).skill,
-                     min_proficiency=rule.min_proficiency if rule else 1, signals=signals, sla_business=sla)
+    skill, minimum = requirement(rule, config.queue(queue))
+    return Placement(routing=routing, rule=routing.rule, skill=skill, min_proficiency=minimum,
+                     signals=signals, sla_business=sla)
 
 
 def priority(left: timedelta, total: timedelta, urgency: Urgency | str, sentiment: str | None, vip: bool) -> int:

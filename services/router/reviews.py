@@ -12,10 +12,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from services.router import outbox
-from services.router.store import audit, utc
+from services.router.store import Repository, transaction, utc
+from services.router.tables import Draft, RoutedItem
 from shared import topics
-from services.router.tables import Agent, Draft, RoutedItem
 from shared.events import ReplyRelease, ReplyReleased, derived_id
 
 SUBMITTED, APPROVED, REJECTED, RELEASED = "submitted", "approved", "rejected", "released"
@@ -44,19 +43,19 @@ class Reviews:
     async def submit(self, item_id: str, author: str, text: str, now: datetime) -> tuple[Draft, ReplyReleased | None]:
         """Store a draft; released at once unless four-eyes applies. Raises ``ReviewError``."""
         now = utc(now)
-        async with self._sessions() as session:
-            item = await _item(session, item_id)
-            agent = await session.get(Agent, author)
+        async with transaction(self._sessions) as repo:
+            item = await _item(repo, item_id)
+            agent = await repo.agent(author)
             needs_review = item.four_eyes or (self._config().four_eyes.trainee_drafts and bool(agent and agent.trainee))
             draft = Draft(id=str(uuid.uuid4()), message_key=item.message_key, author=author, text=text,
                           state=SUBMITTED if needs_review else RELEASED, created_at=now)
-            session.add(draft)
-            audit(session, now, item.message_key, "draft_submitted",
-                  {"draft": draft.id, "four_eyes": needs_review}, author)
+            repo.session.add(draft)
+            repo.audit(now, item.message_key, "draft_submitted",
+                       {"draft": draft.id, "four_eyes": needs_review}, author)
             released = None if needs_review else released_event(draft, item, now)
             if released is not None:  # published by the outbox relay, committed with the draft
-                await outbox.add(session, topics.RELEASED, released, now)
-            await session.commit()
+                await repo.add_to_outbox(topics.RELEASED, released, now)
+            await repo.commit()
         return draft, released
 
     async def decide(self, draft_id: str, reviewer: str, approve: bool, reason: str | None,
@@ -65,23 +64,23 @@ class Reviews:
         now = utc(now)
         if not approve and not (reason or "").strip():
             raise ReviewError("a rejection needs a reason", 422)
-        async with self._sessions() as session:
-            draft = await session.get(Draft, draft_id)
+        async with transaction(self._sessions) as repo:
+            draft = await repo.session.get(Draft, draft_id)
             if draft is None:
                 raise ReviewError(f"no draft {draft_id}", 404)
             if draft.state != SUBMITTED:
                 raise ReviewError(f"draft {draft_id} is {draft.state}, not awaiting review")
             if draft.author == reviewer:
                 raise ReviewError("four-eyes: the author cannot review their own draft", 403)
-            item = await session.get(RoutedItem, draft.message_key)
+            item = await repo.item_by_key(draft.message_key)
             draft.state, draft.reviewer, draft.reason, draft.decided_at = (
                 RELEASED if approve else REJECTED, reviewer, reason, now)
-            audit(session, now, draft.message_key, "draft_approved" if approve else "draft_rejected",
-                  {"draft": draft_id, "reason": reason}, reviewer)
+            repo.audit(now, draft.message_key, "draft_approved" if approve else "draft_rejected",
+                       {"draft": draft_id, "reason": reason}, reviewer)
             released = released_event(draft, item, now) if approve else None
             if released is not None:
-                await outbox.add(session, topics.RELEASED, released, now)
-            await session.commit()
+                await repo.add_to_outbox(topics.RELEASED, released, now)
+            await repo.commit()
         return draft, released
 
     async def pending(self, message_keys: set[str] | None = None) -> list[Draft]:
@@ -91,8 +90,8 @@ class Reviews:
         return [d for d in drafts if message_keys is None or d.message_key in message_keys]
 
 
-async def _item(session, item_id: str) -> RoutedItem:
-    item = (await session.execute(select(RoutedItem).where(RoutedItem.event_id == item_id))).scalar_one_or_none()
+async def _item(repo: Repository, item_id: str) -> RoutedItem:
+    item = await repo.item(item_id)
     if item is None:
         raise ReviewError(f"no routed item {item_id}", 404)
     return item

@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 from services.router import queuetopics
 from services.router.configs import ConfigStore
-from services.router.directory import Directory
 from services.router.dispatcher import Dispatcher
 from services.router.outbox import Relay
+from services.router.store import Directory
 from shared.broker import BrokerError
 from shared.logging import get_logger
 from shared.runner import ConsumerRunner, RunnerFailed

@@ -11,9 +11,17 @@ from datetime import datetime
 
 from services.router import triage
 from services.router.dispatcher import Dispatcher
-from services.router.outbox import assigned_event
+from services.router.outbox import SOURCE, assigned_event
 from services.router.policy import route
-from services.router.store import WAITING, RoutedItems, aware, routing_of
+from services.router.store import (
+    TRIAGED,
+    WAITING,
+    Repository,
+    RoutedItems,
+    aware,
+    routing_of,
+    transaction,
+)
 from services.router.tables import RoutedItem
 from services.router.webhooks import WebhookBridge
 from shared import topics
@@ -25,8 +33,6 @@ from shared.events import (
     MessageClassified,
     QueueUnstaffed,
     Routed,
-    Unstaffed,
-    Urgency,
     derived_id,
     utcnow,
 )
@@ -34,7 +40,6 @@ from shared.logging import get_logger
 from shared.runner import Output, RecordMeta
 
 Clock = Callable[[], datetime]
-SOURCE = "switchboard/router"
 log = get_logger(__name__)
 
 
@@ -64,38 +69,40 @@ class RouterStage:
         one commit; after the broker acknowledged every output, one update marks all queued."""
         answers: list[list[Output] | PoisonMessage] = []
         published: list[tuple[str, list[Envelope]]] = []
-        async with self.sessions() as session:
-            classified = [e for e, _ in items if isinstance(e, MessageClassified)]
-            facts, known = await self.items.prefetch(session, [e.data.message.message_key for e in classified],
-                                                     [e.data.message.conversation_key for e in classified])
+        async with transaction(self.sessions) as repo:
+            classified = [e.data.message for e, _ in items if isinstance(e, MessageClassified)]
+            facts, known = await repo.prefetch([m.message_key for m in classified],
+                                               [m.conversation_key for m in classified])
             for event, _meta in items:
                 if not isinstance(event, MessageClassified):
                     answers.append(PoisonMessage(f"router expects {MessageClassified.TYPE}, got {event.event_type}"))
                     continue
-                outputs = await self._handle(session, event, facts, known)
+                outputs = await self._handle(repo, event, facts, known)
                 answers.append(outputs)
                 if outputs:
                     published.append((outputs[0].event.data.message.message_key, [o.event for o in outputs]))
-            await session.commit()
+            await repo.commit()
         if published:
             self._on_acked(answers, published)
         return answers
 
-    async def _handle(self, session, event: MessageClassified, facts: set[str], known: dict) -> list[Output]:
+    async def _handle(self, repo: Repository, event: MessageClassified, facts: set[str],
+                      known: dict[str, RoutedItem]) -> list[Output]:
         now, state = self.clock(), self.dispatcher.state
         placement = route(event.data, state.config, state.calendar, now)
-        triaged = event.data.classification.decision.value in triage.TRIAGED
-        await self.items.record_fact(session, event.data, facts, event.id, event.time,
-                                     triage.would_be_queue(event.data, state.config) if triaged else None)
+        triaged = event.data.classification.decision.value in TRIAGED
+        queue = triage.would_be_queue(event.data, state.config) if triaged else None
+        await repo.record_fact(event.data, known=facts, event_id=event.id, classified_at=event.time,
+                               queue=queue)
         if placement is None:
             return []
         item = Routed(message=event.data.message, classification=event.data.classification,
                       routing=placement.routing)
-        row = await self.items.claim(session, derived_id(event.id, "router"), item, placement, known)
+        row = await repo.claim(derived_id(event.id, "router"), item, placement, known)
         if row is None:
             return []
-        made = await self.dispatcher.place(session, row, now)
-        return await self._outputs(session, event, item, row, made)
+        made = await self.dispatcher.place(repo, row, now)
+        return await self._outputs(repo, event, item, row, made)
 
     def _on_acked(self, answers: list, published: list[tuple[str, list[Envelope]]]) -> None:
         """Attach one follow-up to the batch's last output: mark every item queued, feed the bridge."""
@@ -111,8 +118,8 @@ class RouterStage:
         tail = answers[last][-1]
         answers[last][-1] = Output(tail.topic, tail.event, on_acked=mark)
 
-    async def _outputs(self, session, event: MessageClassified, item: Routed, row: RoutedItem,
-                       made: Assignment | None) -> list[Output]:
+    async def _outputs(self, repo: Repository, event: MessageClassified, item: Routed,
+                       row: RoutedItem, made: Assignment | None) -> list[Output]:
         routed = ItemRouted(id=row.event_id, source=SOURCE, time=aware(row.routed_at), correlation_id=event.correlation_id,
                             subject=event.subject, data=item.model_copy(
                                 update={"routing": routing_of(row, item.routing.policy)}))
@@ -121,15 +128,14 @@ class RouterStage:
         if row.agent_id is not None:
             assignment = made or assignment_of(row)
             outputs.append(Output(topics.ASSIGNED, assigned_event(assignment, event.correlation_id)))
-        elif row.work_state == WAITING and await self.dispatcher.should_tell_unstaffed(session, row):
-            outputs.append(Output(topics.UNSTAFFED, await self._unstaffed(session, row, event.correlation_id)))
+        elif row.work_state == WAITING and await self.dispatcher.should_tell_unstaffed(repo, row):
+            notice = await self._unstaffed(repo, row, event.correlation_id)
+            outputs.append(Output(topics.UNSTAFFED, notice))
         return outputs
 
-    async def _unstaffed(self, session, row: RoutedItem, correlation_id: str) -> QueueUnstaffed:
-        waiting, online = await self.dispatcher.staffing(session, row)
-        log.info("router.unstaffed", queue=row.queue, waiting=waiting, online_agents=online)
-        data = Unstaffed(queue=row.queue, item_id=row.event_id, message_key=row.message_key,
-                         urgency=Urgency(row.urgency), sla_deadline=aware(row.sla_deadline), waiting=waiting,
-                         online_agents=online, since=aware(row.routed_at))
-        return QueueUnstaffed(id=derived_id(row.event_id, "router:unstaffed"), source=SOURCE, time=data.since,
-                              correlation_id=correlation_id, subject=row.queue, data=data)
+    async def _unstaffed(self, repo: Repository, row: RoutedItem,
+                         correlation_id: str) -> QueueUnstaffed:
+        notice = await self.dispatcher.unstaffed(repo, row, correlation_id=correlation_id)
+        log.info("router.unstaffed", queue=row.queue, waiting=notice.data.waiting,
+                 online_agents=notice.data.online_agents)
+        return notice

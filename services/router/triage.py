@@ -1,14 +1,15 @@
 """Triage review: every message the classifier dropped (spam) or tagged (noise) stays reviewable
 and correctable, so nothing is silently lost.
 
-``add`` keeps a dropped or tagged message in ``router_triage`` (text, decision, the
-classification's reason and explanation, tags) in the consumer's transaction, beside its KPI
-fact (``RoutedItems.record_fact``): a redelivery adds nothing. ``page`` lists them newest first
-with filters and a keyset cursor (``GET /v1/triage``). ``correct`` stores a person's correction
-on the row and, in the same transaction, puts a ``ClassificationCorrected`` (origin
-``router-triage``) into the router's outbox, which the relay publishes on the corrections topic
-after the commit; the classifier's ``CorrectionStage`` stores it and ``retrain`` learns from it
-(``feedback.labels_of``: ``reply`` → reply_needed ``reply`` and spam ``0``).
+The consumer keeps a dropped or tagged message in ``router_triage`` (text, decision, the
+classification's reason and explanation, tags) in its transaction, beside its KPI fact
+(``store.Repository.record_fact``, with ``would_be_queue`` for team visibility): a redelivery
+adds nothing. ``page`` lists them newest first with filters and a keyset cursor
+(``GET /v1/triage``). ``correct`` stores a person's correction on the row and, in the same
+transaction, puts a ``ClassificationCorrected`` (origin ``router-triage``) into the router's
+outbox, which the relay publishes on the corrections topic after the commit; the classifier's
+``CorrectionStage`` stores it and ``retrain`` learns from it (``feedback.labels_of``: ``reply``
+→ reply_needed ``reply`` and spam ``0``).
 """
 
 from __future__ import annotations
@@ -26,16 +27,14 @@ from services.router import outbox
 from services.router.outbox import SOURCE
 from services.router.policy import Signals, pick_rule
 from services.router.rules import RoutingConfig
-from services.router import store  # which imports this module: names are read at call time
+from services.router import store
 from services.router.tables import TriageMessage, TriageTag
 from shared import topics
 from shared.events import ClassificationCorrected, Classified, Correction, Decision, derived_id
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-TRIAGED = (Decision.DROP.value, Decision.TAG.value)
 ORIGIN = "router-triage"
-MAX_TAG = 256  # longer tags are kept on the row but not indexed for the tag filter
 MAX_LIMIT = 500
 
 
@@ -43,22 +42,6 @@ def would_be_queue(item: Classified, config: RoutingConfig) -> str:
     """The queue the routing rules would give ``item`` had it needed a reply (team visibility)."""
     rule = pick_rule(item, config, Signals.of(item.classification.tags))
     return rule.queue if rule else config.fallback_queue
-
-
-def add(session: AsyncSession, item: Classified, event_id: str, classified_at: datetime, queue: str | None) -> bool:
-    """Add ``item`` to ``session`` when it was dropped or tagged (the caller commits, once per
-    message: ``record_fact`` skips a message it has seen). Returns whether a row was added."""
-    c, m = item.classification, item.message
-    if c.decision.value not in TRIAGED:
-        return False
-    tags = list(dict.fromkeys(c.tags))
-    session.add(TriageMessage(
-        message_key=m.message_key, event_id=event_id, platform=m.platform.value, channel=m.channel_kind.value,
-        account_id=m.account_id, author_id=m.author.id, language=c.language, text=m.text,
-        decision=c.decision.value, reason=c.reason, explanation=c.explanation.model_dump(mode="json"), tags=tags,
-        queue=queue, received_at=store.utc(m.created_at), classified_at=store.utc(classified_at), corrections=0))
-    session.add_all(TriageTag(tag=t, message_key=m.message_key) for t in tags if len(t) <= MAX_TAG)
-    return True
 
 
 @dataclass(frozen=True)

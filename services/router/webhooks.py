@@ -28,8 +28,8 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from services.router.rules import RoutingConfig
-from services.router.store import audit, utc
-from services.router.tables import RoutedItem, WebhookDelivery
+from services.router.store import Repository, audit, utc
+from services.router.tables import WebhookDelivery
 from shared.events import Envelope, ItemAssigned, ItemRouted, ReplyReleased
 from shared.logging import get_logger
 from shared.settings import WebhookFilter
@@ -112,8 +112,7 @@ class WebhookBridge:
         queues |= {e.id: e.data.queue for e in events if isinstance(e, ItemAssigned)}
         releases = {e.id: e.data.item_id for e in events if isinstance(e, ReplyReleased)}
         if releases and any(f.queues for f in self.filters.values()):
-            items = dict((await session.execute(select(RoutedItem.event_id, RoutedItem.queue).where(
-                RoutedItem.event_id.in_(set(releases.values()))))).all())
+            items = await Repository(session).queues_of(set(releases.values()))
             for event_id, item_id in releases.items():
                 if item_id in items:
                     queues[event_id] = items[item_id]

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.router.assign import AgentView
 from services.router.rules import RoutingConfig
-from services.router.store import audit
+from services.router.store.rows import audit, view
 from services.router.tables import Agent, Queue, SlaPolicy, Team
 
 STATUSES = ("online", "away", "offline")
@@ -23,12 +23,6 @@ STATUSES = ("online", "away", "offline")
 
 class UnknownAgent(KeyError):
     """No agent with that id."""
-
-
-def view(agent: Agent) -> AgentView:
-    return AgentView(id=agent.id, team=agent.team_id, languages=frozenset(agent.languages),
-                     skills=dict(agent.skills), channels=frozenset(agent.channels),
-                     capacity=agent.capacity, load=agent.load, status=agent.status)
 
 
 class Directory:

@@ -1,0 +1,35 @@
+"""The router's HTTP API. Every route needs a bearer token with a role (agent, lead, admin);
+only ``/healthz``, ``/readyz`` and ``/metrics`` are open. Agents see and act on their team's
+queues, leads also see their team and its KPIs, admins change routing, SLA and calendars.
+Errors are JSON ``{"detail": ...}`` with 401 (no/unknown token), 403 (role or team), 404,
+409 (state conflict) and 422 (invalid input, naming the problem).
+
+One small router per concern (``queues``, ``agents``, ``items``, ``reports``, ``triage``,
+``audit``, ``admin``), included in this order (the order of the OpenAPI document); their
+dependencies are the typed aliases of ``deps``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from services.router.api import admin, agents, audit, items, queues, reports, triage
+from services.router.api.deps import API_STATE, Api
+
+PARTS = (queues, agents, items, reports, triage, audit, admin)
+
+
+def routes(api: Api) -> APIRouter:
+    """The ``/v1`` routes over ``api``. A router-level dependency (solved before each endpoint's
+    own) binds ``api`` to the request for ``deps.api_of``, so one process may serve several apps."""
+
+    async def bind(request: Request) -> None:
+        setattr(request.state, API_STATE, api)
+
+    router = APIRouter(prefix="/v1", dependencies=[Depends(bind)])
+    for part in PARTS:
+        router.include_router(part.router)
+    return router
+
+
+__all__ = ["Api", "routes"]
