@@ -47,6 +47,12 @@ class WhatIf(BaseModel):
     patience_s: float | None = Field(None, gt=0)
 
 
+class WhatIfQuery(WhatIf):
+    """The same parameters in a query string, which also carries queue, start, end and days."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
 def _forecast_json(name: str, f: Forecast) -> dict:
     return {"workload": name, "method": f.method, "backtest_wape": f.backtest_wape, "notes": list(f.notes),
             "intervals": [{"start": (f.start + timedelta(seconds=i * f.interval_s)).isoformat(),
@@ -83,7 +89,7 @@ def planning_router(*, history: History, targets: Targets, handling_times: Handl
     their team's queues; ``store`` supplies forecasts ``refresh`` computed (younger than
     ``max_age``), otherwise they are computed on the request."""
     router = APIRouter(prefix="/v1", tags=["planning"])
-    Lead = Annotated[Any, Depends(lead)]
+    caller = Depends(lead)  # a default, not an Annotated alias: annotations are strings here
 
     async def forecasts_for(principal, queue: str, days: int) -> dict[str, Forecast]:
         if not may_see(principal, queue):
@@ -105,7 +111,7 @@ def planning_router(*, history: History, targets: Targets, handling_times: Handl
             raise HTTPException(422, f"queue {queue!r}: {exc}") from None
 
     @router.get("/forecast", summary="Workload forecast per interval with an 80 % band (lead)")
-    async def get_forecast(principal: Lead, queue: Annotated[str, Query(min_length=1, max_length=128)],
+    async def get_forecast(*, principal: Any = caller, queue: Annotated[str, Query(min_length=1, max_length=128)],
                            days: Annotated[int, Query(ge=1, le=14)] = 7) -> dict:
         fcs = await forecasts_for(principal, queue, days)
         return {"queue": queue, "workloads": [_forecast_json(k, f) for k, f in fcs.items()]}
@@ -127,14 +133,14 @@ def planning_router(*, history: History, targets: Targets, handling_times: Handl
         return answer_json(a)
 
     @router.get("/staffing", summary="Agents needed per interval to meet the queue's SLA, with what-if (lead)")
-    async def get_staffing(principal: Lead, queue: Annotated[str, Query(min_length=1, max_length=128)],
-                           what_if: Annotated[WhatIf, Query()],
+    async def get_staffing(*, principal: Any = caller, queue: Annotated[str, Query(min_length=1, max_length=128)],
+                           what_if: Annotated[WhatIfQuery, Query()],
                            start: datetime | None = None, end: datetime | None = None,
                            days: Annotated[int, Query(ge=1, le=14)] = 7) -> dict:
         return await staffing(principal, queue, start, end, days, what_if)
 
     @router.post("/staffing", summary="As GET /v1/staffing, the what-if in the body (lead)")
-    async def post_staffing(principal: Lead, queue: Annotated[str, Query(min_length=1, max_length=128)],
+    async def post_staffing(*, principal: Any = caller, queue: Annotated[str, Query(min_length=1, max_length=128)],
                             what_if: Annotated[WhatIf, Body()] = WhatIf(),
                             start: datetime | None = None, end: datetime | None = None,
                             days: Annotated[int, Query(ge=1, le=14)] = 7) -> dict:

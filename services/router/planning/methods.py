@@ -105,8 +105,6 @@ def _nanmean(rows: np.ndarray) -> np.ndarray:
 
 
 def _first_observed(rows: np.ndarray) -> np.ndarray:
-    out = np.zeros(rows.shape[1])
-    for j in range(rows.shape[1]):
-        col = rows[:, j][~np.isnan(rows[:, j])]
-        out[j] = col[0] if len(col) else 0.0
-    return out
+    seen = ~np.isnan(rows)
+    first = rows[seen.argmax(axis=0), np.arange(rows.shape[1])]
+    return np.where(seen.any(axis=0), first, 0.0)
