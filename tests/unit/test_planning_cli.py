@@ -73,9 +73,8 @@ def test_bad_inputs_get_a_sentence_and_status_2(tmp_path, capsys, args, words):
 def test_too_little_history_is_explained(tmp_path, capsys):
     path = tmp_path / "a.csv"
     path.write_text("timestamp\n2025-03-03T10:00:00\n2025-03-03T10:05:00\n")
-    # one arrival day is exactly one day of intervals: fine; an hour's worth of a day is not
     rc = main(["plan", str(path), "--out", str(tmp_path / "o"), "--aht-s", "300", "--interval-min", "15"])
-    assert rc == 0 or "at least one full day" in capsys.readouterr().err
+    assert rc == 2 and "at least one full day" in capsys.readouterr().err
 
 
 def test_evaluate_skips_clearly_without_the_data(tmp_path, capsys):

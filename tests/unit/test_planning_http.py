@@ -112,3 +112,21 @@ def test_refresh_stores_forecasts_the_api_then_serves(tmp_path):
     asyncio.run(memo.put(stored))
     r = _client(memo).get("/v1/forecast", params={"queue": "support-de", "days": 7})
     assert r.status_code == 200 and r.json()["workloads"][0]["method"] == stored.forecast.method
+
+
+def test_periodic_refresh_runs_until_stopped():
+    from services.router.planning.store import refresh_periodically
+
+    async def scenario():
+        store, stop = MemoryStore(), asyncio.Event()
+
+        async def queues():
+            stop.set()  # one round, then stop
+            return ["support-de"]
+
+        rounds = await refresh_periodically(3600, queues=queues, clock=lambda: NOW, stop=stop, history=history,
+                                            store=store, days=2)
+        return rounds, await store.get("support-de:reply")
+
+    rounds, stored = asyncio.run(scenario())
+    assert rounds == 1 and stored.forecast is not None and len(stored.forecast.mean) == 96

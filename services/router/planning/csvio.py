@@ -6,7 +6,8 @@ Two input shapes, told apart by the header:
 - counts per interval: ``start`` (ISO 8601) or ``date`` + ``interval_start`` (HH:MM), and a
   count column (``count``, ``calls`` or ``arrivals``), optionally ``queue``. Finer intervals
   than asked are summed (6-minute counts into 30 minutes).
-Naive times are read in the ``tz`` given; the series starts at the first day's midnight.
+Naive times are read in the ``tz`` given; the series starts at the first day's midnight and
+intervals after the file's last row are "not observed".
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def _bucket(events: list[tuple[datetime, float]], interval_s: int) -> Series:
     counts = np.zeros(n)
     for t, c in events:
         counts[int((t - start).total_seconds() // interval_s)] += c
+    # after the last row the file says nothing: not observed, rather than a quiet evening
+    counts[int((last - start).total_seconds() // interval_s) + 1:] = np.nan
     return Series(start, interval_s, counts)
 
 

@@ -115,3 +115,18 @@ async def refresh(queues: Iterable[str], *, history: Callable[[str], Awaitable[M
                 await store.put(StoredForecast(key, now, None, str(exc)))
                 outcome[key] = str(exc)
     return outcome
+
+
+async def refresh_periodically(period_s: float, *, queues: Callable[[], Awaitable[Iterable[str]]],
+                               clock: Callable[[], datetime], stop: asyncio.Event, **kwargs) -> int:
+    """Run ``refresh`` every ``period_s`` seconds until ``stop`` is set (e.g. from the router's
+    lifespan on shutdown); returns how many rounds ran. ``kwargs`` go to ``refresh``."""
+    rounds = 0
+    while not stop.is_set():
+        await refresh(await queues(), now=clock(), **kwargs)
+        rounds += 1
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=period_s)
+        except TimeoutError:
+            pass
+    return rounds
