@@ -99,3 +99,12 @@ def test_holidays_ahead_without_a_past_one_are_said_to_be_normal_days():
 def test_an_interval_that_does_not_divide_a_day_is_refused():
     with pytest.raises(PlanningError, match="does not divide a day"):
         forecast(Series(START, 7 * 60, np.ones(1000)), 10)
+
+
+def test_one_named_method_skips_the_backtest_and_unknown_names_are_refused():
+    from services.router.planning.forecast import Options
+
+    f = forecast(_series(28), 7 * DAY, options=Options(only="window_average_4w"))
+    assert f.method == "window_average_4w" and f.backtest_wape == {} and not f.notes
+    with pytest.raises(PlanningError, match="unknown or unavailable method"):
+        forecast(_series(28), 7 * DAY, options=Options(only="prophet"))

@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="the forecast and staffing evaluation on the research data")
     ev.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ev.add_argument("--out", type=Path, default=Path("eval/planning.json"))
+    ev.add_argument("--library", action="store_true", help="also score statsforecast's MSTL alone (minutes)")
     return p
 
 
@@ -155,7 +156,7 @@ def evaluate(a: argparse.Namespace) -> int:
     if not (a.data / "arrivals-6min-1999-01-09.csv").exists():
         print(f"skipped: the research data set is not at {a.data} (see /work/shared/datasets/README.md)")
         return 0
-    result = ev.run(a.data, a.out, progress=_progress)
+    result = ev.run(a.data, a.out, progress=_progress, library=a.library)
     print(ev.table(result))
     print(f"written {a.out}")
     return 0

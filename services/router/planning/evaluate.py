@@ -45,7 +45,7 @@ def _holiday_mask(first: date, n: int) -> np.ndarray:
     return mask
 
 
-def forecast_eval(folder: Path, *, use_calendar: bool = True, use_library: bool = False,
+def forecast_eval(folder: Path, *, use_calendar: bool = True, use_library: bool = False, only: str | None = None,
                   progress: Callable[[str], None] = lambda _: None) -> dict:
     first, counts, imputed = anonbank.read_arrivals(folder)
     holidays = _holiday_mask(first, len(counts)) if use_calendar else np.zeros(len(counts), bool)
@@ -56,7 +56,7 @@ def forecast_eval(folder: Path, *, use_calendar: bool = True, use_library: bool 
         actual = counts[o:o + WEEK]
         series = Series(datetime(first.year, first.month, first.day), 1800, counts[:o])
         f = forecast(series, WEEK, masked_days=(imputed | holidays)[:o], special_future=holidays[o:o + WEEK],
-                     options=Options(use_library=use_library))
+                     options=Options(use_library=use_library, only=only))
         preds = {"ours": f.mean, "seasonal_naive": counts[o - WEEK:o],
                  "window_average_4w": np.mean([counts[o - k * WEEK:o - (k - 1) * WEEK] for k in range(1, 5)], axis=0)}
         scale = float(np.mean(np.abs(counts[WEEK:o] - counts[:o - WEEK])))  # in-sample naive MAE
@@ -163,13 +163,17 @@ def staffing_eval(folder: Path, progress: Callable[[str], None] = lambda _: None
             "patience_s": round(patience, 1), "cases": cases}
 
 
-def run(folder: Path, out: Path, progress: Callable[[str], None] = lambda _: None) -> dict:
+def run(folder: Path, out: Path, progress: Callable[[str], None] = lambda _: None, library: bool = False) -> dict:
+    """The whole protocol; ``library`` adds statsforecast's MSTL alone on the same origins
+    (minutes of CPU: one fit takes seconds)."""
     result = {
         "dataset": "callcenter-anonymous-bank (Brown et al. 2005), research-only, read in place",
         "forecast": forecast_eval(folder, progress=progress),
         "forecast_without_calendar": forecast_eval(folder, use_calendar=False),
         "staffing": staffing_eval(folder, progress=progress),
     }
+    if library:
+        result["forecast_mstl_alone"] = forecast_eval(folder, only="mstl", progress=progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     return result
@@ -178,7 +182,10 @@ def run(folder: Path, out: Path, progress: Callable[[str], None] = lambda _: Non
 def table(result: dict) -> str:
     """The evaluation as the plain-text table the CLI prints and the docs quote."""
     lines = ["forecast, 1 week ahead, 30 min, 8 weekly origins (pooled WAPE / August-only WAPE / mean MASE)"]
-    for label, key in (("with calendar", "forecast"), ("no calendar", "forecast_without_calendar")):
+    for label, key in (("with calendar", "forecast"), ("no calendar", "forecast_without_calendar"),
+                       ("MSTL alone", "forecast_mstl_alone")):
+        if key not in result:
+            continue
         pooled = result[key]["pooled"]
         for name, s in pooled.items():
             lines.append(f"  {label:<14} {name:<20} {s['wape']:.3f}  {s['wape_august']:.3f}  {s['mase']:.3f}")

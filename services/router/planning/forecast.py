@@ -69,6 +69,7 @@ class Options:
     use_library: bool = False  # add statsforecast's MSTL to the candidates (slower)
     outlier_low: float = 0.35  # a day below this share of its weekday's median is masked
     outlier_high: float = 3.0
+    only: str | None = None  # one named method, no backtest (evaluations of a single method)
 
 
 def forecast(series: Series, horizon: int, *, masked_days: np.ndarray | None = None,
@@ -93,7 +94,8 @@ def forecast(series: Series, horizon: int, *, masked_days: np.ndarray | None = N
     candidates = _candidates(len(history), day, options)
     if len(candidates) == 1:
         name = next(iter(candidates))
-        notes.append(f"short history ({len(history) / day:.1f} days): mean day so far, weekly pattern not yet learnt")
+        if name == "daily_profile":
+            notes.append(f"short history ({len(history) / day:.1f} days): mean day so far, weekly pattern not yet learnt")
         mean, scores, residuals = candidates[name](history, day, horizon), {}, np.array([])
     else:
         scores, residual_by = _backtest(history, day, candidates, options.folds)
@@ -139,8 +141,12 @@ def _candidates(n: int, day: int, options: Options) -> dict[str, Method]:
     if weeks < 2:
         return {"seasonal_naive": methods.seasonal_naive, "daily_profile": methods.daily_profile}
     found = dict(BASE_METHODS)
-    if options.use_library and weeks >= 3:
+    if (options.use_library or options.only in LIBRARY_METHODS) and weeks >= 3:
         found.update(LIBRARY_METHODS)
+    if options.only is not None:
+        if options.only not in found:
+            raise PlanningError(f"unknown or unavailable method {options.only!r}; choose from {', '.join(found)}")
+        return {options.only: found[options.only]}
     return found
 
 
