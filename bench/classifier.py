@@ -29,7 +29,7 @@ from services.classifier.language import languages_of
 from services.classifier.model import normalise
 from services.classifier.pii import find_pii
 from services.classifier.runtime import ClassifierRuntime
-from shared import migrate
+from tools import migrate
 from shared.events import Author, CanonicalMessage
 from shared.settings import ClassifierSettings
 from tools import replay

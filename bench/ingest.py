@@ -34,7 +34,7 @@ import psutil
 from bench.report import row
 from services.ingestor import platform_examples as ex
 from services.ingestor.testing import meta_signed
-from shared import migrate
+from tools import migrate
 from shared.broker import ensure_topics, free_port
 from shared.settings import ROOT
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from shared import migrate
+from tools import migrate
 from shared.broker import EmbeddedBroker, ensure_topics, free_port
 from shared.service import QuietServer
 from shared.settings import DEV_SIGNING_KEY, DEV_WEBHOOK_SECRET, ROOT
@@ -85,7 +85,8 @@ class LocalStack:
         for url in sorted(set(self.database_urls.values())):
             if self.config.database_url is None:
                 _remove_sqlite(Path(url.removeprefix("sqlite:///")))  # the memory broker starts empty too
-            await asyncio.to_thread(migrate.upgrade, url)
+            owners = [name for name in SERVICES if self.database_urls[name] == url]  # only their tables
+            await asyncio.to_thread(migrate.upgrade, url, owners)
         await self._start_sink()
         for name in SERVICES:
             await self.start_service(name)

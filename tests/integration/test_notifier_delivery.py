@@ -124,7 +124,7 @@ def setup(tmp_path: Path, sink_url: str, receivers: Receivers, clock: Clock, ali
 
 @pytest.fixture
 def db(tmp_path):
-    from shared import migrate
+    from tools import migrate
 
     migrate.upgrade(f"sqlite:///{tmp_path / 'n.db'}")
 

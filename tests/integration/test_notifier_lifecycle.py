@@ -284,7 +284,7 @@ async def _true(value: bool) -> bool:
 def test_migration_0008_drops_the_unused_pages_table_and_downgrades(database_url):
     from sqlalchemy import create_engine, inspect
 
-    from shared import migrate
+    from tools import migrate
     from shared.db import sync_url
 
     def names() -> set[str]:
