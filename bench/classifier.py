@@ -29,10 +29,9 @@ from services.classifier.language import languages_of
 from services.classifier.model import normalise
 from services.classifier.pii import find_pii
 from services.classifier.runtime import ClassifierRuntime
-from tools import migrate
 from shared.events import Author, CanonicalMessage
 from shared.settings import ClassifierSettings
-from tools import replay
+from tools import migrate, replay
 
 BATCH = 200
 COPIES = int(os.environ.get("BENCH_CLASSIFIER_COPIES", "8"))

@@ -26,8 +26,8 @@ from aiokafka import AIOKafkaConsumer
 from bench._pg import fresh_schema
 from bench.report import row
 from shared import db, topics
-from shared.broker import ensure_topics
 from shared.settings import NotifierSettings
+from tools.devbroker import ensure_topics
 
 ONCALL = Path(__file__).resolve().parent.parent / "config" / "oncall.yaml"
 

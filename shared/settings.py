@@ -44,11 +44,27 @@ class CommonSettings(BaseSettings):
         description="Prefix for every topic name (isolates tests and parallel stacks)",
     )
     kafka_request_timeout_ms: int = Field(5000, validation_alias=_env("KAFKA_REQUEST_TIMEOUT_MS"))
+    kafka_replication_factor: int = Field(
+        1, ge=1, validation_alias=_env("KAFKA_REPLICATION_FACTOR"),
+        description="Replication factor of the topics Switchboard creates (`switchboard topics`, the router's "
+        "per-queue topics); 1 suits only a one-broker development stack, and production must set it",
+    )
+    kafka_min_insync_replicas: int | None = Field(
+        None, ge=1, validation_alias=_env("KAFKA_MIN_INSYNC_REPLICAS"),
+        description="min.insync.replicas of the topics Switchboard creates (acks=all writes need this many "
+        "replicas); unset leaves the broker's default",
+    )
     database_url: str = Field(
         f"sqlite:///{ROOT / 'var' / 'switchboard.db'}", validation_alias=_env("DATABASE_URL")
     )
     http_host: str = "0.0.0.0"
     http_port: int = 8000
+
+    @model_validator(mode="after")
+    def _insync_within_replicas(self) -> "CommonSettings":
+        if (self.kafka_min_insync_replicas or 0) > self.kafka_replication_factor:
+            raise ValueError("KAFKA_MIN_INSYNC_REPLICAS exceeds KAFKA_REPLICATION_FACTOR")
+        return self
 
 
 class ConsumerSettings(CommonSettings):

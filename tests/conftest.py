@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 
 from tools import migrate
-from shared.broker import EmbeddedBroker, ensure_topics
+from tools.devbroker import EmbeddedBroker, ensure_topics
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -51,10 +51,11 @@ def _migrate(services: list[str] | None) -> int:
 
 
 def _topics() -> int:
-    from shared.broker import ensure_topics
+    from shared.broker import TopicConfig, ensure_topics
 
     settings = CommonSettings()
-    names = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, settings.kafka_topic_namespace))
+    names = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, settings.kafka_topic_namespace,
+                                      config=TopicConfig.of(settings)))
     print(f"{len(names)} topics ready on {settings.kafka_bootstrap_servers}")
     # the router's per-queue routed topics, from its routing file (docs/router.md#per-queue-routed-topics)
     from services.router.queuetopics import ensure_from_file

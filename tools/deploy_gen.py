@@ -3,7 +3,9 @@
 ``python -m tools.deploy_gen`` writes, from their single sources:
 
 - ``deploy/k8s/base/topics.yaml``: one Strimzi ``KafkaTopic`` per topic of the registry
-  (``shared/topics.yaml``), with its name and partition count;
+  (``shared/topics.yaml``), with its name and partition count, and the replication factor and
+  ``min.insync.replicas`` the services use for topics they create (``KAFKA_REPLICATION_FACTOR``,
+  ``KAFKA_MIN_INSYNC_REPLICAS`` in ``deploy/k8s/base/configmap.yaml``);
 - ``deploy/k8s/base/queue-topics.yaml``: one ``KafkaTopic`` per queue of ``config/routing.yaml``,
   the router's per-queue routed topics ``switchboard.items.routed.v1.<queue>``;
 - ``deploy/k8s/base/scaling.yaml``: one KEDA ``ScaledObject`` per consuming service, with a
@@ -19,7 +21,8 @@
 
 ``--check`` writes nothing and exits 1 when a committed file differs (run in CI, so nobody
 keeps a second list by hand). ``--output FILE`` restricts both modes to the topics file at
-FILE. docker-compose needs no topic file: its ``topics`` job runs ``python -m shared.broker``.
+FILE. docker-compose needs no topic file: its ``topics`` job runs ``python -m shared.broker``
+(``KAFKA_REPLICATION_FACTOR`` / ``KAFKA_MIN_INSYNC_REPLICAS`` in its environment).
 """
 
 from __future__ import annotations
@@ -60,12 +63,19 @@ CONFIG_FILES: dict[str, tuple[Path, str, tuple[str, ...]]] = {
 
 # The Strimzi Kafka cluster (label ``strimzi.io/cluster``) and where it runs: its bootstrap
 # Service must be fully qualified because KEDA's operator, in its own namespace, dials it too.
-# Production durability: with acks=all a write survives one broker loss. Overlays patch these.
 STRIMZI_CLUSTER = "kafka"
 KAFKA_NAMESPACE = "kafka"
 KAFKA_BOOTSTRAP = f"{STRIMZI_CLUSTER}-kafka-bootstrap.{KAFKA_NAMESPACE}.svc:9092"
-REPLICAS = 3
-MIN_INSYNC_REPLICAS = 2
+# Production durability: one source for the KafkaTopics and the topics the router creates at
+# run time, the services' configuration. Overlays patch both (a one-broker development cluster).
+CONFIGMAP_FILE = BASE / "configmap.yaml"
+
+
+def topic_durability() -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) of ``deploy/k8s/base/configmap.yaml``."""
+    data = yaml.safe_load(CONFIGMAP_FILE.read_text(encoding="utf-8"))["data"]
+    return int(data["KAFKA_REPLICATION_FACTOR"]), int(data["KAFKA_MIN_INSYNC_REPLICAS"])
+
 
 # Target lag per replica before KEDA adds one: the classifier spends milliseconds of CPU per
 # message, router and notifier mostly wait on the database, so they tolerate a longer queue.
@@ -95,6 +105,7 @@ def _dump(docs: list[dict], source: str) -> str:
 
 def kafka_topic(spec: topics.TopicSpec) -> dict:
     """The Strimzi ``KafkaTopic`` for one registered topic."""
+    replicas, min_insync = topic_durability()
     return {
         "apiVersion": "kafka.strimzi.io/v1beta2",
         "kind": "KafkaTopic",
@@ -110,8 +121,8 @@ def kafka_topic(spec: topics.TopicSpec) -> dict:
         "spec": {
             "topicName": spec.name,
             "partitions": spec.partitions,
-            "replicas": REPLICAS,
-            "config": {"min.insync.replicas": MIN_INSYNC_REPLICAS},
+            "replicas": replicas,
+            "config": {"min.insync.replicas": min_insync},
         },
     }
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from tools import migrate
-from shared.broker import EmbeddedBroker, ensure_topics, free_port
 from shared.service import QuietServer
 from shared.settings import DEV_SIGNING_KEY, DEV_WEBHOOK_SECRET, ROOT
+from tools import migrate
+from tools.devbroker import EmbeddedBroker, ensure_topics, free_port
 from tools.pager_sink import PagerSink
 
 SERVICES = ("ingestor", "classifier", "router", "notifier")

@@ -18,11 +18,11 @@ from services.ingestor.testing import example_event, running, signed
 from services.notifier.app import build as build_notifier
 from services.router.app import build as build_router
 from shared import topics
-from shared.broker import free_port
 from shared.service import QuietServer
 from shared.settings import (DEV_SIGNING_KEY, DEV_WEBHOOK_SECRET, ClassifierSettings, IngestorSettings,
                              NotifierSettings, RouterSettings)
 from tests.kafkautil import collect, decoded, produce_raw
+from tools.devbroker import free_port
 from tools.pager_sink import PagerSink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]

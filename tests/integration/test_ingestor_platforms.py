@@ -22,10 +22,10 @@ from services.ingestor.testing import (
     x_signed,
 )
 from shared import topics
-from shared.broker import free_port
 from shared.codec import decode, header
 from shared.settings import IngestorSettings
 from tests.integration.test_ingestor_webhooks import records, rows
+from tools.devbroker import free_port
 
 META_SECRET, OLD_META_SECRET, X_SECRET, HUB_SECRET = "meta-app-secret", "meta-old-secret", "x-consumer-secret", "hub-s"
 WHSEC_NEW = "whsec_" + base64.b64encode(b"rotated-secret-new-0001").decode()

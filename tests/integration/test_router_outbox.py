@@ -202,7 +202,7 @@ async def test_routed_items_also_go_to_their_queues_topic(kafka_bootstrap, topic
 
 async def test_relay_keeps_rows_while_the_broker_is_unreachable(stack, kafka_bootstrap):
     from services.router.outbox import Relay
-    from shared.broker import free_port
+    from tools.devbroker import free_port
 
     start, ns = stack
     router = await start()
