@@ -29,8 +29,8 @@ from services.classifier.language import languages_of
 from services.classifier.model import normalise
 from services.classifier.pii import find_pii
 from services.classifier.runtime import ClassifierRuntime
+from services.classifier.settings import ClassifierSettings
 from shared.events import Author, CanonicalMessage
-from shared.settings import ClassifierSettings
 from tools import migrate, replay
 
 BATCH = 200

@@ -59,7 +59,7 @@ def _topics() -> int:
     print(f"{len(names)} topics ready on {settings.kafka_bootstrap_servers}")
     # the router's per-queue routed topics, from its routing file (docs/router.md#per-queue-routed-topics)
     from services.router.queuetopics import ensure_from_file
-    from shared.settings import RouterSettings
+    from services.router.settings import RouterSettings
 
     queues = asyncio.run(ensure_from_file(settings, RouterSettings().routing_file))
     print(f"{len(queues)} per-queue routed topics ready")

@@ -18,8 +18,10 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from services.ingestor.settings import DEV_WEBHOOK_SECRET
+from services.notifier.settings import DEV_SIGNING_KEY
 from shared.service import QuietServer
-from shared.settings import DEV_SIGNING_KEY, DEV_WEBHOOK_SECRET, ROOT
+from shared.settings import ROOT
 from tools import migrate
 from tools.devbroker import EmbeddedBroker, ensure_topics, free_port
 from tools.pager_sink import PagerSink

@@ -21,10 +21,10 @@ from services.router.configs import ConfigStore
 from services.router.directory import Directory
 from services.router.dispatcher import Dispatcher
 from services.router.outbox import Relay
+from services.router.settings import RouterSettings
 from shared.broker import BrokerError
 from shared.logging import get_logger
 from shared.runner import ConsumerRunner, RunnerFailed
-from shared.settings import RouterSettings
 
 log = get_logger(__name__)
 

@@ -13,6 +13,7 @@ from services.ingestor import platform_examples as ex
 from services.ingestor.app import create_app
 from services.ingestor.platform_signing import x_crc_response
 from services.ingestor.prune import prune
+from services.ingestor.settings import IngestorSettings
 from services.ingestor.testing import (
     meta_signed,
     running,
@@ -23,7 +24,6 @@ from services.ingestor.testing import (
 )
 from shared import topics
 from shared.codec import decode, header
-from shared.settings import IngestorSettings
 from tests.integration.test_ingestor_webhooks import records, rows
 from tools.devbroker import free_port
 

@@ -19,10 +19,10 @@ from services.router import outbox
 from services.router.app import build, runtime_of
 from services.router.lifecycle import LifecycleStage
 from services.router.reviews import Reviews
+from services.router.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings
 from services.router.tables import OutboxRow
 from shared import db, topics
 from shared.events import HelpdeskItemUpdated, Lifecycle, LifecycleAction, derived_id
-from shared.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings
 from tests.integration.test_router_dispatch import META, T0, Clock, classified, main
 from tests.kafkautil import collect, decoded, produce
 
