@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import bench
-from shared.broker import EmbeddedBroker
+from tools.devbroker import EmbeddedBroker
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 

@@ -8,8 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.ingestor.app import create_app
+from services.ingestor.settings import IngestorSettings
 from shared import logging
-from shared.settings import IngestorSettings
 
 
 def ingestor() -> FastAPI:

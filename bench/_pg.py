@@ -8,7 +8,7 @@ import os
 import uuid
 from collections.abc import Iterator
 
-from shared import migrate
+from tools import migrate
 
 PG = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

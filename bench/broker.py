@@ -9,7 +9,7 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from shared.broker import ensure_topics
+from tools.devbroker import ensure_topics
 
 
 async def produce_consume_rate(bootstrap: str, count: int, size: int = 900) -> float:

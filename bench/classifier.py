@@ -30,10 +30,9 @@ from services.classifier.model import normalise
 from services.classifier.pii import find_pii
 from services.classifier.runtime import ClassifierRuntime
 from services.classifier.sentiment import scores as sentiment_scores
-from shared import migrate
+from services.classifier.settings import ClassifierSettings
 from shared.events import Author, CanonicalMessage
-from shared.settings import ClassifierSettings
-from tools import replay
+from tools import migrate, replay
 
 BATCH = 200
 COPIES = int(os.environ.get("BENCH_CLASSIFIER_COPIES", "8"))

@@ -34,9 +34,9 @@ import psutil
 from bench.report import row
 from services.ingestor import platform_examples as ex
 from services.ingestor.testing import meta_signed
-from shared import migrate
-from shared.broker import ensure_topics, free_port
 from shared.settings import ROOT
+from tools import migrate
+from tools.devbroker import ensure_topics, free_port
 
 SECONDS = float(os.environ.get("INGEST_SECONDS", "8"))
 RATE = float(os.environ.get("INGEST_RATE", "1000"))

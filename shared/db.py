@@ -1,8 +1,8 @@
 """Database plumbing: SQLAlchemy 2 (async) engines for SQLite (embedded default) and
 PostgreSQL (production), and the declarative base every service's tables use.
 
-Schema changes go through Alembic (``shared/migrations``), run as their own step
-(``switchboard migrate``), never at service start-up.
+Schema changes go through Alembic, one history per service (``services/<service>/migrations``,
+run by ``shared.migrate``), as their own step (``switchboard migrate``), never at service start-up.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from sqlalchemy.orm import DeclarativeBase
 
 
 class Base(DeclarativeBase):
-    """Declarative base of every Switchboard table (one metadata for Alembic)."""
+    """Declarative base of every Switchboard table; each service's migration history compares
+    only the tables its own ``tables.py`` maps."""
 
 
 _DRIVERS = {"sync": {"postgresql": "postgresql+psycopg", "sqlite": "sqlite"},

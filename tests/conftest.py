@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 import pytest_asyncio
 
-from shared import migrate
-from shared.broker import EmbeddedBroker, ensure_topics
+from tools import migrate
+from tools.devbroker import EmbeddedBroker, ensure_topics
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

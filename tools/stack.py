@@ -18,10 +18,12 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from shared import migrate
-from shared.broker import EmbeddedBroker, ensure_topics, free_port
+from services.ingestor.settings import DEV_WEBHOOK_SECRET
+from services.notifier.settings import DEV_SIGNING_KEY
 from shared.service import QuietServer
-from shared.settings import DEV_SIGNING_KEY, DEV_WEBHOOK_SECRET, ROOT
+from shared.settings import ROOT
+from tools import migrate
+from tools.devbroker import EmbeddedBroker, ensure_topics, free_port
 from tools.pager_sink import PagerSink
 
 SERVICES = ("ingestor", "classifier", "router", "notifier")
@@ -85,7 +87,8 @@ class LocalStack:
         for url in sorted(set(self.database_urls.values())):
             if self.config.database_url is None:
                 _remove_sqlite(Path(url.removeprefix("sqlite:///")))  # the memory broker starts empty too
-            await asyncio.to_thread(migrate.upgrade, url)
+            owners = [name for name in SERVICES if self.database_urls[name] == url]  # only their tables
+            await asyncio.to_thread(migrate.upgrade, url, owners)
         await self._start_sink()
         for name in SERVICES:
             await self.start_service(name)

@@ -36,8 +36,9 @@ def port() -> int | None:
     name = service_of(main_process_argv())
     if name is None:
         return None
-    from shared import settings
+    import importlib
 
+    settings = importlib.import_module(f"services.{name}.settings")  # the service's own settings
     return getattr(settings, f"{name.capitalize()}Settings")().http_port
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from services.classifier.settings import ClassifierSettings
 from shared import logging as shared_logging
 from shared.service import run, serve
-from shared.settings import ClassifierSettings
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from services.classifier.bundle import Models, load_models
 from services.classifier.feedback import CorrectionStage, CorrectionStore
 from services.classifier.reload import Reloader, fingerprint
 from services.classifier.runtime import ClassifierRuntime, Outcome
+from services.classifier.settings import ClassifierSettings
 from services.classifier.stage import classify
 from shared import db, topics
 from shared.codec import PoisonMessage
@@ -37,7 +38,6 @@ from shared.events import (
 from shared.logging import get_logger
 from shared.runner import BatchResult, ConsumerRunner, Output, RecordMeta, RunnerFailed
 from shared.service import ops_router
-from shared.settings import ClassifierSettings
 
 SERVICE = "classifier"
 SOURCE = "switchboard/classifier"

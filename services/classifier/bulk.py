@@ -17,8 +17,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from services.classifier import bundle, stage, userdata
+from services.classifier.settings import ClassifierSettings
 from shared.events import CanonicalMessage
-from shared.settings import ClassifierSettings
 
 PROGRESS_EVERY = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -22,11 +22,11 @@ from services.classifier.language import LanguageDetector
 from services.classifier import registry
 from services.classifier.model import NAME, SpamModel
 from services.classifier.rules import RuleSet, load_dir
+from services.classifier.settings import ClassifierSettings
 from services.classifier.tasks import TaskModel, load_task_model
 from services.classifier.taxonomy import Taxonomy
 from services.classifier.taxonomy import load as load_taxonomy
 from shared.logging import get_logger
-from shared.settings import ClassifierSettings
 
 log = get_logger(__name__)
 

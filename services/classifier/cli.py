@@ -76,7 +76,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run_retrain(args: argparse.Namespace) -> list[dict]:
     from services.classifier import corpus, feedback, retrain, train
-    from shared.settings import ClassifierSettings
+    from services.classifier.settings import ClassifierSettings
 
     settings = ClassifierSettings()
     url = args.database_url or settings.database_url

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_triage(datasets: Path, out: Path, sample: int = 0) -> list[dict]:
     """The triage report with the shipped models and settings; printed and written to ``out``."""
     from services.classifier import bundle, triage
-    from shared.settings import ClassifierSettings
+    from services.classifier.settings import ClassifierSettings
     models = bundle.load_models(ClassifierSettings())
     rows = triage.evaluate(datasets, models, sample, progress=progress)
     print("Triage on real traffic (the classifier stage's own decision; eval/triage.json)")

@@ -31,8 +31,8 @@ from services.classifier.authors import AuthorListError
 from services.classifier.model import UntrustedArtifact
 from services.classifier.registry import RegistryError
 from services.classifier.rules import RuleFileError
+from services.classifier.settings import ClassifierSettings
 from shared.logging import get_logger
-from shared.settings import ClassifierSettings
 
 log = get_logger("classifier.reload")
 RELOADS = Counter("switchboard_classifier_model_reloads_total",

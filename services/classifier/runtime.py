@@ -26,6 +26,7 @@ from services.classifier import signals
 from services.classifier.bundle import Models
 from services.classifier.campaign_store import SharedCampaignDetector
 from services.classifier.flood import CampaignDetector, CampaignMatch
+from services.classifier.settings import ClassifierSettings
 from services.classifier.spike import Observation, SpikeDetector
 from services.classifier.spike_store import SharedSpikeDetector
 from services.classifier.stage import classify_batch, shadow_changes
@@ -37,7 +38,6 @@ from shared.events import (
     IssueSpike,
     Urgency,
 )
-from shared.settings import ClassifierSettings
 
 # Only contact reasons (``Models.taxonomy``) are spike keys; one from the contact-reason model
 # (``MODEL_REASON``) counts under the same key as a rule's tag. The ``reason:<id>`` tag repeats one

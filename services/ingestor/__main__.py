@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 from services.ingestor.app import create_app
+from services.ingestor.settings import IngestorSettings
 from shared import logging
 from shared.service import run, serve
-from shared.settings import IngestorSettings
 
 
 def main() -> None:

@@ -23,10 +23,10 @@ from services.ingestor.delivery import Delivery
 from services.ingestor.health import SourceHealth
 from services.ingestor.intake import Intake
 from services.ingestor.ledger import Ledger
+from services.ingestor.settings import IngestorSettings
 from services.ingestor.signing import secret_key
 from shared.logging import get_logger
 from shared.service import ops_router
-from shared.settings import IngestorSettings
 
 log = get_logger(__name__)
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")

@@ -17,8 +17,8 @@ from services.ingestor.delivery import Delivery
 from services.ingestor.health import SourceHealth
 from services.ingestor.ledger import Ledger
 from services.ingestor.pollers import instagram_mentions, websub
+from services.ingestor.settings import IngestorSettings
 from shared.logging import get_logger
-from shared.settings import IngestorSettings
 
 log = get_logger(__name__)
 

@@ -22,13 +22,13 @@ from services.ingestor.mentions import event_id as mention_event_id
 from services.ingestor.metrics import IGNORED_EVENTS, INVALID_ITEMS, MESSAGES, SKIPPED_EVENTS, bounded
 from services.ingestor.normalized import Invalid, Item, Parsed
 from services.ingestor.recorder import Lookups, Recorder
+from services.ingestor.settings import IngestorSettings
 from services.ingestor.tables import RawPayload
 from shared import topics
 from shared.codec import Encoded, encode
 from shared.events import MessageReceived, derived_id, utcnow
 from shared.logging import get_logger
 from shared.metrics import DEAD_LETTERED
-from shared.settings import IngestorSettings
 
 log = get_logger(__name__)
 

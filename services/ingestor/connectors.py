@@ -27,12 +27,12 @@ from sqlalchemy import update
 from services.ingestor.delivery import Delivery, DeliveryUnavailable
 from services.ingestor.ledger import Ledger, LedgerUnavailable, insert_ignore
 from services.ingestor.pollers.core import aware
+from services.ingestor.settings import IngestorSettings
 from services.ingestor.tables import ConnectorActivity
 from shared import topics
 from shared.codec import encode
 from shared.events import ConnectorState, ConnectorStatus, ConnectorStatusChanged, derived_id
 from shared.logging import get_logger
-from shared.settings import IngestorSettings
 
 log = get_logger(__name__)
 STATUS_EVENTS = Counter("switchboard_ingestor_connector_status_total", "ConnectorStatusChanged events published",

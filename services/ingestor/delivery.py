@@ -17,10 +17,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from services.ingestor.metrics import PRODUCE_LATENCY
+from services.ingestor.settings import IngestorSettings
 from shared import kafka
 from shared.codec import Encoded
 from shared.logging import get_logger
-from shared.settings import IngestorSettings
 
 log = get_logger(__name__)
 CLIENT_ID = "switchboard-ingestor"

@@ -18,9 +18,9 @@ from services.ingestor import payload
 from services.ingestor.batch import Acceptor, RawBody
 from services.ingestor.errors import Rejected, invalid
 from services.ingestor.normalized import Parsed, edit_marker
+from services.ingestor.settings import IngestorSettings
 from services.ingestor.verification import SignatureRejected, VerifiedWebhook, verify
 from shared.logging import get_logger
-from shared.settings import IngestorSettings
 
 log = get_logger(__name__)
 _WEBHOOK_ID = 128  # the envelope's correlation_id limit

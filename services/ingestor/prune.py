@@ -11,10 +11,10 @@ import sys
 from datetime import datetime, timedelta
 
 from services.ingestor.ledger import Ledger
+from services.ingestor.settings import IngestorSettings
 from shared import logging
 from shared.events import utcnow
 from shared.logging import get_logger
-from shared.settings import IngestorSettings
 
 log = get_logger(__name__)
 

@@ -3,9 +3,9 @@
 import sys
 
 from services.notifier.app import build
+from services.notifier.settings import NotifierSettings
 from shared.logging import configure
 from shared.service import run, serve
-from shared.settings import NotifierSettings
 
 
 def main() -> None:

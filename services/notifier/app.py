@@ -23,6 +23,7 @@ from services.notifier.api import api_router
 from services.notifier.delivery import Deliverer
 from services.notifier.paging import Paging, PagingConfig
 from services.notifier.routed import RoutedStore
+from services.notifier.settings import DEV_NOTIFIER_ADMIN_TOKEN, NotifierSettings
 from services.notifier.store import IncidentStore
 from services.notifier.timers import TimerStore
 from shared import db, kafka, topics
@@ -35,7 +36,6 @@ from shared.events import (ConnectorStatusChanged, Envelope, HelpdeskItemUpdated
 from shared.logging import get_logger
 from shared.runner import ConsumerRunner, Output, RecordMeta, RunnerFailed
 from shared.service import ops_router
-from shared.settings import DEV_NOTIFIER_ADMIN_TOKEN, NotifierSettings
 
 Clock = Callable[[], datetime]
 log = get_logger(__name__)

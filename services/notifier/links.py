@@ -57,7 +57,7 @@ def verify_feed(key: str, team: str, given: str | None) -> None:
 
 def main(argv: list[str]) -> int:
     """``python -m services.notifier.links feed-url TEAM``: the team's iCal feed URL."""
-    from shared.settings import NotifierSettings
+    from services.notifier.settings import NotifierSettings
 
     if len(argv) != 2 or argv[0] != "feed-url":
         print("usage: python -m services.notifier.links feed-url TEAM", file=sys.stderr)

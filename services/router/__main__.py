@@ -3,9 +3,9 @@
 import sys
 
 from services.router.app import build
+from services.router.settings import RouterSettings
 from shared.logging import configure
 from shared.service import run, serve
-from shared.settings import RouterSettings
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from services.router.lifecycle import LifecycleStage
 from services.router.reviews import Reviews
 from services.router.outbox import Relay
 from services.router.runtime import RouterRuntime
+from services.router.settings import RouterSettings
 from services.router.stage import Clock, RouterStage
 from services.router.store import Directory, RoutedItems
 from services.router.webhooks import WebhookBridge
@@ -22,7 +23,6 @@ from shared import db, topics
 from shared.events import utcnow
 from shared.runner import ConsumerRunner
 from shared.service import ops_router
-from shared.settings import RouterSettings
 
 
 def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> RouterRuntime:

@@ -30,12 +30,12 @@ from prometheus_client import Gauge
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.router.settings import RouterSettings
 from services.router.tables import OutboxRow
 from shared import kafka, topics
 from shared.codec import decode, encode
 from shared.events import Assignment, Envelope, ItemAssigned, derived_id
 from shared.logging import get_logger
-from shared.settings import RouterSettings
 
 log = get_logger(__name__)
 SOURCE = "switchboard/router"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from services.router.rules import RoutingConfig, load_routing_file
 from shared import topics
-from shared.broker import ensure_named_topics
+from shared.broker import TopicConfig, ensure_named_topics
 from shared.settings import CommonSettings
 
 
@@ -29,7 +29,8 @@ async def ensure(settings: CommonSettings, config: RoutingConfig, timeout: float
     """Create the per-queue topics of ``config`` under the settings' namespace. Raises ``BrokerError``."""
     ns = settings.kafka_topic_namespace
     wanted = {topics.qualified(name, ns): n for name, n in names(config).items()}
-    return await ensure_named_topics(settings.kafka_bootstrap_servers, wanted, timeout)
+    return await ensure_named_topics(settings.kafka_bootstrap_servers, wanted, timeout,
+                                     config=TopicConfig.of(settings))
 
 
 async def ensure_from_file(settings: CommonSettings, routing_file: Path) -> list[str]:

@@ -20,11 +20,11 @@ from services.router import queuetopics
 from services.router.configs import ConfigStore
 from services.router.dispatcher import Dispatcher
 from services.router.outbox import Relay
+from services.router.settings import RouterSettings
 from services.router.store import Directory
 from shared.broker import BrokerError
 from shared.logging import get_logger
 from shared.runner import ConsumerRunner, RunnerFailed
-from shared.settings import RouterSettings
 
 log = get_logger(__name__)
 

@@ -28,11 +28,11 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from services.router.rules import RoutingConfig
+from services.router.settings import WebhookFilter
 from services.router.store import Repository, audit, utc
 from services.router.tables import WebhookDelivery
 from shared.events import Envelope, ItemAssigned, ItemRouted, ReplyReleased
 from shared.logging import get_logger
-from shared.settings import WebhookFilter
 
 log = get_logger(__name__)
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"

@@ -58,7 +58,9 @@ def unavailable(message: str) -> None:
 
 
 def settings_class(service: str) -> type:
-    return getattr(settings_mod, f"{service.capitalize()}Settings")
+    """The service's own settings class (``services/<service>/settings.py``)."""
+    module = importlib.import_module(f"services.{service}.settings")
+    return getattr(module, f"{service.capitalize()}Settings")
 
 
 def service_port(service: str) -> int:

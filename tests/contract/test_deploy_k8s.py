@@ -66,8 +66,8 @@ def built_consumers() -> dict[str, dict[str, str]]:
     from services.router.app import runtime_of
 
     runners = {
-        "router": runtime_of(settings_mod.RouterSettings(), sessions=None).runners,
-        "notifier": NotifierService(settings_mod.NotifierSettings(), paging=None, clock=None).runners,
+        "router": runtime_of(settings_class("router")(), sessions=None).runners,
+        "notifier": NotifierService(settings_class("notifier")(), paging=None, clock=None).runners,
     }
     built = {name: {r.topic: r.settings.consumer_group for r in rs} for name, rs in runners.items()}
     # The classifier builds its one runner with its models loaded; it uses its settings' group.
@@ -95,7 +95,7 @@ def test_scaled_objects_watch_the_groups_the_services_build() -> None:
 
 def test_every_consuming_service_is_scaled_on_lag() -> None:
     consumers = {c for s in topics.registry() for c in s.consumers
-                 if issubclass(getattr(settings_mod, f"{c.capitalize()}Settings", object), settings_mod.ConsumerSettings)}
+                 if issubclass(settings_class(c) if c in SERVICES else object, settings_mod.ConsumerSettings)}
     assert consumers == set(deploy_gen.consumer_services()) == set(CONSUMERS)
 
 

@@ -15,7 +15,8 @@ import uuid
 
 import pytest
 
-from shared.settings import DEV_NOTIFIER_ADMIN_TOKEN, DEV_ROUTER_ADMIN_TOKEN
+from services.notifier.settings import DEV_NOTIFIER_ADMIN_TOKEN
+from services.router.settings import DEV_ROUTER_ADMIN_TOKEN
 from tools.stack import LocalStack, StackConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]

@@ -23,7 +23,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from shared.broker import free_port
+from tools.devbroker import free_port
 
 MASTODON_TOKEN = "mastodon-access-token"
 GRAPH_TOKEN = "graph-user-access-token"

@@ -13,9 +13,9 @@ import pytest
 
 from services.classifier.app import CORRECTIONS_GROUP_SUFFIX, ClassifierService
 from services.classifier.feedback import CorrectionStore, labels_of, read_corrections
+from services.classifier.settings import ClassifierSettings
 from shared import db, schemagen, topics
 from shared.events import ClassificationCorrected, Correction
-from shared.settings import ClassifierSettings
 from tests.kafkautil import collect, committed_total, produce
 
 pytestmark = pytest.mark.kafka

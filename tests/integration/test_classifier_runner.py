@@ -10,10 +10,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.classifier.app import build
+from services.classifier.settings import ClassifierSettings
 from shared import topics
 from shared.codec import decode, encode, header
 from shared.events import Author, CanonicalMessage, Decision, MessageClassified, MessageReceived, Urgency, derived_id
-from shared.settings import ClassifierSettings
 
 pytestmark = pytest.mark.kafka
 

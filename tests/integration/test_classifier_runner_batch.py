@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.classifier.app import build
+from services.classifier.settings import ClassifierSettings
 from shared import schemagen, topics
 from shared.events import (
     Author,
@@ -19,7 +20,6 @@ from shared.events import (
     MessageReceived,
     WidespreadIssueDetected,
 )
-from shared.settings import ClassifierSettings
 from tests.kafkautil import collect, committed_total, decoded, produce, produce_raw
 
 pytestmark = pytest.mark.kafka

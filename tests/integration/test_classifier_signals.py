@@ -16,6 +16,7 @@ from services.classifier.bundle import load_models
 from services.classifier.campaign_store import SharedCampaignDetector
 from services.classifier.flood import CampaignDetector
 from services.classifier.runtime import ClassifierRuntime
+from services.classifier.settings import ClassifierSettings
 from services.classifier.spike import Observation, SpikeDetector
 from services.classifier.spike_store import SharedSpikeDetector
 from services.classifier.tables import (
@@ -27,7 +28,6 @@ from services.classifier.tables import (
     ClassifierSpikeReport,
 )
 from shared.events import Author, CanonicalMessage, Decision
-from shared.settings import ClassifierSettings
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 W = timedelta(minutes=5)

@@ -10,10 +10,10 @@ from services.ingestor.connectors import SilenceWatch
 from services.ingestor.delivery import Delivery
 from services.ingestor.health import SourceHealth
 from services.ingestor.ledger import Ledger
+from services.ingestor.settings import IngestorSettings
 from shared import topics
 from shared.codec import decode, header
 from shared.events import ConnectorState, ConnectorStatusChanged
-from shared.settings import IngestorSettings
 from tests.integration.test_ingestor_webhooks import records, rows
 
 SOURCES = {"shop": "standard", "fedi": "mastodon"}

@@ -13,6 +13,7 @@ from services.ingestor import platform_examples as ex
 from services.ingestor.app import create_app
 from services.ingestor.platform_signing import x_crc_response
 from services.ingestor.prune import prune
+from services.ingestor.settings import IngestorSettings
 from services.ingestor.testing import (
     meta_signed,
     running,
@@ -22,10 +23,9 @@ from services.ingestor.testing import (
     x_signed,
 )
 from shared import topics
-from shared.broker import free_port
 from shared.codec import decode, header
-from shared.settings import IngestorSettings
 from tests.integration.test_ingestor_webhooks import records, rows
+from tools.devbroker import free_port
 
 META_SECRET, OLD_META_SECRET, X_SECRET, HUB_SECRET = "meta-app-secret", "meta-old-secret", "x-consumer-secret", "hub-s"
 WHSEC_NEW = "whsec_" + base64.b64encode(b"rotated-secret-new-0001").decode()

@@ -12,13 +12,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.notifier.app import NotifierStage, build
+from services.notifier.settings import NotifierSettings
 from services.notifier.tables import DigestItem, IncidentItem, SlaTimer
 from shared import codec, schemagen, topics
 from shared.codec import PoisonMessage
 from shared.db import async_url
 from shared.events import Urgency
 from shared.runner import RecordMeta, RunnerFailed
-from shared.settings import NotifierSettings
 from tests.integration.test_notifier_lifecycle import eventually
 from tests.integration.test_notifier_paging import (SUNDAY_NIGHT, Clock, notifier, oncall_file, routed,
                                                     sink)  # noqa: F401 - the sink fixture

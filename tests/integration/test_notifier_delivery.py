@@ -28,10 +28,10 @@ import yaml
 from fastapi import FastAPI, Request, Response
 from structlog.testing import capture_logs
 
-from shared.broker import free_port
 from shared.service import QuietServer
 from tests.integration.test_notifier_paging import (SUNDAY_NIGHT, Clock, notifier, oncall_file, routed,
                                                     sink)  # noqa: F401 - the sink fixture
+from tools.devbroker import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
 SMS_TOKEN = "smseagle-api-token"
@@ -124,7 +124,7 @@ def setup(tmp_path: Path, sink_url: str, receivers: Receivers, clock: Clock, ali
 
 @pytest.fixture
 def db(tmp_path):
-    from shared import migrate
+    from tools import migrate
 
     migrate.upgrade(f"sqlite:///{tmp_path / 'n.db'}")
 

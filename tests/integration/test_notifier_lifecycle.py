@@ -15,12 +15,12 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from services.notifier.app import build
+from services.notifier.settings import NotifierSettings
 from services.notifier.tables import SlaTimer
 from shared import topics
 from shared.auth import digest
 from shared.events import (ConnectorState, ConnectorStatus, ConnectorStatusChanged, HelpdeskItemUpdated, Lifecycle,
                            LifecycleAction)
-from shared.settings import NotifierSettings
 from tests.integration.test_notifier_paging import (ADMIN, SUNDAY_NIGHT, Clock, notifier, oncall_file, routed,
                                                     sink)  # noqa: F401 - the sink fixture
 from tests.kafkautil import produce
@@ -284,7 +284,7 @@ async def _true(value: bool) -> bool:
 def test_migration_0008_drops_the_unused_pages_table_and_downgrades(database_url):
     from sqlalchemy import create_engine, inspect
 
-    from shared import migrate
+    from tools import migrate
     from shared.db import sync_url
 
     def names() -> set[str]:

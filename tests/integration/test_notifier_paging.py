@@ -18,11 +18,11 @@ from aiosmtpd.controller import Controller
 
 from services.notifier import links
 from services.notifier.app import build
+from services.notifier.settings import DEV_NOTIFIER_ADMIN_TOKEN, DEV_SIGNING_KEY, NotifierSettings
 from shared import schemagen
-from shared.broker import free_port
 from shared.events import Urgency
 from shared.service import QuietServer
-from shared.settings import DEV_NOTIFIER_ADMIN_TOKEN, DEV_SIGNING_KEY, NotifierSettings
+from tools.devbroker import free_port
 from tools.pager_sink import PagerSink
 
 SUNDAY_NIGHT = datetime(2026, 11, 22, 22, 30, tzinfo=UTC)  # Berlin 23:30, closed

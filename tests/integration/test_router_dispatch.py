@@ -15,6 +15,7 @@ from services.router.lifecycle import LifecycleStage
 from services.router.reports import kpi_report
 from services.router.reviews import ReviewError, Reviews
 from services.router.outbox import row_event
+from services.router.settings import RouterSettings
 from services.router.tables import Agent, AuditEntry, OutboxRow, RoutedItem
 from shared import db, schemagen, topics
 from shared.events import (
@@ -29,7 +30,6 @@ from shared.events import (
     derived_id,
 )
 from shared.runner import RecordMeta
-from shared.settings import RouterSettings
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))  # Monday, open
 META = RecordMeta("t", 0, 0, None)

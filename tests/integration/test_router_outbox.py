@@ -19,10 +19,10 @@ from services.router import outbox
 from services.router.app import build, runtime_of
 from services.router.lifecycle import LifecycleStage
 from services.router.reviews import Reviews
+from services.router.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings
 from services.router.tables import OutboxRow
 from shared import db, topics
 from shared.events import HelpdeskItemUpdated, Lifecycle, LifecycleAction, derived_id
-from shared.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings
 from tests.integration.test_router_dispatch import META, T0, Clock, classified, main
 from tests.kafkautil import collect, decoded, produce
 
@@ -202,7 +202,7 @@ async def test_routed_items_also_go_to_their_queues_topic(kafka_bootstrap, topic
 
 async def test_relay_keeps_rows_while_the_broker_is_unreachable(stack, kafka_bootstrap):
     from services.router.outbox import Relay
-    from shared.broker import free_port
+    from tools.devbroker import free_port
 
     start, ns = stack
     router = await start()

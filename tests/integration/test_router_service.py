@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from services.router.app import build
+from services.router.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings
 from services.router.tables import RoutedItem
 from shared import db, topics
 from shared.events import HelpdeskItemUpdated, Lifecycle, LifecycleAction
-from shared.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings
 from tests.integration.test_router_dispatch import T0, Clock, classified
 from tests.kafkautil import collect, decoded, produce
 

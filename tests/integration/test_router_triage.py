@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import func, select
 
 from services.router.app import build
+from services.router.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings
 from services.router.tables import AuditEntry, MessageFact, OutboxRow, TriageMessage, TriageTag
 from shared import topics
 from shared.codec import decode
 from shared.events import ChannelKind, Explanation, Platform, derived_id
-from shared.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings
 from tests.integration.test_router_dispatch import META, T0, Clock, classified
 
 ADMIN = {"Authorization": f"Bearer {DEV_ROUTER_ADMIN_TOKEN}"}

@@ -19,13 +19,13 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from services.router.app import build
+from services.router.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings, WebhookFilter
 from services.router.tables import AuditEntry, RoutedItem, WebhookDelivery
 from services.router.webhooks import DEAD, DELIVERED, PENDING, RETRY_SCHEDULE, WebhookBridge, WebhookFilterError
 from shared import db, schemagen
-from shared.broker import free_port
 from shared.events import ItemAssigned, ItemRouted, ReplyReleased
 from shared.service import QuietServer
-from shared.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings, WebhookFilter
+from tools.devbroker import free_port
 
 SECRET = "whsec_" + base64.b64encode(b"helpdesk-bridge-test-secret").decode()
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -18,9 +18,10 @@ from services.classifier import retrain
 from services.classifier.app import ClassifierService
 from services.classifier.feedback import labels_of, read_corrections
 from services.classifier.model import normalise
+from services.classifier.settings import ClassifierSettings
 from services.router.app import build
+from services.router.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings
 from shared import topics
-from shared.settings import DEV_ROUTER_ADMIN_TOKEN, ClassifierSettings, RouterSettings
 from tests.integration.test_router_dispatch import Clock
 from tests.integration.test_router_triage import message
 from tests.kafkautil import collect, decoded, produce

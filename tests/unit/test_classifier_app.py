@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from services.classifier.app import build, make_stage
+from services.classifier.settings import ClassifierSettings
 from shared import topics
 from shared.codec import PoisonMessage
 from shared.events import (
@@ -22,7 +23,6 @@ from shared.events import (
     derived_id,
 )
 from shared.runner import RecordMeta
-from shared.settings import ClassifierSettings
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from services.classifier.features import FastUnion
 from services.classifier.language import LanguageDetector, languages_of
 from services.classifier.model import SpamModel, normalise
 from services.classifier.rules import load_dir
+from services.classifier.settings import ClassifierSettings
 from services.classifier.tasks import TaskModel
-from shared.settings import ClassifierSettings
 from tools import replay
 
 ODD = ["", "   ", "a", "ÄÖÜ ß STRASSE straße", "x" * 3000, "hi  there\t\nyou 👍🏽 ok", "İstanbul ǅ ﬁ", "12 345 678"]

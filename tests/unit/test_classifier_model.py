@@ -14,7 +14,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from services.classifier import corpus, train
 from services.classifier.model import NAME, SpamModel, UntrustedArtifact, load_pipeline, normalise, sha256_file
-from shared.settings import ClassifierSettings
+from services.classifier.settings import ClassifierSettings
 
 SHIPPED = ClassifierSettings().models_dir
 

@@ -13,7 +13,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from services.classifier import cli, tasks, training
 from services.classifier.model import UntrustedArtifact, sha256_file
-from shared.settings import ClassifierSettings
+from services.classifier.settings import ClassifierSettings
 
 WORDS = {"billing": "invoice charged twice refund money bill",
          "delivery": "parcel late courier tracking arrived package",

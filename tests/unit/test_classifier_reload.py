@@ -12,9 +12,9 @@ import pytest
 from services.classifier import registry
 from services.classifier.bundle import load_models
 from services.classifier.reload import Reloader, fingerprint
+from services.classifier.settings import ClassifierSettings
 from services.classifier.stage import classify
 from shared.events import Author, CanonicalMessage, Decision
-from shared.settings import ClassifierSettings
 
 SHIPPED = ClassifierSettings()
 NEW_RULE = """

@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 import pytest
 
 from services.classifier.bundle import load_models
+from services.classifier.settings import ClassifierSettings
 from services.classifier.stage import classify
 from services.router.policy import Signals, route
 from services.router.rules import load_routing
 from shared.calendar_config import calendar_from
 from shared.events import Author, CanonicalMessage, ChannelKind, Classified, Decision
-from shared.settings import ROOT, ClassifierSettings
+from shared.settings import ROOT
 
 CONFIG = load_routing((ROOT / "config" / "routing.yaml").read_text())
 CALENDAR = calendar_from({"timezone": "Europe/Berlin", "weekly": {"mon": "09:00-17:00"}})

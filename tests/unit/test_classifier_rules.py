@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from services.classifier.rules import Action, RuleFileError, load_dir, load_file
-from shared.settings import ClassifierSettings
+from services.classifier.settings import ClassifierSettings
 
 VALID_RULE = "  - id: en.tag.praise\n    action: tag\n    tags: [praise]\n    pattern: '\\blove\\b'\n"
 

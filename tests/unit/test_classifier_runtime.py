@@ -10,6 +10,7 @@ from services.classifier.app import make_stage
 from services.classifier.bundle import load_models
 from services.classifier.flood import CampaignDetector
 from services.classifier.runtime import ClassifierRuntime
+from services.classifier.settings import ClassifierSettings
 from services.classifier.spike import SpikeDetector
 from shared import topics
 from shared.codec import PoisonMessage
@@ -25,7 +26,6 @@ from shared.events import (
     derived_id,
 )
 from shared.runner import RecordMeta
-from shared.settings import ClassifierSettings
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 COPYPASTA = "Bring back the old design, the new one looks terrible and nobody asked for it {u} #bringitback"

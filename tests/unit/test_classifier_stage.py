@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from services.classifier.app import build
+from services.classifier.settings import ClassifierSettings
 from services.classifier.stage import classify
 from shared.events import Author, CanonicalMessage, ChannelKind, Decision, Urgency
-from shared.settings import ClassifierSettings
 
 
 @pytest.fixture(scope="module")

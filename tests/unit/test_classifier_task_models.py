@@ -22,11 +22,12 @@ from services.classifier.bundle import TaskModelError, load_models, load_task_mo
 from services.classifier.feedback import Example, labels_of
 from services.classifier.model import SpamScore, UntrustedArtifact
 from services.classifier.runtime import ClassifierRuntime
+from services.classifier.settings import ClassifierSettings
 from services.classifier.spike import SpikeDetector
 from services.classifier.stage import Facts, build, classify, classify_batch
 from services.classifier.tasks import Explanation as TaskScore
 from shared.events import Author, CanonicalMessage, ChannelKind, Decision, Urgency
-from shared.settings import ROOT, ClassifierSettings
+from shared.settings import ROOT
 
 T0 = datetime(2025, 1, 6, 10, 0, tzinfo=UTC)
 THRESHOLDS = {"reply_needed": 0.6, "contact_reason": 0.5, "sentiment": 0.5}

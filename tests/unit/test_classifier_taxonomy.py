@@ -12,9 +12,9 @@ import pytest
 from services.classifier import taxonomy
 from services.classifier.rules import RuleFileError, load_dir
 from services.classifier.runtime import spike_keys
+from services.classifier.settings import ClassifierSettings
 from services.classifier.taxonomy import Taxonomy, TaxonomyError
 from shared.events import Classification, Decision, Explanation, Urgency
-from shared.settings import ClassifierSettings
 
 SHIPPED = ClassifierSettings().rules_dir
 

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from services.classifier import bundle, evaluate, triage
-from shared.settings import ROOT, ClassifierSettings
+from services.classifier.settings import ClassifierSettings
+from shared.settings import ROOT
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 SAMPLE = 400

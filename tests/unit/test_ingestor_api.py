@@ -13,9 +13,9 @@ from pydantic import SecretStr
 
 from services.ingestor import payload
 from services.ingestor.app import create_app
+from services.ingestor.settings import IngestorSettings
 from services.ingestor.testing import example_event, running, signed
-from shared.broker import free_port
-from shared.settings import IngestorSettings
+from tools.devbroker import free_port
 
 SECRET = "whsec_" + base64.b64encode(b"api-test-secret-0123456789").decode()
 URL = "/v1/webhooks/standard/shop"

@@ -8,9 +8,9 @@ import pytest
 from aiokafka.errors import KafkaConnectionError, NotLeaderForPartitionError
 
 from services.ingestor.delivery import Delivery, DeliveryUnavailable
-from shared.broker import free_port
+from services.ingestor.settings import IngestorSettings
 from shared.codec import Encoded
-from shared.settings import IngestorSettings
+from tools.devbroker import free_port
 
 RECORD = Encoded(key=b"k", value=b"{}", headers=[])
 

@@ -12,7 +12,7 @@ from services.ingestor.pollers.feeds import FeedPoller
 from services.ingestor.pollers.mastodon import MastodonMentions
 from services.ingestor.pollers.quota import Quota
 from services.ingestor.pollers.youtube_comments import YouTubeComments
-from shared.settings import IngestorSettings
+from services.ingestor.settings import IngestorSettings
 
 PLATFORMS = {"youtube": "youtube", "mastodon": "mastodon", "feed": "review"}
 

@@ -32,9 +32,9 @@ from services.ingestor.batch import Acceptor, Acceptance, RawBody
 from services.ingestor.errors import Rejected
 from services.ingestor.ledger import Ledger, LedgerUnavailable, insert_ignore
 from services.ingestor.normalized import Parsed
+from services.ingestor.settings import IngestorSettings, PollSource
 from services.ingestor.tables import PollerCursor, PollerLease
 from shared.logging import get_logger
-from shared.settings import IngestorSettings, PollSource
 
 log = get_logger(__name__)
 POLL_REQUESTS = Counter("switchboard_ingestor_poll_requests_total", "Poller HTTP requests by source and outcome",

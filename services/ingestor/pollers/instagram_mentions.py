@@ -35,10 +35,10 @@ from services.ingestor import mentions
 from services.ingestor.batch import RawBody
 from services.ingestor.normalized import Item, Parsed, canonical
 from services.ingestor.pollers.core import PollContext, PollFailed, aware, is_due, json_answer
+from services.ingestor.settings import IngestorSettings, PollSource
 from services.ingestor.shapes import PayloadInvalid, ident, obj, text
 from shared.events import TEXT_UNAVAILABLE, Author, CanonicalMessage
 from shared.logging import get_logger
-from shared.settings import IngestorSettings, PollSource
 
 log = get_logger(__name__)
 NAME = mentions.SOURCE

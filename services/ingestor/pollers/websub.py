@@ -15,8 +15,8 @@ from datetime import timedelta
 
 from services.ingestor import youtube, youtube_store
 from services.ingestor.pollers.core import PollContext, PollFailed, aware, is_due
+from services.ingestor.settings import PollSource
 from shared.logging import get_logger
-from shared.settings import PollSource
 
 log = get_logger(__name__)
 NAME = "_websub"  # not a valid source name, so it never clashes with a configured one

