@@ -32,8 +32,8 @@ import httpx
 import psutil
 
 from bench.report import row
-from services.ingestor import platform_examples as ex
-from services.ingestor.testing import meta_signed
+from tests.ingestor_support import platform_examples as ex
+from tests.ingestor_support.webhooks import meta_signed
 from shared import migrate
 from shared.broker import ensure_topics, free_port
 from shared.settings import ROOT

@@ -14,7 +14,7 @@ import pytest
 
 from services.classifier.app import build as build_classifier
 from services.ingestor.app import create_app
-from services.ingestor.testing import example_event, running, signed
+from tests.ingestor_support.webhooks import example_event, running, signed
 from services.notifier.app import build as build_notifier
 from services.router.app import build as build_router
 from shared import topics

@@ -10,8 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from services.ingestor.app import create_app
-from services.ingestor.platform_signing import meta_legacy_signature
-from services.ingestor.testing import meta_signed, running, signed, telegram_signed, x_signed
+from services.ingestor.platforms.signatures import meta_legacy_signature
+from tests.ingestor_support.webhooks import meta_signed, running, signed, telegram_signed, x_signed
 from shared import topics
 from shared.codec import decode, header
 from shared.events import TEXT_UNAVAILABLE, ChannelKind, MessageAction, Platform

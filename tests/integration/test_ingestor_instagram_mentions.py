@@ -13,10 +13,10 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from services.ingestor import platform_examples as ex
+from tests.ingestor_support import platform_examples as ex
 from services.ingestor.app import create_app
 from services.ingestor.pollers.instagram_mentions import UNAVAILABLE
-from services.ingestor.testing import meta_signed, running
+from tests.ingestor_support.webhooks import meta_signed, running
 from shared import topics
 from shared.codec import decode
 from shared.events import ChannelKind, MessageReceived, Platform

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from services.ingestor import platform_examples as ex
+from tests.ingestor_support import platform_examples as ex
 from services.ingestor.app import create_app
-from services.ingestor.platform_signing import x_crc_response
+from services.ingestor.platforms.signatures import x_crc_response
 from services.ingestor.prune import prune
-from services.ingestor.testing import (
+from tests.ingestor_support.webhooks import (
     meta_signed,
     running,
     signed,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from services.ingestor.app import create_app
-from services.ingestor.testing import (
+from tests.ingestor_support.webhooks import (
     example_event,
     meta_signed,
     running,

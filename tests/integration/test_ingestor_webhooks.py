@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
 from services.ingestor.app import create_app
-from services.ingestor.testing import example_event, running, signed, wait_ready
+from tests.ingestor_support.webhooks import example_event, running, signed, wait_ready
 from shared import topics
 from shared.broker import EmbeddedBroker, ensure_topics, free_port
 from shared.codec import decode, header

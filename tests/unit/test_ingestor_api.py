@@ -11,9 +11,9 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from services.ingestor import payload
+from services.ingestor.platforms import standard_payload as payload
 from services.ingestor.app import create_app
-from services.ingestor.testing import example_event, running, signed
+from tests.ingestor_support.webhooks import example_event, running, signed
 from shared.broker import free_port
 from shared.settings import IngestorSettings
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.ingestor import meta
-from services.ingestor import platform_examples as ex
+from services.ingestor.platforms import meta
+from tests.ingestor_support import platform_examples as ex
 from services.ingestor.normalized import Context
 from services.ingestor.pollers import instagram_mentions as mentions
 from services.ingestor.shapes import PayloadInvalid

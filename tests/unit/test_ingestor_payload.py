@@ -7,15 +7,14 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from services.ingestor.payload import (
+from services.ingestor.platforms.standard_payload import (
     GenericMessage,
-    MalformedJson,
     MessageCreated,
     WebhookEnvelope,
-    parse_json,
     to_canonical,
 )
-from services.ingestor.testing import example_event
+from services.ingestor.shapes import MalformedJson, parse_json
+from tests.ingestor_support.webhooks import example_event
 from shared.events import ChannelKind, Platform
 
 

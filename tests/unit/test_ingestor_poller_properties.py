@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ingestor import meta
-from services.ingestor import platform_examples as ex
-from services.ingestor.pollers.core import PollFailed
+from services.ingestor.platforms import meta
+from tests.ingestor_support import platform_examples as ex
+from services.ingestor.pollers.fetch import PollFailed
 from services.ingestor.pollers.feeds import parse_feed
 from services.ingestor.pollers.mastodon import parse_notifications
 from services.ingestor.pollers.youtube_comments import parse_threads

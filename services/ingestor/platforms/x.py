@@ -10,9 +10,12 @@ malformed one is ``parsed.invalid`` (dead-lettered), the others go through.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from services.ingestor.normalized import Context, Parsed, canonical
+from services.ingestor.platforms.signatures import X, check_hmac, x_crc_response
+from services.ingestor.platforms.signed_json import SignedJsonBatch
 from services.ingestor.shapes import (
     PayloadInvalid,
     arr,
@@ -24,6 +27,7 @@ from services.ingestor.shapes import (
 )
 from shared.events import Attachment, Author, ChannelKind, MessageAction, Platform
 
+SOURCE = "x"
 _SKIPPED = {"favorite_events", "follow_events", "unfollow_events", "block_events", "unblock_events",
             "mute_events", "unmute_events", "user_event", "direct_message_indicate_typing_events",
             "direct_message_mark_read_events"}
@@ -129,3 +133,25 @@ def _deletion(account: str, event: dict, path: str, context: Context, parsed: Pa
         conversation_id=tweet_id, platform_message_id=tweet_id,
         author=Author(id=ident(status, "user_id", f"{path}.status")), text="",
         created_at=unix_time(event, "timestamp_ms", path), action=MessageAction.DELETED, raw_ref=context.raw_ref))
+
+
+class XWebhooks(SignedJsonBatch):
+    """The ``PlatformAdapter`` of X Account Activity: ``x-twitter-webhooks-signature``
+    (``sha256=<base64 HMAC>`` with any active consumer secret)."""
+
+    source = SOURCE
+
+    def __init__(self, consumer_secrets: Sequence[str]) -> None:
+        self._secrets = list(consumer_secrets)
+        self._keys = [secret.encode() for secret in self._secrets]
+
+    def crc_response(self, crc_token: str) -> str:
+        """The CRC check's ``response_token`` (with the current secret)."""
+        return x_crc_response(self._secrets[0], crc_token)
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> str:
+        check_hmac(X, headers.get("x-twitter-webhooks-signature"), self._keys, body)
+        return ""
+
+    def parse(self, document: object, context: Context) -> Parsed:
+        return parse(document, context)
