@@ -19,9 +19,9 @@ from services.ingestor.delivery import Delivery
 from services.ingestor.health import SourceHealth
 from services.ingestor.http import routes
 from services.ingestor.intake import Intake
-from services.ingestor.keys import platform_keys
 from services.ingestor.ledger import Ledger
 from services.ingestor.platforms import registry
+from services.ingestor.platforms.keys import platform_keys
 from services.ingestor.runtime import Runtime
 from shared.logging import get_logger
 from shared.settings import IngestorSettings
@@ -38,8 +38,10 @@ def create_app(settings: IngestorSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         delivery, ledger = Delivery(settings), Ledger(settings.database_url)
         acceptor = Acceptor(settings, delivery, ledger)
-        app.state.runtime = Runtime(settings, keys, registry.build(settings, keys, ledger), delivery, ledger,
-                                    acceptor, Intake(acceptor), SourceHealth(sources))
+        platforms = registry.build(settings, keys, ledger)
+        app.state.runtime = Runtime(settings=settings, keys=keys, platforms=platforms, delivery=delivery,
+                                    ledger=ledger, acceptor=acceptor, intake=Intake(acceptor),
+                                    health=SourceHealth(sources))
         tasks = [asyncio.create_task(delivery.connect_forever(), name="kafka-connect"),
                  asyncio.create_task(ledger.watch(), name="db-watch")]
         extra = background.start(settings, delivery, ledger, acceptor, app.state.runtime.health, sources)

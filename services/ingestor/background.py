@@ -83,7 +83,7 @@ def _mention_worker(settings: IngestorSettings, ledger: Ledger, acceptor: Accept
 def sources(settings: IngestorSettings, webhook_sources: dict[str, str]) -> dict[str, str]:
     """Every source of connector health: webhook sources and polled ones. Raises ``ValueError``
     on a poll source whose name is unusable or clashes with a webhook source."""
-    from services.ingestor.keys import check_name as _check_name
+    from services.ingestor.platforms.keys import check_name as _check_name
 
     polling.check(settings)
     for name in settings.poll_sources:

@@ -61,7 +61,8 @@ class PlatformAdapter(Protocol):
         """What the verified body carries. Raises ``Rejected`` (400/422). Pure."""
 
     async def accept(self, reading: Any, raw: RawBody, acceptor: Acceptor) -> Reply:
-        """Deliver ``reading`` (blocks until acknowledged) and shape the answer. Raises ``Rejected``."""
+        """Deliver ``reading`` (blocks until acknowledged) and shape the answer. Raises
+        ``Rejected``."""
 
 
 class Intake:

@@ -9,8 +9,8 @@ from services.ingestor.acceptor import Acceptor
 from services.ingestor.delivery import Delivery
 from services.ingestor.health import SourceHealth
 from services.ingestor.intake import Intake
-from services.ingestor.keys import Keys
 from services.ingestor.ledger import Ledger
+from services.ingestor.platforms.keys import Keys
 from services.ingestor.platforms.registry import Platforms
 from shared.settings import IngestorSettings
 

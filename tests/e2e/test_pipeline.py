@@ -14,7 +14,6 @@ import pytest
 
 from services.classifier.app import build as build_classifier
 from services.ingestor.app import create_app
-from tests.ingestor_support.webhooks import example_event, running, signed
 from services.notifier.app import build as build_notifier
 from services.router.app import build as build_router
 from shared import topics
@@ -22,6 +21,7 @@ from shared.broker import free_port
 from shared.service import QuietServer
 from shared.settings import (DEV_SIGNING_KEY, DEV_WEBHOOK_SECRET, ClassifierSettings, IngestorSettings,
                              NotifierSettings, RouterSettings)
+from tests.ingestor_support.webhooks import example_event, running, signed
 from tests.kafkautil import collect, decoded, produce_raw
 from tools.pager_sink import PagerSink
 

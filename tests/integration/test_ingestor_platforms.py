@@ -9,22 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from tests.ingestor_support import platform_examples as ex
 from services.ingestor.app import create_app
 from services.ingestor.platforms.signatures import x_crc_response
 from services.ingestor.prune import prune
-from tests.ingestor_support.webhooks import (
-    meta_signed,
-    running,
-    signed,
-    telegram_signed,
-    websub_signed,
-    x_signed,
-)
 from shared import topics
 from shared.broker import free_port
 from shared.codec import decode, header
 from shared.settings import IngestorSettings
+from tests.ingestor_support import platform_examples as ex
+from tests.ingestor_support.webhooks import meta_signed, running, signed, telegram_signed, websub_signed, x_signed
 from tests.integration.test_ingestor_webhooks import records, rows
 
 META_SECRET, OLD_META_SECRET, X_SECRET, HUB_SECRET = "meta-app-secret", "meta-old-secret", "x-consumer-secret", "hub-s"

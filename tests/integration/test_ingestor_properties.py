@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from services.ingestor.app import create_app
+from shared.settings import IngestorSettings
 from tests.ingestor_support.webhooks import (
     example_event,
     meta_signed,
@@ -21,7 +22,6 @@ from tests.ingestor_support.webhooks import (
     websub_signed,
     x_signed,
 )
-from shared.settings import IngestorSettings
 
 SECRET = "whsec_" + base64.b64encode(b"property-test-secret-7").decode()
 URL = "/v1/webhooks/standard/shop"

@@ -14,13 +14,13 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
 from services.ingestor.app import create_app
-from tests.ingestor_support.webhooks import example_event, running, signed, wait_ready
 from shared import topics
 from shared.broker import EmbeddedBroker, ensure_topics, free_port
 from shared.codec import decode, header
 from shared.db import sync_url
 from shared.events import MessageReceived, derived_id
 from shared.settings import IngestorSettings
+from tests.ingestor_support.webhooks import example_event, running, signed, wait_ready
 
 SECRET = "whsec_" + base64.b64encode(b"integration-test-secret-42").decode()
 URL = "/v1/webhooks/standard/shop"

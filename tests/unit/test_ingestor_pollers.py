@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.ingestor.pollers.fetch import retry_after_s
 from services.ingestor.pollers.feeds import parse_feed
+from services.ingestor.pollers.fetch import retry_after_s
 from services.ingestor.pollers.mastodon import html_text, parse_notifications
 from services.ingestor.pollers.quota import next_reset, quota_day
 from services.ingestor.pollers.youtube_comments import parse_threads

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-async def webhook(request: Request, label: str, find: Callable[[Runtime], PlatformAdapter]) -> JSONResponse:
+async def webhook(request: Request, label: str,
+                  find: Callable[[Runtime], PlatformAdapter]) -> JSONResponse:
     """The one webhook path: ``find`` the adapter (raises 404), content type, size, then the
     intake; ``label`` is the metric and health source (``unknown`` for an unknown name)."""
     async def handle(runtime: Runtime) -> Reply:

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from services.ingestor import youtube_store
 from services.ingestor.http import edge
 from services.ingestor.ledger import LedgerUnavailable
-from services.ingestor.platforms import youtube
+from services.ingestor.platforms import youtube, youtube_store
 from shared.events import utcnow
 from shared.logging import get_logger
 

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from services.ingestor import youtube_store
 from services.ingestor.errors import Rejected, not_configured, unavailable
-from services.ingestor.keys import Keys
 from services.ingestor.ledger import Ledger, LedgerUnavailable
-from services.ingestor.platforms import meta, telegram, x, youtube
+from services.ingestor.platforms import meta, telegram, x, youtube, youtube_store
+from services.ingestor.platforms.keys import Keys
 from services.ingestor.platforms.meta import MetaWebhooks
 from services.ingestor.platforms.standard import StandardWebhooks
 from services.ingestor.platforms.telegram import TelegramBot
@@ -24,7 +23,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Platforms:
-    """The adapters, by platform; each lookup raises ``Rejected`` (404) for what is not configured."""
+    """The adapters, by platform; each lookup raises ``Rejected`` (404) for one not configured."""
 
     standard_sources: dict[str, StandardWebhooks]
     telegram_bots: dict[str, TelegramBot]
@@ -34,8 +33,8 @@ class Platforms:
 
     def standard(self, source: str) -> StandardWebhooks:
         if source not in self.standard_sources:
-            raise Rejected(404, "unknown_source", f"no webhook source named {source[:64]!r} is configured",
-                           "unknown_source")
+            detail = f"no webhook source named {source[:64]!r} is configured"
+            raise Rejected(404, "unknown_source", detail, "unknown_source")
         return self.standard_sources[source]
 
     def telegram(self, bot: str) -> TelegramBot:
@@ -62,9 +61,9 @@ def build(settings: IngestorSettings, keys: Keys, ledger: Ledger) -> Platforms:
     standard = {source: StandardWebhooks(source, secrets, tolerance_s=settings.webhook_tolerance_s)
                 for source, secrets in keys.standard.items()}
     bots = {bot: TelegramBot(bot, tokens) for bot, tokens in keys.telegram.items() if tokens}
+    meta_hooks = MetaWebhooks(keys.meta, legacy_sha1=settings.meta_legacy_sha1) if keys.meta else None
     return Platforms(
-        standard_sources=standard, telegram_bots=bots,
-        meta_webhooks=MetaWebhooks(keys.meta, legacy_sha1=settings.meta_legacy_sha1) if keys.meta else None,
+        standard_sources=standard, telegram_bots=bots, meta_webhooks=meta_hooks,
         x_webhooks=XWebhooks(keys.x_secrets) if keys.x else None,
         websub=WebSubNotifications(keys.youtube, _video_recorder(ledger)) if keys.youtube else None)
 

@@ -39,10 +39,11 @@ class StandardWebhooks:
         self.source, self._keys, self._tolerance_s, self._clock = source, keys, tolerance_s, clock
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> str:
-        webhook = verify(self._keys, headers, body, tolerance_s=self._tolerance_s, now=self._clock())
+        webhook = verify(self._keys, headers, body, tolerance_s=self._tolerance_s,
+                         now=self._clock())
         if len(webhook.webhook_id) > _WEBHOOK_ID or not webhook.webhook_id.isprintable():
-            raise Rejected(400, "invalid_webhook_id",
-                           f"webhook-id must be printable, at most {_WEBHOOK_ID} characters", "malformed")
+            detail = f"webhook-id must be printable, at most {_WEBHOOK_ID} characters"
+            raise Rejected(400, "invalid_webhook_id", detail, "malformed")
         return webhook.webhook_id
 
     def read(self, body: bytes, raw: RawBody, delivery_id: str) -> tuple[Parsed, str]:

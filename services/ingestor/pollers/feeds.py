@@ -25,7 +25,6 @@ from services.ingestor.pollers.store import is_due
 from services.ingestor.shapes import PayloadInvalid
 from shared.events import Author, ChannelKind, Platform
 
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.ingestor import youtube_store
 from services.ingestor.ledger import aware
-from services.ingestor.platforms import youtube
+from services.ingestor.platforms import youtube, youtube_store
 from services.ingestor.pollers.context import PollContext
 from services.ingestor.pollers.fetch import PollFailed
 from services.ingestor.pollers.store import is_due
