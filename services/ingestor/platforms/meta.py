@@ -1,5 +1,6 @@
 """Meta webhooks (Facebook Page feed and mentions, Messenger, Instagram comments and DMs, WhatsApp
-Cloud) normalised into canonical messages. Pure: ``parse(document, context) -> Parsed``.
+Cloud): the signature check (``MetaWebhooks``, the platform's adapter) and the reader, normalising
+into canonical messages. Pure: ``parse(document, context) -> Parsed``.
 
 One POST carries ``{"object": …, "entry": [...]}``; each entry holds ``changes[]`` (feed,
 mention, Instagram comments, WhatsApp ``messages``) and/or ``messaging[]`` (Messenger and

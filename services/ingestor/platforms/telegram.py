@@ -1,4 +1,5 @@
-"""Telegram Bot API updates normalised into canonical messages. Pure: ``parse(document, context, bot)``.
+"""Telegram Bot API updates: the secret-token check (``TelegramBot``, one adapter per bot) and the
+reader, normalising into canonical messages. Pure: ``parse(document, context, bot)``.
 
 An update is ``{"update_id": n, "<kind>": {...}}`` with exactly one kind. ``message``,
 ``channel_post`` and ``business_message`` are new messages, their ``edited_*`` kinds edits. The

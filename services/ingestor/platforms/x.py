@@ -1,4 +1,5 @@
-"""X Account Activity webhooks normalised into canonical messages. Pure: ``parse(document, context)``.
+"""X Account Activity webhooks: the signature and CRC (``XWebhooks``, the platform's adapter) and
+the reader, normalising into canonical messages. Pure: ``parse(document, context)``.
 
 A body is ``{"for_user_id": <subscribed account>, "<kind>_events": [...], "users": {...}}``.
 ``tweet_create_events`` (mentions, replies, quotes of the account) are public mentions;
