@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from services.ingestor.signing import sign
+from services.ingestor.platforms.standard_signing import sign
 
 REPLAY_FILE = Path(__file__).resolve().parent.parent / "data" / "replay" / "messages.jsonl"
 # what ``make run`` replays: a customer-service stream the team wrote (data/replay/README.md)

@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass
 
 from services.ingestor import pollers as polling
-from services.ingestor.batch import Acceptor
+from services.ingestor.acceptor import Acceptor
 from services.ingestor.connectors import SilenceWatch
 from services.ingestor.delivery import Delivery
 from services.ingestor.health import SourceHealth
@@ -83,7 +83,7 @@ def _mention_worker(settings: IngestorSettings, ledger: Ledger, acceptor: Accept
 def sources(settings: IngestorSettings, webhook_sources: dict[str, str]) -> dict[str, str]:
     """Every source of connector health: webhook sources and polled ones. Raises ``ValueError``
     on a poll source whose name is unusable or clashes with a webhook source."""
-    from services.ingestor.app import _check_name
+    from services.ingestor.platforms.keys import check_name as _check_name
 
     polling.check(settings)
     for name in settings.poll_sources:

@@ -25,8 +25,7 @@ from prometheus_client import Counter
 from sqlalchemy import update
 
 from services.ingestor.delivery import Delivery, DeliveryUnavailable
-from services.ingestor.ledger import Ledger, LedgerUnavailable, insert_ignore
-from services.ingestor.pollers.core import aware
+from services.ingestor.ledger import Ledger, LedgerUnavailable, aware, insert_ignore
 from services.ingestor.settings import IngestorSettings
 from services.ingestor.tables import ConnectorActivity
 from shared import topics

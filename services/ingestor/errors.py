@@ -1,5 +1,8 @@
 """Refusals and their JSON shape: ``{"error": <code>, "detail": <text>}`` (plus ``fields`` for
 422). Codes are stable for clients; details are for humans and never echo secrets or bodies.
+
+Every refusal of a webhook is built here (400 malformed, 401/403 signature, 404 not configured,
+422 invalid, 503 unavailable) and turned into JSON in one place, ``http.edge.answer``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,16 @@ class Problem(BaseModel):
     fields: list[FieldError] | None = None
 
 
+class SignatureRejected(Exception):
+    """The request is not correctly signed (or, for Standard Webhooks, not fresh): the platform
+    modules raise it, the intake refuses with it (``signature_refused``). ``reason`` is a code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
 class Rejected(Exception):
     """A request refused with ``status``; ``outcome`` is the metric label."""
 
@@ -38,6 +51,38 @@ def invalid(exc: ValidationError, prefix: tuple = ()) -> Rejected:
     fields = [FieldError(loc=_dotted((*prefix, *err["loc"])), msg=err["msg"], type=err["type"])
               for err in exc.errors(include_url=False, include_input=False)[:20]]
     return Rejected(422, "invalid_message", f"{exc.error_count()} invalid field(s)", "invalid", fields=fields)
+
+
+def invalid_payload(exc: Exception) -> Rejected:
+    """422 naming the path of a platform body that is JSON but not the platform's shape
+    (``PayloadInvalid``, or the first error of a ``ValidationError``)."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_url=False, include_input=False)[0]
+        detail = f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+    else:
+        detail = str(exc)[:500]
+    return Rejected(422, "invalid_payload", detail, "invalid")
+
+
+def malformed(error: str, detail: str) -> Rejected:
+    """400: the body is not the format it claims (``malformed_json``, ``malformed_xml``)."""
+    return Rejected(400, error, detail, "malformed")
+
+
+def signature_refused(exc: SignatureRejected) -> Rejected:
+    """403 when a signature is present but wrong; 401 when it is missing, malformed or stale."""
+    status = 403 if exc.reason == "bad_signature" else 401
+    return Rejected(status, exc.reason, exc.detail, signature_outcome(exc))
+
+
+def signature_outcome(exc: SignatureRejected) -> str:
+    """The metric outcome of a refused signature: ``forbidden`` (wrong) or ``unauthorized``."""
+    return "forbidden" if exc.reason == "bad_signature" else "unauthorized"
+
+
+def not_configured(what: str) -> Rejected:
+    """404 for a platform (or bot) whose webhooks have no secret configured."""
+    return Rejected(404, "not_configured", f"{what} webhooks are not configured", "unknown_source")
 
 
 def unavailable(error: str, detail: str) -> Rejected:

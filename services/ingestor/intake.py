@@ -1,100 +1,118 @@
-"""Standard Webhooks intake: verify (any active secret of the source), parse, normalise, then
-hand to the ``Acceptor`` (dedup, publish with acks, record). HTTP-free: it answers with a
-``Reply`` or raises ``Rejected``.
+"""The one intake path of every webhook platform: verify → read → accept.
 
-Order matters: the signature is checked over the raw bytes before anything is parsed; the
-dedup row is written only after Kafka acknowledged the event.
+A ``PlatformAdapter`` (one per platform, in ``platforms/``) knows how its platform signs a
+delivery, how the body reads and how the answer looks; ``Intake.receive`` runs them in the
+order every platform shares:
+
+1. ``verify`` the signature over the raw bytes, before anything is parsed (401 missing or
+   stale, 403 wrong; a platform may answer a bad signature itself: WebSub wants a 2xx);
+2. ``read`` the body (400 not JSON or XML, 422 not the platform's shape, naming the path);
+3. ``accept`` what it carried: the ``Acceptor`` publishes and waits for every ack, records the
+   dedup rows only after them (503 when the broker or the database did not take it all), and
+   the adapter shapes the answer.
+
+HTTP-free: it answers with a ``Reply`` or raises ``Rejected``. The HTTP edge (``http.edge``)
+checks what needs no secret first (404, 415, 413) and turns either into JSON.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from services.ingestor import payload
-from services.ingestor.batch import Acceptor, RawBody
-from services.ingestor.errors import Rejected, invalid
-from services.ingestor.normalized import Parsed, edit_marker
-from services.ingestor.settings import IngestorSettings
-from services.ingestor.verification import SignatureRejected, VerifiedWebhook, verify
-from shared.logging import get_logger
+from services.ingestor.errors import SignatureRejected, invalid_payload, malformed, signature_refused
+from services.ingestor.normalized import RawBody
+from services.ingestor.shapes import MalformedJson, PayloadInvalid, parse_json
 
-log = get_logger(__name__)
-_WEBHOOK_ID = 128  # the envelope's correlation_id limit
+if TYPE_CHECKING:
+    from services.ingestor.acceptor import Acceptance, Acceptor
+
+T = TypeVar("T")
+JSON_TYPES = ("application/json",)  # and any application/*+json
 
 
 @dataclass(frozen=True)
 class Reply:
+    """A webhook's answer: status, JSON body, the metric outcome and the messages it carried."""
+
     status_code: int
     body: dict
     outcome: str
     messages: int = 0
 
 
+class PlatformAdapter(Protocol):
+    """One platform's webhook. ``source`` names it in events, metrics and health."""
+
+    source: str
+    media_types: tuple[str, ...]  # accepted Content-Types (415 otherwise)
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> str:
+        """Check the signature over the raw ``body``; the delivery's id, or ``""``. Raises
+        ``SignatureRejected`` (or ``Rejected`` for a header it cannot use). Never blocks."""
+
+    def refused(self, exc: SignatureRejected) -> Reply:
+        """The answer to a refused signature; most platforms raise ``signature_refused(exc)``."""
+
+    def read(self, body: bytes, raw: RawBody, delivery_id: str) -> Any:
+        """What the verified body carries. Raises ``Rejected`` (400/422). Pure."""
+
+    async def accept(self, reading: Any, raw: RawBody, acceptor: Acceptor) -> Reply:
+        """Deliver ``reading`` (blocks until acknowledged) and shape the answer. Raises
+        ``Rejected``."""
+
+
 class Intake:
-    """The Standard Webhooks use case, wired to the acceptor."""
+    """The use case, wired to the acceptor; one per app."""
 
-    def __init__(self, settings: IngestorSettings, keys: Mapping[str, Sequence[bytes]], acceptor: Acceptor,
-                 clock: Callable[[], float] = time.time) -> None:
-        self._settings, self._keys, self._clock, self._acceptor = settings, keys, clock, acceptor
+    def __init__(self, acceptor: Acceptor) -> None:
+        self._acceptor = acceptor
 
-    async def receive(self, source: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        """Handle a webhook for a configured ``source``. Raises ``Rejected`` (4xx/503)."""
-        webhook = self._verify(source, headers, body)
-        envelope = _envelope(body)
-        raw = RawBody(body, headers.get("content-type", "application/json"))
-        parsed = Parsed()
-        if envelope.type != payload.MESSAGE_CREATED:
-            parsed.unhandled.append(envelope.type)
-        else:
-            message = _message(envelope, source, raw.ref)
-            parsed.add(message, edit_marker(message.text))
-        result = await self._acceptor.accept(source, parsed, raw, webhook.webhook_id)
-        if result.unhandled:
-            log.info("webhook.ignored", source=source, event_type=envelope.type[:64], webhook_id=webhook.webhook_id)
-            return Reply(202, {"status": "ignored", "reason": "unhandled_event_type", "type": envelope.type}, "ignored")
-        if result.duplicates:
-            log.info("webhook.duplicate", source=source, event_id=result.duplicates[0], webhook_id=webhook.webhook_id)
-            return Reply(200, {"status": "duplicate", "event_id": result.duplicates[0]}, "duplicate", 1)
-        log.info("webhook.accepted", source=source, event_id=result.accepted[0], webhook_id=webhook.webhook_id)
-        return Reply(202, {"status": "accepted", "event_id": result.accepted[0]}, "accepted", 1)
-
-    def _verify(self, source: str, headers: Mapping[str, str], body: bytes) -> VerifiedWebhook:
+    async def receive(self, adapter: PlatformAdapter, headers: Mapping[str, str], body: bytes,
+                      content_type: str) -> Reply:
+        """Verify, read and accept one webhook delivery. Raises ``Rejected`` (4xx/503)."""
         try:
-            webhook = verify(self._keys[source], headers, body,
-                             tolerance_s=self._settings.webhook_tolerance_s, now=self._clock())
+            delivery_id = adapter.verify(headers, body)
         except SignatureRejected as exc:
-            raise signature_refused(exc) from None
-        if len(webhook.webhook_id) > _WEBHOOK_ID or not webhook.webhook_id.isprintable():
-            raise Rejected(400, "invalid_webhook_id", f"webhook-id must be printable, at most {_WEBHOOK_ID} characters",
-                           "malformed")
-        return webhook
+            return adapter.refused(exc)
+        raw = RawBody(body, content_type)
+        return await adapter.accept(adapter.read(body, raw, delivery_id), raw, self._acceptor)
 
 
-def signature_refused(exc: SignatureRejected) -> Rejected:
-    """403 when a signature is present but wrong; 401 when it is missing, malformed or stale."""
-    status = 403 if exc.reason == "bad_signature" else 401
-    return Rejected(status, exc.reason, exc.detail, "forbidden" if status == 403 else "unauthorized")
+def refuse(exc: SignatureRejected) -> Reply:
+    """``PlatformAdapter.refused`` of every platform that answers a bad signature with 401/403."""
+    raise signature_refused(exc) from None
 
 
-def _envelope(body: bytes) -> payload.WebhookEnvelope:
+def read_json(body: bytes) -> object:
+    """The JSON document of a body. Raises ``Rejected`` (400 ``malformed_json``)."""
     try:
-        document = payload.parse_json(body)
-    except payload.MalformedJson as exc:
-        raise Rejected(400, "malformed_json", str(exc), "malformed") from None
-    try:
-        return payload.WebhookEnvelope.model_validate(document)
-    except ValidationError as exc:
-        raise invalid(exc) from None
+        return parse_json(body)
+    except MalformedJson as exc:
+        raise malformed("malformed_json", str(exc)) from None
 
 
-def _message(envelope: payload.WebhookEnvelope, source: str, raw_ref: str):
+def read_platform(parse: Callable[[], T]) -> T:
+    """Run a platform reader; its ``PayloadInvalid`` (or a limit it hit) is a 422 naming the path."""
     try:
-        event = payload.MessageCreated.model_validate({"type": envelope.type, "timestamp": envelope.timestamp,
-                                                       "data": envelope.data})
-        return payload.to_canonical(event.data, source, raw_ref)
-    except ValidationError as exc:
-        raise invalid(exc) from None
+        return parse()
+    except (PayloadInvalid, ValidationError) as exc:
+        raise invalid_payload(exc) from None
+
+
+def batch_reply(result: Acceptance) -> Reply:
+    """200 for a batch whose every message the broker acknowledged (or already had). Malformed
+    items do not change the status: they are named in ``invalid_items`` (path and reason) and
+    were dead-lettered; the platform must not re-send the good ones for them."""
+    messages = len(result.accepted) + len(result.duplicates)
+    outcome = "accepted" if result.accepted else "duplicate" if result.duplicates else \
+        "ignored" if result.unhandled else "invalid_items" if result.invalid else "skipped"
+    body = {"status": outcome, "accepted": len(result.accepted), "duplicates": len(result.duplicates),
+            "skipped": result.skipped, "unhandled": len(result.unhandled), "invalid": len(result.invalid),
+            "event_ids": result.accepted}
+    if result.invalid:
+        body["invalid_items"] = [{"path": bad.path, "error": bad.error[:200]} for bad in result.invalid[:20]]
+    return Reply(200, body, outcome, messages)

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from sqlalchemy import Connection, delete, select, text
@@ -172,6 +172,11 @@ def _insert_ignore_sync(conn: Connection, table: type, rows: list[dict]) -> int:
 
 def _columns(row) -> dict:
     return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes (stored as UTC): make them aware."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def new_row(message_key: str, event_id: str, source: str, webhook_id: str | None, at: datetime) -> IngestedMessage:

@@ -1,9 +1,10 @@
-"""What a platform parser returns: canonical messages with their dedup keys, plus the kinds of
-entries it skipped on purpose (statuses, read receipts, our own echoes: a metric only) and the
-kinds it does not handle (a metric and a dead-letter record). Messages whose text and author the
-notification does not carry (Instagram mentions) are ``deferred``: held and published once they
-were fetched (``mentions``). Parsers are pure functions ``parse(document, context) -> Parsed``;
-they raise ``PayloadInvalid`` only when the document is not the platform's format at all.
+"""The raw body as received (``RawBody``), and what a platform parser makes of it: canonical
+messages with their dedup keys, plus the kinds of entries it skipped on purpose (statuses, read
+receipts, our own echoes: a metric only) and the kinds it does not handle (a metric and a
+dead-letter record). Messages whose text and author the notification does not carry (Instagram
+mentions) are ``deferred``: held and published once they were fetched (``mentions``). Parsers
+are pure functions ``parse(document, context) -> Parsed``; they raise ``PayloadInvalid`` only
+when the document is not the platform's format at all.
 
 **Per-item isolation.** A parser reads each item of a batch (an entry, a change, a messaging
 event, a WhatsApp message, an X event, a polled thread) inside ``Parsed.guard``: an item that is
@@ -24,6 +25,22 @@ from pydantic import ValidationError
 
 from services.ingestor.shapes import PayloadInvalid
 from shared.events import CanonicalMessage, MessageAction
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """The request body as received; ``ref`` is what events carry as ``raw_ref``."""
+
+    body: bytes
+    content_type: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def ref(self) -> str:
+        return f"raw_payloads/{self.sha256}"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Total, path-aware accessors for platform JSON: every platform parser reads through these, so a
 hostile document is refused with ``PayloadInvalid`` naming where it went wrong (never a
-``KeyError``/``TypeError`` that would become a 500).
+``KeyError``/``TypeError`` that would become a 500). ``parse_json`` reads every JSON body.
 """
 
 from __future__ import annotations
@@ -8,13 +8,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 _MAX_ID = 512
 _MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 _MS_THRESHOLD = 100_000_000_000  # larger Unix times are milliseconds (year 5138 in seconds)
 
 
+class MalformedJson(ValueError):
+    """The body is not a UTF-8 JSON document; the message says where."""
+
+
 class PayloadInvalid(ValueError):
     """The JSON is well formed but not the platform's shape; ``str()`` names the path and problem."""
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON document in ``body``. Raises ``MalformedJson`` (bad UTF-8, NaN, lone
+    surrogates and nesting deeper than 1024 included: orjson refuses them all)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedJson(str(exc)) from None
 
 
 def obj(value: Any, path: str) -> dict:

@@ -16,13 +16,13 @@ from services.classifier.app import build as build_classifier
 from services.classifier.settings import ClassifierSettings
 from services.ingestor.app import create_app
 from services.ingestor.settings import DEV_WEBHOOK_SECRET, IngestorSettings
-from services.ingestor.testing import example_event, running, signed
 from services.notifier.app import build as build_notifier
 from services.notifier.settings import DEV_SIGNING_KEY, NotifierSettings
 from services.router.app import build as build_router
 from services.router.settings import RouterSettings
 from shared import topics
 from shared.service import QuietServer
+from tests.ingestor_support.webhooks import example_event, running, signed
 from tests.kafkautil import collect, decoded, produce_raw
 from tools.devbroker import free_port
 from tools.pager_sink import PagerSink

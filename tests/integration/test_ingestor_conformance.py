@@ -10,11 +10,11 @@ import pytest
 from pydantic import SecretStr
 
 from services.ingestor.app import create_app
-from services.ingestor.platform_signing import meta_legacy_signature
-from services.ingestor.testing import meta_signed, running, signed, telegram_signed, x_signed
+from services.ingestor.platforms.signatures import meta_legacy_signature
 from shared import topics
 from shared.codec import decode, header
 from shared.events import TEXT_UNAVAILABLE, ChannelKind, MessageAction, Platform
+from tests.ingestor_support.webhooks import meta_signed, running, signed, telegram_signed, x_signed
 from tests.integration import ingestor_deliveries as d
 from tests.integration.test_ingestor_platforms import META_SECRET, WHSEC_NEW, X_SECRET, client, settings  # noqa: F401
 from tests.integration.test_ingestor_webhooks import records

@@ -13,14 +13,14 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from services.ingestor import platform_examples as ex
 from services.ingestor.app import create_app
 from services.ingestor.pollers.instagram_mentions import UNAVAILABLE
-from services.ingestor.settings import IngestorSettings
-from services.ingestor.testing import meta_signed, running
 from shared import topics
 from shared.codec import decode
 from shared.events import ChannelKind, MessageReceived, Platform
+from services.ingestor.settings import IngestorSettings
+from tests.ingestor_support import platform_examples as ex
+from tests.ingestor_support.webhooks import meta_signed, running
 from tests.integration.ingestor_fakes import GRAPH_TOKEN, Platforms, ig_comment, ig_media, serving
 from tests.integration.test_ingestor_webhooks import records, rows
 

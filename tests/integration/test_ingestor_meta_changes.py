@@ -3,11 +3,11 @@ and both databases: one event each, keyed to the original message, and a replay 
 
 from __future__ import annotations
 
-from services.ingestor import platform_examples as ex
-from services.ingestor.testing import meta_signed
 from shared import topics
 from shared.codec import decode
 from shared.events import ChannelKind, MessageAction
+from tests.ingestor_support import platform_examples as ex
+from tests.ingestor_support.webhooks import meta_signed
 from tests.integration.test_ingestor_platforms import META_SECRET, client  # noqa: F401 - the app fixture
 from tests.integration.test_ingestor_webhooks import records
 

@@ -15,15 +15,16 @@ from pydantic import SecretStr
 
 from services.ingestor import pollers as polling
 from services.ingestor.app import create_app
+from services.ingestor.platforms.youtube import topic_for
 from services.ingestor.pollers import websub
-from services.ingestor.pollers.core import Scheduler, retry_after_s
+from services.ingestor.pollers.fetch import retry_after_s
 from services.ingestor.pollers.quota import next_reset, quota_day
-from services.ingestor.settings import IngestorSettings, PollSource
-from services.ingestor.testing import running, websub_signed
-from services.ingestor.youtube import topic_for
+from services.ingestor.pollers.scheduler import Scheduler
 from shared import topics
 from shared.codec import decode, header
 from shared.events import ChannelKind, MessageReceived, Platform
+from services.ingestor.settings import IngestorSettings, PollSource
+from tests.ingestor_support.webhooks import running, websub_signed
 from tests.integration.ingestor_fakes import MASTODON_TOKEN, Platforms, atom, comment, mention, rss, serving, thread
 from tests.integration.test_ingestor_webhooks import records, rows
 

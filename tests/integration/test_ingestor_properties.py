@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from services.ingestor.app import create_app
 from services.ingestor.settings import IngestorSettings
-from services.ingestor.testing import (
+from tests.ingestor_support.webhooks import (
     example_event,
     meta_signed,
     running,

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.ingestor import meta
-from services.ingestor import platform_examples as ex
 from services.ingestor.normalized import Context
+from services.ingestor.platforms import meta
 from services.ingestor.pollers import instagram_mentions as mentions
 from services.ingestor.shapes import PayloadInvalid
 from shared.events import ChannelKind, MessageAction, Platform
+from tests.ingestor_support import platform_examples as ex
 
 CTX = Context("meta", "raw_payloads/abc")
 ORIGINAL = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="

@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.ingestor import meta, telegram, xaa, youtube
-from services.ingestor import platform_examples as ex
 from services.ingestor.normalized import Context
+from services.ingestor.platforms import meta, telegram, youtube
+from services.ingestor.platforms import x as xaa
 from services.ingestor.shapes import PayloadInvalid
+from tests.ingestor_support import platform_examples as ex
 
 CTX = Context("src", "raw_payloads/abc")
 PROPERTY = settings(max_examples=300, deadline=None)

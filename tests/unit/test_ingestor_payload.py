@@ -7,16 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from services.ingestor.payload import (
-    GenericMessage,
-    MalformedJson,
-    MessageCreated,
-    WebhookEnvelope,
-    parse_json,
-    to_canonical,
-)
-from services.ingestor.testing import example_event
+from services.ingestor.platforms.standard_payload import GenericMessage, MessageCreated, WebhookEnvelope, to_canonical
+from services.ingestor.shapes import MalformedJson, parse_json
 from shared.events import ChannelKind, Platform
+from tests.ingestor_support.webhooks import example_event
 
 
 def test_a_generic_message_normalises_into_a_canonical_message():

@@ -8,8 +8,8 @@ import hmac
 
 import pytest
 
-from services.ingestor import platform_signing as ps
-from services.ingestor.verification import SignatureRejected
+from services.ingestor.errors import SignatureRejected
+from services.ingestor.platforms import signatures as ps
 
 BODY = b'{"object":"page","entry":[]}'
 

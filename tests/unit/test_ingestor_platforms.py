@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.ingestor import meta, telegram, xaa, youtube
-from services.ingestor import platform_examples as ex
 from services.ingestor.normalized import Context
+from services.ingestor.platforms import meta, telegram, youtube
+from services.ingestor.platforms import x as xaa
 from services.ingestor.shapes import PayloadInvalid
 from shared.events import ChannelKind, MessageAction, Platform
+from tests.ingestor_support import platform_examples as ex
 
 CTX = Context("src", "raw_payloads/abc")
 T0 = datetime.fromtimestamp(ex.T0, UTC)

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ingestor import meta
-from services.ingestor import platform_examples as ex
-from services.ingestor.pollers.core import PollFailed
+from services.ingestor.platforms import meta
 from services.ingestor.pollers.feeds import parse_feed
+from services.ingestor.pollers.fetch import PollFailed
 from services.ingestor.pollers.mastodon import parse_notifications
 from services.ingestor.pollers.youtube_comments import parse_threads
+from tests.ingestor_support import platform_examples as ex
 from tests.integration.ingestor_fakes import atom, comment, mention, rss, thread
 from tests.unit.test_ingestor_parser_properties import CTX, PROPERTY, REFUSALS, mutate
 

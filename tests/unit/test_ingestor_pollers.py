@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.ingestor.pollers.core import retry_after_s
 from services.ingestor.pollers.feeds import parse_feed
+from services.ingestor.pollers.fetch import retry_after_s
 from services.ingestor.pollers.mastodon import html_text, parse_notifications
 from services.ingestor.pollers.quota import next_reset, quota_day
 from services.ingestor.pollers.youtube_comments import parse_threads
@@ -63,7 +63,7 @@ def test_feed_entries_older_than_the_dedup_window_are_skipped():
 
 
 def test_graph_rate_limits_are_told_from_other_refusals_and_their_wait_read_from_graph():
-    from services.ingestor.pollers.core import PollFailed
+    from services.ingestor.pollers.fetch import PollFailed
     from services.ingestor.pollers.instagram_mentions import regain_s, throttle_code
 
     def refusal(body: bytes, status: int | None = 400) -> PollFailed:

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from standardwebhooks import Webhook
 
-from services.ingestor.signing import secret_key, sign
-from services.ingestor.verification import SignatureRejected, verify
+from services.ingestor.errors import SignatureRejected
+from services.ingestor.platforms.standard_signing import secret_key, sign, verify
 
 SECRET = "whsec_" + base64.b64encode(b"unit-test-secret-0123456789").decode()
 KEY = secret_key(SECRET)

@@ -2,15 +2,22 @@
 
 Configured by ``INGESTOR_POLL_SOURCES`` (source name -> ``PollSource``); run inside the ingestor
 process (``INGESTOR_POLLERS_ENABLED``), one task per source, under a database lease so that only
-one replica polls a source. See ``core`` for the guarantees and docs/ingestor.md#pollers.
+one replica polls a source. See docs/ingestor.md#pollers.
+
+The common core, by concern: ``fetch`` (HTTP with 429/``Retry-After`` and backoff), ``store``
+(leases and cursors in the database), ``context`` (the ``Poller`` protocol and what a round
+gets), ``scheduler`` (one task per source, failures and back-off). The platforms:
+``youtube_comments`` (with ``quota``), ``mastodon``, ``feeds``; and two workers on the same
+core: ``websub`` (YouTube subscription renewal) and ``instagram_mentions`` (held mentions).
 """
 
 from __future__ import annotations
 
-from services.ingestor.pollers.core import Poller, Scheduler
+from services.ingestor.pollers.context import Poller
 from services.ingestor.pollers.feeds import FeedPoller
 from services.ingestor.pollers.mastodon import MastodonMentions
 from services.ingestor.pollers.quota import Quota
+from services.ingestor.pollers.scheduler import Scheduler
 from services.ingestor.pollers.youtube_comments import YouTubeComments
 from services.ingestor.settings import IngestorSettings
 

@@ -17,12 +17,13 @@ from urllib.parse import urlsplit
 
 import feedparser
 
-from services.ingestor.pollers.mastodon import html_text
 from services.ingestor.normalized import Parsed, canonical, edit_marker
-from services.ingestor.pollers.core import PollContext, PollFailed, is_due
+from services.ingestor.pollers.context import PollContext
+from services.ingestor.pollers.fetch import PollFailed
+from services.ingestor.pollers.mastodon import html_text
+from services.ingestor.pollers.store import is_due
 from services.ingestor.shapes import PayloadInvalid
 from shared.events import Author, ChannelKind, Platform
-
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

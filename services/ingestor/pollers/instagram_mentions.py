@@ -32,9 +32,11 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from services.ingestor import mentions
-from services.ingestor.batch import RawBody
-from services.ingestor.normalized import Item, Parsed, canonical
-from services.ingestor.pollers.core import PollContext, PollFailed, aware, is_due, json_answer
+from services.ingestor.ledger import aware
+from services.ingestor.normalized import Item, Parsed, RawBody, canonical
+from services.ingestor.pollers.context import PollContext
+from services.ingestor.pollers.fetch import PollFailed, json_answer
+from services.ingestor.pollers.store import is_due
 from services.ingestor.settings import IngestorSettings, PollSource
 from services.ingestor.shapes import PayloadInvalid, ident, obj, text
 from shared.events import TEXT_UNAVAILABLE, Author, CanonicalMessage

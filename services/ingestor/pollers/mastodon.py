@@ -16,8 +16,10 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from services.ingestor.normalized import Parsed, canonical
-from services.ingestor.pollers.core import PollContext, is_due, json_answer
-from services.ingestor.shapes import PayloadInvalid, arr, count, ident, iso_time, obj, text
+from services.ingestor.pollers.context import PollContext
+from services.ingestor.pollers.fetch import json_answer
+from services.ingestor.pollers.store import is_due
+from services.ingestor.shapes import arr, count, ident, iso_time, obj, text
 from shared.events import Attachment, Author, ChannelKind, Platform
 
 PATH = "/api/v1/notifications"

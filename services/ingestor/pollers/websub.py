@@ -13,8 +13,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.ingestor import youtube, youtube_store
-from services.ingestor.pollers.core import PollContext, PollFailed, aware, is_due
+from services.ingestor.ledger import aware
+from services.ingestor.platforms import youtube, youtube_store
+from services.ingestor.pollers.context import PollContext
+from services.ingestor.pollers.fetch import PollFailed
+from services.ingestor.pollers.store import is_due
 from services.ingestor.settings import PollSource
 from shared.logging import get_logger
 

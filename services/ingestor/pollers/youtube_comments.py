@@ -30,9 +30,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from services.ingestor.ledger import aware
 from services.ingestor.normalized import Parsed, canonical
-from services.ingestor.pollers.core import Paused, PollContext, PollFailed, aware, is_due, json_answer
+from services.ingestor.pollers.context import Paused, PollContext
+from services.ingestor.pollers.fetch import PollFailed, json_answer
 from services.ingestor.pollers.quota import Quota, next_reset
+from services.ingestor.pollers.store import is_due
 from services.ingestor.shapes import PayloadInvalid, arr, ident, iso_time, obj, text
 from services.ingestor.tables import YouTubeVideo
 from shared.events import Author, ChannelKind, Platform

@@ -1,8 +1,9 @@
-"""HTTP edge of the ingestor: ``POST /v1/webhooks/standard/{source}``.
+"""``POST /v1/webhooks/standard/{source}``: Standard Webhooks, and their OpenAPI documentation.
 
 Checks that need no secret come first (source 404, content type 415, size 413), then the
-``Intake`` verifies (any of the source's active secrets: several during a rotation) and delivers. Every refusal is a ``Problem`` JSON; see ``payload`` for
-the body format and ``errors`` for the codes.
+``Intake`` verifies (any of the source's active secrets: several during a rotation) and
+delivers (``platforms.standard``). Every refusal is a ``Problem`` JSON; see
+``platforms.standard_payload`` for the body format and ``errors`` for the codes.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from services.ingestor import edge, payload
-from services.ingestor.errors import Problem, Rejected
-from services.ingestor.intake import Reply
+from services.ingestor.errors import Problem
+from services.ingestor.http import edge
+from services.ingestor.platforms import standard_payload as payload
 
 if TYPE_CHECKING:
-    from services.ingestor.app import Runtime
+    from services.ingestor.runtime import Runtime
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -46,13 +47,4 @@ async def receive_standard_webhook(source: str, request: Request) -> JSONRespons
     """Answer 202 only after Kafka acknowledged the event (see module docs for the rest)."""
     runtime: Runtime = request.app.state.runtime
     label = source if source in runtime.keys.standard else "unknown"
-    return await edge.answer(request, label, lambda rt: _receive(rt, source, request))
-
-
-async def _receive(runtime: Runtime, source: str, request: Request) -> Reply:
-    if source not in runtime.keys.standard:
-        raise Rejected(404, "unknown_source", f"no webhook source named {source[:64]!r} is configured",
-                       "unknown_source")
-    edge.require_type(request, edge.JSON_TYPES)
-    body = await edge.read_body(request, runtime.settings.max_body_bytes)
-    return await runtime.intake.receive(source, request.headers, body)
+    return await edge.webhook(request, label, lambda rt: rt.platforms.standard(source))

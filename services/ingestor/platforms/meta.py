@@ -1,5 +1,6 @@
 """Meta webhooks (Facebook Page feed and mentions, Messenger, Instagram comments and DMs, WhatsApp
-Cloud) normalised into canonical messages. Pure: ``parse(document, context) -> Parsed``.
+Cloud): the signature check (``MetaWebhooks``, the platform's adapter) and the reader, normalising
+into canonical messages. Pure: ``parse(document, context) -> Parsed``.
 
 One POST carries ``{"object": …, "entry": [...]}``; each entry holds ``changes[]`` (feed,
 mention, Instagram comments, WhatsApp ``messages``) and/or ``messaging[]`` (Messenger and
@@ -14,13 +15,18 @@ at all (no ``object``/``entry`` array) is refused.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from services.ingestor import meta_messaging
+from services.ingestor.errors import SignatureRejected
 from services.ingestor.normalized import Context, Parsed, canonical, edit_marker
+from services.ingestor.platforms import meta_messaging
+from services.ingestor.platforms.signatures import META, META_SHA1, check_hmac
+from services.ingestor.platforms.signed_json import SignedJsonBatch
 from services.ingestor.shapes import PayloadInvalid, arr, ident, iso_time, obj, text, unix_time
 from shared.events import TEXT_UNAVAILABLE, Attachment, Author, ChannelKind, MessageAction, Platform, utcnow
 
+SOURCE = "meta"
 OBJECTS = {"page": Platform.FACEBOOK, "instagram": Platform.INSTAGRAM,
            "whatsapp_business_account": Platform.WHATSAPP}
 _DM_PLATFORM = {"page": Platform.MESSENGER}  # a Page's messaging[] is Messenger
@@ -217,3 +223,33 @@ def _instagram_mention(entry: dict, account: str, value: dict, path: str, contex
         author=Author(id="unknown"), text="", created_at=_when(entry, {}, path),
         in_reply_to=media_id if comment_id else None, raw_ref=context.raw_ref)
     parsed.defer(message)
+
+
+LEGACY_REFUSED = SignatureRejected(
+    "missing_signature", "X-Hub-Signature-256 is missing; a delivery signed only with the legacy X-Hub-Signature "
+    "(sha1) is accepted only when INGESTOR_META_LEGACY_SHA1=true")
+
+
+class MetaWebhooks(SignedJsonBatch):
+    """The ``PlatformAdapter`` of Meta webhooks: ``X-Hub-Signature-256`` (``sha256=<hex HMAC>`` with
+    any active app secret). A delivery carrying only the legacy ``X-Hub-Signature`` (``sha1=``) is
+    verified with HMAC-SHA1 when ``legacy_sha1`` allows it, else refused (401) saying so; when both
+    headers are present only the SHA-256 one counts."""
+
+    source = SOURCE
+
+    def __init__(self, app_secrets: Sequence[bytes], *, legacy_sha1: bool) -> None:
+        self._keys, self._legacy_sha1 = app_secrets, legacy_sha1
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> str:
+        legacy = headers.get("x-hub-signature")
+        if not headers.get("x-hub-signature-256") and legacy:
+            if not self._legacy_sha1:
+                raise LEGACY_REFUSED
+            check_hmac(META_SHA1, legacy, self._keys, body)
+        else:
+            check_hmac(META, headers.get("x-hub-signature-256"), self._keys, body)
+        return ""
+
+    def parse(self, document: object, context: Context) -> Parsed:
+        return parse(document, context)

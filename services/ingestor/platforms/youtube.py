@@ -1,21 +1,41 @@
-"""YouTube WebSub (PubSubHubbub): topics, lease arithmetic and the Atom notification parser. Pure.
+"""YouTube WebSub (PubSubHubbub): topics, lease arithmetic, the Atom notification parser (pure)
+and the notifications' ``PlatformAdapter``.
 
 The hub verifies each subscription intent with a GET (``hub.mode``, ``hub.topic``,
 ``hub.challenge``, ``hub.lease_seconds``) and then POSTs Atom feeds signed with
 ``X-Hub-Signature: sha1=<hex HMAC-SHA1(secret, body)>``. A feed entry announces a new or updated
 video (``yt:videoId``, ``yt:channelId``); ``at:deleted-entry`` announces a removal.
+
+As WebSub requires, a missing or wrong signature is still answered 2xx (``{"status": "rejected"}``)
+and the content ignored — counted as an error of the source; the hub would only retry. A valid
+notification records the videos (new ones are left for the comment poller) and is answered 200
+after the commit.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+from services.ingestor.errors import SignatureRejected, malformed, signature_outcome
+from services.ingestor.intake import Reply, read_platform
+from services.ingestor.normalized import RawBody
+from services.ingestor.platforms.signatures import WEBSUB, check_hmac
 from services.ingestor.shapes import PayloadInvalid, iso_time
+from shared.events import utcnow
+from shared.logging import get_logger
 
+if TYPE_CHECKING:
+    from services.ingestor.acceptor import Acceptor
+
+log = get_logger(__name__)
+SOURCE = "youtube"
+XML_TYPES = ("application/atom+xml", "application/xml", "text/xml", "application/rss+xml")
 ATOM, YT = "{http://www.w3.org/2005/Atom}", "{http://www.youtube.com/xml/schemas/2015}"
 TOMBSTONE = "{http://purl.org/atompub/tombstones/1.0}"
 _FEED_PATHS = ("/xml/feeds/videos.xml", "/feeds/videos.xml")
@@ -94,3 +114,38 @@ def _removed(entry: ET.Element, index: int) -> VideoRemoved:
     when = entry.get("when")
     return VideoRemoved(video_id=match.group(1),
                         removed_at=iso_time(when, f"feed.deleted-entry[{index}]@when") if when else None)
+
+
+Notification = tuple[list[VideoNotice], list[VideoRemoved]]
+RecordVideos = Callable[[list[VideoNotice], list[VideoRemoved], datetime], Awaitable[int]]
+
+
+class WebSubNotifications:
+    """The ``PlatformAdapter`` of WebSub notifications. ``record`` stores the videos (the number of
+    new ones; raises ``Rejected`` 503 when the database is down)."""
+
+    source = SOURCE
+    media_types = XML_TYPES
+
+    def __init__(self, hub_secrets: Sequence[bytes], record: RecordVideos) -> None:
+        self._keys, self._record = hub_secrets, record
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> str:
+        check_hmac(WEBSUB, headers.get("x-hub-signature"), self._keys, body)
+        return ""
+
+    def refused(self, exc: SignatureRejected) -> Reply:
+        return Reply(202, {"status": "rejected", "error": exc.reason}, signature_outcome(exc))
+
+    def read(self, body: bytes, raw: RawBody, delivery_id: str) -> Notification:
+        try:
+            return read_platform(lambda: parse_atom(body))
+        except MalformedXml as exc:
+            raise malformed("malformed_xml", str(exc)[:300]) from None
+
+    async def accept(self, reading: Notification, raw: RawBody, acceptor: Acceptor) -> Reply:
+        notices, removed = reading
+        new = await self._record(notices, removed, utcnow())
+        log.info("youtube.notified", videos=len(notices), new=new, removed=len(removed))
+        body = {"status": "recorded", "videos": len(notices), "new_videos": new, "removed": len(removed)}
+        return Reply(200, body, "accepted", len(notices) + len(removed))

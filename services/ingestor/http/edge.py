@@ -1,6 +1,7 @@
-"""What every webhook endpoint does the same way, before and after its platform's own checks:
-content type (415), size (413), JSON (400), shape (422), the answer as JSON, and one metric and
-health observation per request. Never a 500 from input: every refusal is a ``Rejected``.
+"""The HTTP edge of every webhook: what needs no secret (the platform or source configured, 404;
+content type, 415; size, 413), then the ``Intake`` (verify, read, accept), and the answer as
+JSON with one metric and health observation per request. ``answer`` is the one place where a
+``Reply`` or a ``Rejected`` becomes JSON; never a 500 from input.
 """
 
 from __future__ import annotations
@@ -10,22 +11,29 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
-from services.ingestor import payload
-from services.ingestor.batch import Acceptance, RawBody
 from services.ingestor.errors import Rejected
-from services.ingestor.intake import Reply
+from services.ingestor.intake import PlatformAdapter, Reply
 from services.ingestor.metrics import REQUESTS
-from services.ingestor.shapes import PayloadInvalid
 from shared.logging import get_logger
 
 if TYPE_CHECKING:
-    from services.ingestor.app import Runtime
+    from services.ingestor.runtime import Runtime
 
 log = get_logger(__name__)
-JSON_TYPES = ("application/json",)
-XML_TYPES = ("application/atom+xml", "application/xml", "text/xml", "application/rss+xml")
+
+
+async def webhook(request: Request, label: str,
+                  find: Callable[[Runtime], PlatformAdapter]) -> JSONResponse:
+    """The one webhook path: ``find`` the adapter (raises 404), content type, size, then the
+    intake; ``label`` is the metric and health source (``unknown`` for an unknown name)."""
+    async def handle(runtime: Runtime) -> Reply:
+        adapter = find(runtime)
+        content_type = require_type(request, adapter.media_types)
+        body = await read_body(request, runtime.settings.max_body_bytes)
+        return await runtime.intake.receive(adapter, request.headers, body, content_type)
+
+    return await answer(request, label, handle)
 
 
 async def answer(request: Request, source: str, handle: Callable[[Runtime], Awaitable[Reply]]) -> JSONResponse:
@@ -77,40 +85,3 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def _too_large(limit: int) -> Rejected:
     return Rejected(413, "body_too_large", f"body exceeds {limit} bytes", "too_large")
-
-
-def json_document(body: bytes) -> object:
-    try:
-        return payload.parse_json(body)
-    except payload.MalformedJson as exc:
-        raise Rejected(400, "malformed_json", str(exc), "malformed") from None
-
-
-def parsed_or_422(parse: Callable[[], object]):
-    """Run a platform parser; its ``PayloadInvalid`` (or a limit it hit) is a 422 naming the path."""
-    try:
-        return parse()
-    except PayloadInvalid as exc:
-        raise Rejected(422, "invalid_payload", str(exc)[:500], "invalid") from None
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        raise Rejected(422, "invalid_payload", f"{'.'.join(map(str, first['loc']))}: {first['msg']}", "invalid") from None
-
-
-def batch_reply(result: Acceptance) -> Reply:
-    """200 for a batch whose every message the broker acknowledged (or already had). Malformed
-    items do not change the status: they are named in ``invalid_items`` (path and reason) and
-    were dead-lettered; the platform must not re-send the good ones for them."""
-    messages = len(result.accepted) + len(result.duplicates)
-    outcome = "accepted" if result.accepted else "duplicate" if result.duplicates else \
-        "ignored" if result.unhandled else "invalid_items" if result.invalid else "skipped"
-    body = {"status": outcome, "accepted": len(result.accepted), "duplicates": len(result.duplicates),
-            "skipped": result.skipped, "unhandled": len(result.unhandled), "invalid": len(result.invalid),
-            "event_ids": result.accepted}
-    if result.invalid:
-        body["invalid_items"] = [{"path": bad.path, "error": bad.error[:200]} for bad in result.invalid[:20]]
-    return Reply(200, body, outcome, messages)
-
-
-def raw_body(body: bytes, content_type: str) -> RawBody:
-    return RawBody(body, content_type)

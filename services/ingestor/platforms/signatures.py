@@ -1,6 +1,7 @@
 """Platform signatures over the raw body, compared in constant time against every active secret
 (several during a rotation). Each ``*_signature`` function signs exactly as the platform does;
-the ingestor verifies with ``check_hmac``/``check_token``, the tests and the bench sign with them.
+the platform modules verify with ``check_hmac``/``check_token``; the tests and the bench sign
+with them. Standard Webhooks have their own module, ``standard_signing``.
 
 - Meta: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, body)>``; legacy (only when
   allowed): ``X-Hub-Signature: sha1=<hex HMAC-SHA1(app secret, body)>``
@@ -18,7 +19,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Sequence
 
-from services.ingestor.verification import SignatureRejected
+from services.ingestor.errors import SignatureRejected
 
 Digest = Callable[[bytes, bytes], bytes]
 

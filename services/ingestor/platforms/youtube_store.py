@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from services.ingestor import youtube
 from services.ingestor.ledger import Ledger, insert_ignore
+from services.ingestor.platforms import youtube
 from services.ingestor.tables import YouTubeSubscription, YouTubeVideo
 
 

@@ -11,7 +11,6 @@ accepted once held. HTTP-free; the endpoints shape the answer.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass, field
 
 from services.ingestor.delivery import Delivery, DeliveryUnavailable
@@ -20,7 +19,7 @@ from services.ingestor.ledger import Ledger, LedgerUnavailable, new_row
 from services.ingestor.mentions import HeldMessages
 from services.ingestor.mentions import event_id as mention_event_id
 from services.ingestor.metrics import IGNORED_EVENTS, INVALID_ITEMS, MESSAGES, SKIPPED_EVENTS, bounded
-from services.ingestor.normalized import Invalid, Item, Parsed
+from services.ingestor.normalized import Invalid, Item, Parsed, RawBody
 from services.ingestor.recorder import Lookups, Recorder
 from services.ingestor.settings import IngestorSettings
 from services.ingestor.tables import RawPayload
@@ -31,22 +30,6 @@ from shared.logging import get_logger
 from shared.metrics import DEAD_LETTERED
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class RawBody:
-    """The request body as received; ``ref`` is what events carry as ``raw_ref``."""
-
-    body: bytes
-    content_type: str
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.body).hexdigest()
-
-    @property
-    def ref(self) -> str:
-        return f"raw_payloads/{self.sha256}"
 
 
 @dataclass

@@ -25,24 +25,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.events import (
-    Attachment,
-    Author,
-    CanonicalMessage,
-    ChannelKind,
-    MessageAction,
-    Platform,
-)
+from shared.events import Attachment, Author, CanonicalMessage, ChannelKind, MessageAction, Platform
 
 MESSAGE_CREATED = "message.created"
 _ID = r"^[^\x00-\x1f\x7f]+$"
-
-
-class MalformedJson(ValueError):
-    """The body is not a UTF-8 JSON document; the message says where."""
 
 
 class _Inbound(BaseModel):
@@ -96,15 +84,6 @@ class MessageCreated(_Inbound):
     type: Literal["message.created"]
     timestamp: AwareDatetime | None = None
     data: GenericMessage
-
-
-def parse_json(body: bytes) -> Any:
-    """The JSON document in ``body``. Raises ``MalformedJson`` (bad UTF-8, NaN, lone
-    surrogates and nesting deeper than 1024 included: orjson refuses them all)."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedJson(str(exc)) from None
 
 
 def to_canonical(message: GenericMessage, source: str, raw_ref: str | None = None) -> CanonicalMessage:

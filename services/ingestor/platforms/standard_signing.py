@@ -1,4 +1,13 @@
-"""Standard Webhooks verification over the raw body, constant-time, total on hostile input.
+"""Standard Webhooks signing (https://www.standardwebhooks.com/) over the raw body bytes.
+
+The signed content is ``{webhook-id}.{webhook-timestamp}.{body}`` exactly as sent (the header
+bytes and the raw body); a signature is ``v1,<base64 HMAC-SHA256(key, content)>`` and the key
+is the base64 part of a ``whsec_<base64>`` secret. ``sign`` is used by the tests, the demo replay
+and the bench; ``verify`` by the ingestor (constant-time, total on hostile input).
+
+The HMAC is computed here rather than with ``standardwebhooks.Webhook.sign`` because that
+signer only takes text (it cannot sign arbitrary bytes) and floors fractional timestamps;
+the tests check both produce the same signatures for text bodies.
 
 Why not ``standardwebhooks.Webhook.verify`` (1.1.0) directly: it decodes the body as UTF-8
 (``UnicodeDecodeError`` on other bytes), raises ``ValueError``/``binascii.Error`` rather than
@@ -12,22 +21,58 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from services.ingestor.signing import signature
+from services.ingestor.errors import SignatureRejected
+
+SECRET_PREFIX = "whsec_"
+
+
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of a ``whsec_<base64>`` secret (the prefix is optional, padding too).
+
+    Raises ``ValueError`` when it is not base64 or empty; the message never contains the secret.
+    """
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("webhook secret is not base64 after its whsec_ prefix") from None
+    if not key:
+        raise ValueError("webhook secret is empty")
+    return key
+
+
+def signature(key: bytes, webhook_id: bytes, timestamp: bytes, body: bytes) -> bytes:
+    """The raw HMAC-SHA256 digest of ``webhook_id.timestamp.body``."""
+    return hmac.new(key, b"%s.%s.%s" % (webhook_id, timestamp, body), hashlib.sha256).digest()
+
+
+def sign(secret: str, webhook_id: str, timestamp: int | datetime | None, body: bytes | str) -> dict[str, str]:
+    """The three headers that make ``body`` a valid Standard Webhook for ``secret``.
+
+    ``timestamp`` is Unix seconds or an aware datetime (``None``: now). Text is sent as UTF-8.
+    Raises ``ValueError`` for an invalid secret.
+    """
+    if timestamp is None:
+        timestamp = int(time.time())
+    elif isinstance(timestamp, datetime):
+        timestamp = int(timestamp.timestamp())
+    raw = body.encode() if isinstance(body, str) else body
+    digest = signature(secret_key(secret), webhook_id.encode(), str(timestamp).encode(), raw)
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": "v1," + base64.b64encode(digest).decode("ascii"),
+    }
+
 
 REQUIRED_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
-
-
-class SignatureRejected(Exception):
-    """The request is not a correctly signed, fresh Standard Webhook. ``reason`` is a code."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

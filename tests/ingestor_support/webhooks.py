@@ -1,6 +1,6 @@
-"""Helpers for the tests, the demo replay and the bench: a valid example event, requests signed
-the way each platform signs them, and the app running in-process (lifespan included) behind an
-httpx client. Example platform payloads live in ``platform_examples``.
+"""Helpers for the tests and the bench: a valid example event, requests signed the way each
+platform signs them, and the app running in-process (lifespan included) behind an httpx client.
+Example platform payloads live in ``platform_examples``.
 """
 
 from __future__ import annotations
@@ -15,12 +15,8 @@ import httpx
 import orjson
 from fastapi import FastAPI
 
-from services.ingestor.platform_signing import (
-    meta_signature,
-    websub_signature,
-    x_signature,
-)
-from services.ingestor.signing import sign
+from services.ingestor.platforms.signatures import meta_signature, websub_signature, x_signature
+from services.ingestor.platforms.standard_signing import sign
 
 
 def example_event(**data_overrides) -> dict:

@@ -1,4 +1,5 @@
-"""Telegram Bot API updates normalised into canonical messages. Pure: ``parse(document, context, bot)``.
+"""Telegram Bot API updates: the secret-token check (``TelegramBot``, one adapter per bot) and the
+reader, normalising into canonical messages. Pure: ``parse(document, context, bot)``.
 
 An update is ``{"update_id": n, "<kind>": {...}}`` with exactly one kind. ``message``,
 ``channel_post`` and ``business_message`` are new messages, their ``edited_*`` kinds edits. The
@@ -15,17 +16,19 @@ malformed message is ``parsed.invalid`` (dead-lettered once): only a body withou
 
 from __future__ import annotations
 
-from services.ingestor.normalized import Context, Item, Parsed, canonical
-from services.ingestor.shapes import (
-    PayloadInvalid,
-    arr,
-    count,
-    ident,
-    obj,
-    text,
-    unix_time,
-)
+from collections.abc import Mapping, Sequence
+
+from services.ingestor.normalized import Context, Item, Parsed, RawBody, canonical
+from services.ingestor.platforms.signatures import check_token
+from services.ingestor.platforms.signed_json import SignedJsonBatch
+from services.ingestor.shapes import PayloadInvalid, arr, count, ident, obj, text, unix_time
 from shared.events import Attachment, Author, ChannelKind, MessageAction, Platform
+
+
+def source_name(bot: str) -> str:
+    """The source name of a configured bot."""
+    return f"telegram.{bot}"
+
 
 KINDS = {"message": MessageAction.CREATED, "edited_message": MessageAction.EDITED,
          "channel_post": MessageAction.CREATED, "edited_channel_post": MessageAction.EDITED,
@@ -136,3 +139,23 @@ def _attachments(message: dict, path: str) -> tuple[Attachment, ...]:
             found.append(Attachment(type=kind, mime=text(media, "mime_type", f"{path}.{key}"),
                                     id=ident(media, "file_id", f"{path}.{key}")))
     return tuple(found)
+
+
+class TelegramBot(SignedJsonBatch):
+    """The ``PlatformAdapter`` of one bot: ``X-Telegram-Bot-Api-Secret-Token`` equals one of its
+    ``secret_token``s; the correlation id is ``telegram:<bot>:<update_id>``."""
+
+    def __init__(self, bot: str, secret_tokens: Sequence[bytes]) -> None:
+        self.bot, self.source, self._tokens = bot, source_name(bot), secret_tokens
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> str:
+        check_token(headers.get("x-telegram-bot-api-secret-token"), self._tokens)
+        return ""
+
+    def parse(self, document: object, context: Context) -> Parsed:
+        return parse(document, context, self.bot)
+
+    def correlation_id(self, document: object, raw: RawBody) -> str:
+        if isinstance(document, dict):
+            return f"telegram:{self.bot}:{document.get('update_id')}"[:128]
+        return self.source

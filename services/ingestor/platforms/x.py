@@ -1,4 +1,5 @@
-"""X Account Activity webhooks normalised into canonical messages. Pure: ``parse(document, context)``.
+"""X Account Activity webhooks: the signature and CRC (``XWebhooks``, the platform's adapter) and
+the reader, normalising into canonical messages. Pure: ``parse(document, context)``.
 
 A body is ``{"for_user_id": <subscribed account>, "<kind>_events": [...], "users": {...}}``.
 ``tweet_create_events`` (mentions, replies, quotes of the account) are public mentions;
@@ -10,20 +11,16 @@ malformed one is ``parsed.invalid`` (dead-lettered), the others go through.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from services.ingestor.normalized import Context, Parsed, canonical
-from services.ingestor.shapes import (
-    PayloadInvalid,
-    arr,
-    count,
-    ident,
-    obj,
-    text,
-    unix_time,
-)
+from services.ingestor.platforms.signatures import X, check_hmac, x_crc_response
+from services.ingestor.platforms.signed_json import SignedJsonBatch
+from services.ingestor.shapes import PayloadInvalid, arr, count, ident, obj, text, unix_time
 from shared.events import Attachment, Author, ChannelKind, MessageAction, Platform
 
+SOURCE = "x"
 _SKIPPED = {"favorite_events", "follow_events", "unfollow_events", "block_events", "unblock_events",
             "mute_events", "unmute_events", "user_event", "direct_message_indicate_typing_events",
             "direct_message_mark_read_events"}
@@ -129,3 +126,25 @@ def _deletion(account: str, event: dict, path: str, context: Context, parsed: Pa
         conversation_id=tweet_id, platform_message_id=tweet_id,
         author=Author(id=ident(status, "user_id", f"{path}.status")), text="",
         created_at=unix_time(event, "timestamp_ms", path), action=MessageAction.DELETED, raw_ref=context.raw_ref))
+
+
+class XWebhooks(SignedJsonBatch):
+    """The ``PlatformAdapter`` of X Account Activity: ``x-twitter-webhooks-signature``
+    (``sha256=<base64 HMAC>`` with any active consumer secret)."""
+
+    source = SOURCE
+
+    def __init__(self, consumer_secrets: Sequence[str]) -> None:
+        self._secrets = list(consumer_secrets)
+        self._keys = [secret.encode() for secret in self._secrets]
+
+    def crc_response(self, crc_token: str) -> str:
+        """The CRC check's ``response_token`` (with the current secret)."""
+        return x_crc_response(self._secrets[0], crc_token)
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> str:
+        check_hmac(X, headers.get("x-twitter-webhooks-signature"), self._keys, body)
+        return ""
+
+    def parse(self, document: object, context: Context) -> Parsed:
+        return parse(document, context)

@@ -1,0 +1,57 @@
+"""Every route of the ingestor on one app: the webhooks, ``GET /v1/sources``, the ops probes; the
+handler that answers a genuine bug with a JSON 500; the request body models in the OpenAPI
+document (the webhook routes read raw bytes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from services.ingestor.http import platforms, standard, youtube
+from services.ingestor.platforms import standard_payload as payload
+from shared.logging import get_logger
+from shared.service import ops_router
+
+log = get_logger(__name__)
+sources_router = APIRouter()
+
+
+def install(app: FastAPI, *, ready: Callable[[], bool]) -> None:
+    """Add every router, the 500 handler and the OpenAPI body models to ``app``."""
+    app.include_router(standard.router)
+    app.include_router(platforms.router)
+    app.include_router(youtube.router)
+    app.include_router(sources_router)
+    app.include_router(ops_router(live=lambda: True, ready=ready))
+    app.add_exception_handler(Exception, _internal_error)
+    _document_payload(app)
+
+
+@sources_router.get("/v1/sources", tags=["health"], summary="Connector health per source")
+async def list_sources(request: Request) -> JSONResponse:
+    """Per configured source: platform, last event time, messages and errors (this replica)."""
+    return JSONResponse({"sources": request.app.state.runtime.health.snapshot()})
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Only genuine bugs get here: user input is answered with 4xx/503 before that."""
+    log.error("request.failed", path=request.url.path, error=type(exc).__name__, exc_info=exc)
+    return JSONResponse({"error": "internal_error", "detail": "unexpected server error (logged)"}, 500)
+
+
+def _document_payload(app: FastAPI) -> None:
+    """Add the request body models to the OpenAPI components (the route reads raw bytes)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            body = payload.MessageCreated.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(body.pop("$defs", {}))
+            components["MessageCreated"] = body
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
