@@ -38,7 +38,7 @@ from shared.logging import get_logger
 from shared.runner import Output, RecordMeta
 
 from .tables import ClassifierCorrection
-from .taxonomy import MODEL_REASON, OPEN_LABELS
+from .rules.taxonomy import MODEL_REASON, OPEN_LABELS
 
 log = get_logger(__name__)
 STORED = Counter("switchboard_classifier_corrections_total",

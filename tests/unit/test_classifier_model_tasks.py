@@ -11,8 +11,10 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from services.classifier import cli, tasks, training
-from services.classifier.model import UntrustedArtifact, sha256_file
+from services.classifier.serving import tasks
+from services.classifier.serving.model import UntrustedArtifact, sha256_file
+from services.classifier.training import cli
+from services.classifier.training import task_models as training
 from shared.settings import ClassifierSettings
 
 WORDS = {"billing": "invoice charged twice refund money bill",

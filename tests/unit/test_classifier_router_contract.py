@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.classifier.bundle import load_models
+from services.classifier.serving.bundle import load_models
 from services.classifier.stage import classify
 from services.router.policy import Signals, route
 from services.router.rules import load_routing

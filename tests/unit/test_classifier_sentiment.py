@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from services.classifier import sentiment, sentiment_eval
-from services.classifier.sentiment import label, scores
+from services.classifier.signals import sentiment
+from services.classifier.signals.sentiment import label, scores
+from services.classifier.training import sentiment_eval
 
 # (German, English) customer messages written by the team: same meaning, so the same label
 PAIRS = [

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from services.classifier import bundle, evaluate, triage
+from services.classifier.serving import bundle
+from services.classifier.training import evaluate, triage
 from shared.settings import ROOT, ClassifierSettings
 
 DATASETS = ROOT.parent / "shared" / "datasets"

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from services.classifier import bundle, stage, userdata
+from services.classifier import stage
+from services.classifier.serving import bundle
+from services.classifier.training import userdata
 from shared.events import CanonicalMessage
 from shared.settings import ClassifierSettings
 

@@ -19,9 +19,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from services.classifier import sentiment
+from services.classifier.signals import sentiment
 
-DEFAULT_DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+DEFAULT_DATASETS = Path(__file__).resolve().parents[3].parent / "shared" / "datasets"
 LABELS = ("negative", "neutral", "positive")
 
 
