@@ -23,14 +23,14 @@ import psutil
 
 from bench._pg import fresh_schema
 from bench.report import row
-from services.classifier.bundle import load_models
-from services.classifier.flood import signatures
-from services.classifier.language import languages_of
-from services.classifier.model import normalise
-from services.classifier.pii import find_pii
 from services.classifier.runtime import ClassifierRuntime
-from services.classifier.sentiment import scores as sentiment_scores
+from services.classifier.serving.bundle import load_models
+from services.classifier.serving.model import normalise
 from services.classifier.settings import ClassifierSettings
+from services.classifier.signals.flood import signatures
+from services.classifier.signals.language import languages_of
+from services.classifier.signals.pii import find_pii
+from services.classifier.signals.sentiment import scores as sentiment_scores
 from shared.events import Author, CanonicalMessage
 from tools import migrate, replay
 

@@ -32,11 +32,11 @@ import httpx
 import psutil
 
 from bench.report import row
-from tools import migrate
-from tools.devbroker import ensure_topics, free_port
 from shared.settings import ROOT
 from tests.ingestor_support import platform_examples as ex
 from tests.ingestor_support.webhooks import meta_signed
+from tools import migrate
+from tools.devbroker import ensure_topics, free_port
 
 SECONDS = float(os.environ.get("INGEST_SECONDS", "8"))
 RATE = float(os.environ.get("INGEST_RATE", "1000"))

@@ -24,7 +24,6 @@ from shared import db
 from shared.runner import RecordMeta
 
 
-
 def _events(n: int, tag: str):
     from tests.integration.test_router_dispatch import classified
 

@@ -14,13 +14,34 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shared.events import (
-    EVENT_TYPES, Author, CanonicalMessage, ChannelKind, Classification, Classified, Decision,
-    Envelope, Explanation, ItemRouted, MessageClassified, MessageReceived, Page, PageSent,
-    Platform, Routed, Routing, Urgency, derived_id,
-)
-from shared.events import (
-    Assignment, HelpdeskItemUpdated, ItemAssigned, Lifecycle, LifecycleAction, QueueUnstaffed,
-    ReplyRelease, ReplyReleased, Unstaffed,
+    EVENT_TYPES,
+    Assignment,
+    Author,
+    CanonicalMessage,
+    ChannelKind,
+    Classification,
+    Classified,
+    Decision,
+    Envelope,
+    Explanation,
+    HelpdeskItemUpdated,
+    ItemAssigned,
+    ItemRouted,
+    Lifecycle,
+    LifecycleAction,
+    MessageClassified,
+    MessageReceived,
+    Page,
+    PageSent,
+    Platform,
+    QueueUnstaffed,
+    ReplyRelease,
+    ReplyReleased,
+    Routed,
+    Routing,
+    Unstaffed,
+    Urgency,
+    derived_id,
 )
 
 HERE = Path(__file__).resolve().parent

@@ -8,8 +8,8 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared import codec
-from shared.kafka import topic_partitions
 from shared.events import Envelope
+from shared.kafka import topic_partitions
 
 
 async def produce(bootstrap: str, topic: str, events: list[Envelope]) -> None:

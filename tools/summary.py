@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer
 
 from shared import codec, topics
-from shared.kafka import topic_partitions
 from shared.events import ItemRouted, MessageClassified
+from shared.kafka import topic_partitions
 
 
 @dataclass

@@ -15,10 +15,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Request
 from prometheus_client import Counter
 
-from services.classifier.bundle import Models, load_models
 from services.classifier.feedback import CorrectionStage, CorrectionStore
-from services.classifier.reload import Reloader, fingerprint
 from services.classifier.runtime import ClassifierRuntime, Outcome
+from services.classifier.serving.bundle import Models, load_models
+from services.classifier.serving.reload import Reloader, fingerprint
 from services.classifier.settings import ClassifierSettings
 from services.classifier.stage import classify
 from shared import db, topics

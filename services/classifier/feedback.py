@@ -33,12 +33,20 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from shared.codec import PoisonMessage
 from shared.db import sync_url
-from shared.events import REASON_TAG, SENTIMENT_TAG, ClassificationCorrected, Decision, Envelope, tagged, utcnow
+from shared.events import (
+    REASON_TAG,
+    SENTIMENT_TAG,
+    ClassificationCorrected,
+    Decision,
+    Envelope,
+    tagged,
+    utcnow,
+)
 from shared.logging import get_logger
 from shared.runner import Output, RecordMeta
 
+from .rules.taxonomy import MODEL_REASON, OPEN_LABELS
 from .tables import ClassifierCorrection
-from .taxonomy import MODEL_REASON, OPEN_LABELS
 
 log = get_logger(__name__)
 STORED = Counter("switchboard_classifier_corrections_total",

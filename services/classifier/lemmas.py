@@ -20,7 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from services.classifier.rules import _tokenizer, lemma_table_file, read_lemma_table
+from services.classifier.rules.tokens import (
+    blank_tokenizer,
+    lemma_table_file,
+    read_lemma_table,
+)
 
 TYPE_NAME = "services.classifier.lemmas.LemmaTokenizer"
 
@@ -56,7 +60,7 @@ class LemmaTokenizer:
         if self.table is None:
             self.table = lookup_table(self.language)
         get = self.table.get
-        return [get(token, token) for token in (t.lower_ for t in _tokenizer(self.language)(text))
+        return [get(token, token) for token in (t.lower_ for t in blank_tokenizer(self.language)(text))
                 if not token.isspace()]
 
     def prune(self, vocabulary: Iterable[str]) -> None:

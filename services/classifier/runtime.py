@@ -1,10 +1,12 @@
 """The classifier's state around the pure stage: campaigns and volume spikes.
 
-``ClassifierRuntime.process(messages)`` classifies a batch (``stage.classify_batch``), then,
-in message order, lets the campaign detector tag near-duplicates from different authors
-(and drop those that are noise once the campaign has more than ``campaign_drop_authors``), and counts each kept message's
-contact-reason tags (rule tags, and ``contact_reason:<label>`` from a served contact-reason
-model, both as ``tag:<label>``) for the spike detector. It returns one ``Outcome`` per message.
+``ClassifierRuntime.process(messages)`` asks the campaign detector which near-duplicate campaign
+(from different authors) each message of a batch belongs to, classifies the batch with those
+campaigns as facts of the decision (``stage.classify_batch``; ``decision`` tags them and drops
+the noise among them once a campaign has more than ``campaign_drop_authors`` authors), and counts
+each kept message's contact-reason tags (rule tags, and ``contact_reason:<label>`` from a served
+contact-reason model, both as ``tag:<label>``) for the spike detector. It returns one ``Outcome``
+per message.
 CPU-bound and blocking; not thread-safe: call it from one worker thread at a time (the
 runner hands over one batch at a time).
 
@@ -22,21 +24,21 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from services.classifier import signals
-from services.classifier.bundle import Models
-from services.classifier.campaign_store import SharedCampaignDetector
-from services.classifier.flood import CampaignDetector, CampaignMatch
+from services.classifier.decision import Campaign
+from services.classifier.rules.taxonomy import MODEL_REASON, Taxonomy
+from services.classifier.serving.bundle import Models
 from services.classifier.settings import ClassifierSettings
-from services.classifier.spike import Observation, SpikeDetector
-from services.classifier.spike_store import SharedSpikeDetector
+from services.classifier.signals.flood import CampaignDetector
+from services.classifier.signals.spike import Observation, SpikeDetector
 from services.classifier.stage import classify_batch, shadow_changes
-from services.classifier.taxonomy import MODEL_REASON, Taxonomy
+from services.classifier.stores import sql
+from services.classifier.stores.campaigns import SharedCampaignDetector
+from services.classifier.stores.spikes import SharedSpikeDetector
 from shared.events import (
     CanonicalMessage,
     Classification,
     Decision,
     IssueSpike,
-    Urgency,
 )
 
 # Only contact reasons (``Models.taxonomy``) are spike keys; one from the contact-reason model
@@ -71,7 +73,7 @@ class ClassifierRuntime:
             return cls(models=models, campaigns=CampaignDetector(campaign_window, settings.campaign_similarity),
                        spikes=SpikeDetector(spike_window, **spike_options),
                        campaign_drop_authors=settings.campaign_drop_authors)
-        engine = signals.engine(settings.database_url)
+        engine = sql.engine(settings.database_url)
         return cls(models=models, engine=engine,
                    campaigns=SharedCampaignDetector(engine, campaign_window, settings.campaign_similarity,
                                                     prune_every_s=settings.signals_prune_every_s),
@@ -83,9 +85,10 @@ class ClassifierRuntime:
         """One ``Outcome`` per message, in order. Blocks (CPU, and the database with shared
         detectors: their errors propagate, and the runner retries the batch)."""
         models = self.models  # one model set per batch (a reload swaps the attribute between batches)
-        verdicts = classify_batch(messages, models)
-        matches = self.campaigns.observe(messages)
-        results = [self._campaign(v.classification, c) for v, c in zip(verdicts, matches, strict=True)]
+        campaigns = [None if match is None else Campaign(match, self.campaign_drop_authors)
+                     for match in self.campaigns.observe(messages)]
+        verdicts = classify_batch(messages, models, campaigns=campaigns)
+        results = [v.classification for v in verdicts]
         kept = [i for i, result in enumerate(results) if result.decision != Decision.DROP]
         counted = self.spikes.observe_batch([Observation(messages[i].account_id, spike_keys(results[i], models.taxonomy),
                                                          messages[i].created_at, messages[i].message_key) for i in kept])
@@ -98,9 +101,6 @@ class ClassifierRuntime:
         if self.engine is not None:
             self.engine.dispose()
 
-    def _campaign(self, result: Classification, match: CampaignMatch | None) -> Classification:
-        return result if match is None else with_campaign(result, match, self.campaign_drop_authors)
-
 
 def spike_keys(result: Classification, taxonomy: Taxonomy) -> tuple[str, ...]:
     """The contact-reason keys a kept classification counts under (``tag:<reason>``): its
@@ -108,28 +108,3 @@ def spike_keys(result: Classification, taxonomy: Taxonomy) -> tuple[str, ...]:
     return tuple(dict.fromkeys(
         f"tag:{t.partition(':')[2] if t.startswith(MODEL_REASON) else t}" for t in result.tags
         if taxonomy.is_reason(t) or (t.startswith(MODEL_REASON) and len(t) > len(MODEL_REASON))))
-
-
-def with_campaign(result: Classification, match: CampaignMatch, drop_authors: int) -> Classification:
-    """``result`` tagged ``campaign:<id>`` with its evidence; dropped when the campaign has
-    more than ``drop_authors`` distinct authors *and* the message would otherwise be noise.
-
-    A message that asks for a reply (a reply/urgent/review rule, a direct message, a VIP, …)
-    is never dropped for being similar to others: many customers writing "my order never
-    arrived" at once is a widespread issue (the spike detector's job), not spam."""
-    evidence = (f"flood.campaign: near-duplicate (similarity {match.similarity:.2f}) in campaign {match.campaign_id}: "
-                f"{match.messages} messages from {match.authors} authors; dropped above {drop_authors}")
-    update: dict = {
-        "tags": tuple(dict.fromkeys((*result.tags, f"campaign:{match.campaign_id}"))),
-        "explanation": result.explanation.model_copy(update={
-            "rule_ids": (*result.explanation.rule_ids, "flood.campaign"),
-            "evidence": (*result.explanation.evidence, evidence)}),
-    }
-    if match.authors > drop_authors and result.decision == Decision.TAG:
-        update |= {
-            "decision": Decision.DROP, "urgency": Urgency.LOW, "review_required": False,
-            "tags": ("spam", *(t for t in update["tags"] if t != "noise")),
-            "reason": f"Dropped as a campaign: near-duplicates from {match.authors} authors "
-                      f"(more than {drop_authors}) within the window."[:512],
-        }
-    return result.model_copy(update=update)

@@ -18,7 +18,13 @@ from services.ingestor.errors import unavailable
 from services.ingestor.ledger import Ledger, LedgerUnavailable, new_row
 from services.ingestor.mentions import HeldMessages
 from services.ingestor.mentions import event_id as mention_event_id
-from services.ingestor.metrics import IGNORED_EVENTS, INVALID_ITEMS, MESSAGES, SKIPPED_EVENTS, bounded
+from services.ingestor.metrics import (
+    IGNORED_EVENTS,
+    INVALID_ITEMS,
+    MESSAGES,
+    SKIPPED_EVENTS,
+    bounded,
+)
 from services.ingestor.normalized import Invalid, Item, Parsed, RawBody
 from services.ingestor.recorder import Lookups, Recorder
 from services.ingestor.settings import IngestorSettings

@@ -23,8 +23,8 @@ from services.ingestor.ledger import Ledger
 from services.ingestor.platforms import registry
 from services.ingestor.platforms.keys import platform_keys
 from services.ingestor.runtime import Runtime
-from shared.logging import get_logger
 from services.ingestor.settings import IngestorSettings
+from shared.logging import get_logger
 
 log = get_logger(__name__)
 

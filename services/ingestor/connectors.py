@@ -30,7 +30,12 @@ from services.ingestor.settings import IngestorSettings
 from services.ingestor.tables import ConnectorActivity
 from shared import topics
 from shared.codec import encode
-from shared.events import ConnectorState, ConnectorStatus, ConnectorStatusChanged, derived_id
+from shared.events import (
+    ConnectorState,
+    ConnectorStatus,
+    ConnectorStatusChanged,
+    derived_id,
+)
 from shared.logging import get_logger
 
 log = get_logger(__name__)

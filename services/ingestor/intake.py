@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from services.ingestor.errors import SignatureRejected, invalid_payload, malformed, signature_refused
+from services.ingestor.errors import (
+    SignatureRejected,
+    invalid_payload,
+    malformed,
+    signature_refused,
+)
 from services.ingestor.normalized import RawBody
 from services.ingestor.shapes import MalformedJson, PayloadInvalid, parse_json
 

@@ -31,8 +31,17 @@ from shared.auth import StaticTokens
 from shared.calendar import BusinessCalendar
 from shared.calendar_config import calendar_from, read_spec
 from shared.codec import PoisonMessage, encode
-from shared.events import (ConnectorStatusChanged, Envelope, HelpdeskItemUpdated, ItemRouted, PageSent,
-                           QueueUnstaffed, Urgency, WidespreadIssueDetected, utcnow)
+from shared.events import (
+    ConnectorStatusChanged,
+    Envelope,
+    HelpdeskItemUpdated,
+    ItemRouted,
+    PageSent,
+    QueueUnstaffed,
+    Urgency,
+    WidespreadIssueDetected,
+    utcnow,
+)
 from shared.logging import get_logger
 from shared.runner import ConsumerRunner, Output, RecordMeta, RunnerFailed
 from shared.service import ops_router

@@ -14,7 +14,14 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HANDOFF = {"daily": timedelta(days=1), "weekly": timedelta(weeks=1)}

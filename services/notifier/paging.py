@@ -18,8 +18,19 @@ from services.notifier.store import RATE_LIMITED, SENT, Attach, IncidentStore, s
 from services.notifier.tables import DigestItem, Incident, SlaTimer
 from services.notifier.timers import TimerStore
 from shared.calendar import BusinessCalendar
-from shared.events import (ConnectorState, ConnectorStatusChanged, HelpdeskItemUpdated, ItemRouted, LifecycleAction,
-                           Page, PageSent, QueueUnstaffed, Urgency, WidespreadIssueDetected, derived_id)
+from shared.events import (
+    ConnectorState,
+    ConnectorStatusChanged,
+    HelpdeskItemUpdated,
+    ItemRouted,
+    LifecycleAction,
+    Page,
+    PageSent,
+    QueueUnstaffed,
+    Urgency,
+    WidespreadIssueDetected,
+    derived_id,
+)
 from shared.logging import get_logger
 
 log = get_logger(__name__)

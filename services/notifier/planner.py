@@ -21,8 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.calendar import BusinessCalendar, OfficeHours
-from shared.events import (ConnectorStatusChanged, Decision, ItemRouted, QueueUnstaffed, Urgency,
-                           WidespreadIssueDetected)
+from shared.events import (
+    ConnectorStatusChanged,
+    Decision,
+    ItemRouted,
+    QueueUnstaffed,
+    Urgency,
+    WidespreadIssueDetected,
+)
 
 URGENCY_RANK = {Urgency.LOW: 0, Urgency.NORMAL: 1, Urgency.HIGH: 2}
 PAGE, DIGEST = "page", "digest"

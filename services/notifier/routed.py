@@ -28,7 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.escalation import EscalationState
 from services.notifier.store import CLOSING_KINDS, Attach
-from services.notifier.tables import DigestItem, Handled, Incident, IncidentItem, SlaTimer
+from services.notifier.tables import (
+    DigestItem,
+    Handled,
+    Incident,
+    IncidentItem,
+    SlaTimer,
+)
 from shared.db import dialect_insert, is_unique_violation
 from shared.events import ItemRouted
 

@@ -12,8 +12,8 @@ from services.router.auth import Tokens
 from services.router.configs import CALENDAR, ROUTING, ConfigStore, initial_state
 from services.router.dispatcher import Dispatcher
 from services.router.lifecycle import LifecycleStage
-from services.router.reviews import Reviews
 from services.router.outbox import Relay
+from services.router.reviews import Reviews
 from services.router.runtime import RouterRuntime
 from services.router.settings import RouterSettings
 from services.router.stage import Clock, RouterStage

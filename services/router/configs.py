@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-
 from services.router.dispatcher import RoutingState
 from services.router.rules import RoutingConfig, RoutingConfigError, load_routing
 from services.router.store import audit, utc

@@ -17,7 +17,14 @@ from services.router.dispatcher import Dispatcher
 from services.router.outbox import SOURCE, Relay
 from services.router.policy import Signals
 from services.router.reports import fill_durations
-from services.router.store import ASSIGNED, RESOLVED, Repository, aware, transaction, utc
+from services.router.store import (
+    ASSIGNED,
+    RESOLVED,
+    Repository,
+    aware,
+    transaction,
+    utc,
+)
 from services.router.tables import RoutedItem
 from services.router.webhooks import WebhookBridge
 from shared import topics

@@ -15,9 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.router.assign import Need
-from services.router.rules import Match, RoutingConfig, QueueSpec, Rule
+from services.router.rules import Match, QueueSpec, RoutingConfig, Rule
 from shared.calendar import BusinessCalendar
-from shared.events import REASON_TAG, SENTIMENT_TAG, ChannelKind, Classified, Decision, Routing, Urgency, tagged
+from shared.events import (
+    REASON_TAG,
+    SENTIMENT_TAG,
+    ChannelKind,
+    Classified,
+    Decision,
+    Routing,
+    Urgency,
+    tagged,
+)
 
 _URGENCY_BASE = {Urgency.LOW: 10, Urgency.NORMAL: 25, Urgency.HIGH: 45}
 FALLBACK_RULE = "fallback"

@@ -23,14 +23,19 @@ from datetime import datetime
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.router import outbox
+from services.router import outbox, store
 from services.router.outbox import SOURCE
 from services.router.policy import Signals, pick_rule
 from services.router.rules import RoutingConfig
-from services.router import store
 from services.router.tables import TriageMessage, TriageTag
 from shared import topics
-from shared.events import ClassificationCorrected, Classified, Correction, Decision, derived_id
+from shared.events import (
+    ClassificationCorrected,
+    Classified,
+    Correction,
+    Decision,
+    derived_id,
+)
 from shared.logging import get_logger
 
 log = get_logger(__name__)

@@ -72,7 +72,9 @@ def built_consumers() -> dict[str, dict[str, str]]:
     built = {name: {r.topic: r.settings.consumer_group for r in rs} for name, rs in runners.items()}
     # The classifier builds its one runner with its models loaded; it uses its settings' group.
     built["classifier"] = {topics.RAW: settings_class("classifier").model_fields["consumer_group"].default}
-    from services.classifier.app import CORRECTIONS_GROUP_SUFFIX  # its corrections runner: own group
+    from services.classifier.app import (
+        CORRECTIONS_GROUP_SUFFIX,  # its corrections runner: own group
+    )
     built["classifier"][topics.CORRECTIONS] = built["classifier"][topics.RAW] + CORRECTIONS_GROUP_SUFFIX
     return built
 

@@ -15,7 +15,11 @@ import httpx
 import orjson
 from fastapi import FastAPI
 
-from services.ingestor.platforms.signatures import meta_signature, websub_signature, x_signature
+from services.ingestor.platforms.signatures import (
+    meta_signature,
+    websub_signature,
+    x_signature,
+)
 from services.ingestor.platforms.standard_signing import sign
 
 

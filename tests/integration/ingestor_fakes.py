@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from html import escape
-from urllib.parse import parse_qsl
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from html import escape
+from urllib.parse import parse_qsl
 
 import uvicorn
 from fastapi import FastAPI, Request, Response

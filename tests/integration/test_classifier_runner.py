@@ -13,7 +13,15 @@ from services.classifier.app import build
 from services.classifier.settings import ClassifierSettings
 from shared import topics
 from shared.codec import decode, encode, header
-from shared.events import Author, CanonicalMessage, Decision, MessageClassified, MessageReceived, Urgency, derived_id
+from shared.events import (
+    Author,
+    CanonicalMessage,
+    Decision,
+    MessageClassified,
+    MessageReceived,
+    Urgency,
+    derived_id,
+)
 
 pytestmark = pytest.mark.kafka
 

@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.classifier import signals
-from services.classifier.bundle import load_models
-from services.classifier.campaign_store import SharedCampaignDetector
-from services.classifier.flood import CampaignDetector
 from services.classifier.runtime import ClassifierRuntime
+from services.classifier.serving.bundle import load_models
 from services.classifier.settings import ClassifierSettings
-from services.classifier.spike import Observation, SpikeDetector
-from services.classifier.spike_store import SharedSpikeDetector
+from services.classifier.signals.flood import CampaignDetector
+from services.classifier.signals.spike import Observation, SpikeDetector
+from services.classifier.stores import sql as signals
+from services.classifier.stores.campaigns import SharedCampaignDetector
+from services.classifier.stores.spikes import SharedSpikeDetector
 from services.classifier.tables import (
     ClassifierCampaign,
     ClassifierCampaignAuthor,

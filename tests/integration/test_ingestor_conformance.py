@@ -14,9 +14,21 @@ from services.ingestor.platforms.signatures import meta_legacy_signature
 from shared import topics
 from shared.codec import decode, header
 from shared.events import TEXT_UNAVAILABLE, ChannelKind, MessageAction, Platform
-from tests.ingestor_support.webhooks import meta_signed, running, signed, telegram_signed, x_signed
+from tests.ingestor_support.webhooks import (
+    meta_signed,
+    running,
+    signed,
+    telegram_signed,
+    x_signed,
+)
 from tests.integration import ingestor_deliveries as d
-from tests.integration.test_ingestor_platforms import META_SECRET, WHSEC_NEW, X_SECRET, client, settings  # noqa: F401
+from tests.integration.test_ingestor_platforms import (  # noqa: F401
+    META_SECRET,
+    WHSEC_NEW,
+    X_SECRET,
+    client,
+    settings,
+)
 from tests.integration.test_ingestor_webhooks import records
 
 DLQ = topics.spec(topics.RAW).dlq

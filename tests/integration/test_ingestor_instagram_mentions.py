@@ -15,13 +15,19 @@ from pydantic import SecretStr
 
 from services.ingestor.app import create_app
 from services.ingestor.pollers.instagram_mentions import UNAVAILABLE
+from services.ingestor.settings import IngestorSettings
 from shared import topics
 from shared.codec import decode
 from shared.events import ChannelKind, MessageReceived, Platform
-from services.ingestor.settings import IngestorSettings
 from tests.ingestor_support import platform_examples as ex
 from tests.ingestor_support.webhooks import meta_signed, running
-from tests.integration.ingestor_fakes import GRAPH_TOKEN, Platforms, ig_comment, ig_media, serving
+from tests.integration.ingestor_fakes import (
+    GRAPH_TOKEN,
+    Platforms,
+    ig_comment,
+    ig_media,
+    serving,
+)
 from tests.integration.test_ingestor_webhooks import records, rows
 
 META_SECRET, ACCOUNT, OTHER = "meta-app-secret", "17841400001", "17841400999"

@@ -12,11 +12,18 @@ from pydantic import SecretStr
 from services.ingestor.app import create_app
 from services.ingestor.platforms.signatures import x_crc_response
 from services.ingestor.prune import prune
+from services.ingestor.settings import IngestorSettings
 from shared import topics
 from shared.codec import decode, header
-from services.ingestor.settings import IngestorSettings
 from tests.ingestor_support import platform_examples as ex
-from tests.ingestor_support.webhooks import meta_signed, running, signed, telegram_signed, websub_signed, x_signed
+from tests.ingestor_support.webhooks import (
+    meta_signed,
+    running,
+    signed,
+    telegram_signed,
+    websub_signed,
+    x_signed,
+)
 from tests.integration.test_ingestor_webhooks import records, rows
 from tools.devbroker import free_port
 

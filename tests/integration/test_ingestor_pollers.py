@@ -20,12 +20,21 @@ from services.ingestor.pollers import websub
 from services.ingestor.pollers.fetch import retry_after_s
 from services.ingestor.pollers.quota import next_reset, quota_day
 from services.ingestor.pollers.scheduler import Scheduler
+from services.ingestor.settings import IngestorSettings, PollSource
 from shared import topics
 from shared.codec import decode, header
 from shared.events import ChannelKind, MessageReceived, Platform
-from services.ingestor.settings import IngestorSettings, PollSource
 from tests.ingestor_support.webhooks import running, websub_signed
-from tests.integration.ingestor_fakes import MASTODON_TOKEN, Platforms, atom, comment, mention, rss, serving, thread
+from tests.integration.ingestor_fakes import (
+    MASTODON_TOKEN,
+    Platforms,
+    atom,
+    comment,
+    mention,
+    rss,
+    serving,
+    thread,
+)
 from tests.integration.test_ingestor_webhooks import records, rows
 
 CHANNEL, VIDEO, HUB = "UCacme0000000000000000aa", "vid0000001a", "hub-secret"

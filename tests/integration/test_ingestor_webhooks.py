@@ -14,11 +14,11 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
 from services.ingestor.app import create_app
+from services.ingestor.settings import IngestorSettings
 from shared import topics
 from shared.codec import decode, header
 from shared.db import sync_url
 from shared.events import MessageReceived, derived_id
-from services.ingestor.settings import IngestorSettings
 from tests.ingestor_support.webhooks import example_event, running, signed, wait_ready
 from tools.devbroker import EmbeddedBroker, ensure_topics, free_port
 

@@ -20,8 +20,14 @@ from shared.db import async_url
 from shared.events import Urgency
 from shared.runner import RecordMeta, RunnerFailed
 from tests.integration.test_notifier_lifecycle import eventually
-from tests.integration.test_notifier_paging import (SUNDAY_NIGHT, Clock, notifier, oncall_file, routed,
-                                                    sink)  # noqa: F401 - the sink fixture
+from tests.integration.test_notifier_paging import (
+    SUNDAY_NIGHT,
+    Clock,
+    notifier,
+    oncall_file,
+    routed,
+    sink,  # noqa: F401 - the sink fixture
+)
 from tests.kafkautil import collect, produce, produce_raw
 
 META = RecordMeta("routed", 0, 0, None)

@@ -29,8 +29,14 @@ from fastapi import FastAPI, Request, Response
 from structlog.testing import capture_logs
 
 from shared.service import QuietServer
-from tests.integration.test_notifier_paging import (SUNDAY_NIGHT, Clock, notifier, oncall_file, routed,
-                                                    sink)  # noqa: F401 - the sink fixture
+from tests.integration.test_notifier_paging import (
+    SUNDAY_NIGHT,
+    Clock,
+    notifier,
+    oncall_file,
+    routed,
+    sink,  # noqa: F401 - the sink fixture
+)
 from tools.devbroker import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore:Unverified HTTPS request")

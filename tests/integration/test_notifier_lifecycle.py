@@ -19,10 +19,23 @@ from services.notifier.settings import NotifierSettings
 from services.notifier.tables import SlaTimer
 from shared import topics
 from shared.auth import digest
-from shared.events import (ConnectorState, ConnectorStatus, ConnectorStatusChanged, HelpdeskItemUpdated, Lifecycle,
-                           LifecycleAction)
-from tests.integration.test_notifier_paging import (ADMIN, SUNDAY_NIGHT, Clock, notifier, oncall_file, routed,
-                                                    sink)  # noqa: F401 - the sink fixture
+from shared.events import (
+    ConnectorState,
+    ConnectorStatus,
+    ConnectorStatusChanged,
+    HelpdeskItemUpdated,
+    Lifecycle,
+    LifecycleAction,
+)
+from tests.integration.test_notifier_paging import (
+    ADMIN,
+    SUNDAY_NIGHT,
+    Clock,
+    notifier,
+    oncall_file,
+    routed,
+    sink,  # noqa: F401 - the sink fixture
+)
 from tests.kafkautil import produce
 
 MONDAY_NOON = datetime(2026, 11, 23, 11, tzinfo=UTC)  # Berlin 12:00, office open
@@ -284,8 +297,8 @@ async def _true(value: bool) -> bool:
 def test_migration_0008_drops_the_unused_pages_table_and_downgrades(database_url):
     from sqlalchemy import create_engine, inspect
 
-    from tools import migrate
     from shared.db import sync_url
+    from tools import migrate
 
     def names() -> set[str]:
         engine = create_engine(sync_url(database_url))

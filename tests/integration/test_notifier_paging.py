@@ -18,7 +18,11 @@ from aiosmtpd.controller import Controller
 
 from services.notifier import links
 from services.notifier.app import build
-from services.notifier.settings import DEV_NOTIFIER_ADMIN_TOKEN, DEV_SIGNING_KEY, NotifierSettings
+from services.notifier.settings import (
+    DEV_NOTIFIER_ADMIN_TOKEN,
+    DEV_SIGNING_KEY,
+    NotifierSettings,
+)
 from shared import schemagen
 from shared.events import Urgency
 from shared.service import QuietServer

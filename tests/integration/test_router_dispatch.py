@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from services.router.app import runtime_of
 from services.router.lifecycle import LifecycleStage
+from services.router.outbox import row_event
 from services.router.reports import kpi_report
 from services.router.reviews import ReviewError, Reviews
-from services.router.outbox import row_event
 from services.router.settings import RouterSettings
 from services.router.tables import Agent, AuditEntry, OutboxRow, RoutedItem
 from shared import db, schemagen, topics

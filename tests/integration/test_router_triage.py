@@ -16,7 +16,13 @@ from sqlalchemy import func, select
 
 from services.router.app import build
 from services.router.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings
-from services.router.tables import AuditEntry, MessageFact, OutboxRow, TriageMessage, TriageTag
+from services.router.tables import (
+    AuditEntry,
+    MessageFact,
+    OutboxRow,
+    TriageMessage,
+    TriageTag,
+)
 from shared import topics
 from shared.codec import decode
 from shared.events import ChannelKind, Explanation, Platform, derived_id

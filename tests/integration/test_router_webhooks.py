@@ -19,9 +19,20 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from services.router.app import build
-from services.router.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings, WebhookFilter
+from services.router.settings import (
+    DEV_ROUTER_ADMIN_TOKEN,
+    RouterSettings,
+    WebhookFilter,
+)
 from services.router.tables import AuditEntry, RoutedItem, WebhookDelivery
-from services.router.webhooks import DEAD, DELIVERED, PENDING, RETRY_SCHEDULE, WebhookBridge, WebhookFilterError
+from services.router.webhooks import (
+    DEAD,
+    DELIVERED,
+    PENDING,
+    RETRY_SCHEDULE,
+    WebhookBridge,
+    WebhookFilterError,
+)
 from shared import db, schemagen
 from shared.events import ItemAssigned, ItemRouted, ReplyReleased
 from shared.service import QuietServer

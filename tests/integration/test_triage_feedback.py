@@ -14,11 +14,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from services.classifier import retrain
 from services.classifier.app import ClassifierService
 from services.classifier.feedback import labels_of, read_corrections
-from services.classifier.model import normalise
+from services.classifier.serving.model import normalise
 from services.classifier.settings import ClassifierSettings
+from services.classifier.training import retrain
 from services.router.app import build
 from services.router.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings
 from shared import topics

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from services.classifier import datasets, evaluate
-from services.classifier.protocols import macro_f_hm
+from services.classifier.training import datasets, evaluate
+from services.classifier.training.protocols import macro_f_hm
 
 BOM = "\ufeff"
 

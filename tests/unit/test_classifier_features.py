@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.classifier.features import FastUnion
-from services.classifier.language import LanguageDetector, languages_of
-from services.classifier.model import SpamModel, normalise
 from services.classifier.rules import load_dir
+from services.classifier.serving.features import FastUnion
+from services.classifier.serving.model import SpamModel, normalise
+from services.classifier.serving.tasks import TaskModel
 from services.classifier.settings import ClassifierSettings
-from services.classifier.tasks import TaskModel
+from services.classifier.signals.language import LanguageDetector, languages_of
 from tools import replay
 
 ODD = ["", "   ", "a", "ÄÖÜ ß STRASSE straße", "x" * 3000, "hi  there\t\nyou 👍🏽 ok", "İstanbul ǅ ﬁ", "12 345 678"]
@@ -46,7 +46,7 @@ def test_strongest_contributions_per_row_as_one_sort_per_row_gives_them():
     positive contributions, largest first, equal ones in column order, at most ``top``."""
     import scipy.sparse as sp
 
-    from services.classifier.features import strongest
+    from services.classifier.serving.features import strongest
 
     rng = np.random.default_rng(7)
     dense = rng.choice([0.0, 0.5, 1.0, 2.0], size=(40, 30), p=[0.6, 0.2, 0.1, 0.1])
@@ -119,7 +119,7 @@ ADVERSARIAL = ["ſubscribe to my channel", "SUBSCRIBE TO MY CHANNEL", "İ want a
 
 
 def test_rule_prefilter_finds_exactly_what_the_rule_finds(texts):
-    from services.classifier.rules import fold
+    from services.classifier.rules.prefilter import fold
 
     rule_sets = load_dir(ClassifierSettings().rules_dir)
     patterned = [r for rs in rule_sets.values() for r in rs.rules if r.pattern is not None]
@@ -137,7 +137,7 @@ def test_rule_prefilter_finds_exactly_what_the_rule_finds(texts):
 
 
 def test_every_rule_match_contains_one_of_its_literals(texts):
-    from services.classifier.rules import fold
+    from services.classifier.rules.prefilter import fold
 
     rule_sets = load_dir(ClassifierSettings().rules_dir)
     with_literals = [r for rs in rule_sets.values() for r in rs.rules if r.literals]
@@ -154,7 +154,7 @@ def test_every_rule_match_contains_one_of_its_literals(texts):
 def test_required_literals_of_small_patterns():
     import re._parser as sre_parse
 
-    from services.classifier.rules import required_literals
+    from services.classifier.rules.prefilter import required_literals
 
     def needs(pattern: str):
         return required_literals(sre_parse.parse(pattern))
@@ -169,7 +169,7 @@ def test_required_literals_of_small_patterns():
 
 
 def test_patterns_that_compare_case_otherwise_get_no_prefilter():
-    from services.classifier.rules import prefilter_for
+    from services.classifier.rules.prefilter import prefilter_for
 
     assert prefilter_for(r"\brefund\b") is not None
     assert prefilter_for(r"\bRefund\b") is None  # an upper-case literal
@@ -183,7 +183,7 @@ def test_fast_probabilities_equal_scikit_learn(texts):
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
 
-    from services.classifier.features import FastProba
+    from services.classifier.serving.features import FastProba
 
     models_dir = ClassifierSettings().models_dir
     spam, tone = SpamModel.load(models_dir, "spam-v1"), TaskModel.load(models_dir, "offense-de-v1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.classifier.flood import CampaignDetector, signatures
+from services.classifier.signals.flood import CampaignDetector, signatures
 from shared.events import Author, CanonicalMessage
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -57,7 +57,7 @@ def test_signatures_are_deterministic_and_none_for_short_texts():
 def _reference_signature(text: str) -> list[int] | None:
     """The MinHash signature as the module docstring defines it, one 5-gram and one permutation
     at a time in Python integers (mod 2**64): what the vectorised, chunked form must equal."""
-    from services.classifier import flood
+    from services.classifier.signals import flood
 
     norm = flood._normalise(text)
     if len(norm) < flood.MIN_CHARS:
@@ -77,7 +77,7 @@ def test_batched_signatures_equal_the_plain_definition_across_chunks():
     """A batch far larger than one hashing chunk (``CHUNK_GRAMS`` 5-grams), with texts of every
     length up to the cut-off, non-Latin letters and texts too short to judge in between: each
     signature equals the per-text definition and what the text gets alone."""
-    from services.classifier import flood
+    from services.classifier.signals import flood
 
     texts = [f"{SCAM.format(url=i)} {'x' * (i * 7)}" for i in range(70)]  # up to ~600 characters: cut at 500
     texts[3], texts[17] = "ok", "Kündigung sofort!!! Ärger mit İstanbul-Filiale, 😡 refund now please ok"

@@ -9,10 +9,15 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
-from services.classifier import recipes, tasks
-from services.classifier.features import FastUnion
 from services.classifier.lemmas import LemmaTokenizer, has_table
-from services.classifier.model import UntrustedArtifact, load_pipeline, normalise
+from services.classifier.serving import tasks
+from services.classifier.serving.features import FastUnion
+from services.classifier.serving.model import (
+    UntrustedArtifact,
+    load_pipeline,
+    normalise,
+)
+from services.classifier.training import recipes
 from tools import replay
 
 UNSEEN = ["Ich KÜNDIGE, gekündigt wird sofort!", "Founded, found, saw, leaves — refunds?? 😡", "", "   ", "İstanbul"]

@@ -12,9 +12,16 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from services.classifier import corpus, train
-from services.classifier.model import NAME, SpamModel, UntrustedArtifact, load_pipeline, normalise, sha256_file
+from services.classifier.serving.model import (
+    NAME,
+    SpamModel,
+    UntrustedArtifact,
+    load_pipeline,
+    normalise,
+    sha256_file,
+)
 from services.classifier.settings import ClassifierSettings
+from services.classifier.training import corpus, train
 
 SHIPPED = ClassifierSettings().models_dir
 

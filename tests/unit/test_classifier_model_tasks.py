@@ -11,9 +11,11 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from services.classifier import cli, tasks, training
-from services.classifier.model import UntrustedArtifact, sha256_file
+from services.classifier.serving import tasks
+from services.classifier.serving.model import UntrustedArtifact, sha256_file
 from services.classifier.settings import ClassifierSettings
+from services.classifier.training import cli
+from services.classifier.training import task_models as training
 
 WORDS = {"billing": "invoice charged twice refund money bill",
          "delivery": "parcel late courier tracking arrived package",

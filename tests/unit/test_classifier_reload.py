@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.classifier import registry
-from services.classifier.bundle import load_models
-from services.classifier.reload import Reloader, fingerprint
+from services.classifier.serving import registry
+from services.classifier.serving.bundle import load_models
+from services.classifier.serving.reload import Reloader, fingerprint
 from services.classifier.settings import ClassifierSettings
 from services.classifier.stage import classify
 from shared.events import Author, CanonicalMessage, Decision

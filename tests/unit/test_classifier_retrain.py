@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.classifier import cli, registry, retrain, tasks, train, training
-from services.classifier.datasets import Protocol
 from services.classifier.feedback import Example
-from services.classifier.model import SpamModel
+from services.classifier.serving import registry, tasks
+from services.classifier.serving.model import SpamModel
+from services.classifier.training import cli, retrain, train
+from services.classifier.training import task_models as training
+from services.classifier.training.datasets import Protocol
 
 SPAMMY = "win free money cash prize click here now claim your bonus winner offer".split()
 HAMMY = "great video love this song thanks for sharing nice voice really good music".split()
@@ -164,7 +166,7 @@ def test_absent_evaluation_sets_are_skipped_with_a_message(tmp_path: Path):
 
 @pytest.mark.skipif(not (train.DEFAULT_DATASETS / "youtube-spam").is_dir(), reason="../shared/datasets absent")
 def test_on_a_real_evaluation_set_wrong_corrections_make_the_candidate_worse():
-    from services.classifier import datasets
+    from services.classifier.training import datasets
 
     [psy] = [p for p in retrain.spam_protocols(train.DEFAULT_DATASETS, quiet) if p.dataset == "youtube-spam/Psy"]
     katy = datasets.youtube(train.DEFAULT_DATASETS, "KatyPerry")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from services.classifier.rules import RuleFileError, lemma_table_forms, load_file
+from services.classifier.rules import RuleFileError, load_file
+from services.classifier.rules.tokens import lemma_table_forms
 
 
 def write(tmp_path: Path, body: str, language: str = "de") -> Path:

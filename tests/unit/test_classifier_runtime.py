@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.classifier.app import make_stage
-from services.classifier.bundle import load_models
-from services.classifier.flood import CampaignDetector
 from services.classifier.runtime import ClassifierRuntime
+from services.classifier.serving.bundle import load_models
 from services.classifier.settings import ClassifierSettings
-from services.classifier.spike import SpikeDetector
+from services.classifier.signals.flood import CampaignDetector
+from services.classifier.signals.spike import SpikeDetector
 from shared import topics
 from shared.codec import PoisonMessage
 from shared.events import (

@@ -4,8 +4,9 @@ German message gets the German's label, and measured floors on the dev-visible s
 
 import pytest
 
-from services.classifier import sentiment, sentiment_eval
-from services.classifier.sentiment import label, scores
+from services.classifier.signals import sentiment
+from services.classifier.signals.sentiment import label, scores
+from services.classifier.training import sentiment_eval
 
 # (German, English) customer messages written by the team: same meaning, so the same label
 PAIRS = [

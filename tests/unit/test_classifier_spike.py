@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.classifier.spike import SpikeDetector
+from services.classifier.signals.spike import SpikeDetector
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 W = timedelta(minutes=5)

@@ -150,7 +150,7 @@ def authored(text: str, kind: ChannelKind = ChannelKind.PUBLIC_COMMENT, **author
 
 
 def lists(blocked: frozenset = frozenset(), vip: frozenset = frozenset()):
-    from services.classifier.authors import AuthorList, AuthorLists
+    from services.classifier.signals.authors import AuthorList, AuthorLists
 
     return AuthorLists(AuthorList(blocked), AuthorList(vip))
 

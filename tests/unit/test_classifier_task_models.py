@@ -3,7 +3,7 @@
 Small models are trained here, in a temporary directory, on synthetic rows with the same
 ``train`` code a user runs (``training.train_task`` and the CLI); the shipped models and rules
 do the rest. Precedence (rules win, spam wins, urgency stays) is checked both end to end and
-with exact scores through ``stage.build``.
+with exact scores through ``decision.build``.
 """
 
 from __future__ import annotations
@@ -17,15 +17,22 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.classifier import cli, registry, training
-from services.classifier.bundle import TaskModelError, load_models, load_task_models
+from services.classifier.decision import Facts, build
 from services.classifier.feedback import Example, labels_of
-from services.classifier.model import SpamScore, UntrustedArtifact
 from services.classifier.runtime import ClassifierRuntime
+from services.classifier.serving import registry
+from services.classifier.serving.bundle import (
+    TaskModelError,
+    load_models,
+    load_task_models,
+)
+from services.classifier.serving.model import SpamScore, UntrustedArtifact
+from services.classifier.serving.tasks import Explanation as TaskScore
 from services.classifier.settings import ClassifierSettings
-from services.classifier.spike import SpikeDetector
-from services.classifier.stage import Facts, build, classify, classify_batch
-from services.classifier.tasks import Explanation as TaskScore
+from services.classifier.signals.spike import SpikeDetector
+from services.classifier.stage import classify, classify_batch
+from services.classifier.training import cli
+from services.classifier.training import task_models as training
 from shared.events import Author, CanonicalMessage, ChannelKind, Decision, Urgency
 from shared.settings import ROOT
 

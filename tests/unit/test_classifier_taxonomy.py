@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.classifier import taxonomy
-from services.classifier.rules import RuleFileError, load_dir
+from services.classifier.rules import RuleFileError, load_dir, taxonomy
+from services.classifier.rules.taxonomy import Taxonomy, TaxonomyError
 from services.classifier.runtime import spike_keys
 from services.classifier.settings import ClassifierSettings
-from services.classifier.taxonomy import Taxonomy, TaxonomyError
 from shared.events import Classification, Decision, Explanation, Urgency
 
 SHIPPED = ClassifierSettings().rules_dir
@@ -90,8 +89,8 @@ def test_a_contact_reason_model_with_undeclared_labels_is_reported(tmp_path, rul
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.svm import LinearSVC
 
-    from services.classifier.bundle import load_models
-    from services.classifier.tasks import save
+    from services.classifier.serving.bundle import load_models
+    from services.classifier.serving.tasks import save
 
     texts = ["refund my money", "money back please", "where is my parcel", "parcel lost again",
              "app keeps crashing", "login broken again"] * 3

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.classifier.bundle import load_models
+from services.classifier.serving.bundle import load_models
 from services.classifier.settings import ClassifierSettings
 from services.classifier.stage import classify
 from shared.events import Author, CanonicalMessage, Decision, Urgency

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from services.classifier import bundle, evaluate, triage
+from services.classifier.serving import bundle
 from services.classifier.settings import ClassifierSettings
+from services.classifier.training import evaluate, triage
 from shared.settings import ROOT
 
 DATASETS = ROOT.parent / "shared" / "datasets"

@@ -13,9 +13,9 @@ from pydantic import SecretStr
 
 from services.ingestor.app import create_app
 from services.ingestor.platforms import standard_payload as payload
-from tools.devbroker import free_port
 from services.ingestor.settings import IngestorSettings
 from tests.ingestor_support.webhooks import example_event, running, signed
+from tools.devbroker import free_port
 
 SECRET = "whsec_" + base64.b64encode(b"api-test-secret-0123456789").decode()
 URL = "/v1/webhooks/standard/shop"

@@ -7,7 +7,12 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from services.ingestor.platforms.standard_payload import GenericMessage, MessageCreated, WebhookEnvelope, to_canonical
+from services.ingestor.platforms.standard_payload import (
+    GenericMessage,
+    MessageCreated,
+    WebhookEnvelope,
+    to_canonical,
+)
 from services.ingestor.shapes import MalformedJson, parse_json
 from shared.events import ChannelKind, Platform
 from tests.ingestor_support.webhooks import example_event

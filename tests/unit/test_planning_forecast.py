@@ -9,7 +9,12 @@ import pytest
 
 from services.router.planning import methods
 from services.router.planning.errors import NotEnoughHistory, PlanningError
-from services.router.planning.forecast import Series, forecast, outlier_days, special_day_factor
+from services.router.planning.forecast import (
+    Series,
+    forecast,
+    outlier_days,
+    special_day_factor,
+)
 
 DAY = 48
 START = datetime(2025, 1, 6, tzinfo=UTC)  # a Monday

@@ -23,8 +23,24 @@ from services.ingestor.normalized import Context, Parsed, canonical, edit_marker
 from services.ingestor.platforms import meta_messaging
 from services.ingestor.platforms.signatures import META, META_SHA1, check_hmac
 from services.ingestor.platforms.signed_json import SignedJsonBatch
-from services.ingestor.shapes import PayloadInvalid, arr, ident, iso_time, obj, text, unix_time
-from shared.events import TEXT_UNAVAILABLE, Attachment, Author, ChannelKind, MessageAction, Platform, utcnow
+from services.ingestor.shapes import (
+    PayloadInvalid,
+    arr,
+    ident,
+    iso_time,
+    obj,
+    text,
+    unix_time,
+)
+from shared.events import (
+    TEXT_UNAVAILABLE,
+    Attachment,
+    Author,
+    ChannelKind,
+    MessageAction,
+    Platform,
+    utcnow,
+)
 
 SOURCE = "meta"
 OBJECTS = {"page": Platform.FACEBOOK, "instagram": Platform.INSTAGRAM,

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services.ingestor.intake import JSON_TYPES, Reply, batch_reply, read_json, read_platform, refuse
+from services.ingestor.intake import (
+    JSON_TYPES,
+    Reply,
+    batch_reply,
+    read_json,
+    read_platform,
+    refuse,
+)
 from services.ingestor.normalized import Context, Parsed, RawBody
 
 if TYPE_CHECKING:

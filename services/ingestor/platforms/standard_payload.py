@@ -27,7 +27,14 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.events import Attachment, Author, CanonicalMessage, ChannelKind, MessageAction, Platform
+from shared.events import (
+    Attachment,
+    Author,
+    CanonicalMessage,
+    ChannelKind,
+    MessageAction,
+    Platform,
+)
 
 MESSAGE_CREATED = "message.created"
 _ID = r"^[^\x00-\x1f\x7f]+$"

@@ -21,7 +21,15 @@ from collections.abc import Mapping, Sequence
 from services.ingestor.normalized import Context, Item, Parsed, RawBody, canonical
 from services.ingestor.platforms.signatures import check_token
 from services.ingestor.platforms.signed_json import SignedJsonBatch
-from services.ingestor.shapes import PayloadInvalid, arr, count, ident, obj, text, unix_time
+from services.ingestor.shapes import (
+    PayloadInvalid,
+    arr,
+    count,
+    ident,
+    obj,
+    text,
+    unix_time,
+)
 from shared.events import Attachment, Author, ChannelKind, MessageAction, Platform
 
 

@@ -17,7 +17,15 @@ from datetime import datetime
 from services.ingestor.normalized import Context, Parsed, canonical
 from services.ingestor.platforms.signatures import X, check_hmac, x_crc_response
 from services.ingestor.platforms.signed_json import SignedJsonBatch
-from services.ingestor.shapes import PayloadInvalid, arr, count, ident, obj, text, unix_time
+from services.ingestor.shapes import (
+    PayloadInvalid,
+    arr,
+    count,
+    ident,
+    obj,
+    text,
+    unix_time,
+)
 from shared.events import Attachment, Author, ChannelKind, MessageAction, Platform
 
 SOURCE = "x"

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 import httpx
 from prometheus_client import Counter
 
-from shared.logging import get_logger
 from services.ingestor.settings import IngestorSettings
+from shared.logging import get_logger
 
 log = get_logger(__name__)
 POLL_REQUESTS = Counter("switchboard_ingestor_poll_requests_total", "Poller HTTP requests by source and outcome",

@@ -27,9 +27,9 @@ from services.ingestor.ledger import Ledger, LedgerUnavailable, aware
 from services.ingestor.pollers.context import Paused, PollContext, Poller
 from services.ingestor.pollers.fetch import Clock, Http, PollFailed, Sleep
 from services.ingestor.pollers.store import CursorStore, LeaseLost
+from services.ingestor.settings import IngestorSettings, PollSource
 from services.ingestor.tables import PollerLease
 from shared.logging import get_logger
-from services.ingestor.settings import IngestorSettings, PollSource
 
 log = get_logger(__name__)
 POLL_ROUNDS = Counter("switchboard_ingestor_poll_rounds_total", "Poll rounds by source and outcome "

@@ -6,7 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Body, HTTPException
 from pydantic import BaseModel, Field
 
-from services.router.api.deps import AgentCaller, Api, ApiDep, Lead, TeamQueues, visible_item
+from services.router.api.deps import (
+    AgentCaller,
+    Api,
+    ApiDep,
+    Lead,
+    TeamQueues,
+    visible_item,
+)
 from services.router.auth import Principal
 from services.router.dispatcher import AssignError
 from services.router.reviews import ReviewError

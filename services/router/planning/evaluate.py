@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from services.router.planning import anonbank
-from services.router.planning.erlang import StaffingTarget, evaluate as predict, required_agents
+from services.router.planning.erlang import StaffingTarget, required_agents
+from services.router.planning.erlang import evaluate as predict
 from services.router.planning.forecast import Options, Series, forecast
 from services.router.planning.simulation import Arrival, replay
 

@@ -14,7 +14,13 @@ import numpy as np
 
 from services.router.planning.erlang import StaffingTarget
 from services.router.planning.errors import PlanningError
-from services.router.planning.forecast import Forecast, Options, Series, day_mask, forecast
+from services.router.planning.forecast import (
+    Forecast,
+    Options,
+    Series,
+    day_mask,
+    forecast,
+)
 from services.router.planning.plan import StaffingPlan, Workload, staff
 from services.router.planning.shifts import Roster, gaps, scheduled_per_interval
 from services.router.planning.whatif import Scenario, apply_target, apply_workloads

@@ -22,8 +22,8 @@ from typing import Protocol
 
 import numpy as np
 
-from services.router.planning.forecast import Forecast, Options, Series
 from services.router.planning.errors import PlanningError
+from services.router.planning.forecast import Forecast, Options, Series
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,8 @@
 Revision ID: 0001_ingestor
 Revises:
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0001_ingestor"
 down_revision = None

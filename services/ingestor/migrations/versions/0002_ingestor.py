@@ -3,9 +3,8 @@
 Revision ID: 0002_ingestor
 Revises: 0001_ingestor
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0002_ingestor"
 down_revision = "0001_ingestor"

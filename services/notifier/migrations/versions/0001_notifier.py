@@ -4,9 +4,8 @@ the retired shared ``0001``
 Revision ID: 0001_notifier
 Revises:
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0001_notifier"
 down_revision = None

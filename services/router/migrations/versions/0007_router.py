@@ -6,9 +6,8 @@ Revision ID: 0007_router
 Revises: 0003_router
 Create Date: 2026-11-23 01:20:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0007_router"
 down_revision = "0003_router"

@@ -5,9 +5,8 @@ Revision ID: 0003_router
 Revises: 0001
 Create Date: 2026-11-22 22:57:17.889457
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0003_router"
 down_revision = "0001"

@@ -3,9 +3,8 @@
 Revision ID: 0004_notifier
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0004_notifier"
 down_revision = "0001"

@@ -3,9 +3,8 @@
 Revision ID: 0006_ingestor_pollers
 Revises: 0002_ingestor
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0006_ingestor_pollers"
 down_revision = "0002_ingestor"

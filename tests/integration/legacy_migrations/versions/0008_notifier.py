@@ -4,9 +4,8 @@
 Revision ID: 0008_notifier
 Revises: 0004_notifier
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0008_notifier"
 down_revision = "0004_notifier"

@@ -4,9 +4,8 @@ campaign authors, spike counts per window, spikes reported)
 Revision ID: 0009_classifier_signals
 Revises: 0008_notifier
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0009_classifier_signals"
 down_revision = "0008_notifier"

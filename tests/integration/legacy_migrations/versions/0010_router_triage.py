@@ -4,9 +4,8 @@ tags in ``router_triage_tags`` for the tag filter)
 Revision ID: 0010_router_triage
 Revises: 0007_router
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0010_router_triage"
 down_revision = "0007_router"

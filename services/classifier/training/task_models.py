@@ -15,9 +15,10 @@ from pathlib import Path
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 from sklearn.model_selection import train_test_split
 
-from services.classifier import recipes, tasks
-from services.classifier.model import ModelCard, normalise
-from services.classifier.protocols import macro_f_hm
+from services.classifier.serving import tasks
+from services.classifier.serving.model import ModelCard, normalise
+from services.classifier.training import recipes
+from services.classifier.training.protocols import macro_f_hm
 
 HOLDOUT = 0.2
 MIN_PER_CLASS = 5

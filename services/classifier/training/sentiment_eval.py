@@ -1,6 +1,6 @@
 """Measure the shipped sentiment (services/classifier/sentiment.py) on the dev-visible sets, evaluation only.
 
-``python -m services.classifier.sentiment_eval [--datasets DIR]`` prints, as JSON:
+``python -m services.classifier.training.sentiment_eval [--datasets DIR]`` prints, as JSON:
 * airline tweets (Tweets.dev.csv, English, deduplicated by tweet_id): label accuracy and macro-F1 against
   ``airline_sentiment``, the AUC of the compound for negative vs positive tweets, and the majority baseline;
 * GermEval 2017 test_syn (German, relevant rows only): macro-F1 and accuracy against the document sentiment,
@@ -19,9 +19,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from services.classifier import sentiment
+from services.classifier.signals import sentiment
 
-DEFAULT_DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+DEFAULT_DATASETS = Path(__file__).resolve().parents[3].parent / "shared" / "datasets"
 LABELS = ("negative", "neutral", "positive")
 
 
@@ -88,7 +88,7 @@ def rate(texts: list[str], languages: list[str], repeats: int = 3) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m services.classifier.sentiment_eval",
+    ap = argparse.ArgumentParser(prog="python -m services.classifier.training.sentiment_eval",
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     args = ap.parse_args(argv)

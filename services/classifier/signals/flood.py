@@ -14,7 +14,7 @@ does the same work at several times that rate.
 
 ``CampaignDetector`` keeps its state in this process (``CLASSIFIER_SIGNALS_STORE=memory``,
 the benches); the service shares it between replicas through the database with
-``campaign_store.SharedCampaignDetector``, which decides with the same functions.
+``stores.campaigns.SharedCampaignDetector``, which decides with the same functions.
 Not thread-safe; the classifier calls it from one worker at a time.
 """
 

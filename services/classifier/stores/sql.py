@@ -2,7 +2,7 @@
 
 With several classifier replicas each consumes only its partitions of the raw topic (keyed by
 conversation), so campaigns and spike counts must live where every replica sees them: the
-classifier's database (``campaign_store``, ``spike_store``; tables in ``tables.py``). Each
+classifier's database (``stores.campaigns``, ``stores.spikes``; tables in ``tables.py``). Each
 detector runs one transaction per batch on a synchronous engine from the worker thread that
 classifies the batch (like the ingestor's ledger hot path: the async drivers would hop
 threads per statement).

@@ -21,7 +21,7 @@ from sklearn.metrics import (
     recall_score,
 )
 
-from services.classifier import datasets
+from services.classifier.training import datasets
 
 
 def macro_f_hm(y_true, y_pred) -> float:

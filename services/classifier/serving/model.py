@@ -20,7 +20,12 @@ import numpy as np
 import skops.io as sio
 from pydantic import BaseModel, ConfigDict
 
-from services.classifier.features import FastProba, FastUnion, FeatureNames, strongest
+from services.classifier.serving.features import (
+    FastProba,
+    FastUnion,
+    FeatureNames,
+    strongest,
+)
 
 NAME = "spam-v1"
 MAX_CHARS = 5_000  # longer texts are scored on their beginning: bounded CPU per message

@@ -36,8 +36,22 @@ from datetime import timedelta
 import numpy as np
 from sqlalchemy import Connection, Engine, case, delete, select, update
 
-from services.classifier.flood import BANDS, ROWS, CampaignMatch, campaign_id, nearest, signatures
-from services.classifier.signals import Pruner, insert_for, insert_ignore_integers, micros, one_of, span_us
+from services.classifier.signals.flood import (
+    BANDS,
+    ROWS,
+    CampaignMatch,
+    campaign_id,
+    nearest,
+    signatures,
+)
+from services.classifier.stores.sql import (
+    Pruner,
+    insert_for,
+    insert_ignore_integers,
+    micros,
+    one_of,
+    span_us,
+)
 from services.classifier.tables import (
     ClassifierCampaign,
     ClassifierCampaignAuthor,

@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from services.classifier.authors import AuthorLists, load_lists
-from services.classifier.language import LanguageDetector
-from services.classifier import registry
-from services.classifier.model import NAME, SpamModel
 from services.classifier.rules import RuleSet, load_dir
+from services.classifier.rules.taxonomy import Taxonomy
+from services.classifier.rules.taxonomy import load as load_taxonomy
+from services.classifier.serving import registry
+from services.classifier.serving.model import NAME, SpamModel
+from services.classifier.serving.tasks import TaskModel, load_task_model
 from services.classifier.settings import ClassifierSettings
-from services.classifier.tasks import TaskModel, load_task_model
-from services.classifier.taxonomy import Taxonomy
-from services.classifier.taxonomy import load as load_taxonomy
+from services.classifier.signals.authors import AuthorLists, load_lists
+from services.classifier.signals.language import LanguageDetector
 from shared.logging import get_logger
 
 log = get_logger(__name__)

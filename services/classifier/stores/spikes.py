@@ -34,8 +34,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, case, delete, func, select, tuple_
 
-from services.classifier.signals import PARAMS_PER_QUERY, Pruner, chunks, insert_for, micros, moment, span_us
-from services.classifier.spike import DETECTOR, MAX_SAMPLES, Observation, roll
+from services.classifier.signals.spike import DETECTOR, MAX_SAMPLES, Observation, roll
+from services.classifier.stores.sql import (
+    PARAMS_PER_QUERY,
+    Pruner,
+    chunks,
+    insert_for,
+    micros,
+    moment,
+    span_us,
+)
 from services.classifier.tables import ClassifierSpikeCount, ClassifierSpikeReport
 from shared.events import IssueSpike
 

@@ -45,11 +45,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
-from services.classifier import datasets as datasets_
-from services.classifier import recipes, registry, tasks
 from services.classifier.feedback import Example, labels_of
-from services.classifier.model import NAME, SpamModel, fingerprint, normalise
-from services.classifier.protocols import macro_f_hm
+from services.classifier.serving import registry, tasks
+from services.classifier.serving.model import NAME, SpamModel, fingerprint, normalise
+from services.classifier.training import datasets as datasets_
+from services.classifier.training import recipes
+from services.classifier.training.protocols import macro_f_hm
 
 HOLDOUT = 0.2
 TOLERANCE = 0.005
@@ -254,7 +255,7 @@ def retrain_task(family: str, examples: Sequence[Example], *, models_dir: Path, 
                  base: tuple[Sequence[str], Sequence[str]] | None = None) -> Outcome:
     """A task model from the corrections (plus ``base``, the shipped training texts and labels, when
     the family ships one), compared with the live model on the held-out corrections."""
-    from services.classifier.bundle import SHIPPED_TASKS
+    from services.classifier.serving.bundle import SHIPPED_TASKS
     shipped = SHIPPED_TASKS.get(family)
     current_name = registry.active(models_dir, family,
                                    shipped if shipped and (models_dir / f"{shipped}.json").is_file() else None)

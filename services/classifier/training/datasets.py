@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from services.classifier.model import normalise
+from services.classifier.serving.model import normalise
 
 SEED = 20240601
 YOUTUBE_VIDEOS = ("Psy", "KatyPerry", "LMFAO", "Eminem")

@@ -29,10 +29,10 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from services.classifier import corpus as corpus_
-from services.classifier import training
-from services.classifier.datasets import DatasetMissing
-from services.classifier.model import content, normalise
+from services.classifier.serving.model import content, normalise
+from services.classifier.training import corpus as corpus_
+from services.classifier.training import task_models
+from services.classifier.training.datasets import DatasetMissing
 from shared.settings import ROOT
 
 NAME = "reply-needed-v1"
@@ -113,7 +113,7 @@ def load(datasets: Path) -> tuple[list[str], list[str], dict[str, int]]:
 def train(datasets: Path, out: Path, progress) -> None:
     texts, labels, counts = load(datasets)
     progress(f"reply-needed: {len(texts)} texts ({counts})")
-    training.train_task(texts, labels, task="reply_needed", name=NAME, out=out, progress=progress, word_min_df=2, extra={
+    task_models.train_task(texts, labels, task="reply_needed", name=NAME, out=out, progress=progress, word_min_df=2, extra={
         "positive_label": "reply", "sources": SOURCES, "source_rows": counts,
         "input": "model.content: normalised text without links and @handles",
         "see_also": "python -m services.classifier.evaluate --triage (the decision on real traffic)"})

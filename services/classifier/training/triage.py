@@ -43,10 +43,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.classifier import corpus as corpus_
 from services.classifier import stage
-from services.classifier.bundle import Models
-from services.classifier.model import ModelCard, SpamModel, normalise
+from services.classifier.serving.bundle import Models
+from services.classifier.serving.model import ModelCard, SpamModel, normalise
+from services.classifier.training import corpus as corpus_
 from shared.events import CanonicalMessage, ChannelKind, Decision
 
 GOALS = {"false_drops_max": 0.005, "reply_recall_min": 0.95, "spam_recall_min": 0.90, "genuine_drops_max": 0.01}
@@ -111,7 +111,7 @@ def twcs(datasets: Path) -> Stream:
 
 
 def airline(datasets: Path) -> Stream:
-    from services.classifier.datasets import _airline_rows
+    from services.classifier.training.datasets import _airline_rows
     rows, _ = _airline_rows(datasets)
     items = []
     for i, (text, sentiment, reason) in enumerate(rows):
@@ -140,7 +140,7 @@ def germeval2017(datasets: Path) -> Stream:
 
 
 def _fit_spam(texts: Sequence[str], labels: Sequence[int], name: str) -> SpamModel:
-    from services.classifier.train import build_pipeline
+    from services.classifier.training.train import build_pipeline
     pipeline = build_pipeline().fit(list(texts), list(labels))
     card = ModelCard(name=name, version="oof", artifact="-", artifact_sha256="-", trained_at="-",
                      training_data_sha256="-", rows={"train": len(texts)}, evaluation={})

@@ -17,12 +17,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.classifier.model import fingerprint, normalise
+from services.classifier.serving.model import fingerprint, normalise
 
 YOUTUBE_GLOB = "youtube-spam/Youtube*.csv"
 SMS_FILE = "sms-spam/SMSSpamCollection"
 GERMEVAL2018_FILE = "germeval2018/germeval2018.training.txt"
-TEAM_EXAMPLES = Path(__file__).resolve().parent / "data" / "examples.csv"
+TEAM_EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples.csv"
 
 
 class CorpusMissing(FileNotFoundError):

@@ -26,12 +26,12 @@ from pathlib import Path
 
 from prometheus_client import Counter
 
-from services.classifier.bundle import Models, TaskModelError, load_models
-from services.classifier.authors import AuthorListError
-from services.classifier.model import UntrustedArtifact
-from services.classifier.registry import RegistryError
 from services.classifier.rules import RuleFileError
+from services.classifier.serving.bundle import Models, TaskModelError, load_models
+from services.classifier.serving.model import UntrustedArtifact
+from services.classifier.serving.registry import RegistryError
 from services.classifier.settings import ClassifierSettings
+from services.classifier.signals.authors import AuthorListError
 from shared.logging import get_logger
 
 log = get_logger("classifier.reload")

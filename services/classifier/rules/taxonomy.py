@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from services.classifier.configfile import read_versioned
+from services.classifier.rules.configfile import read_versioned
 
 FILE = "taxonomy.yaml"
 # tags the stage itself sets (decision and signals): never contact reasons

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from services.classifier import bundle, stage, userdata
+from services.classifier import stage
+from services.classifier.serving import bundle
 from services.classifier.settings import ClassifierSettings
+from services.classifier.training import userdata
 from shared.events import CanonicalMessage
 
 PROGRESS_EVERY = 1000

@@ -23,9 +23,14 @@ import numpy as np
 import skops.io as sio
 
 from services.classifier import lemmas
-from services.classifier import model as spam_model
-from services.classifier.features import FastProba, FastUnion, FeatureNames, strongest
-from services.classifier.model import (  # noqa: F401 - fingerprint is part of this module's API
+from services.classifier.serving import model as spam_model
+from services.classifier.serving.features import (
+    FastProba,
+    FastUnion,
+    FeatureNames,
+    strongest,
+)
+from services.classifier.serving.model import (  # noqa: F401 - fingerprint is part of this module's API
     ModelCard,
     UntrustedArtifact,
     compact,

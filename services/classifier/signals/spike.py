@@ -12,7 +12,7 @@ spike after each restart or deploy.
 
 ``SpikeDetector`` keeps its state in this process (``CLASSIFIER_SIGNALS_STORE=memory``, the
 benches), bounded by ``max_keys`` (least recently seen keys are forgotten first); the service
-shares it between replicas through the database with ``spike_store.SharedSpikeDetector``.
+shares it between replicas through the database with ``stores.spikes.SharedSpikeDetector``.
 Not thread-safe.
 """
 
