@@ -20,7 +20,6 @@ from shared import topics
 from shared.codec import PoisonMessage
 from shared.events import (
     Assignment,
-    Envelope,
     ItemRouted,
     MessageClassified,
     QueueUnstaffed,
@@ -31,7 +30,7 @@ from shared.events import (
     utcnow,
 )
 from shared.logging import get_logger
-from shared.runner import Output, RecordMeta
+from shared.runner import Output, RecordMeta, Result, Stage
 
 Clock = Callable[[], datetime]
 SOURCE = "switchboard/router"
@@ -45,41 +44,34 @@ def assignment_of(row: RoutedItem, cause: str = "routed") -> Assignment:
 
 
 @dataclass
-class RouterStage:
+class RouterStage(Stage):
     sessions: Callable
     items: RoutedItems
     dispatcher: Dispatcher
     clock: Clock = utcnow
     bridge: WebhookBridge | None = None
 
-    async def __call__(self, event: Envelope, meta: RecordMeta) -> list[Output]:
-        """One message in its own transaction (the batch hook is the usual path)."""
-        [answer] = await self.stage_batch([(event, meta)])
-        if isinstance(answer, PoisonMessage):
-            raise answer
-        return list(answer)
-
-    async def stage_batch(self, items: Sequence[tuple[Envelope, RecordMeta]]) -> list[list[Output] | PoisonMessage]:
+    async def process_batch(self, items: Sequence[tuple[MessageClassified, RecordMeta]]) -> list[list[Output]]:
         """A poll in one transaction: per message the KPI fact, ledger row, assignment and audit;
-        one commit; after the broker acknowledged every output, one update marks all queued."""
-        answers: list[list[Output] | PoisonMessage] = []
-        published: list[tuple[str, list[Envelope]]] = []
+        one commit (``on_batch_acked`` marks all queued once the broker acknowledged them)."""
+        answers: list[list[Output]] = []
         async with self.sessions() as session:
-            classified = [e for e, _ in items if isinstance(e, MessageClassified)]
-            facts, known = await self.items.prefetch(session, [e.data.message.message_key for e in classified],
-                                                     [e.data.message.conversation_key for e in classified])
+            facts, known = await self.items.prefetch(session, [e.data.message.message_key for e, _ in items],
+                                                     [e.data.message.conversation_key for e, _ in items])
             for event, _meta in items:
-                if not isinstance(event, MessageClassified):
-                    answers.append(PoisonMessage(f"router expects {MessageClassified.TYPE}, got {event.event_type}"))
-                    continue
-                outputs = await self._handle(session, event, facts, known)
-                answers.append(outputs)
-                if outputs:
-                    published.append((outputs[0].event.data.message.message_key, [o.event for o in outputs]))
+                answers.append(await self._handle(session, event, facts, known))
             await session.commit()
-        if published:
-            self._on_acked(answers, published)
         return answers
+
+    async def on_batch_acked(self, results: Sequence[Result]) -> None:
+        """One update marks every published item queued; the webhook bridge gets the events."""
+        published = [list(r) for r in results if not isinstance(r, PoisonMessage) and r]
+        if not published:
+            return
+        await self.items.mark_queued_many([outputs[0].event.data.message.message_key for outputs in published])
+        if self.bridge is not None:
+            events = {o.event.id: o.event for outputs in published for o in outputs}  # per-queue copies share ids
+            await self.bridge.enqueue(list(events.values()), self.clock())
 
     async def _handle(self, session, event: MessageClassified, facts: set[str], known: dict) -> list[Output]:
         now, state = self.clock(), self.dispatcher.state
@@ -96,20 +88,6 @@ class RouterStage:
             return []
         made = await self.dispatcher.place(session, row, now)
         return await self._outputs(session, event, item, row, made)
-
-    def _on_acked(self, answers: list, published: list[tuple[str, list[Envelope]]]) -> None:
-        """Attach one follow-up to the batch's last output: mark every item queued, feed the bridge."""
-        keys = [key for key, _ in published]
-        events = list({e.id: e for _, evs in published for e in evs}.values())  # per-queue copies share ids
-
-        async def mark() -> None:
-            await self.items.mark_queued_many(keys)
-            if self.bridge is not None:
-                await self.bridge.enqueue(events, self.clock())
-
-        last = max(i for i, a in enumerate(answers) if isinstance(a, list) and a)
-        tail = answers[last][-1]
-        answers[last][-1] = Output(tail.topic, tail.event, on_acked=mark)
 
     async def _outputs(self, session, event: MessageClassified, item: Routed, row: RoutedItem,
                        made: Assignment | None) -> list[Output]:
