@@ -134,7 +134,7 @@ class _Function(PerMessage):
 
 
 def per_message(fn: MessageFn) -> Stage:
-    """A stage over ``async fn(event, meta) -> outputs`` (raising ``PoisonMessage`` to refuse one)."""
+    """A stage over ``async fn(event, meta) -> outputs`` (``PoisonMessage`` refuses one)."""
     return _Function(fn)
 
 
@@ -149,7 +149,8 @@ def refuse_foreign(event: Envelope, topic: str, service: str) -> PoisonMessage |
     expected = topics.event_type_of(topic)
     if expected is None or event.event_type == expected:
         return None
-    return PoisonMessage(f"{service} cannot handle {event.event_type} on {topic}: it carries {expected}")
+    return PoisonMessage(
+        f"{service} cannot handle {event.event_type} on {topic}: it carries {expected}")
 
 
 class RunnerFailed(RuntimeError):
@@ -169,7 +170,8 @@ class RunnerState:
 class ConsumerRunner:
     """Runs ``stage`` over one registered topic. Not thread-safe; one per process and topic."""
 
-    def __init__(self, settings: ConsumerSettings, service: str, topic: str, stage: Stage | MessageFn) -> None:
+    def __init__(self, settings: ConsumerSettings, service: str, topic: str,
+                 stage: Stage | MessageFn) -> None:
         self.settings = settings
         self.service = service
         self.registered = topic

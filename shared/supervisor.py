@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from shared.logging import get_logger
 from shared.runner import ConsumerRunner, RunnerFailed
@@ -42,7 +43,8 @@ class Restart:
 class RunnerSlot:
     """One supervised runner; ``runner`` is the current one (a restart builds a new one)."""
 
-    def __init__(self, name: str, make: Callable[[], ConsumerRunner], *, restart: Restart | None = None,
+    def __init__(self, name: str, make: Callable[[], ConsumerRunner], *,
+                 restart: Restart | None = None,
                  on_failure: Callable[[RunnerFailed], None] | None = None) -> None:
         self.name, self.make, self.restart, self.on_failure = name, make, restart, on_failure
         self.runner = make()
@@ -75,15 +77,16 @@ class Task:
     ``cancel``, runs until the supervisor cancels it on stop."""
 
     name: str
-    run: Callable[[asyncio.Event], Awaitable[None]]
+    run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]
     cancel: bool = False
 
 
 class Supervisor:
     """Runs one service's runners, jobs and tasks; ``run`` until ``stop``. Not thread-safe."""
 
-    def __init__(self, service: str, *, runners: Sequence[RunnerSlot] = (), jobs: Sequence[Periodic] = (),
-                 tasks: Sequence[Task] = (), on_start: Hook | None = None, on_stop: Hook | None = None) -> None:
+    def __init__(self, service: str, *, runners: Sequence[RunnerSlot] = (),
+                 jobs: Sequence[Periodic] = (), tasks: Sequence[Task] = (),
+                 on_start: Hook | None = None, on_stop: Hook | None = None) -> None:
         self.service = service
         self.slots, self.jobs, self.tasks = list(runners), list(jobs), list(tasks)
         self.on_start, self.on_stop = on_start, on_stop
@@ -125,11 +128,10 @@ class Supervisor:
                 await self.on_stop()
 
     async def _run_all(self) -> None:
-        beside = [(job.name, asyncio.create_task(self._every(job), name=f"{self.service}:{job.name}"))
-                  for job in self.jobs]
-        beside += [(task.name, asyncio.create_task(task.run(self.stopping), name=f"{self.service}:{task.name}"))
+        beside = [(job.name, self._spawn(self._every(job), job.name)) for job in self.jobs]
+        beside += [(task.name, self._spawn(task.run(self.stopping), task.name))
                    for task in self.tasks]
-        keeping = [asyncio.create_task(self._keep(slot), name=f"{self.service}:{slot.name}") for slot in self.slots]
+        keeping = [self._spawn(self._keep(slot), slot.name) for slot in self.slots]
         results: list[object] = []
         try:
             if keeping:
@@ -144,6 +146,9 @@ class Supervisor:
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             raise RunnerFailed(str(failures[0])) from failures[0]
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task:
+        return asyncio.create_task(work, name=f"{self.service}:{name}")
 
     async def _finish(self, beside: list[tuple[str, asyncio.Task]]) -> None:
         cancel = {task.name for task in self.tasks if task.cancel}

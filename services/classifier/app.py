@@ -68,10 +68,12 @@ class ClassifierStage(Stage):
         self.runtime.close()
 
     async def process_batch(self, items: Sequence[Item]) -> list[Result]:
-        refused = [refuse_foreign(event, topics.RAW, SERVICE) for event, _ in items]
-        accepted = [event.data for (event, _), poison in zip(items, refused, strict=True) if poison is None]
+        events = [event for event, _ in items]
+        refused = [refuse_foreign(event, topics.RAW, SERVICE) for event in events]
+        accepted = [event.data for event, poison in zip(events, refused, strict=True) if not poison]
         outcomes = iter(await asyncio.to_thread(self.runtime.process, accepted) if accepted else ())
-        return [poison or _outputs(event, next(outcomes)) for (event, _), poison in zip(items, refused, strict=True)]
+        return [poison or _outputs(event, next(outcomes))
+                for event, poison in zip(events, refused, strict=True)]
 
 
 def make_stage(models: Models, runtime: ClassifierRuntime | None = None) -> ClassifierStage:
@@ -167,15 +169,17 @@ class ClassifierService(Supervisor):
         self.reloader = reloader
         corrections = settings.model_copy(
             update={"consumer_group": settings.consumer_group + CORRECTIONS_GROUP_SUFFIX})
-        super().__init__(
-            SERVICE,
-            runners=[RunnerSlot("classify", lambda: ConsumerRunner(settings, SERVICE, topics.RAW, stage)),
-                     RunnerSlot("corrections", lambda: ConsumerRunner(
-                         corrections, SERVICE, topics.CORRECTIONS,
-                         CorrectionStage(CorrectionStore(db.sessions(self.engine)))),
-                         restart=Restart(*self.RESTART_BACKOFF_S), on_failure=lambda _: CORRECTIONS_FAILED.inc())],
-            tasks=[Task("reload", reloader.run)] if reloader is not None else [],
-            on_stop=self._close)
+
+        def corrections_runner() -> ConsumerRunner:  # a fresh one per restart
+            storing = CorrectionStage(CorrectionStore(db.sessions(self.engine)))
+            return ConsumerRunner(corrections, SERVICE, topics.CORRECTIONS, storing)
+
+        classify = RunnerSlot("classify", lambda: ConsumerRunner(settings, SERVICE, topics.RAW, stage))
+        self._corrections = RunnerSlot("corrections", corrections_runner,
+                                       restart=Restart(*self.RESTART_BACKOFF_S),
+                                       on_failure=lambda _: CORRECTIONS_FAILED.inc())
+        super().__init__(SERVICE, runners=[classify, self._corrections], on_stop=self._close,
+                         tasks=[Task("reload", reloader.run)] if reloader is not None else [])
 
     @property
     def classify(self) -> ConsumerRunner:
@@ -191,7 +195,7 @@ class ClassifierService(Supervisor):
 
     async def run(self) -> None:
         """Until ``stop()``; raises ``RunnerFailed`` when the classifying runner gave up."""
-        self.slots[1].restart = Restart(*self.RESTART_BACKOFF_S)  # as set now (tests shorten it)
+        self._corrections.restart = Restart(*self.RESTART_BACKOFF_S)  # as set now (tests shorten it)
         await super().run()
 
     async def _close(self) -> None:

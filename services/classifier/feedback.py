@@ -33,7 +33,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from shared.codec import PoisonMessage
 from shared.db import sync_url
-from shared.events import REASON_TAG, SENTIMENT_TAG, ClassificationCorrected, Decision, tagged, utcnow
+from shared.events import (REASON_TAG, SENTIMENT_TAG, ClassificationCorrected, Decision, tagged,
+                           utcnow)
 from shared.logging import get_logger
 from shared.runner import Output, PerMessage, RecordMeta
 

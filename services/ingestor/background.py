@@ -30,7 +30,8 @@ class Background:
     the last-event times are flushed after both."""
 
     def __init__(self, watch: SilenceWatch | None, schedulers: list[polling.Scheduler]) -> None:
-        tasks = [Task(f"pollers-{i}", partial(_scheduled, scheduler)) for i, scheduler in enumerate(schedulers)]
+        tasks = [Task(f"pollers-{i}", partial(_scheduled, scheduler))
+                 for i, scheduler in enumerate(schedulers)]
         if watch is not None:
             tasks.append(Task("connector-silence", lambda _stopping: watch.run(), cancel=True))
         self.watch, self.schedulers = watch, schedulers

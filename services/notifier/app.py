@@ -82,15 +82,16 @@ TOPICS = (("", topics.ROUTED), ("unstaffed", topics.UNSTAFFED), ("spiked", topic
 
 class NotifierService(Supervisor):
     """The consumers (one per topic, each in its own group; any failing stops the service) plus
-    the scheduler job; a configured ``Supervisor``: ``run`` until ``stop``, raises ``RunnerFailed``."""
+    the scheduler job: a configured ``Supervisor`` (``run`` until ``stop``; ``RunnerFailed``)."""
 
     def __init__(self, settings: NotifierSettings, paging: Paging, clock: Clock) -> None:
         self.settings, self.paging, self.clock = settings, paging, clock
         stage = NotifierStage(paging, clock)
         self._producer = None  # created in run(): aiokafka needs the running loop
         super().__init__(
-            SERVICE, runners=[RunnerSlot(suffix or "routed", _runner(settings, suffix, topic, stage))
-                              for suffix, topic in TOPICS],
+            SERVICE,
+            runners=[RunnerSlot(suffix or "routed", _runner(settings, suffix, topic, stage))
+                     for suffix, topic in TOPICS],
             jobs=[Periodic("scheduler", settings.scheduler_interval_s, self._tick, at_start=True,
                            failure="scheduler.tick_failed", level="error")],
             on_start=self._start, on_stop=self._stop)
@@ -123,9 +124,11 @@ class NotifierService(Supervisor):
 
 
 def _runner(settings: NotifierSettings, suffix: str, topic: str, stage: NotifierStage):
-    """The factory of one consumer; ``suffix`` names its group (``<group>-<suffix>``, none for routed)."""
+    """The factory of one consumer; ``suffix`` names its group (``<group>-<suffix>``; none: the
+    settings' own group)."""
     if suffix:
-        settings = settings.model_copy(update={"consumer_group": f"{settings.consumer_group}-{suffix}"})
+        group = f"{settings.consumer_group}-{suffix}"
+        settings = settings.model_copy(update={"consumer_group": group})
     return lambda: ConsumerRunner(settings, SERVICE, topic, stage)
 
 

@@ -38,16 +38,19 @@ def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> Rou
     relay = Relay(sessions, settings, "router-outbox", bridge, clock)
     # the lifecycle consumer has its own group (tools/deploy_gen.GROUP_SUFFIX): one group per
     # topic keeps rebalances simple; either consumer failing stops the service (no restart)
-    lifecycle = settings.model_copy(update={"consumer_group": f"{settings.consumer_group}-lifecycle"})
+    group = settings.consumer_group
+    lifecycle = settings.model_copy(update={"consumer_group": f"{group}-lifecycle"})
+    routing = RouterStage(sessions, items, dispatcher, clock, bridge)
+    changes = LifecycleStage(sessions, dispatcher, bridge, relay)
     runners = [
-        RunnerSlot("classified", lambda: ConsumerRunner(
-            settings, SERVICE, topics.CLASSIFIED, RouterStage(sessions, items, dispatcher, clock, bridge))),
-        RunnerSlot("lifecycle", lambda: ConsumerRunner(
-            lifecycle, SERVICE, topics.LIFECYCLE, LifecycleStage(sessions, dispatcher, bridge, relay))),
+        RunnerSlot("classified",
+                   lambda: ConsumerRunner(settings, SERVICE, topics.CLASSIFIED, routing)),
+        RunnerSlot("lifecycle",
+                   lambda: ConsumerRunner(lifecycle, SERVICE, topics.LIFECYCLE, changes)),
     ]
     configs = ConfigStore(sessions, {ROUTING: settings.routing_file, CALENDAR: settings.calendar_file})
-    return RouterRuntime(settings, runners=runners, dispatcher=dispatcher, directory=Directory(sessions),
-                         configs=configs, relay=relay, clock=clock)
+    return RouterRuntime(settings, runners=runners, dispatcher=dispatcher,
+                         directory=Directory(sessions), configs=configs, relay=relay, clock=clock)
 
 
 def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, RouterRuntime]:

@@ -32,8 +32,9 @@ SERVICE = "router"
 
 
 class RouterRuntime(Supervisor):
-    def __init__(self, settings: RouterSettings, *, runners: Sequence[RunnerSlot], dispatcher: Dispatcher,
-                 directory: Directory, configs: ConfigStore, relay: Relay, clock: Callable) -> None:
+    def __init__(self, settings: RouterSettings, *, runners: Sequence[RunnerSlot],
+                 dispatcher: Dispatcher, directory: Directory, configs: ConfigStore, relay: Relay,
+                 clock: Callable) -> None:
         self.settings, self.dispatcher = settings, dispatcher
         self.directory, self.configs, self.relay, self.clock = directory, configs, relay, clock
         self._prepare_lock = asyncio.Lock()
@@ -43,7 +44,8 @@ class RouterRuntime(Supervisor):
         bridge = relay.bridge
         if bridge is not None and bridge.enabled:
             jobs.append(Periodic("webhooks", 1.0, lambda: bridge.deliver_due(self.clock())))
-        super().__init__(SERVICE, runners=runners, jobs=jobs, on_start=self._start, on_stop=relay.close)
+        super().__init__(SERVICE, runners=runners, jobs=jobs, on_start=self._start,
+                         on_stop=relay.close)
 
     async def prepare(self, reload: bool = False) -> None:
         """Load the live configuration and sync the directory, once (again with ``reload``).

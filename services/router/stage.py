@@ -51,13 +51,15 @@ class RouterStage(Stage):
     clock: Clock = utcnow
     bridge: WebhookBridge | None = None
 
-    async def process_batch(self, items: Sequence[tuple[MessageClassified, RecordMeta]]) -> list[list[Output]]:
+    async def process_batch(self, items: Sequence[tuple[MessageClassified, RecordMeta]],
+                            ) -> list[list[Output]]:
         """A poll in one transaction: per message the KPI fact, ledger row, assignment and audit;
         one commit (``on_batch_acked`` marks all queued once the broker acknowledged them)."""
         answers: list[list[Output]] = []
         async with self.sessions() as session:
-            facts, known = await self.items.prefetch(session, [e.data.message.message_key for e, _ in items],
-                                                     [e.data.message.conversation_key for e, _ in items])
+            messages = [event.data.message for event, _ in items]
+            facts, known = await self.items.prefetch(session, [m.message_key for m in messages],
+                                                     [m.conversation_key for m in messages])
             for event, _meta in items:
                 answers.append(await self._handle(session, event, facts, known))
             await session.commit()
@@ -68,9 +70,10 @@ class RouterStage(Stage):
         published = [list(r) for r in results if not isinstance(r, PoisonMessage) and r]
         if not published:
             return
-        await self.items.mark_queued_many([outputs[0].event.data.message.message_key for outputs in published])
-        if self.bridge is not None:
-            events = {o.event.id: o.event for outputs in published for o in outputs}  # per-queue copies share ids
+        keys = [outputs[0].event.data.message.message_key for outputs in published]
+        await self.items.mark_queued_many(keys)
+        if self.bridge is not None:  # per-queue copies share their event's id: each event once
+            events = {o.event.id: o.event for outputs in published for o in outputs}
             await self.bridge.enqueue(list(events.values()), self.clock())
 
     async def _handle(self, session, event: MessageClassified, facts: set[str], known: dict) -> list[Output]:

@@ -127,7 +127,8 @@ async def test_stop_finishes_the_batch_and_commits(kafka_bootstrap, topics_ready
     assert await committed_total(kafka_bootstrap, cfg.consumer_group, raw) == len(seen)
 
 
-async def test_an_event_the_topic_does_not_carry_is_dead_lettered_before_the_stage(kafka_bootstrap, topics_ready):
+async def test_an_event_the_topic_does_not_carry_is_dead_lettered_before_the_stage(kafka_bootstrap,
+                                                                                   topics_ready):
     ns = topics_ready
     raw = topics.qualified(topics.RAW, ns)
     foreign = schemagen.example_events()[1]  # a classified message, on the raw topic
@@ -156,17 +157,20 @@ class Batched(Stage):
 
     async def process_batch(self, items):
         self.polls.append([event.id for event, _ in items])
-        return [PoisonMessage(f"odd {event.id}") if int(event.id[2:]) % 2 else [echoed(event)] for event, _ in items]
+        return [PoisonMessage(f"odd {event.id}") if int(event.id[2:]) % 2 else [echoed(event)]
+                for event, _ in items]
 
     async def on_batch_acked(self, results):
         self.acked.append([r[0].event.id for r in results if not isinstance(r, PoisonMessage)])
 
 
 def echoed(event) -> Output:
-    return Output(topics.CLASSIFIED, schemagen.example_events()[1].model_copy(update={"id": f"out-{event.id}"}))
+    out = schemagen.example_events()[1].model_copy(update={"id": f"out-{event.id}"})
+    return Output(topics.CLASSIFIED, out)
 
 
-async def test_a_batch_stage_answers_per_event_and_hears_once_per_acknowledged_batch(kafka_bootstrap, topics_ready):
+async def test_a_batch_stage_answers_per_event_and_hears_once_per_acknowledged_batch(kafka_bootstrap,
+                                                                                    topics_ready):
     ns = topics_ready
     raw = topics.qualified(topics.RAW, ns)
     await produce(kafka_bootstrap, raw, events(6))
@@ -175,7 +179,7 @@ async def test_a_batch_stage_answers_per_event_and_hears_once_per_acknowledged_b
     assert runner.stage is stage
     await run_until(runner, lambda: runner.state.processed + runner.state.dead_lettered >= 6)
     assert [i for poll in stage.polls for i in poll] == [f"e-{i}" for i in range(6)]
-    assert len(stage.acked) == len(stage.polls)  # once per poll, after its outputs were acknowledged
+    assert len(stage.acked) == len(stage.polls)  # once per poll, after its outputs' acks
     assert [i for poll in stage.acked for i in poll] == ["out-e-0", "out-e-2", "out-e-4"]
     out = decoded(await collect(kafka_bootstrap, topics.qualified(topics.CLASSIFIED, ns), 3))
     assert sorted(e.id for e in out) == ["out-e-0", "out-e-2", "out-e-4"]
@@ -184,7 +188,8 @@ async def test_a_batch_stage_answers_per_event_and_hears_once_per_acknowledged_b
     assert await committed_total(kafka_bootstrap, cfg.consumer_group, raw) == 6
 
 
-async def test_a_failing_batch_hook_fails_the_runner_without_committing(kafka_bootstrap, topics_ready):
+async def test_a_failing_batch_hook_fails_the_runner_without_committing(kafka_bootstrap,
+                                                                       topics_ready):
     ns = topics_ready
     raw = topics.qualified(topics.RAW, ns)
     await produce(kafka_bootstrap, raw, events(2))

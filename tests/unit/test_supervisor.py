@@ -8,7 +8,8 @@ import pytest
 from shared import topics
 from shared.codec import PoisonMessage
 from shared.events import MessageClassified
-from shared.runner import Output, PerMessage, RecordMeta, RunnerFailed, Stage, per_message, refuse_foreign
+from shared.runner import (Output, PerMessage, RecordMeta, RunnerFailed, Stage, per_message,
+                           refuse_foreign)
 from shared.schemagen import example_events
 from shared.supervisor import Periodic, Restart, RunnerSlot, Supervisor, Task
 
@@ -67,7 +68,7 @@ async def test_a_restarted_runner_keeps_the_service_up_and_a_stop_ends_it():
     run = asyncio.create_task(supervisor.run())
     await eventually(lambda: len(built) == 3 and built[2].status == "running")
     assert len(failures) == 2 and supervisor.runners == [vital, built[2]]
-    assert supervisor.live and supervisor.ready and not run.done()  # a restartable runner counts for neither
+    assert supervisor.live and supervisor.ready and not run.done()  # restartable: never counted
     supervisor.stop()
     await asyncio.wait_for(run, 5)
     assert vital.status == built[2].status == "stopped"
@@ -133,7 +134,8 @@ async def test_tasks_get_the_stop_event_or_are_cancelled():
             ended.append("cancelled")
             raise
 
-    supervisor = Supervisor("svc", tasks=[Task("polite", polite), Task("forever", forever, cancel=True)])
+    supervisor = Supervisor("svc", tasks=[Task("polite", polite),
+                                          Task("forever", forever, cancel=True)])
     run = asyncio.create_task(supervisor.run())
     await asyncio.sleep(0.05)
     assert supervisor.live and supervisor.ready  # no runners
@@ -150,11 +152,12 @@ async def test_per_message_adapts_a_function_and_answers_poison_per_event():
 
     stage = per_message(fn)
     assert isinstance(stage, PerMessage)
-    good, bad = await stage.process_batch([(RECEIVED, META), (RECEIVED.model_copy(update={"id": "bad"}), META)])
+    bad_one = RECEIVED.model_copy(update={"id": "bad"})
+    good, bad = await stage.process_batch([(RECEIVED, META), (bad_one, META)])
     assert [o.event for o in good] == [CLASSIFIED] and isinstance(bad, PoisonMessage)
     assert await stage(RECEIVED, META) == [Output(topics.CLASSIFIED, CLASSIFIED)]
     with pytest.raises(PoisonMessage, match="bad one"):
-        await stage(RECEIVED.model_copy(update={"id": "bad"}), META)
+        await stage(bad_one, META)
 
 
 async def test_a_lone_call_hands_the_batch_hook_back_on_the_last_output():
@@ -162,7 +165,8 @@ async def test_a_lone_call_hands_the_batch_hook_back_on_the_last_output():
 
     class Hooked(Stage):
         async def process_batch(self, items):
-            return [[Output(topics.CLASSIFIED, CLASSIFIED), Output(topics.SPIKED, CLASSIFIED)] for _ in items]
+            two = [Output(topics.CLASSIFIED, CLASSIFIED), Output(topics.SPIKED, CLASSIFIED)]
+            return [list(two) for _ in items]
 
         async def on_batch_acked(self, results):
             acked.append(len(results))
@@ -179,5 +183,6 @@ def test_the_registry_says_which_event_type_a_topic_carries():
     assert isinstance(refused, PoisonMessage)
     assert str(refused) == (f"svc cannot handle {RECEIVED.TYPE} on {topics.CLASSIFIED}: "
                             f"it carries {MessageClassified.TYPE}")
-    assert topics.event_type_of(topics.per_queue(topics.ROUTED, "support-de")) == topics.spec(topics.ROUTED).event_type
-    assert topics.event_type_of(topics.spec(topics.RAW).dlq) is None  # a dead-letter topic carries any
+    copy = topics.per_queue(topics.ROUTED, "support-de")
+    assert topics.event_type_of(copy) == topics.spec(topics.ROUTED).event_type
+    assert topics.event_type_of(topics.spec(topics.RAW).dlq) is None  # a dead-letter topic: any
