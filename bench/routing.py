@@ -2,7 +2,7 @@
 through the router's stage — rule match, business-time SLA, ledger row, audit, assignment to
 the least-loaded online agent — beside a baseline measured in the same run: plain inserts of
 the same routed-item rows, one transaction each (persistence alone). Two figures: one message per
-transaction (the stage's ``__call__``), and the batched path production runs (``stage_batch``
+transaction (the stage's ``__call__``), and the batched path production runs (``process_batch``
 over polls of ``max_batch`` records, one transaction each, follow-ups after the acks).
 ``BENCH_ROUTING_ITEMS``.
 """
@@ -37,7 +37,7 @@ def _events(n: int, tag: str):
 
 async def _route_all(url: str, events, batch: int = 0) -> float:
     """Items/s through the router's stage: one message per call and transaction (``batch`` 0),
-    or as production runs it — the runner hands ``stage_batch`` a poll of up to ``batch``
+    or as production runs it — the runner hands ``process_batch`` a poll of up to ``batch``
     records (one transaction) and runs the follow-up (mark published, feed the bridge) once
     the broker acknowledged the outputs."""
     engine = db.engine(url)
@@ -51,10 +51,12 @@ async def _route_all(url: str, events, batch: int = 0) -> float:
     started = time.perf_counter()
     if batch:
         for i in range(0, len(events), batch):
-            for answer in await stage.stage_batch([(e, meta) for e in events[i:i + batch]]):
+            answers = await stage.process_batch([(e, meta) for e in events[i:i + batch]])
+            for answer in answers:
                 for out in answer:
                     if out.on_acked:
                         await out.on_acked()
+            await stage.on_batch_acked(answers)
     else:
         for event in events:
             for out in await stage(event, meta):

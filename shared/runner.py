@@ -1,15 +1,24 @@
-"""The one consumer runner every consuming service uses.
+"""The one consumer runner every consuming service uses, and the one stage contract it drives.
 
-Per batch: poll → decode → stage → produce outputs → await broker acks → commit offset + 1.
-Offsets are committed only after every output of the batch is acknowledged (never
+A stage is a ``Stage``: ``process_batch(items)`` takes the decoded events of one poll, in record
+order, and answers per event (same order) its outputs or a ``PoisonMessage``;
+``on_batch_acked(results)`` runs once the broker acknowledged every output of the batch, before
+the commit. ``PerMessage`` (or ``per_message(fn)`` for a bare function) adapts a stage that
+works one message at a time; a bare ``async fn(event, meta)`` given to the runner is adapted so.
+
+Per batch: poll → decode → refuse events the topic does not carry → stage → produce outputs →
+await broker acks → each output's ``on_acked`` → the stage's ``on_batch_acked`` → commit
+offset + 1. Offsets are committed only after every output of the batch is acknowledged (never
 auto-commit), so a crash at any point replays rather than loses. Failures have names:
 
-* ``PoisonMessage`` (undecodable, invalid, unsupported): dead-lettered with provenance
-  headers, then committed past. Too many in a row stops the runner (a bad deploy must not
-  quietly dead-letter a whole topic).
-* any other exception from the stage is treated as transient: retried with exponential
-  backoff; when retries run out the runner fails *without committing* and the process exits
-  so the orchestrator restarts it and the message is processed again.
+* ``PoisonMessage`` (undecodable, invalid, unsupported, or an event type other than the one
+  ``topics.yaml`` registers for the topic, answered before the stage sees it): dead-lettered
+  with provenance headers, then committed past. Too many in a row stops the runner (a bad
+  deploy must not quietly dead-letter a whole topic).
+* any other exception from the stage is treated as transient: the whole batch is retried with
+  exponential backoff (stages are idempotent); when retries run out the runner fails *without
+  committing* and the process exits so the orchestrator restarts it and the batch is
+  processed again.
 
 ``stop()`` (SIGTERM) lets the in-flight batch finish, commits it and leaves the group.
 """
@@ -19,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -55,14 +64,93 @@ class RecordMeta:
     key: bytes | None
 
 
-Stage = Callable[[Envelope, RecordMeta], Awaitable[Sequence[Output]]]
-# Optional hook: a stage object may also define ``stage_batch(items)`` taking the decoded
-# events of one poll (in record order) and returning, per event and in the same order, its
-# outputs or a ``PoisonMessage`` instance (dead-lettered like one raised by ``stage``). Any
-# raised exception is transient and retries the whole batch. CPU-heavy stages use it to work
-# on many messages at once, off the event loop.
-BatchResult = Sequence[Output] | PoisonMessage
-BatchStage = Callable[[Sequence[tuple[Envelope, RecordMeta]]], Awaitable[Sequence[BatchResult]]]
+Item = tuple[Envelope, RecordMeta]
+Result = Sequence[Output] | PoisonMessage
+MessageFn = Callable[[Envelope, RecordMeta], Awaitable[Sequence[Output]]]
+
+
+class Stage:
+    """The stage contract. Subclasses implement ``process_batch``; any exception it raises is
+    transient and retries the whole batch. CPU-heavy stages work on the whole poll at once,
+    off the event loop; database stages in one transaction."""
+
+    async def process_batch(self, items: Sequence[Item]) -> Sequence[Result]:
+        """Per event of ``items`` (in order): its outputs, or the ``PoisonMessage`` that
+        dead-letters it. Only events of the topic's registered type arrive."""
+        raise NotImplementedError
+
+    async def on_batch_acked(self, results: Sequence[Result]) -> None:
+        """After the broker acknowledged every output of the batch whose ``results`` these
+        are, before the commit (e.g. mark stored items published). Default: nothing."""
+
+    async def __call__(self, event: Envelope, meta: RecordMeta) -> list[Output]:
+        """One event as a batch of one, for callers outside the runner (tests, tools, benches):
+        its outputs, or its ``PoisonMessage`` raised. Such a caller stands in for the broker,
+        so a stage's ``on_batch_acked`` is handed back as the last output's ``on_acked``."""
+        [result] = await self.process_batch([(event, meta)])
+        if isinstance(result, PoisonMessage):
+            raise result
+        outputs = list(result)
+        if outputs and type(self).on_batch_acked is not Stage.on_batch_acked:
+            outputs[-1] = _then(outputs[-1], lambda: self.on_batch_acked([outputs]))
+        return outputs
+
+
+def _then(output: Output, after: Callable[[], Awaitable[None]]) -> Output:
+    """``output`` whose ``on_acked`` also runs ``after`` (after its own)."""
+    own = output.on_acked
+
+    async def both() -> None:
+        if own is not None:
+            await own()
+        await after()
+
+    return replace(output, on_acked=both)
+
+
+class PerMessage(Stage):
+    """Adapter for a stage that works one message at a time: implement ``process``. A
+    ``PoisonMessage`` it raises answers that event only; anything else retries the batch."""
+
+    async def process(self, event: Envelope, meta: RecordMeta) -> Sequence[Output]:
+        raise NotImplementedError
+
+    async def process_batch(self, items: Sequence[Item]) -> list[Result]:
+        results: list[Result] = []
+        for event, meta in items:
+            try:
+                results.append(list(await self.process(event, meta)))
+            except PoisonMessage as exc:
+                results.append(exc)
+        return results
+
+
+class _Function(PerMessage):
+    def __init__(self, fn: MessageFn) -> None:
+        self.fn = fn
+
+    async def process(self, event: Envelope, meta: RecordMeta) -> Sequence[Output]:
+        return await self.fn(event, meta)
+
+
+def per_message(fn: MessageFn) -> Stage:
+    """A stage over ``async fn(event, meta) -> outputs`` (``PoisonMessage`` refuses one)."""
+    return _Function(fn)
+
+
+def as_stage(stage: Stage | MessageFn) -> Stage:
+    """``stage`` itself, or a per-message function (or callable object) adapted."""
+    return stage if isinstance(stage, Stage) else per_message(stage)
+
+
+def refuse_foreign(event: Envelope, topic: str, service: str) -> PoisonMessage | None:
+    """The ``PoisonMessage`` for ``event`` when registered ``topic`` does not carry its type
+    (``topics.yaml``), else ``None``."""
+    expected = topics.event_type_of(topic)
+    if expected is None or event.event_type == expected:
+        return None
+    return PoisonMessage(
+        f"{service} cannot handle {event.event_type} on {topic}: it carries {expected}")
 
 
 class RunnerFailed(RuntimeError):
@@ -82,12 +170,14 @@ class RunnerState:
 class ConsumerRunner:
     """Runs ``stage`` over one registered topic. Not thread-safe; one per process and topic."""
 
-    def __init__(self, settings: ConsumerSettings, service: str, topic: str, stage: Stage) -> None:
+    def __init__(self, settings: ConsumerSettings, service: str, topic: str,
+                 stage: Stage | MessageFn) -> None:
         self.settings = settings
         self.service = service
+        self.registered = topic
         self.topic = topics.qualified(topic, settings.kafka_topic_namespace)
         self.dlq = topics.dlq_for(topic, settings.kafka_topic_namespace)
-        self.stage = stage
+        self.stage = as_stage(stage)
         self.state = RunnerState()
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
@@ -170,76 +260,59 @@ class ConsumerRunner:
         self.state.assignment = sorted(f"{tp.topic}:{tp.partition}" for tp in self._consumer.assignment())
         if not batch:
             return
-        acks: list[asyncio.Future] = []
-        followups: list[Callable[[], Awaitable[None]]] = []
         for tp, records in batch.items():
             metrics.MESSAGES_IN.labels(self.service, tp.topic).inc(len(records))
-        for outputs in await self._process_all([r for records in batch.values() for r in records]):
-            acks.extend([await self._send(out) for out in outputs])
-            followups.extend(out.on_acked for out in outputs if out.on_acked is not None)
+        results = await self._process([r for records in batch.values() for r in records])
+        acks: list[asyncio.Future] = []
+        followups: list[Callable[[], Awaitable[None]]] = []
+        for outputs in results:
+            if not isinstance(outputs, PoisonMessage):
+                acks.extend([await self._send(out) for out in outputs])
+                followups.extend(out.on_acked for out in outputs if out.on_acked is not None)
         await self._await_acks(acks)
         for followup in followups:
             await followup()
+        await self.stage.on_batch_acked(results)
         await self._commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
         self._record_lag(batch)
 
-    async def _process_all(self, records: list[ConsumerRecord]) -> list[Sequence[Output]]:
-        """Outputs per record, in record order: one ``stage_batch`` call when the stage has it."""
-        batch_stage: BatchStage | None = getattr(self.stage, "stage_batch", None)
-        if batch_stage is None:
-            return [await self._process(record) for record in records]
-        results: list[Sequence[Output]] = [() for _ in records]
-        poison: dict[int, PoisonMessage] = {}
-        decoded: list[tuple[int, Envelope, RecordMeta]] = []
-        for i, record in enumerate(records):
+    async def _process(self, records: list[ConsumerRecord]) -> list[Result]:
+        """Per record, in order: the stage's outputs, or the ``PoisonMessage`` it was
+        dead-lettered with (undecodable or foreign ones never reach the stage)."""
+        results: list[Result] = []
+        accepted: list[tuple[int, Item]] = []
+        for record in records:
             try:
-                decoded.append((i, decode(record.headers, record.value),
-                                RecordMeta(record.topic, record.partition, record.offset, record.key)))
+                event = decode(record.headers, record.value)
             except PoisonMessage as exc:
-                poison[i] = exc
-        if decoded:
-            answers = await self._run_batch_stage(batch_stage, [(event, meta) for _, event, meta in decoded])
-            for (i, _, _), answer in zip(decoded, answers, strict=True):
-                if isinstance(answer, PoisonMessage):
-                    poison[i] = answer
-                else:
-                    results[i] = answer
-        for i, record in enumerate(records):
-            if i in poison:
-                await self._dead_letter(record, poison[i])
+                results.append(exc)
+                continue
+            refused = refuse_foreign(event, self.registered, self.service)
+            results.append(refused or ())
+            if refused is None:
+                meta = RecordMeta(record.topic, record.partition, record.offset, record.key)
+                accepted.append((len(results) - 1, (event, meta)))
+        if accepted:
+            answers = await self._run_stage([item for _, item in accepted])
+            for (i, _), answer in zip(accepted, answers, strict=True):
+                results[i] = answer
+        for record, result in zip(records, results, strict=True):
+            if isinstance(result, PoisonMessage):
+                await self._dead_letter(record, result)
             else:
                 self._consecutive_poison = 0
                 self.state.processed += 1
         return results
 
-    async def _run_batch_stage(self, batch_stage: BatchStage,
-                               items: list[tuple[Envelope, RecordMeta]]) -> Sequence[BatchResult]:
-        """``batch_stage`` with the same retry policy as ``_run_stage``, over the whole batch."""
+    async def _run_stage(self, items: list[Item]) -> Sequence[Result]:
+        """``process_batch`` over ``items``, retried as a whole on a transient error."""
         first = items[0][1]
-        answers = await self._with_retries(lambda: batch_stage(items), "batch stage",
-                                           f"from {first.topic}:{first.partition}@{first.offset}")
+        answers = await self._with_retries(lambda: self.stage.process_batch(items), "stage",
+                                           f"at {first.topic}:{first.partition}@{first.offset}")
         if len(answers) != len(items):
-            raise RunnerFailed(f"batch stage returned {len(answers)} results for {len(items)} events")
+            raise RunnerFailed(f"stage returned {len(answers)} results for {len(items)} events")
         self._observe_ages([event for event, _ in items])
         return answers
-
-    async def _process(self, record: ConsumerRecord) -> Sequence[Output]:
-        meta = RecordMeta(record.topic, record.partition, record.offset, record.key)
-        try:
-            event = decode(record.headers, record.value)
-            outputs = await self._run_stage(event, meta)
-        except PoisonMessage as exc:
-            await self._dead_letter(record, exc)
-            return []
-        self._consecutive_poison = 0
-        self.state.processed += 1
-        return outputs
-
-    async def _run_stage(self, event: Envelope, meta: RecordMeta) -> Sequence[Output]:
-        outputs = await self._with_retries(lambda: self.stage(event, meta), "stage",
-                                           f"at {meta.topic}:{meta.partition}@{meta.offset}")
-        self._observe_ages([event])
-        return outputs
 
     async def _with_retries(self, call, what: str, where: str):
         """Await ``call()``; a ``PoisonMessage`` passes through, anything else is transient and

@@ -1,8 +1,9 @@
 """Process plumbing shared by the four services: health and metrics routes, and a
-``serve`` that runs the HTTP app beside the consumer runner with one shutdown path.
+``serve`` that runs the HTTP app beside the service's supervisor (``shared.supervisor``) with
+one shutdown path.
 
-SIGTERM or SIGINT stops the runner (finish the batch, commit, leave the group) and the HTTP
-server together, within the runner's shutdown deadline. If the runner fails, the process
+SIGTERM or SIGINT stops the supervisor (runners finish the batch, commit, leave the group) and
+the HTTP server together, within the runner's shutdown deadline. If it fails, the process
 exits with status 1 so the orchestrator restarts it.
 """
 
@@ -13,17 +14,25 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.logging import get_logger
-from shared.runner import ConsumerRunner, RunnerFailed
+from shared.runner import RunnerFailed
 from shared.settings import CommonSettings
 
 log = get_logger(__name__)
+
+
+class Runnable(Protocol):
+    """What ``serve`` drives beside the HTTP app: a ``Supervisor`` (or one runner)."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 def ops_router(live: Callable[[], bool], ready: Callable[[], bool]) -> APIRouter:
@@ -70,7 +79,7 @@ class QuietServer(uvicorn.Server):
         yield
 
 
-async def serve(app: FastAPI, settings: CommonSettings, runner: ConsumerRunner | None = None) -> int:
+async def serve(app: FastAPI, settings: CommonSettings, runner: Runnable | None = None) -> int:
     """Run ``app`` (and ``runner``) until a signal or a runner failure. Returns an exit code."""
     config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
                             log_config=None, access_log=False, lifespan="on")

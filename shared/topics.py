@@ -90,6 +90,16 @@ def spec(name: str) -> TopicSpec:
     raise UnknownTopic(name)
 
 
+ANY_EVENT_TYPE = "any"  # a dead-letter topic carries whatever was refused
+
+
+def event_type_of(name: str) -> str | None:
+    """The one event type registered topic ``name`` (or a per-queue copy of one) carries, or
+    ``None`` when it carries any (a dead-letter topic). Raises ``UnknownTopic``."""
+    registered = per_queue_parent(name) or spec(name)
+    return None if registered.event_type == ANY_EVENT_TYPE else registered.event_type
+
+
 def qualified(name: str, namespace: str = "") -> str:
     """The broker-side name of a registered topic (or a per-queue copy, see ``per_queue``)
     under ``namespace`` (a plain prefix)."""

@@ -22,12 +22,10 @@ from services.classifier.serving.reload import Reloader, fingerprint
 from services.classifier.settings import ClassifierSettings
 from services.classifier.stage import classify
 from shared import db, topics
-from shared.codec import PoisonMessage
 from shared.events import (
     CanonicalMessage,
     Classification,
     Classified,
-    Envelope,
     IssueSpike,
     MessageClassified,
     MessageReceived,
@@ -36,8 +34,17 @@ from shared.events import (
     utcnow,
 )
 from shared.logging import get_logger
-from shared.runner import BatchResult, ConsumerRunner, Output, RecordMeta, RunnerFailed
+from shared.runner import (
+    ConsumerRunner,
+    Item,
+    MessageFn,
+    Output,
+    Result,
+    Stage,
+    refuse_foreign,
+)
 from shared.service import ops_router
+from shared.supervisor import Restart, RunnerSlot, Supervisor, Task
 
 SERVICE = "classifier"
 SOURCE = "switchboard/classifier"
@@ -49,14 +56,16 @@ SHADOW_CHANGES = Counter("switchboard_classifier_shadow_changes_total",
 SPIKES = Counter("switchboard_classifier_spikes_total", "Widespread-issue events raised", ["key"])
 
 
-class ClassifierStage:
+class ClassifierStage(Stage):
     """The runner stage: ``MessageReceived`` → one ``MessageClassified`` on CLASSIFIED, plus a
     ``WidespreadIssueDetected`` on SPIKED when a message completes a volume spike.
 
-    ``stage_batch`` (used by the runner) classifies all events of a poll together in a worker
-    thread (``asyncio.to_thread``), so polling, heartbeats and acks keep running meanwhile;
-    any other event type is answered with a ``PoisonMessage`` (dead-lettered). Output ids
-    are derived from the input (and spike) identity, so a replay yields the same ids."""
+    ``process_batch`` classifies all events of a poll together in a worker thread
+    (``asyncio.to_thread``), so polling, heartbeats and acks keep running meanwhile. The runner
+    refuses events the raw topic does not carry; called on its own (the API's and the tests'
+    callers), the stage refuses them too, with the runner's check, before they reach the
+    worker. Output ids are derived from the input (and spike) identity, so a replay yields the
+    same ids."""
 
     def __init__(self, runtime: ClassifierRuntime) -> None:
         self.runtime = runtime
@@ -65,22 +74,13 @@ class ClassifierStage:
         """Release the runtime's database connections (shared detectors)."""
         self.runtime.close()
 
-    async def __call__(self, event: Envelope, meta: RecordMeta) -> Sequence[Output]:
-        [answer] = await self.stage_batch([(event, meta)])
-        if isinstance(answer, PoisonMessage):
-            raise answer
-        return answer
-
-    async def stage_batch(self, items: Sequence[tuple[Envelope, RecordMeta]]) -> list[BatchResult]:
-        accepted = [event for event, _ in items if isinstance(event, MessageReceived)]
-        outcomes = iter(await asyncio.to_thread(self.runtime.process, [e.data for e in accepted]) if accepted else ())
-        answers: list[BatchResult] = []
-        for event, _ in items:
-            if not isinstance(event, MessageReceived):
-                answers.append(PoisonMessage(f"{SERVICE} accepts {MessageReceived.TYPE} only, got {event.event_type}"))
-                continue
-            answers.append(_outputs(event, next(outcomes)))
-        return answers
+    async def process_batch(self, items: Sequence[Item]) -> list[Result]:
+        events = [event for event, _ in items]
+        refused = [refuse_foreign(event, topics.RAW, SERVICE) for event in events]
+        accepted = [event.data for event, poison in zip(events, refused, strict=True) if not poison]
+        outcomes = iter(await asyncio.to_thread(self.runtime.process, accepted) if accepted else ())
+        return [poison or _outputs(event, next(outcomes))
+                for event, poison in zip(events, refused, strict=True)]
 
 
 def make_stage(models: Models, runtime: ClassifierRuntime | None = None) -> ClassifierStage:
@@ -154,84 +154,61 @@ CORRECTIONS_FAILED = Counter("switchboard_classifier_corrections_runner_failures
                              "Times the corrections consumer gave up (database or broker) and was restarted")
 
 
-class ClassifierService:
+class ClassifierService(Supervisor):
     """The classifier's two consumers: raw messages → classified (the settings' consumer group),
-    and corrections → stored labelled examples (its own group, ``<group>-corrections``).
+    and corrections → stored labelled examples (its own group, ``<group>-corrections``), plus
+    the model reloader; a ``Supervisor`` configured so.
 
     The corrections runner never holds up classification: when it gives up (its retries
     exhausted, e.g. the database is down) it is logged, counted and started again after a
-    backoff, uncommitted corrections are re-read then; only the classifying runner's failure
-    ends ``run`` with ``RunnerFailed`` (with ``signals_store="database"``, the default,
-    classifying needs the database too: campaign and spike state live there). ``state``,
-    ``live`` and ``ready`` are the classifying runner's; ``corrections`` is the current
-    corrections runner."""
+    backoff (``RESTART_BACKOFF_S``), uncommitted corrections are re-read then; only the
+    classifying runner's failure ends ``run`` with ``RunnerFailed`` (with
+    ``signals_store="database"``, the default, classifying needs the database too: campaign and
+    spike state live there). ``state``, ``live`` and ``ready`` are the classifying runner's;
+    ``corrections`` is the current corrections runner."""
 
     RESTART_BACKOFF_S = (1.0, 60.0)
 
-    def __init__(self, settings: ClassifierSettings, stage: ClassifierStage, engine=None,
+    def __init__(self, settings: ClassifierSettings, stage: Stage | MessageFn, engine=None,
                  reloader: Reloader | None = None) -> None:
         self.engine = engine if engine is not None else db.engine(settings.database_url)
         self.stage = stage
         self.reloader = reloader
-        self.classify = ConsumerRunner(settings, SERVICE, topics.RAW, stage)
-        self._corrections_settings = settings.model_copy(
+        corrections = settings.model_copy(
             update={"consumer_group": settings.consumer_group + CORRECTIONS_GROUP_SUFFIX})
-        self.corrections = self._corrections_runner()
-        self._stopping = asyncio.Event()
 
-    def _corrections_runner(self) -> ConsumerRunner:
-        return ConsumerRunner(self._corrections_settings, SERVICE, topics.CORRECTIONS,
-                              CorrectionStage(CorrectionStore(db.sessions(self.engine))))
+        def corrections_runner() -> ConsumerRunner:  # a fresh one per restart
+            storing = CorrectionStage(CorrectionStore(db.sessions(self.engine)))
+            return ConsumerRunner(corrections, SERVICE, topics.CORRECTIONS, storing)
+
+        classify = RunnerSlot("classify", lambda: ConsumerRunner(settings, SERVICE, topics.RAW, stage))
+        self._corrections = RunnerSlot("corrections", corrections_runner,
+                                       restart=Restart(*self.RESTART_BACKOFF_S),
+                                       on_failure=lambda _: CORRECTIONS_FAILED.inc())
+        super().__init__(SERVICE, runners=[classify, self._corrections], on_stop=self._close,
+                         tasks=[Task("reload", reloader.run)] if reloader is not None else [])
 
     @property
-    def runners(self) -> list[ConsumerRunner]:
-        return [self.classify, self.corrections]
+    def classify(self) -> ConsumerRunner:
+        return self.runner("classify")
+
+    @property
+    def corrections(self) -> ConsumerRunner:
+        return self.runner("corrections")
 
     @property
     def state(self):
         return self.classify.state
 
-    @property
-    def live(self) -> bool:
-        return self.classify.live
-
-    @property
-    def ready(self) -> bool:
-        return self.classify.ready
-
-    def stop(self) -> None:
-        self._stopping.set()
-        for runner in self.runners:
-            runner.stop()
-
     async def run(self) -> None:
-        corrections = asyncio.create_task(self._run_corrections(), name=f"{SERVICE}:corrections")
-        reloading = asyncio.create_task(self.reloader.run(self._stopping), name=f"{SERVICE}:reload") \
-            if self.reloader is not None else None
-        try:
-            await self.classify.run()
-        finally:
-            self.stop()
-            await asyncio.gather(corrections, *([reloading] if reloading else []), return_exceptions=True)
-            await self.engine.dispose()
-            if isinstance(self.stage, ClassifierStage):
-                self.stage.close()
+        """Until ``stop()``; raises ``RunnerFailed`` when the classifying runner gave up."""
+        self._corrections.restart = Restart(*self.RESTART_BACKOFF_S)  # as set now (tests shorten it)
+        await super().run()
 
-    async def _run_corrections(self) -> None:
-        delay, most = self.RESTART_BACKOFF_S
-        while not self._stopping.is_set():
-            try:
-                await self.corrections.run()
-                return
-            except RunnerFailed as exc:
-                CORRECTIONS_FAILED.inc()
-                log.error("classifier.corrections_failed", error=str(exc), restart_in_s=delay)
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-                return
-            except TimeoutError:
-                delay = min(delay * 2, most)
-                self.corrections = self._corrections_runner()
+    async def _close(self) -> None:
+        await self.engine.dispose()
+        if isinstance(self.stage, ClassifierStage):
+            self.stage.close()
 
 
 def build(settings: ClassifierSettings) -> tuple[FastAPI, ClassifierService]:

@@ -38,12 +38,11 @@ from shared.events import (
     SENTIMENT_TAG,
     ClassificationCorrected,
     Decision,
-    Envelope,
     tagged,
     utcnow,
 )
 from shared.logging import get_logger
-from shared.runner import Output, RecordMeta
+from shared.runner import Output, PerMessage, RecordMeta
 
 from .rules.taxonomy import MODEL_REASON, OPEN_LABELS
 from .tables import ClassifierCorrection
@@ -123,16 +122,13 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-class CorrectionStage:
+class CorrectionStage(PerMessage):
     """Runner stage over ``topics.CORRECTIONS``: store, publish nothing."""
 
     def __init__(self, store: CorrectionStore) -> None:
         self.store = store
 
-    async def __call__(self, event: Envelope, meta: RecordMeta) -> Sequence[Output]:
-        if not isinstance(event, ClassificationCorrected):
-            raise PoisonMessage(f"classifier corrections accept {ClassificationCorrected.TYPE} only, "
-                                f"got {event.event_type}")
+    async def process(self, event: ClassificationCorrected, meta: RecordMeta) -> Sequence[Output]:
         data = event.data
         if data.decision is None and not data.tags:
             raise PoisonMessage(f"correction {event.id} carries no label: neither a decision nor tags")

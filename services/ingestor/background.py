@@ -8,7 +8,7 @@ depend on ``INGESTOR_POLLERS_ENABLED``)."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from functools import partial
 
 from services.ingestor import pollers as polling
 from services.ingestor.acceptor import Acceptor
@@ -19,53 +19,68 @@ from services.ingestor.ledger import Ledger
 from services.ingestor.pollers import instagram_mentions, websub
 from services.ingestor.settings import IngestorSettings
 from shared.logging import get_logger
+from shared.supervisor import Supervisor, Task
 
 log = get_logger(__name__)
 
 
-@dataclass
 class Background:
-    scheduler: polling.Scheduler | None
-    watch: SilenceWatch | None
-    tasks: list[asyncio.Task]
-    renewal: polling.Scheduler | None = None
-    mentions: polling.Scheduler | None = None
+    """The ingestor's background parts under one ``Supervisor`` (no consumers): each poller
+    scheduler runs until stop (then releases its leases), the silence watch until cancelled;
+    the last-event times are flushed after both."""
+
+    def __init__(self, watch: SilenceWatch | None, schedulers: list[polling.Scheduler]) -> None:
+        tasks = [Task(f"pollers-{i}", partial(_scheduled, scheduler))
+                 for i, scheduler in enumerate(schedulers)]
+        if watch is not None:
+            tasks.append(Task("connector-silence", lambda _stopping: watch.run(), cancel=True))
+        self.watch, self.schedulers = watch, schedulers
+        self.supervisor = Supervisor("ingestor", tasks=tasks, on_stop=self._flush)
+        self._running = asyncio.create_task(self.supervisor.run(), name="ingestor-background")
 
     async def stop(self) -> None:
         """Stop polling (leases released), then flush the last-event times."""
-        for scheduler in (self.scheduler, self.renewal, self.mentions):
-            if scheduler is not None:
-                await scheduler.stop()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.supervisor.stop()
+        await self._running
+
+    async def _flush(self) -> None:
         if self.watch is not None:
             await self.watch.close()
+
+
+async def _scheduled(scheduler: polling.Scheduler, stopping: asyncio.Event) -> None:
+    """``scheduler`` (already started) until ``stopping``; then it stops and releases its leases."""
+    try:
+        await stopping.wait()
+    finally:
+        await scheduler.stop()
 
 
 def start(settings: IngestorSettings, delivery: Delivery, ledger: Ledger, acceptor: Acceptor,
           health: SourceHealth, sources: dict[str, str]) -> Background:
     """Start the pollers and the silence watch (each only when configured and enabled)."""
-    watch, tasks, scheduler = None, [], None
+    watch, schedulers = None, []
     if settings.silence_enabled:
         watch = SilenceWatch(settings, ledger, delivery, sources)
         health.listen(watch.observe)
-        tasks.append(asyncio.create_task(watch.run(), name="connector-silence"))
     if settings.pollers_enabled and settings.poll_sources:
         scheduler = polling.Scheduler(
             settings, ledger, acceptor, polling.pollers(settings, polling.Quota(ledger, settings.youtube_daily_quota)),
             on_accepted=lambda source, n: health.observe(source, "accepted", n),
             on_error=lambda source, outcome: health.observe(source, outcome))
         scheduler.start()
+        schedulers.append(scheduler)
         log.info("pollers.started", sources=sorted(settings.poll_sources))
-    renewal = None
     if settings.youtube_callback_url and settings.youtube_channels and settings.pollers_enabled:
         renewal = polling.Scheduler(
             settings, ledger, acceptor, {websub.NAME: websub.WebSubRenewal()},
             configs={websub.NAME: websub.config(settings.youtube_hub_url)},
             on_error=lambda source, outcome: health.observe("youtube", outcome))
         renewal.start()
-    return Background(scheduler, watch, tasks, renewal, _mention_worker(settings, ledger, acceptor))
+        schedulers.append(renewal)
+    if (mentions := _mention_worker(settings, ledger, acceptor)) is not None:
+        schedulers.append(mentions)
+    return Background(watch, schedulers)
 
 
 def _mention_worker(settings: IngestorSettings, ledger: Ledger, acceptor: Acceptor) -> polling.Scheduler | None:

@@ -30,7 +30,7 @@ from shared import db, kafka, topics
 from shared.auth import StaticTokens
 from shared.calendar import BusinessCalendar
 from shared.calendar_config import calendar_from, read_spec
-from shared.codec import PoisonMessage, encode
+from shared.codec import encode
 from shared.events import (
     ConnectorStatusChanged,
     Envelope,
@@ -43,43 +43,38 @@ from shared.events import (
     utcnow,
 )
 from shared.logging import get_logger
-from shared.runner import ConsumerRunner, Output, RecordMeta, RunnerFailed
+from shared.runner import ConsumerRunner, RecordMeta, Result, Stage
 from shared.service import ops_router
+from shared.supervisor import Periodic, RunnerSlot, Supervisor
 
 Clock = Callable[[], datetime]
 log = get_logger(__name__)
 
 
 @dataclass
-class NotifierStage:
+class NotifierStage(Stage):
     """Records what an event calls for (incident, digest entry, SLA timers); the scheduler pages."""
 
     paging: Paging
     clock: Clock = utcnow
 
-    async def stage_batch(self, items: Sequence[tuple[Envelope, RecordMeta]]) -> list[list[Output] | PoisonMessage]:
+    async def process_batch(self, items: Sequence[tuple[Envelope, RecordMeta]]) -> list[Result]:
         """A poll in record order: each run of routed items in one transaction
-        (``Paging.on_routed_many``), other events one by one; an event of a type the notifier does
-        not handle is answered as poison (dead-lettered), the others stand. Any other exception
-        leaves the run's items unstored and the poll is retried (idempotently)."""
-        answers: list[list[Output] | PoisonMessage] = []
+        (``Paging.on_routed_many``), other events one by one. Any exception leaves the run's
+        items unstored and the poll is retried (idempotently)."""
+        answers: list[Result] = []
         for routed, group in groupby(items, key=lambda item: isinstance(item[0], ItemRouted)):
             run = list(group)
             if routed:
                 await self.paging.on_routed_many([event for event, _ in run], self.clock())
-                answers.extend([] for _ in run)
-                continue
-            for event, meta in run:
-                try:
-                    answers.append(await self(event, meta))
-                except PoisonMessage as exc:
-                    answers.append(exc)
+            else:
+                for event, _ in run:
+                    await self._one(event)
+            answers.extend([] for _ in run)
         return answers
 
-    async def __call__(self, event: Envelope, meta: RecordMeta) -> list[Output]:
-        if isinstance(event, ItemRouted):
-            await self.paging.on_routed(event, self.clock())
-        elif isinstance(event, QueueUnstaffed):
+    async def _one(self, event: Envelope) -> None:
+        if isinstance(event, QueueUnstaffed):
             await self.paging.on_unstaffed(event, self.clock())
         elif isinstance(event, WidespreadIssueDetected):
             await self.paging.on_spike(event, self.clock())
@@ -87,73 +82,45 @@ class NotifierStage:
             await self.paging.on_lifecycle(event, self.clock())
         elif isinstance(event, ConnectorStatusChanged):
             await self.paging.on_connector(event, self.clock())
-        else:
-            raise PoisonMessage(f"notifier cannot handle {event.event_type}")
-        return []
 
 
-class NotifierService:
-    """The consumers plus the scheduler loop; ``run`` until ``stop``. Raises ``RunnerFailed``."""
+SERVICE = "notifier"
+TOPICS = (("", topics.ROUTED), ("unstaffed", topics.UNSTAFFED), ("spiked", topics.SPIKED),
+          ("lifecycle", topics.LIFECYCLE), ("connectors", topics.CONNECTORS))
+
+
+class NotifierService(Supervisor):
+    """The consumers (one per topic, each in its own group; any failing stops the service) plus
+    the scheduler job: a configured ``Supervisor`` (``run`` until ``stop``; ``RunnerFailed``)."""
 
     def __init__(self, settings: NotifierSettings, paging: Paging, clock: Clock) -> None:
         self.settings, self.paging, self.clock = settings, paging, clock
         stage = NotifierStage(paging, clock)
-        def group(suffix: str) -> NotifierSettings:  # one runner per topic, each in its own group
-            return settings.model_copy(update={"consumer_group": f"{settings.consumer_group}-{suffix}"})
-
-        self.runners = [ConsumerRunner(settings, "notifier", topics.ROUTED, stage),
-                        ConsumerRunner(group("unstaffed"), "notifier", topics.UNSTAFFED, stage),
-                        ConsumerRunner(group("spiked"), "notifier", topics.SPIKED, stage),
-                        ConsumerRunner(group("lifecycle"), "notifier", topics.LIFECYCLE, stage),
-                        ConsumerRunner(group("connectors"), "notifier", topics.CONNECTORS, stage)]
-        self._stopping = asyncio.Event()
         self._producer = None  # created in run(): aiokafka needs the running loop
-        self.scheduler_failed: str | None = None
+        super().__init__(
+            SERVICE,
+            runners=[RunnerSlot(suffix or "routed", _runner(settings, suffix, topic, stage))
+                     for suffix, topic in TOPICS],
+            jobs=[Periodic("scheduler", settings.scheduler_interval_s, self._tick, at_start=True,
+                           failure="scheduler.tick_failed", level="error")],
+            on_start=self._start, on_stop=self._stop)
 
     @property
     def state(self):
         return self.runners[0].state
 
-    @property
-    def live(self) -> bool:
-        return self.scheduler_failed is None and all(r.live for r in self.runners)
-
-    @property
-    def ready(self) -> bool:
-        return all(r.ready for r in self.runners)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        for runner in self.runners:
-            runner.stop()
-
-    async def run(self) -> None:
+    async def _start(self) -> None:
         self._producer = kafka.producer(self.settings, "notifier-pages")
         await self._producer.start()
         self.paging.publish = self._publish
-        try:
-            tasks = [asyncio.create_task(r.run()) for r in self.runners] + [asyncio.create_task(self._schedule())]
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            self.stop()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for task in done:
-                if task.exception() is not None:
-                    raise RunnerFailed(str(task.exception())) from task.exception()
-        finally:
-            await self._producer.stop()
 
-    async def _schedule(self) -> None:
-        """Every ``scheduler_interval_s``: fire what is due by the injected clock. An error is logged
-        and retried next time (the timers are rows: nothing is lost)."""
-        while not self._stopping.is_set():
-            try:
-                await self.paging.tick(self.clock())
-            except Exception as exc:  # noqa: BLE001 - keep the loop; the rows stay due
-                log.error("scheduler.tick_failed", error=f"{type(exc).__name__}: {exc}")
-            try:
-                await asyncio.wait_for(self._stopping.wait(), self.settings.scheduler_interval_s)
-            except TimeoutError:
-                pass
+    async def _stop(self) -> None:
+        await self._producer.stop()
+
+    async def _tick(self) -> None:
+        """Fire what is due by the injected clock; an error is logged and retried next time (the
+        timers are rows: nothing is lost)."""
+        await self.paging.tick(self.clock())
 
     async def _publish(self, events: list[PageSent]) -> None:
         """Record sent pages on the pages topic (audit, reporting); failures are logged, the page stands."""
@@ -163,6 +130,15 @@ class NotifierService:
             await asyncio.gather(*futures)
         except Exception as exc:  # noqa: BLE001 - the page was delivered; say the record is missing
             log.error("pages.publish_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def _runner(settings: NotifierSettings, suffix: str, topic: str, stage: NotifierStage):
+    """The factory of one consumer; ``suffix`` names its group (``<group>-<suffix>``; none: the
+    settings' own group)."""
+    if suffix:
+        group = f"{settings.consumer_group}-{suffix}"
+        settings = settings.model_copy(update={"consumer_group": group})
+    return lambda: ConsumerRunner(settings, SERVICE, topic, stage)
 
 
 def load_calendar(settings: NotifierSettings, now: datetime) -> BusinessCalendar:

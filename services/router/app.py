@@ -14,7 +14,7 @@ from services.router.dispatcher import Dispatcher
 from services.router.lifecycle import LifecycleStage
 from services.router.outbox import Relay
 from services.router.reviews import Reviews
-from services.router.runtime import RouterRuntime
+from services.router.runtime import SERVICE, RouterRuntime
 from services.router.settings import RouterSettings
 from services.router.stage import Clock, RouterStage
 from services.router.store import Directory, RoutedItems
@@ -23,6 +23,7 @@ from shared import db, topics
 from shared.events import utcnow
 from shared.runner import ConsumerRunner
 from shared.service import ops_router
+from shared.supervisor import RunnerSlot
 
 
 def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> RouterRuntime:
@@ -34,14 +35,21 @@ def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> Rou
                            {k: v.get_secret_value() for k, v in settings.webhook_secrets.items()},
                            settings.webhook_timeout_s, settings.webhook_filters)
     relay = Relay(sessions, settings, "router-outbox", bridge, clock)
+    # the lifecycle consumer has its own group (tools/deploy_gen.GROUP_SUFFIX): one group per
+    # topic keeps rebalances simple; either consumer failing stops the service (no restart)
+    group = settings.consumer_group
+    lifecycle = settings.model_copy(update={"consumer_group": f"{group}-lifecycle"})
+    routing = RouterStage(sessions, items, dispatcher, clock, bridge)
+    changes = LifecycleStage(sessions, dispatcher, bridge, relay)
     runners = [
-        ConsumerRunner(settings, "router", topics.CLASSIFIED, RouterStage(sessions, items, dispatcher, clock, bridge)),
-        # its own group (tools/deploy_gen.GROUP_SUFFIX): one group per topic keeps rebalances simple
-        ConsumerRunner(settings.model_copy(update={"consumer_group": f"{settings.consumer_group}-lifecycle"}),
-                       "router", topics.LIFECYCLE, LifecycleStage(sessions, dispatcher, bridge, relay)),
+        RunnerSlot("classified",
+                   lambda: ConsumerRunner(settings, SERVICE, topics.CLASSIFIED, routing)),
+        RunnerSlot("lifecycle",
+                   lambda: ConsumerRunner(lifecycle, SERVICE, topics.LIFECYCLE, changes)),
     ]
     configs = ConfigStore(sessions, {ROUTING: settings.routing_file, CALENDAR: settings.calendar_file})
-    return RouterRuntime(settings, runners, dispatcher, Directory(sessions), configs, relay, clock)
+    return RouterRuntime(settings, runners=runners, dispatcher=dispatcher,
+                         directory=Directory(sessions), configs=configs, relay=relay, clock=clock)
 
 
 def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, RouterRuntime]:

@@ -34,14 +34,13 @@ from shared.events import (
     ClassificationCorrected,
     Correction,
     Decision,
-    Envelope,
     HelpdeskItemUpdated,
     Lifecycle,
     LifecycleAction,
     derived_id,
 )
 from shared.logging import get_logger
-from shared.runner import Output, RecordMeta
+from shared.runner import Output, PerMessage, RecordMeta
 
 log = get_logger(__name__)
 
@@ -51,18 +50,16 @@ class UnknownItem(LookupError):
 
 
 @dataclass
-class LifecycleStage:
+class LifecycleStage(PerMessage):
     sessions: Callable
     dispatcher: Dispatcher
     bridge: WebhookBridge | None = None  # fed by the outbox relay now; kept for callers
     relay: Relay | None = None
 
-    async def __call__(self, event: Envelope, meta: RecordMeta) -> list[Output]:
+    async def process(self, event: HelpdeskItemUpdated, meta: RecordMeta) -> list[Output]:
         """Apply the change; what it causes (re-offers, a re-tag correction) is written to the
         outbox in the same transactions and published by the relay, so a crash after the
         commit cannot lose it (a redelivered lifecycle event is a no-op by then)."""
-        if not isinstance(event, HelpdeskItemUpdated):
-            raise PoisonMessage(f"router lifecycle expects {HelpdeskItemUpdated.TYPE}, got {event.event_type}")
         try:
             freed = await self.apply(event.id, event.data, actor=event.source, correlation_id=event.correlation_id)
         except UnknownItem as exc:

@@ -1,8 +1,9 @@
-"""The router's moving parts in one object with the runner's interface (``run``, ``stop``,
-``live``, ``ready``): the classified-topic consumer, the helpdesk-lifecycle consumer, the
-sweeper that periodically re-offers waiting items (relaxing skills as they wait), and the
-outbox relay that publishes what the sweeper, the lifecycle consumer and the API committed
-(``outbox.py``) — on start (what a crash left unsent), every second, and when woken.
+"""The router's moving parts as one configured ``Supervisor`` (``run``, ``stop``, ``live``,
+``ready``): the classified-topic consumer, the helpdesk-lifecycle consumer (either failing stops
+the service), the sweeper that periodically re-offers waiting items (relaxing skills as they
+wait), the webhook deliveries, and the outbox relay that publishes what the sweeper, the
+lifecycle consumer and the API committed (``outbox.py``) — on start (what a crash left unsent),
+every second, when woken, and once more on stop.
 
 Start-up first loads admin-edited configuration from the database (falling back to the
 files) and syncs the directory, so agents and SLA policies exist before the first message.
@@ -11,8 +12,7 @@ files) and syncs the directory, so agents and SLA policies exist before the firs
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import IntegrityError
 
@@ -24,32 +24,28 @@ from services.router.settings import RouterSettings
 from services.router.store import Directory
 from shared.broker import BrokerError
 from shared.logging import get_logger
-from shared.runner import ConsumerRunner, RunnerFailed
+from shared.runner import RunnerFailed
+from shared.supervisor import Periodic, RunnerSlot, Supervisor
 
 log = get_logger(__name__)
+SERVICE = "router"
 
 
-class RouterRuntime:
-    def __init__(self, settings: RouterSettings, runners: list[ConsumerRunner], dispatcher: Dispatcher,
-                 directory: Directory, configs: ConfigStore, relay: Relay, clock: Callable) -> None:
-        self.settings, self.runners, self.dispatcher = settings, runners, dispatcher
+class RouterRuntime(Supervisor):
+    def __init__(self, settings: RouterSettings, *, runners: Sequence[RunnerSlot],
+                 dispatcher: Dispatcher, directory: Directory, configs: ConfigStore, relay: Relay,
+                 clock: Callable) -> None:
+        self.settings, self.dispatcher = settings, dispatcher
         self.directory, self.configs, self.relay, self.clock = directory, configs, relay, clock
-        self._stopping = asyncio.Event()
         self._prepare_lock = asyncio.Lock()
         self.started = False
-
-    @property
-    def live(self) -> bool:
-        return all(r.live for r in self.runners)
-
-    @property
-    def ready(self) -> bool:
-        return all(r.ready for r in self.runners)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        for r in self.runners:
-            r.stop()
+        jobs = [Periodic("sweep", settings.sweep_interval_s, self.sweep),
+                Periodic("outbox", 1.0, relay.drain, at_start=True, final=True, wake=relay.wake)]
+        bridge = relay.bridge
+        if bridge is not None and bridge.enabled:
+            jobs.append(Periodic("webhooks", 1.0, lambda: bridge.deliver_due(self.clock())))
+        super().__init__(SERVICE, runners=runners, jobs=jobs, on_start=self._start,
+                         on_stop=relay.close)
 
     async def prepare(self, reload: bool = False) -> None:
         """Load the live configuration and sync the directory, once (again with ``reload``).
@@ -76,31 +72,13 @@ class RouterRuntime:
         """Create the per-queue routed topics of the live configuration (existing ones stay)."""
         return await queuetopics.ensure(self.settings, self.dispatcher.state.config)
 
-    async def run(self) -> None:
-        """Run consumers, sweeper and relay until ``stop()``; raises ``RunnerFailed`` if a consumer fails."""
+    async def _start(self) -> None:
+        """Before the consumers: the configuration, and the per-queue topics it names."""
         await self.prepare()
         try:
             await self.ensure_queue_topics()
         except BrokerError as exc:
             raise RunnerFailed(f"cannot create the per-queue routed topics: {exc}") from exc
-        sweeper = asyncio.create_task(self._sweep_forever(), name="router-sweeper")
-        deliverer = asyncio.create_task(self._deliver_forever(), name="router-webhooks")
-        relayer = asyncio.create_task(self._relay_forever(), name="router-outbox")
-        tasks = [asyncio.create_task(r.run()) for r in self.runners]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            self.stop()  # one consumer gave up or all stopped: the others follow
-            results = await asyncio.gather(*tasks, return_exceptions=True)
-        finally:
-            self._stopping.set()
-            self.relay.notify()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(sweeper, deliverer, relayer)
-            await self.relay.close()
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            self.stop()
-            raise RunnerFailed(str(failures[0]))
 
     async def sweep(self) -> int:
         """Re-offer waiting items once (assignments go to the outbox with them), remind the
@@ -118,35 +96,3 @@ class RouterRuntime:
             await self.relay.drain()
         except Exception as exc:  # noqa: BLE001 - committed; the relay loop publishes it later
             log.warning("router.outbox_deferred", error=f"{type(exc).__name__}: {exc}")
-
-    async def _relay_forever(self) -> None:
-        """Publish the outbox: at once (what a crash left), then every second or when woken."""
-        while True:
-            try:
-                await self.relay.drain()
-            except Exception as exc:  # noqa: BLE001 - rows stay unsent; the next round retries
-                log.warning("router.outbox_failed", error=f"{type(exc).__name__}: {exc}")
-            if self._stopping.is_set():
-                return
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.relay.wake.wait(), timeout=1.0)
-            self.relay.wake.clear()
-
-    async def _sweep_forever(self) -> None:
-        await self._every(self.settings.sweep_interval_s, self.sweep, "router.sweep_failed")
-
-    async def _deliver_forever(self) -> None:
-        bridge = self.relay.bridge
-        if bridge is not None and bridge.enabled:
-            await self._every(1.0, lambda: bridge.deliver_due(self.clock()), "router.webhooks_failed")
-
-    async def _every(self, interval_s: float, job: Callable, failure: str) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=interval_s)
-            if self._stopping.is_set():
-                return
-            try:
-                await job()
-            except Exception as exc:  # noqa: BLE001 - the next round retries; consumers keep going
-                log.warning(failure, error=f"{type(exc).__name__}: {exc}")

@@ -28,7 +28,6 @@ from shared import topics
 from shared.codec import PoisonMessage
 from shared.events import (
     Assignment,
-    Envelope,
     ItemRouted,
     MessageClassified,
     QueueUnstaffed,
@@ -37,7 +36,7 @@ from shared.events import (
     utcnow,
 )
 from shared.logging import get_logger
-from shared.runner import Output, RecordMeta
+from shared.runner import Output, RecordMeta, Result, Stage
 
 Clock = Callable[[], datetime]
 log = get_logger(__name__)
@@ -50,41 +49,37 @@ def assignment_of(row: RoutedItem, cause: str = "routed") -> Assignment:
 
 
 @dataclass
-class RouterStage:
+class RouterStage(Stage):
     sessions: Callable
     items: RoutedItems
     dispatcher: Dispatcher
     clock: Clock = utcnow
     bridge: WebhookBridge | None = None
 
-    async def __call__(self, event: Envelope, meta: RecordMeta) -> list[Output]:
-        """One message in its own transaction (the batch hook is the usual path)."""
-        [answer] = await self.stage_batch([(event, meta)])
-        if isinstance(answer, PoisonMessage):
-            raise answer
-        return list(answer)
-
-    async def stage_batch(self, items: Sequence[tuple[Envelope, RecordMeta]]) -> list[list[Output] | PoisonMessage]:
+    async def process_batch(self, items: Sequence[tuple[MessageClassified, RecordMeta]],
+                            ) -> list[list[Output]]:
         """A poll in one transaction: per message the KPI fact, ledger row, assignment and audit;
-        one commit; after the broker acknowledged every output, one update marks all queued."""
-        answers: list[list[Output] | PoisonMessage] = []
-        published: list[tuple[str, list[Envelope]]] = []
+        one commit (``on_batch_acked`` marks all queued once the broker acknowledged them)."""
+        answers: list[list[Output]] = []
         async with transaction(self.sessions) as repo:
-            classified = [e.data.message for e, _ in items if isinstance(e, MessageClassified)]
-            facts, known = await repo.prefetch([m.message_key for m in classified],
-                                               [m.conversation_key for m in classified])
+            messages = [event.data.message for event, _ in items]
+            facts, known = await repo.prefetch([m.message_key for m in messages],
+                                               [m.conversation_key for m in messages])
             for event, _meta in items:
-                if not isinstance(event, MessageClassified):
-                    answers.append(PoisonMessage(f"router expects {MessageClassified.TYPE}, got {event.event_type}"))
-                    continue
-                outputs = await self._handle(repo, event, facts, known)
-                answers.append(outputs)
-                if outputs:
-                    published.append((outputs[0].event.data.message.message_key, [o.event for o in outputs]))
+                answers.append(await self._handle(repo, event, facts, known))
             await repo.commit()
-        if published:
-            self._on_acked(answers, published)
         return answers
+
+    async def on_batch_acked(self, results: Sequence[Result]) -> None:
+        """One update marks every published item queued; the webhook bridge gets the events."""
+        published = [list(r) for r in results if not isinstance(r, PoisonMessage) and r]
+        if not published:
+            return
+        keys = [outputs[0].event.data.message.message_key for outputs in published]
+        await self.items.mark_queued_many(keys)
+        if self.bridge is not None:  # per-queue copies share their event's id: each event once
+            events = {o.event.id: o.event for outputs in published for o in outputs}
+            await self.bridge.enqueue(list(events.values()), self.clock())
 
     async def _handle(self, repo: Repository, event: MessageClassified, facts: set[str],
                       known: dict[str, RoutedItem]) -> list[Output]:
@@ -103,20 +98,6 @@ class RouterStage:
             return []
         made = await self.dispatcher.place(repo, row, now)
         return await self._outputs(repo, event, item, row, made)
-
-    def _on_acked(self, answers: list, published: list[tuple[str, list[Envelope]]]) -> None:
-        """Attach one follow-up to the batch's last output: mark every item queued, feed the bridge."""
-        keys = [key for key, _ in published]
-        events = list({e.id: e for _, evs in published for e in evs}.values())  # per-queue copies share ids
-
-        async def mark() -> None:
-            await self.items.mark_queued_many(keys)
-            if self.bridge is not None:
-                await self.bridge.enqueue(events, self.clock())
-
-        last = max(i for i, a in enumerate(answers) if isinstance(a, list) and a)
-        tail = answers[last][-1]
-        answers[last][-1] = Output(tail.topic, tail.event, on_acked=mark)
 
     async def _outputs(self, repo: Repository, event: MessageClassified, item: Routed,
                        row: RoutedItem, made: Assignment | None) -> list[Output]:

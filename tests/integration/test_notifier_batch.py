@@ -80,15 +80,15 @@ async def test_a_redelivered_poll_writes_nothing_twice(database_url, tmp_path, s
     stage = NotifierStage(paging, clock)
     poll = [routed(0, conversation="conv-a"), routed(1, conversation="conv-a"),
             routed(2, Urgency.NORMAL, conversation="conv-d", deadline_min=24 * 60), routed(0, conversation="conv-a")]
-    assert await stage.stage_batch([(e, META) for e in poll]) == [[], [], [], []]
+    assert await stage.process_batch([(e, META) for e in poll]) == [[], [], [], []]
     stored = [await rows(paging, t) for t in (IncidentItem, SlaTimer, DigestItem)]
     assert stored == [2, 6, 1], "an event twice in one poll attaches once"
-    await stage.stage_batch([(e, META) for e in poll])  # the runner retried it, or the group rebalanced
+    await stage.process_batch([(e, META) for e in poll])  # the runner retried it, or the group rebalanced
     assert [await rows(paging, t) for t in (IncidentItem, SlaTimer, DigestItem)] == stored
     [incident] = await paging.incidents.listing()
     assert incident.item_count == 2
     # a later poll redelivering one item next to a new one: the new one joins the stored incident
-    await stage.stage_batch([(e, META) for e in (poll[1], routed(3, conversation="conv-a"))])
+    await stage.process_batch([(e, META) for e in (poll[1], routed(3, conversation="conv-a"))])
     [incident] = await paging.incidents.listing()
     assert incident.item_count == 3 and await rows(paging, IncidentItem) == 3
     await paging.tick(clock())
@@ -100,7 +100,7 @@ async def test_two_replicas_storing_the_same_poll_at_once_store_it_once(database
     clock, path = Clock(SUNDAY_NIGHT), oncall_file(tmp_path, sink.url)
     stages = [NotifierStage(notifier(database_url, path, sink.url, clock)[1], clock) for _ in range(2)]
     poll = [(routed(i, conversation="conv-r"), META) for i in range(5)]
-    await asyncio.gather(*(stage.stage_batch(poll) for stage in stages))  # the loser plans again after its conflict
+    await asyncio.gather(*(stage.process_batch(poll) for stage in stages))  # the loser plans again after its conflict
     paging = stages[0].paging
     [incident] = await paging.incidents.listing()
     assert incident.item_count == 5 and await rows(paging, IncidentItem) == 5 and await rows(paging, SlaTimer) == 10
@@ -110,19 +110,19 @@ async def test_two_items_of_one_conversation_in_one_poll_behave_as_in_order(data
     clock = Clock(SUNDAY_NIGHT)
     _, paging = notifier(database_url, oncall_file(tmp_path, sink.url), sink.url, clock)
     stage = NotifierStage(paging, clock)
-    await stage.stage_batch([(routed(0, conversation="conv-x"), META)])
+    await stage.process_batch([(routed(0, conversation="conv-x"), META)])
     [old] = await paging.incidents.listing()
     await paging.resolve(old.id, "test", clock())  # the conversation's next items open a new incident
     poll = [with_text(routed(1, conversation="conv-x"), "first of the burst"),
             routed(2, Urgency.LOW, conversation="conv-x"),
             with_text(routed(3, conversation="conv-x"), "second of the burst")]
-    await stage.stage_batch([(e, META) for e in poll])
+    await stage.process_batch([(e, META) for e in poll])
     incidents = {i.id: i for i in await paging.incidents.listing()}
     [new] = [i for i in incidents.values() if i.id != old.id]
     assert incidents[old.id].status == "resolved" and incidents[old.id].item_count == 1
     assert new.status == "triggered" and new.item_count == 2, "the low-urgency item goes to the digest"
     assert "first of the burst" in new.summary, "the poll's first item of the conversation opened the incident"
-    await stage.stage_batch([(routed(4, conversation="conv-x"), META)])
+    await stage.process_batch([(routed(4, conversation="conv-x"), META)])
     assert (await paging.incidents.get(new.id)).item_count == 3
     assert await rows(paging, DigestItem) == 1 and await rows(paging, SlaTimer) == 8  # none for the low one
 

@@ -81,7 +81,7 @@ async def test_drops_and_noise_are_kept_with_their_evidence_once_and_replies_are
     drop, noise, reply = message(1), message(2, "tag", tags=("praise", "sentiment:positive")), message(3, "reply")
     # one poll with a duplicate inside, then a redelivery of the whole poll: nothing doubles
     for _ in range(2):
-        answers = await stage(runtime).stage_batch([(drop, META), (noise, META), (drop, META), (reply, META)])
+        answers = await stage(runtime).process_batch([(drop, META), (noise, META), (drop, META), (reply, META)])
         assert [a == [] for a in answers] == [True, True, True, False]
     triaged = {r.message_key: r for r in await rows_of(runtime, TriageMessage)}
     assert set(triaged) == {drop.data.message.message_key, noise.data.message.message_key}
@@ -106,7 +106,7 @@ async def test_listing_filters_paginates_newest_first_and_scopes_teams(router):
                       tags=("spam",) if n % 3 == 0 else ("chatter",), platform=Platform.X if n == 7 else None,
                       channel=ChannelKind.DIRECT_MESSAGE if n == 8 else ChannelKind.PUBLIC_COMMENT)
               for n in range(1, 13)]
-    await stage(runtime).stage_batch([(e, META) for e in events])
+    await stage(runtime).process_batch([(e, META) for e in events])
     keys = {n: e.data.message.message_key for n, e in enumerate(events, 1)}
 
     async def listed(query: str = "", headers=ADMIN) -> list[int]:
@@ -140,7 +140,7 @@ async def test_listing_filters_paginates_newest_first_and_scopes_teams(router):
     assert (seen, pages) == (list(range(12, 0, -1)), 3)
     # rows arriving at the same instant are split by key, not lost between pages
     same = [message(100 + n, minutes=30) for n in range(3)]
-    await stage(runtime).stage_batch([(e, META) for e in same])
+    await stage(runtime).process_batch([(e, META) for e in same])
     one = (await http.get("/v1/triage?limit=2", headers=ADMIN)).json()
     two = (await http.get(f"/v1/triage?limit=2&cursor={one['next']}", headers=ADMIN)).json()
     assert [i["message_key"].rsplit(":", 1)[1] for i in one["items"] + two["items"]] == ["m-102", "m-101", "m-100", "m-12"]

@@ -1,5 +1,6 @@
 """The shared consumer runner against the real broker: outputs before commits, poison to the
-dead-letter topic with provenance, retries, failure without commit, and graceful stop."""
+dead-letter topic with provenance, retries, failure without commit, graceful stop, the topic's
+event type enforced before the stage, and the batch contract with its acknowledgement hook."""
 
 import asyncio
 import uuid
@@ -7,7 +8,8 @@ import uuid
 import pytest
 
 from shared import schemagen, topics
-from shared.runner import ConsumerRunner, Output, RunnerFailed
+from shared.codec import PoisonMessage
+from shared.runner import ConsumerRunner, Output, RunnerFailed, Stage
 from shared.settings import ConsumerSettings
 from tests.kafkautil import collect, committed_total, decoded, produce, produce_raw
 
@@ -123,3 +125,81 @@ async def test_stop_finishes_the_batch_and_commits(kafka_bootstrap, topics_ready
     await run_until(runner, lambda: len(seen) >= 1)
     assert runner.state.status == "stopped"
     assert await committed_total(kafka_bootstrap, cfg.consumer_group, raw) == len(seen)
+
+
+async def test_an_event_the_topic_does_not_carry_is_dead_lettered_before_the_stage(kafka_bootstrap,
+                                                                                   topics_ready):
+    ns = topics_ready
+    raw = topics.qualified(topics.RAW, ns)
+    foreign = schemagen.example_events()[1]  # a classified message, on the raw topic
+    await produce(kafka_bootstrap, raw, [*events(1), foreign, *events(2)[1:]])
+    seen = []
+
+    async def record(event, meta):
+        seen.append(event.id)
+        return []
+
+    runner = ConsumerRunner(settings(kafka_bootstrap, ns), "test", topics.RAW, record)
+    await run_until(runner, lambda: runner.state.processed + runner.state.dead_lettered >= 3)
+    assert seen == ["e-0", "e-1"] and (runner.state.processed, runner.state.dead_lettered) == (2, 1)
+    [dead] = await collect(kafka_bootstrap, topics.dlq_for(topics.RAW, ns), 1)
+    headers = {k: v.decode() for k, v in dead.headers}
+    assert headers["dlq.error.type"] == "PoisonMessage"
+    assert f"test cannot handle {foreign.TYPE} on {topics.RAW}" in headers["dlq.error"]
+
+
+class Batched(Stage):
+    """Answers a whole poll: poison for odd ids, an output for the others; records the hook."""
+
+    def __init__(self) -> None:
+        self.polls: list[list[str]] = []
+        self.acked: list[list[str]] = []
+
+    async def process_batch(self, items):
+        self.polls.append([event.id for event, _ in items])
+        return [PoisonMessage(f"odd {event.id}") if int(event.id[2:]) % 2 else [echoed(event)]
+                for event, _ in items]
+
+    async def on_batch_acked(self, results):
+        self.acked.append([r[0].event.id for r in results if not isinstance(r, PoisonMessage)])
+
+
+def echoed(event) -> Output:
+    out = schemagen.example_events()[1].model_copy(update={"id": f"out-{event.id}"})
+    return Output(topics.CLASSIFIED, out)
+
+
+async def test_a_batch_stage_answers_per_event_and_hears_once_per_acknowledged_batch(kafka_bootstrap,
+                                                                                    topics_ready):
+    ns = topics_ready
+    raw = topics.qualified(topics.RAW, ns)
+    await produce(kafka_bootstrap, raw, events(6))
+    stage, cfg = Batched(), settings(kafka_bootstrap, ns)
+    runner = ConsumerRunner(cfg, "test", topics.RAW, stage)
+    assert runner.stage is stage
+    await run_until(runner, lambda: runner.state.processed + runner.state.dead_lettered >= 6)
+    assert [i for poll in stage.polls for i in poll] == [f"e-{i}" for i in range(6)]
+    assert len(stage.acked) == len(stage.polls)  # once per poll, after its outputs' acks
+    assert [i for poll in stage.acked for i in poll] == ["out-e-0", "out-e-2", "out-e-4"]
+    out = decoded(await collect(kafka_bootstrap, topics.qualified(topics.CLASSIFIED, ns), 3))
+    assert sorted(e.id for e in out) == ["out-e-0", "out-e-2", "out-e-4"]
+    assert len(await collect(kafka_bootstrap, topics.dlq_for(topics.RAW, ns), 3)) == 3
+    assert (runner.state.processed, runner.state.dead_lettered) == (3, 3)
+    assert await committed_total(kafka_bootstrap, cfg.consumer_group, raw) == 6
+
+
+async def test_a_failing_batch_hook_fails_the_runner_without_committing(kafka_bootstrap,
+                                                                       topics_ready):
+    ns = topics_ready
+    raw = topics.qualified(topics.RAW, ns)
+    await produce(kafka_bootstrap, raw, events(2))
+
+    class Unmarkable(Batched):
+        async def on_batch_acked(self, results):
+            raise ConnectionError("database away after the acks")
+
+    cfg = settings(kafka_bootstrap, ns)
+    runner = ConsumerRunner(cfg, "test", topics.RAW, Unmarkable())
+    with pytest.raises(RunnerFailed, match="database away"):
+        await asyncio.wait_for(runner.run(), timeout=30)
+    assert await committed_total(kafka_bootstrap, cfg.consumer_group, raw) == 0

@@ -79,14 +79,14 @@ async def test_stage_batch_answers_in_order_with_poison_and_spike_events(models)
                               sent_at=T0, message_key="m"))
     items = [received(message(1, "Where is my refund?")), (page, RecordMeta(topics.RAW, 0, 9, None)),
              received(message(2, "I still want my refund!"))]
-    first, poison, second = await stage.stage_batch(items)
+    first, poison, second = await stage.process_batch(items)
     assert isinstance(poison, PoisonMessage) and "switchboard.page.sent.v1" in str(poison)
     assert [o.topic for o in first] == [topics.CLASSIFIED]
     assert isinstance(first[0].event, MessageClassified) and first[0].event.id == derived_id("e-m1", "classifier")
     assert [o.topic for o in second] == [topics.CLASSIFIED, topics.SPIKED]
     spike = second[1].event
     assert isinstance(spike, WidespreadIssueDetected) and spike.data.key == "tag:refund"
-    again = await make_stage(models, ClassifierRuntime(models, spikes=SpikeDetector(min_count=2, warmup_windows=0))).stage_batch(items)
+    again = await make_stage(models, ClassifierRuntime(models, spikes=SpikeDetector(min_count=2, warmup_windows=0))).process_batch(items)
     assert again[2][1].event.id == spike.id  # a replay raises the same event id
     with pytest.raises(PoisonMessage):
         await stage(page, RecordMeta(topics.RAW, 0, 9, None))
