@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.router.api import Api, routes
+from services.router.api.planning import REFRESH_S, Planning
 from services.router.auth import Tokens
 from services.router.configs import CALENDAR, ROUTING, ConfigStore, initial_state
 from services.router.dispatcher import Dispatcher
@@ -23,7 +24,7 @@ from shared import db, topics
 from shared.events import utcnow
 from shared.runner import ConsumerRunner
 from shared.service import ops_router
-from shared.supervisor import RunnerSlot
+from shared.supervisor import Periodic, RunnerSlot
 
 
 def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> RouterRuntime:
@@ -72,4 +73,7 @@ def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, Rou
               runtime=runtime, sessions=sessions)
     app.state.tokens = api.tokens
     app.include_router(routes(api))
+    planning = Planning(api, clock)
+    app.include_router(planning.router())
+    runtime.jobs.append(Periodic("planning", REFRESH_S, planning.refresh, at_start=True))
     return app, runtime
