@@ -1,4 +1,4 @@
-"""Measure the shipped sentiment (services/classifier/sentiment.py) on the dev-visible sets, evaluation only.
+"""Measure the shipped sentiment (services/classifier/signals/sentiment.py) on the dev-visible sets, evaluation only.
 
 ``python -m services.classifier.training.sentiment_eval [--datasets DIR]`` prints, as JSON:
 * airline tweets (Tweets.dev.csv, English, deduplicated by tweet_id): label accuracy and macro-F1 against
