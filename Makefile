@@ -9,11 +9,13 @@ STAMP  := $(VENV)/.installed
 # embedded broker), so four workers on two cores halve the wall time. TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 4
 
-.PHONY: run test test-fast bench eval train lock schemas deploy-gen migrate clean help
+.PHONY: run test test-unit lint format bench eval train lock schemas deploy-gen migrate clean help
 
 help:
 	@echo "make run    - the whole pipeline on embedded defaults, with demo traffic (Ctrl-C stops)"
-	@echo "make test   - the full test suite (real broker, SQLite and PostgreSQL)"
+	@echo "make test   - lint, import contracts, type check, then the full test suite (real broker, SQLite and PostgreSQL)"
+	@echo "make test-unit - lint and the fast unit tier (no broker, no database server)"
+	@echo "make format - ruff format + the fixable ruff findings"
 	@echo "make bench  - benchmarks, printed as ratios and written to bench/results.json"
 	@echo "make eval   - classifier evaluation on ../shared/datasets"
 	@echo "make train  - rebuild the shipped models from ../shared/datasets"
@@ -32,8 +34,24 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/switchboard run
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+
+test-unit: lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests/unit
+
+# The tree keeps its shape: one format, no print() in service code, the import contracts of
+# pyproject.toml (services never import each other, shared imports no service, pure cores no I/O),
+# and a type check of shared/ and the pure cores.
+lint: $(STAMP)
+	$(BIN)/ruff format --check --no-cache .
+	$(BIN)/ruff check --no-cache .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format --no-cache .
+	$(BIN)/ruff check --no-cache --fix .
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

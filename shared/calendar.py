@@ -7,6 +7,8 @@ Pure values; the clock is always passed in, never read here. All datetimes are t
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -68,7 +70,7 @@ class BusinessCalendar:
     country: str | None = None
     subdivision: str | None = None
     closures: tuple[Closure, ...] = ()
-    _holidays: object = field(default=None, compare=False, repr=False)
+    _holidays: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.country:

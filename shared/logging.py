@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 
+from typing import Any
+
 import structlog
 
 
 def configure(level: str = "INFO", json: bool = True) -> None:
     """Route structlog and stdlib logging to stderr as JSON lines (or console text)."""
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
-    shared = [
+    shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -15,6 +15,8 @@ previous release still finds its revisions there).
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -128,9 +130,9 @@ def run_env(history: History, tables: ModuleType) -> None:
     autogenerate compares only the tables mapped in ``tables`` (the service's tables.py)."""
     from alembic import context
 
-    owned = {m.local_table.name for m in Base.registry.mappers if m.class_.__module__ == tables.__name__}
+    owned = {m.local_table.name for m in Base.registry.mappers if m.class_.__module__ == tables.__name__}  # type: ignore[attr-defined]
     url = sync_url(context.config.get_main_option("sqlalchemy.url") or CommonSettings().database_url)
-    options = {"target_metadata": Base.metadata, "version_table": history.version_table,
+    options: dict[str, Any] = {"target_metadata": Base.metadata, "version_table": history.version_table,
                "include_object": lambda _obj, name, kind, *_: kind != "table" or name in owned}
     if context.is_offline_mode():
         context.configure(url=url, literal_binds=True, **options)

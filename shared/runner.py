@@ -346,7 +346,11 @@ class ConsumerRunner:
         assert self._producer is not None
         topic = topics.qualified(output.topic, self.settings.kafka_topic_namespace)
         future = await kafka.send(self._producer, topic, encode(output.event))
-        future.add_done_callback(lambda f, t=topic: f.exception() or metrics.MESSAGES_OUT.labels(self.service, t).inc())
+        def count(f: asyncio.Future, t: str = topic) -> None:
+            if not f.exception():
+                metrics.MESSAGES_OUT.labels(self.service, t).inc()
+
+        future.add_done_callback(count)
         return future
 
     async def _await_acks(self, acks: Sequence[asyncio.Future]) -> None:

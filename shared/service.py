@@ -75,7 +75,7 @@ class QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: ``serve`` owns the signals."""
 
     @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[override]
+    def capture_signals(self):
         yield
 
 

@@ -62,8 +62,8 @@ def classify_batch(messages: Sequence[CanonicalMessage], models: Models, *,
         facts = _facts(message, hits[i], spams[i], pii[i], tones[i], answers[i], models)
         facts = replace(facts, tone=polarity[i], scored=spams[i] is not _NOT_SCORED, campaign=campaigns[i])
         live = build(message, languages[i], facts, models)
-        shadow = (build(message, languages[i], replace(facts, hits=shadow_hits[i]), models)
-                  if shadow_hits[i] is not None else None)
+        extra = shadow_hits[i]
+        shadow = build(message, languages[i], replace(facts, hits=extra), models) if extra is not None else None
         verdicts.append(Verdict(live, shadow))
     return verdicts
 

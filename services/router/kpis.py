@@ -75,8 +75,10 @@ def sla_attainment(items: list[ItemTimes]) -> dict:
     answered = [i for i in items if i.first_response_at is not None]
     if not answered:
         return {"business": None, "calendar": None, "answered": 0}
-    business = sum(i.first_response_at <= i.sla_deadline for i in answered) / len(answered)
-    calendar = sum(i.first_response_at - i.routed_at <= timedelta(seconds=i.sla_business_s)
+    business = sum(i.first_response_at is not None and i.first_response_at <= i.sla_deadline
+                   for i in answered) / len(answered)
+    calendar = sum(i.first_response_at is not None
+                   and i.first_response_at - i.routed_at <= timedelta(seconds=i.sla_business_s)
                    for i in answered) / len(answered)
     return {"business": round(business, 4), "calendar": round(calendar, 4), "answered": len(answered)}
 

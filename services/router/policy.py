@@ -112,14 +112,14 @@ def route(item: Classified, config: RoutingConfig, calendar: BusinessCalendar, n
                       sla_deadline=deadline, routed_at=now, policy=config.sla.policy,
                       rule=rule.id if rule else FALLBACK_RULE, four_eyes=four_eyes)
     skill, minimum = requirement(rule, config.queue(queue))
-    return Placement(routing=routing, rule=routing.rule, skill=skill, min_proficiency=minimum,
+    return Placement(routing=routing, rule=rule.id if rule else FALLBACK_RULE, skill=skill, min_proficiency=minimum,
                      signals=signals, sla_business=sla)
 
 
 def priority(left: timedelta, total: timedelta, urgency: Urgency | str, sentiment: str | None, vip: bool) -> int:
     """0..100: urgency, negative sentiment and VIP set the base; the share of the SLA already
     used adds up to 30, and a breached SLA 10 more — so priority grows as the deadline nears."""
-    score = _URGENCY_BASE[Urgency(urgency)] + (10 if sentiment == "negative" else 0) + (15 if vip else 0)
+    score: float = _URGENCY_BASE[Urgency(urgency)] + (10 if sentiment == "negative" else 0) + (15 if vip else 0)
     used = 1.0 if total <= timedelta(0) else 1.0 - max(left, timedelta(0)) / total
     score += 30 * min(max(used, 0.0), 1.0) + (10 if left <= timedelta(0) else 0)
     return min(100, round(score))

@@ -116,6 +116,6 @@ class RuleSet:
         for matcher in (self.phrase_matcher, self.lemma_matcher):
             if matcher is not None:
                 for match_id, start, end in matcher(doc):
-                    found.setdefault(matcher.vocab.strings[match_id], doc[start:end].text)
+                    found.setdefault(matcher.vocab.strings[match_id], doc[start:end].text)  # type: ignore[union-attr]
         return found
 

@@ -112,7 +112,7 @@ def required_literals(parsed: Any) -> frozenset[str] | None:
             needed = required_literals(av[3])
         elif op == _sre.BRANCH:
             branches = [required_literals(branch) for branch in av[1]]
-            needed = None if any(b is None for b in branches) else frozenset().union(*branches)
+            needed = None if any(b is None for b in branches) else frozenset[str]().union(*[b for b in branches if b is not None])
         elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT) and av[0] >= 1:
             needed = required_literals(av[2])
         if needed:

@@ -96,10 +96,11 @@ def forecast(series: Series, horizon: int, *, masked_days: np.ndarray | None = N
         name = next(iter(candidates))
         if name == "daily_profile":
             notes.append(f"short history ({len(history) / day:.1f} days): mean day so far, weekly pattern not yet learnt")
-        mean, scores, residuals = candidates[name](history, day, horizon), {}, np.array([])
+        scores: dict[str, float] = {}
+        mean, residuals = candidates[name](history, day, horizon), np.array([])
     else:
         scores, residual_by = _backtest(history, day, candidates, options.folds)
-        name = min(scores, key=scores.get)
+        name = min(scores, key=lambda n: scores[n])
         mean, residuals = candidates[name](history, day, horizon), residual_by[name]
     mean = np.maximum(0.0, np.nan_to_num(mean))
     mean = _special(mean, series, special_hist, special_future, notes)
