@@ -44,10 +44,14 @@ async def measure_all(bootstrap: str, only: list[str]) -> list[dict]:
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"{'figure':<44} {'value':>10} {'unit':<9} {'baseline':<34} {'baseline':>10} {'ratio':>8}")
+    print(
+        f"{'figure':<44} {'value':>10} {'unit':<9} {'baseline':<34} {'baseline':>10} {'ratio':>8}"
+    )
     for r in rows:
-        print(f"{r['name']:<44} {r['value']:>10.2f} {r['unit']:<9} {r['baseline_name']:<34} "
-              f"{r['baseline_value']:>10.2f} {'-' if r['ratio'] is None else format(r['ratio'], '.3f'):>8}")
+        print(
+            f"{r['name']:<44} {r['value']:>10.2f} {r['unit']:<9} {r['baseline_name']:<34} "
+            f"{r['baseline_value']:>10.2f} {'-' if r['ratio'] is None else format(r['ratio'], '.3f'):>8}"
+        )
 
 
 def merged(rows: list[dict], partial: bool) -> list[dict]:
@@ -67,7 +71,9 @@ def main(argv: list[str]) -> int:
         with EmbeddedBroker() as b:
             rows = asyncio.run(measure_all(b.bootstrap_servers, argv))
     print_table(rows)
-    RESULTS.write_text(json.dumps(merged(rows, partial=bool(argv)), indent=2, allow_nan=False) + "\n")
+    RESULTS.write_text(
+        json.dumps(merged(rows, partial=bool(argv)), indent=2, allow_nan=False) + "\n"
+    )
     print(f"\nwritten to {RESULTS}")
     return 0
 

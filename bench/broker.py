@@ -18,7 +18,9 @@ async def produce_consume_rate(bootstrap: str, count: int, size: int = 900) -> f
     await ensure_topics(bootstrap, namespace)
     topic = f"{namespace}switchboard.messages.raw.v1"
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
     await producer.start()
     await consumer.start()
     try:
@@ -27,7 +29,9 @@ async def produce_consume_rate(bootstrap: str, count: int, size: int = 900) -> f
         await consumer.seek_to_beginning(*parts)
         payload = b"x" * size
         started = time.perf_counter()
-        futures = [await producer.send(topic, payload, key=str(i % 50).encode()) for i in range(count)]
+        futures = [
+            await producer.send(topic, payload, key=str(i % 50).encode()) for i in range(count)
+        ]
         await asyncio.gather(*futures)
         got = 0
         while got < count:
@@ -45,8 +49,9 @@ async def round_trip_latency(bootstrap: str, samples: int = 200) -> tuple[float,
     await ensure_topics(bootstrap, namespace)
     topic = f"{namespace}switchboard.pages.sent.v1"
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest",
-                                fetch_max_wait_ms=10)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest", fetch_max_wait_ms=10
+    )
     await producer.start()
     await consumer.start()
     try:

@@ -42,15 +42,24 @@ T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 def messages() -> list[CanonicalMessage]:
     """The replay texts ``COPIES`` times, each copy from other authors, one second apart."""
     base = replay.load()
-    return [CanonicalMessage(
-        platform="facebook", channel_kind="public_comment", source="bench", account_id="acme",
-        conversation_id=f"c{i % 500}", platform_message_id=f"m{i}", author=Author(id=f"a{i}"),
-        text=base[i % len(base)]["text"], created_at=T0 + timedelta(seconds=i),
-    ) for i in range(len(base) * COPIES)]
+    return [
+        CanonicalMessage(
+            platform="facebook",
+            channel_kind="public_comment",
+            source="bench",
+            account_id="acme",
+            conversation_id=f"c{i % 500}",
+            platform_message_id=f"m{i}",
+            author=Author(id=f"a{i}"),
+            text=base[i % len(base)]["text"],
+            created_at=T0 + timedelta(seconds=i),
+        )
+        for i in range(len(base) * COPIES)
+    ]
 
 
 def batches(items: list) -> list[list]:
-    return [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
+    return [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
 
 
 def rate(work, count: int) -> float:
@@ -69,9 +78,18 @@ def raw_model_rate(models, msgs: list[CanonicalMessage], spam_only: bool = False
     if not spam_only:
         used += [(t.model._features, t.model._clf, every) for t in models.tasks]
         if models.tone is not None:
-            toned = [[i for i, language in enumerate(languages_of([m.text for m in b], [m.language_hint for m in b],
-                                                                  models.detector))
-                      if language in models.tone_languages] for b in chunks]
+            toned = [
+                [
+                    i
+                    for i, language in enumerate(
+                        languages_of(
+                            [m.text for m in b], [m.language_hint for m in b], models.detector
+                        )
+                    )
+                    if language in models.tone_languages
+                ]
+                for b in chunks
+            ]
             used.append((models.tone._features, models.tone._clf, toned))
 
     def work() -> None:
@@ -81,21 +99,36 @@ def raw_model_rate(models, msgs: list[CanonicalMessage], spam_only: bool = False
                 chosen = texts if picks is every else [texts[i] for i in picks[k]]
                 if chosen:
                     clf.predict_proba(features.transform(chosen))
+
     return rate(work, len(msgs))
 
 
 def component_rows(models, msgs: list[CanonicalMessage], full: float) -> list[dict]:
     texts = [m.text for m in msgs]
     parts = {
-        "language detection": lambda: [languages_of(b, [None] * len(b), models.detector) for b in batches(texts)],
-        "rules (regex + spaCy phrases)": lambda: [models.rules_for("en")[0].match(t) for t in texts],
+        "language detection": lambda: [
+            languages_of(b, [None] * len(b), models.detector) for b in batches(texts)
+        ],
+        "rules (regex + spaCy phrases)": lambda: [
+            models.rules_for("en")[0].match(t) for t in texts
+        ],
         "PII scan": lambda: [find_pii(t, "DE") for t in texts],
         "campaign MinHash signatures": lambda: [signatures(b) for b in batches(texts)],
-        "sentiment (VADER en, lexicon de; half each)":
-            lambda: [sentiment_scores(b, ["en", "de"] * (len(b) // 2) + ["en"] * (len(b) % 2)) for b in batches(texts)],
+        "sentiment (VADER en, lexicon de; half each)": lambda: [
+            sentiment_scores(b, ["en", "de"] * (len(b) // 2) + ["en"] * (len(b) % 2))
+            for b in batches(texts)
+        ],
     }
-    return [row(f"classifier part: {name}", rate(work, len(texts)), "msg/s", "classifier full runtime", full)
-            for name, work in parts.items()]
+    return [
+        row(
+            f"classifier part: {name}",
+            rate(work, len(texts)),
+            "msg/s",
+            "classifier full runtime",
+            full,
+        )
+        for name, work in parts.items()
+    ]
 
 
 def shared_store_rows(models, msgs: list[CanonicalMessage], full: float) -> list[dict]:
@@ -114,16 +147,25 @@ def shared_store_rows(models, msgs: list[CanonicalMessage], full: float) -> list
 
 
 def _store_row(name: str, url: str, models, msgs: list[CanonicalMessage], full: float) -> dict:
-    runtime = ClassifierRuntime.from_settings(models, ClassifierSettings(database_url=url, signals_store="database"))
+    runtime = ClassifierRuntime.from_settings(
+        models, ClassifierSettings(database_url=url, signals_store="database")
+    )
     try:
         shared = rate(lambda: [runtime.process(b) for b in batches(msgs)], len(msgs))
     finally:
         runtime.close()
-    return row(f"classifier throughput (batch, all, signals in {name})", shared, "msg/s",
-               "classifier (batch, all, signals in memory)", full)
+    return row(
+        f"classifier throughput (batch, all, signals in {name})",
+        shared,
+        "msg/s",
+        "classifier (batch, all, signals in memory)",
+        full,
+    )
 
 
-async def loop_stall_ms(runtime: ClassifierRuntime, msgs: list[CanonicalMessage], threaded: bool) -> tuple[float, float]:
+async def loop_stall_ms(
+    runtime: ClassifierRuntime, msgs: list[CanonicalMessage], threaded: bool
+) -> tuple[float, float]:
     """(worst gap between 1 ms ticks of the event loop, messages/s) while classifying ``msgs``."""
     worst = 0.0
     done = asyncio.Event()
@@ -170,9 +212,13 @@ async def process_pool(msgs: list[CanonicalMessage], workers: int) -> tuple[floa
     # spawn, not fork: a fork after lingua's and asyncio's threads started can inherit held locks
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker) as pool:
-        await asyncio.gather(*(loop.run_in_executor(pool, _work, msgs[:BATCH]) for _ in range(workers)))  # warm
+        await asyncio.gather(
+            *(loop.run_in_executor(pool, _work, msgs[:BATCH]) for _ in range(workers))
+        )  # warm
         started = time.perf_counter()
-        results = await asyncio.gather(*(loop.run_in_executor(pool, _work, b) for b in batches(msgs)))
+        results = await asyncio.gather(
+            *(loop.run_in_executor(pool, _work, b) for b in batches(msgs))
+        )
         elapsed = time.perf_counter() - started
     return len(msgs) / elapsed, max(rss for _, rss in results) * workers
 
@@ -183,25 +229,70 @@ async def measure(bootstrap: str) -> list[dict]:
     msgs = messages()
     raw = raw_model_rate(models, msgs)
     full = rate(lambda: [ClassifierRuntime(models).process(b) for b in batches(msgs)], len(msgs))
-    rows = [row("classifier throughput (batch, all)", full, "msg/s", "raw vectorise+predict, all models", raw),
-            row("raw vectorise+predict, spam model only", raw_model_rate(models, msgs, spam_only=True), "msg/s",
-                "raw vectorise+predict, all models", raw)]
+    rows = [
+        row(
+            "classifier throughput (batch, all)",
+            full,
+            "msg/s",
+            "raw vectorise+predict, all models",
+            raw,
+        ),
+        row(
+            "raw vectorise+predict, spam model only",
+            raw_model_rate(models, msgs, spam_only=True),
+            "msg/s",
+            "raw vectorise+predict, all models",
+            raw,
+        ),
+    ]
     # the replay is COPIES copies of the same texts: measure the first copy again with every
     # cache emptied (word features, short-text languages) — no text seen before
-    first = msgs[:len(msgs) // COPIES]
+    first = msgs[: len(msgs) // COPIES]
     models.clear_caches()
     cold = rate(lambda: [ClassifierRuntime(models).process(b) for b in batches(first)], len(first))
-    rows.append(row("classifier throughput (batch, all, cold caches)", cold, "msg/s", "classifier (batch, all)", full))
+    rows.append(
+        row(
+            "classifier throughput (batch, all, cold caches)",
+            cold,
+            "msg/s",
+            "classifier (batch, all)",
+            full,
+        )
+    )
     sample = msgs[:1000]
     one_by_one = rate(lambda: [ClassifierRuntime(models).process([m]) for m in sample], len(sample))
-    rows.append(row("classifier throughput (one by one)", one_by_one, "msg/s", "classifier (batch, all)", full))
+    rows.append(
+        row(
+            "classifier throughput (one by one)",
+            one_by_one,
+            "msg/s",
+            "classifier (batch, all)",
+            full,
+        )
+    )
     rows += component_rows(models, msgs, full)
     rows += shared_store_rows(models, msgs, full)
     thread_stall, thread_rate = await loop_stall_ms(ClassifierRuntime(models), msgs, threaded=True)
     inline_stall, _ = await loop_stall_ms(ClassifierRuntime(models), msgs, threaded=False)
-    rows.append(row("event loop worst stall, to_thread", thread_stall, "ms", "same, inline on the loop", inline_stall))
+    rows.append(
+        row(
+            "event loop worst stall, to_thread",
+            thread_stall,
+            "ms",
+            "same, inline on the loop",
+            inline_stall,
+        )
+    )
     pool_rate, pool_rss = await process_pool(msgs, workers=2)
-    rows.append(row("classifier throughput, 2-process pool", pool_rate, "msg/s", "asyncio.to_thread", thread_rate))
+    rows.append(
+        row(
+            "classifier throughput, 2-process pool",
+            pool_rate,
+            "msg/s",
+            "asyncio.to_thread",
+            thread_rate,
+        )
+    )
     rss = psutil.Process().memory_info().rss / 2**20
     rows.append(row("classifier RSS after load + run", rss, "MB", "budget", 600))
     rows.append(row("2-process pool worker RSS (sum)", pool_rss, "MB", "budget", 600))

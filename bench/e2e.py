@@ -25,12 +25,37 @@ async def measure(bootstrap: str) -> list[dict]:
     rows = [
         row("e2e_throughput_at_offered_rate", paced.throughput, "msg/s", "offered_rate", rate),
         row("e2e_routed_share_paced", paced.routed, "messages", "accepted_webhooks", paced.sent),
-        row("e2e_latency_p50_at_offered_rate", paced.p50 * 1000, "ms", "broker_round_trip_p50", rt50 * 1000),
-        row("e2e_latency_p99_at_offered_rate", paced.p99 * 1000, "ms", "broker_round_trip_p99", rt99 * 1000),
-        row("e2e_peak_throughput_webhook_to_routed", burst_.throughput, "msg/s",
-            "broker_produce_consume_rate", raw_rate),
+        row(
+            "e2e_latency_p50_at_offered_rate",
+            paced.p50 * 1000,
+            "ms",
+            "broker_round_trip_p50",
+            rt50 * 1000,
+        ),
+        row(
+            "e2e_latency_p99_at_offered_rate",
+            paced.p99 * 1000,
+            "ms",
+            "broker_round_trip_p99",
+            rt99 * 1000,
+        ),
+        row(
+            "e2e_peak_throughput_webhook_to_routed",
+            burst_.throughput,
+            "msg/s",
+            "broker_produce_consume_rate",
+            raw_rate,
+        ),
         row("e2e_routed_share_burst", burst_.routed, "messages", "accepted_webhooks", burst_.sent),
     ]
     for name, budget in RSS_BUDGET_MB.items():
-        rows.append(row(f"peak_rss_{name}", result.peak_rss_mb.get(name, float("nan")), "MB", f"budget_{name}", budget))
+        rows.append(
+            row(
+                f"peak_rss_{name}",
+                result.peak_rss_mb.get(name, float("nan")),
+                "MB",
+                f"budget_{name}",
+                budget,
+            )
+        )
     return rows

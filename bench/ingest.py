@@ -72,8 +72,14 @@ class RawClient:
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
-            length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)
+            length = next(
+                (
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
             await reader.readexactly(length)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError) as exc:
             writer.close()
@@ -94,27 +100,64 @@ class RawClient:
 
 def _wire(body: bytes, headers: dict[str, str]) -> bytes:
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    return (f"POST {URL} HTTP/1.1\r\nhost: bench\r\ncontent-length: {len(body)}\r\n{head}\r\n").encode() + body
+    return (
+        f"POST {URL} HTTP/1.1\r\nhost: bench\r\ncontent-length: {len(body)}\r\n{head}\r\n"
+    ).encode() + body
 
 
 def _requests(count: int) -> list[bytes]:
     """Distinct, correctly signed WhatsApp messages, built before the clock starts (the driver
     shares the 2 cores with the server: it should spend them on HTTP, not on signing)."""
     run = uuid.uuid4().hex[:8]
-    return [_wire(*meta_signed(SECRET, ex.meta_body("whatsapp_business_account", [ex.whatsapp_entry(
-        [ex.whatsapp_text(wamid=f"wamid.bench.{run}.{n}", sender=str(4_915_100_000 + n % 500))])])))
-        for n in range(count)]
+    return [
+        _wire(
+            *meta_signed(
+                SECRET,
+                ex.meta_body(
+                    "whatsapp_business_account",
+                    [
+                        ex.whatsapp_entry(
+                            [
+                                ex.whatsapp_text(
+                                    wamid=f"wamid.bench.{run}.{n}",
+                                    sender=str(4_915_100_000 + n % 500),
+                                )
+                            ]
+                        )
+                    ],
+                ),
+            )
+        )
+        for n in range(count)
+    ]
 
 
 @contextlib.contextmanager
 def _served(factory: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
     """``uvicorn --factory bench._ingest_apps:<factory>`` on a free port; yields its URL and pid."""
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", f"bench._ingest_apps:{factory}", "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        f"bench._ingest_apps:{factory}",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     # uvicorn's tracebacks for requests the driver cancels at the end would only be noise
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         yield f"http://127.0.0.1:{port}", process.pid
     finally:
@@ -132,7 +175,9 @@ async def _wait_ready(client: httpx.AsyncClient, timeout_s: float = 30.0) -> Non
     raise TimeoutError("server not ready")
 
 
-async def _closed_loop(client: RawClient, seconds: float, requests: Iterator) -> tuple[float, list[float], int]:
+async def _closed_loop(
+    client: RawClient, seconds: float, requests: Iterator
+) -> tuple[float, list[float], int]:
     """Requests/s with ``CONCURRENCY`` in flight, latencies, and the count of non-2xx answers."""
     latencies: list[float] = []
     failures = 0
@@ -154,8 +199,9 @@ async def _closed_loop(client: RawClient, seconds: float, requests: Iterator) ->
     return len(latencies) / (time.perf_counter() - started), latencies, failures
 
 
-async def _open_loop(client: RawClient, rate: float, seconds: float,
-                     requests: Iterator) -> tuple[float, list[float], int]:
+async def _open_loop(
+    client: RawClient, rate: float, seconds: float, requests: Iterator
+) -> tuple[float, list[float], int]:
     """Offer ``rate`` requests/s for ``seconds``; latency counts from each request's scheduled start.
 
     Requests still unanswered ``GRACE_S`` after the offered window are cancelled and counted as
@@ -173,7 +219,9 @@ async def _open_loop(client: RawClient, rate: float, seconds: float,
         request = next(requests)
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
         try:
-            failures += await client.post(request) >= 300  # at most MAX_IN_FLIGHT sockets: the rest queue
+            failures += (
+                await client.post(request) >= 300
+            )  # at most MAX_IN_FLIGHT sockets: the rest queue
         except ConnectionError:
             failures += 1
         latencies[i] = time.perf_counter() - scheduled
@@ -198,18 +246,32 @@ async def _measure_server(base_url: str, pid: int) -> dict:
     client = RawClient(base_url, MAX_IN_FLIGHT)
     try:
         # pre-built for the open loop and a fast closed loop; built lazily beyond that
-        requests = itertools.chain(_requests(int(RATE * SECONDS) + 12_000),
-                                   (r for _ in itertools.count() for r in _requests(1000)))
+        requests = itertools.chain(
+            _requests(int(RATE * SECONDS) + 12_000),
+            (r for _ in itertools.count() for r in _requests(1000)),
+        )
         await _closed_loop(client, 1.5, requests)  # warm-up: connections, caches, SQLite pages
         server, cpu_before = psutil.Process(pid), psutil.Process(pid).cpu_times()
         peak, closed, closed_failures = await _closed_loop(client, SECONDS, requests)
         cpu_after = server.cpu_times()
-        cpu_ms = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) * 1000 / len(closed)
+        cpu_ms = (
+            (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system)
+            * 1000
+            / len(closed)
+        )
         achieved, opened, open_failures = await _open_loop(client, RATE, SECONDS, requests)
     finally:
         await client.close()
-    return {"peak": peak, "cpu_ms": cpu_ms, "closed_p50": _pct(closed, 50), "closed_p99": _pct(closed, 99), "achieved": achieved,
-            "p50": _pct(opened, 50), "p99": _pct(opened, 99), "failures": closed_failures + open_failures}
+    return {
+        "peak": peak,
+        "cpu_ms": cpu_ms,
+        "closed_p50": _pct(closed, 50),
+        "closed_p99": _pct(closed, 99),
+        "achieved": achieved,
+        "p50": _pct(opened, 50),
+        "p99": _pct(opened, 99),
+        "failures": closed_failures + open_failures,
+    }
 
 
 def _pct(values: list[float], q: int) -> float:
@@ -222,23 +284,68 @@ async def measure(bootstrap: str) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{Path(tmp) / 'ingest.db'}"
         migrate.upgrade(database_url)
-        env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_TOPIC_NAMESPACE": namespace, "DATABASE_URL": database_url,
-               "SWITCHBOARD_ENV": "test", "INGESTOR_META_APP_SECRETS": f'["{SECRET}"]', "LOG_LEVEL": "WARNING",
-               "INGESTOR_WEBHOOK_SECRETS": "{}"}
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "KAFKA_TOPIC_NAMESPACE": namespace,
+            "DATABASE_URL": database_url,
+            "SWITCHBOARD_ENV": "test",
+            "INGESTOR_META_APP_SECRETS": f'["{SECRET}"]',
+            "LOG_LEVEL": "WARNING",
+            "INGESTOR_WEBHOOK_SECRETS": "{}",
+        }
         with _served("bare", env) as (url, pid):
             bare = await _measure_server(url, pid)
         with _served("ingestor", env) as (url, pid):
             ingest = await _measure_server(url, pid)
     print(f"ingest: ingestor {ingest} | bare {bare}", file=sys.stderr)
     return [
-        row("ingest throughput (closed loop)", ingest["peak"], "req/s", "bare FastAPI endpoint", bare["peak"]),
-        row("ingest server CPU per request", ingest["cpu_ms"], "ms", "bare FastAPI CPU per request", bare["cpu_ms"]),
-        row("ingest one-core capacity (1000 / CPU ms)", 1000 / ingest["cpu_ms"], "req/s", "bare one-core capacity",
-            1000 / bare["cpu_ms"]),
-        row(f"ingest p50 at {RATE:.0f} req/s offered", ingest["p50"], "ms", "bare FastAPI p50", bare["p50"]),
-        row(f"ingest p99 at {RATE:.0f} req/s offered", ingest["p99"], "ms", "bare FastAPI p99", bare["p99"]),
-        row(f"ingest achieved rate at {RATE:.0f} offered", ingest["achieved"], "req/s", "bare achieved rate",
-            bare["achieved"]),
-        row("ingest non-2xx or unanswered requests", ingest["failures"], "count", "bare non-2xx or unanswered",
-            bare["failures"]),
+        row(
+            "ingest throughput (closed loop)",
+            ingest["peak"],
+            "req/s",
+            "bare FastAPI endpoint",
+            bare["peak"],
+        ),
+        row(
+            "ingest server CPU per request",
+            ingest["cpu_ms"],
+            "ms",
+            "bare FastAPI CPU per request",
+            bare["cpu_ms"],
+        ),
+        row(
+            "ingest one-core capacity (1000 / CPU ms)",
+            1000 / ingest["cpu_ms"],
+            "req/s",
+            "bare one-core capacity",
+            1000 / bare["cpu_ms"],
+        ),
+        row(
+            f"ingest p50 at {RATE:.0f} req/s offered",
+            ingest["p50"],
+            "ms",
+            "bare FastAPI p50",
+            bare["p50"],
+        ),
+        row(
+            f"ingest p99 at {RATE:.0f} req/s offered",
+            ingest["p99"],
+            "ms",
+            "bare FastAPI p99",
+            bare["p99"],
+        ),
+        row(
+            f"ingest achieved rate at {RATE:.0f} offered",
+            ingest["achieved"],
+            "req/s",
+            "bare achieved rate",
+            bare["achieved"],
+        ),
+        row(
+            "ingest non-2xx or unanswered requests",
+            ingest["failures"],
+            "count",
+            "bare non-2xx or unanswered",
+            bare["failures"],
+        ),
     ]

@@ -46,8 +46,13 @@ async def _produce(bootstrap: str, topic: str, events) -> None:
 
 async def _consume_raw(bootstrap: str, topic: str, n: int) -> float:
     """Records/s from the first record to the n-th, committing each batch like the runner."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     seen, first = 0, None
     try:
@@ -72,9 +77,16 @@ async def _consume_raw(bootstrap: str, topic: str, n: int) -> float:
 async def _notify_all(url: str, bootstrap: str, namespace: str, n: int, now) -> float:
     from services.notifier.app import build
 
-    settings = NotifierSettings(database_url=url, oncall_file=ONCALL, kafka_bootstrap_servers=bootstrap,
-                                kafka_topic_namespace=namespace, consumer_group=f"bench-notifier-{uuid.uuid4().hex[:8]}",
-                                scheduler_interval_s=3600, delivery_attempts=1, delivery_backoff_s=0.0)
+    settings = NotifierSettings(
+        database_url=url,
+        oncall_file=ONCALL,
+        kafka_bootstrap_servers=bootstrap,
+        kafka_topic_namespace=namespace,
+        consumer_group=f"bench-notifier-{uuid.uuid4().hex[:8]}",
+        scheduler_interval_s=3600,
+        delivery_attempts=1,
+        delivery_backoff_s=0.0,
+    )
     _, service = build(settings, clock=lambda: now)
     before = await service.paging.incidents.item_total()  # the baseline's rows share the database
     runner, run = service.runners[0], asyncio.create_task(service.run())
@@ -109,14 +121,51 @@ async def _insert_all(url: str, events, now) -> float:
         m, deadline = e.data.message, e.data.routing.sla_deadline
         async with sessions() as s:
             incident = str(uuid.uuid4())
-            s.add(Incident(id=incident, key=f"base:{m.conversation_key}", open_key=f"base:{m.conversation_key}",
-                           team="support", status="triggered", reason="closed", summary=m.text[:200], item_count=1,
-                           step=0, round=0, passes_left=1, next_at=None, version=0, opened_at=now))
-            s.add(IncidentItem(source_id=f"base:{e.id}", incident_id=incident, kind="item", item_event_id=e.id,
-                               queue="support-en", message_key=m.message_key, attached_at=now))
-            for kind, due in (("sla-warning", deadline - timedelta(minutes=5)), ("sla-breach", deadline)):
-                s.add(SlaTimer(item_event_id=f"base:{e.id}", kind=kind, incident_key=m.conversation_key, team="support",
-                               queue="support-en", message_key=m.message_key, summary=m.text[:200], due_at=due))
+            s.add(
+                Incident(
+                    id=incident,
+                    key=f"base:{m.conversation_key}",
+                    open_key=f"base:{m.conversation_key}",
+                    team="support",
+                    status="triggered",
+                    reason="closed",
+                    summary=m.text[:200],
+                    item_count=1,
+                    step=0,
+                    round=0,
+                    passes_left=1,
+                    next_at=None,
+                    version=0,
+                    opened_at=now,
+                )
+            )
+            s.add(
+                IncidentItem(
+                    source_id=f"base:{e.id}",
+                    incident_id=incident,
+                    kind="item",
+                    item_event_id=e.id,
+                    queue="support-en",
+                    message_key=m.message_key,
+                    attached_at=now,
+                )
+            )
+            for kind, due in (
+                ("sla-warning", deadline - timedelta(minutes=5)),
+                ("sla-breach", deadline),
+            ):
+                s.add(
+                    SlaTimer(
+                        item_event_id=f"base:{e.id}",
+                        kind=kind,
+                        incident_key=m.conversation_key,
+                        team="support",
+                        queue="support-en",
+                        message_key=m.message_key,
+                        summary=m.text[:200],
+                        due_at=due,
+                    )
+                )
             await s.commit()
     elapsed = time.perf_counter() - started
     await engine.dispose()
@@ -135,7 +184,19 @@ async def measure(bootstrap: str) -> list[dict]:
         consumed = await _consume_raw(bootstrap, topic, n)
         inserted = await _insert_all(url, _events(n, "b"), SUNDAY_NIGHT)
         notified = await _notify_all(url, bootstrap, namespace, n, SUNDAY_NIGHT)
-    return [row("notifier: pages planned+persisted/s (PG)", notified, "items/s",
-                "plain inserts/s (same rows)", inserted),
-            row("notifier: pages planned+persisted/s vs consume", notified, "items/s",
-                "raw consume records/s (same topic)", consumed)]
+    return [
+        row(
+            "notifier: pages planned+persisted/s (PG)",
+            notified,
+            "items/s",
+            "plain inserts/s (same rows)",
+            inserted,
+        ),
+        row(
+            "notifier: pages planned+persisted/s vs consume",
+            notified,
+            "items/s",
+            "raw consume records/s (same topic)",
+            consumed,
+        ),
+    ]

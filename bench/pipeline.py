@@ -41,20 +41,32 @@ def bench_messages(count: int) -> list[dict]:
     out = []
     for i in range(count):
         base = dict(ham[i % len(ham)])
-        base.update(channel_kind="direct_message", conversation_id=f"bench-{run}-{i % 200}",
-                    message_id=f"bench-{run}-{i}")
+        base.update(
+            channel_kind="direct_message",
+            conversation_id=f"bench-{run}-{i % 200}",
+            message_id=f"bench-{run}-{i}",
+        )
         out.append(base)
     return out
 
 
-async def run(bootstrap: str, var_dir: Path, rate: float, seconds: float, burst: int) -> PipelineResult:
+async def run(
+    bootstrap: str, var_dir: Path, rate: float, seconds: float, burst: int
+) -> PipelineResult:
     """One stack; a paced phase at ``rate`` for ``seconds``, then an unpaced burst of ``burst``."""
     # Office always closed and every urgency pages, so the figures do not depend on the hour the
     # bench runs at and include the notifier's full work (pages are grouped per conversation).
-    config = StackConfig(var_dir=var_dir, bootstrap=bootstrap, namespace=f"b{uuid.uuid4().hex[:6]}.",
-                         preferred_ports=False,
-                         extra_env={"LOG_LEVEL": "WARNING", "NOTIFIER_OFFICE_HOURS": "{}",
-                                    "NOTIFIER_PAGE_MIN_URGENCY": "normal"})
+    config = StackConfig(
+        var_dir=var_dir,
+        bootstrap=bootstrap,
+        namespace=f"b{uuid.uuid4().hex[:6]}.",
+        preferred_ports=False,
+        extra_env={
+            "LOG_LEVEL": "WARNING",
+            "NOTIFIER_OFFICE_HOURS": "{}",
+            "NOTIFIER_PAGE_MIN_URGENCY": "normal",
+        },
+    )
     async with LocalStack(config) as stack:
         peaks: dict[str, float] = {}
         sampler = asyncio.create_task(_sample_rss(stack, peaks))
@@ -64,31 +76,48 @@ async def run(bootstrap: str, var_dir: Path, rate: float, seconds: float, burst:
     return PipelineResult(paced=paced, burst=unpaced, peak_rss_mb=dict(peaks))
 
 
-async def _phase(stack: LocalStack, messages: list[dict], rate: float | None, concurrency: int) -> Phase:
+async def _phase(
+    stack: LocalStack, messages: list[dict], rate: float | None, concurrency: int
+) -> Phase:
     wanted = {m["message_id"] for m in messages}
     sent_at: dict[str, float] = {}
     arrivals = asyncio.create_task(_arrivals(stack.bootstrap, stack.config.namespace, wanted, 120))
     await asyncio.sleep(0.5)
     started = time.perf_counter()
-    outcomes = await replay.replay(stack.webhook_url, stack.config.webhook_secret, messages,
-                                   concurrency=concurrency, rate_per_s=rate,
-                                   on_result=lambda m, o, t: sent_at.__setitem__(m["message_id"], t))
+    outcomes = await replay.replay(
+        stack.webhook_url,
+        stack.config.webhook_secret,
+        messages,
+        concurrency=concurrency,
+        rate_per_s=rate,
+        on_result=lambda m, o, t: sent_at.__setitem__(m["message_id"], t),
+    )
     got = await arrivals
     latencies = sorted(got[k] - sent_at[k] for k in got if k in sent_at)
     last = max(got.values()) if got else started
     return Phase(
-        offered_rate=rate, sent=outcomes.get("accepted", 0), routed=len(got),
+        offered_rate=rate,
+        sent=outcomes.get("accepted", 0),
+        routed=len(got),
         throughput=len(got) / max(last - started, 1e-9),
         p50=latencies[len(latencies) // 2] if latencies else float("nan"),
-        p99=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else float("nan"),
+        p99=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+        if latencies
+        else float("nan"),
     )
 
 
-async def _arrivals(bootstrap: str, namespace: str, wanted: set[str], timeout: float) -> dict[str, float]:
+async def _arrivals(
+    bootstrap: str, namespace: str, wanted: set[str], timeout: float
+) -> dict[str, float]:
     """Arrival time on the routed topic of each wanted message id (until all came or it went quiet)."""
     topic = topics.qualified(topics.ROUTED, namespace)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                                fetch_max_wait_ms=20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=20,
+    )
     await consumer.start()
     got: dict[str, float] = {}
     try:

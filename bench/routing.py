@@ -28,11 +28,26 @@ def _events(n: int, tag: str):
     from tests.integration.test_router_dispatch import classified
 
     languages = ("de", "en", "de", "tr")
-    events = [classified(i, conversation=f"{tag}-c{i % (n // 3 or 1)}", language=languages[i % 4]) for i in range(n)]
+    events = [
+        classified(i, conversation=f"{tag}-c{i % (n // 3 or 1)}", language=languages[i % 4])
+        for i in range(n)
+    ]
     # distinct messages per run (one database): otherwise a later run only finds known items
-    return [e.model_copy(update={"id": f"{tag}-{e.id}", "data": e.data.model_copy(update={
-        "message": e.data.message.model_copy(update={"platform_message_id": f"{tag}-m-{i}"})})})
-        for i, e in enumerate(events)]
+    return [
+        e.model_copy(
+            update={
+                "id": f"{tag}-{e.id}",
+                "data": e.data.model_copy(
+                    update={
+                        "message": e.data.message.model_copy(
+                            update={"platform_message_id": f"{tag}-m-{i}"}
+                        )
+                    }
+                ),
+            }
+        )
+        for i, e in enumerate(events)
+    ]
 
 
 async def _route_all(url: str, events, batch: int = 0) -> float:
@@ -51,7 +66,7 @@ async def _route_all(url: str, events, batch: int = 0) -> float:
     started = time.perf_counter()
     if batch:
         for i in range(0, len(events), batch):
-            answers = await stage.process_batch([(e, meta) for e in events[i:i + batch]])
+            answers = await stage.process_batch([(e, meta) for e in events[i : i + batch]])
             for answer in answers:
                 for out in answer:
                     if out.on_acked:
@@ -74,9 +89,18 @@ async def _insert_all(url: str, events) -> float:
     for e in events:
         m = e.data.message
         async with sessions() as s:
-            s.add(RoutedItem(message_key=f"base:{m.message_key}", event_id=str(uuid.uuid4()),
-                             conversation_key=m.conversation_key, queue="support-de", priority=50,
-                             sla_deadline=m.created_at, routed_at=m.created_at, state="queued"))
+            s.add(
+                RoutedItem(
+                    message_key=f"base:{m.message_key}",
+                    event_id=str(uuid.uuid4()),
+                    conversation_key=m.conversation_key,
+                    queue="support-de",
+                    priority=50,
+                    sla_deadline=m.created_at,
+                    routed_at=m.created_at,
+                    state="queued",
+                )
+            )
             await s.commit()
     elapsed = time.perf_counter() - started
     await engine.dispose()
@@ -89,7 +113,19 @@ async def measure(bootstrap: str) -> list[dict]:
         baseline = await _insert_all(url, _events(n, "b"))
         routed = await _route_all(url, _events(n, "r"))
         batched = await _route_all(url, _events(n, "s"), batch=RouterSettings().max_batch)
-    return [row("router: routed+assigned items/s (PostgreSQL)", routed, "items/s",
-                "plain row inserts/s (same rows)", baseline),
-            row("router: routed+assigned items/s, stage_batch (PostgreSQL)", batched, "items/s",
-                "plain row inserts/s (same rows)", baseline)]
+    return [
+        row(
+            "router: routed+assigned items/s (PostgreSQL)",
+            routed,
+            "items/s",
+            "plain row inserts/s (same rows)",
+            baseline,
+        ),
+        row(
+            "router: routed+assigned items/s, stage_batch (PostgreSQL)",
+            batched,
+            "items/s",
+            "plain row inserts/s (same rows)",
+            baseline,
+        ),
+    ]

@@ -57,7 +57,11 @@ def digest(token: str) -> str:
 
 def bearer(authorization: str | None) -> str:
     """The token of an ``Authorization: Bearer <token>`` header. Raises ``Unauthenticated``."""
-    if not authorization or not authorization.lower().startswith("bearer ") or not authorization[7:].strip():
+    if (
+        not authorization
+        or not authorization.lower().startswith("bearer ")
+        or not authorization[7:].strip()
+    ):
         raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
     return authorization[7:].strip()
 
@@ -90,7 +94,9 @@ def new_token(prefix: str = "sb") -> str:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[0] != "new" or argv[2] not in ROLES:
-        print("usage: python -m shared.auth new <subject> <agent|lead|admin> [team]", file=sys.stderr)
+        print(
+            "usage: python -m shared.auth new <subject> <agent|lead|admin> [team]", file=sys.stderr
+        )
         return 2
     grant = TokenGrant(subject=argv[1], role=argv[2], team=argv[3] if len(argv) > 3 else None)
     token = new_token()

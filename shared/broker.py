@@ -37,16 +37,26 @@ class TopicConfig:
     def of(cls, settings: CommonSettings) -> "TopicConfig":
         """The settings' ``KAFKA_REPLICATION_FACTOR`` / ``KAFKA_MIN_INSYNC_REPLICAS``. Raises
         ``BrokerError`` in production when the replication factor was left at its development default."""
-        if settings.environment == "production" and "kafka_replication_factor" not in settings.model_fields_set:
-            raise BrokerError("KAFKA_REPLICATION_FACTOR is unset: production topics need it (docs/deploy.md)")
+        if (
+            settings.environment == "production"
+            and "kafka_replication_factor" not in settings.model_fields_set
+        ):
+            raise BrokerError(
+                "KAFKA_REPLICATION_FACTOR is unset: production topics need it (docs/deploy.md)"
+            )
         return cls(settings.kafka_replication_factor, settings.kafka_min_insync_replicas)
 
     def configs(self) -> dict[str, str]:
-        return {} if self.min_insync_replicas is None else {"min.insync.replicas": str(self.min_insync_replicas)}
+        return (
+            {}
+            if self.min_insync_replicas is None
+            else {"min.insync.replicas": str(self.min_insync_replicas)}
+        )
 
 
-async def ensure_topics(bootstrap_servers: str, namespace: str = "", timeout: float = 30.0, *,
-                        config: TopicConfig) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, namespace: str = "", timeout: float = 30.0, *, config: TopicConfig
+) -> list[str]:
     """Create every registered topic under ``namespace``; existing ones are left alone.
 
     Returns the qualified names. Raises ``BrokerError`` if a topic cannot be created.
@@ -55,20 +65,30 @@ async def ensure_topics(bootstrap_servers: str, namespace: str = "", timeout: fl
     return await ensure_named_topics(bootstrap_servers, wanted, timeout, config=config)
 
 
-async def ensure_named_topics(bootstrap_servers: str, wanted: dict[str, int], timeout: float = 30.0, *,
-                              config: TopicConfig) -> list[str]:
+async def ensure_named_topics(
+    bootstrap_servers: str, wanted: dict[str, int], timeout: float = 30.0, *, config: TopicConfig
+) -> list[str]:
     """Create the topics of ``wanted`` (qualified name -> partitions) that do not exist yet: the
     registry's (``ensure_topics``) and topics outside it, such as the router's per-queue routed
     topics (``shared.topics.per_queue``). Raises ``BrokerError``. Returns the names, sorted."""
     if not wanted:
         return []
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000)
+    )
     await _start_admin(admin, timeout)
     try:
-        response = await admin.create_topics([
-            NewTopic(name, partitions, replication_factor=config.replication_factor, topic_configs=config.configs())
-            for name, partitions in wanted.items()
-        ])
+        response = await admin.create_topics(
+            [
+                NewTopic(
+                    name,
+                    partitions,
+                    replication_factor=config.replication_factor,
+                    topic_configs=config.configs(),
+                )
+                for name, partitions in wanted.items()
+            ]
+        )
         for name, code, message in (e[:3] for e in response.topic_errors):
             if code not in (0, TOPIC_EXISTS):
                 raise BrokerError(f"cannot create topic {name}: error {code} {message}")
@@ -95,8 +115,13 @@ async def _start_admin(admin: AIOKafkaAdminClient, timeout: float) -> None:
 def main() -> int:
     """Create the registry's topics on ``KAFKA_BOOTSTRAP_SERVERS`` with the settings' topic config."""
     settings = CommonSettings()
-    names = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, settings.kafka_topic_namespace,
-                                      config=TopicConfig.of(settings)))
+    names = asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap_servers,
+            settings.kafka_topic_namespace,
+            config=TopicConfig.of(settings),
+        )
+    )
     sys.stdout.write(f"broker {settings.kafka_bootstrap_servers}: {len(names)} topics ready\n")
     return 0
 

@@ -7,11 +7,10 @@ Pure values; the clock is always passed in, never read here. All datetimes are t
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
@@ -53,7 +52,9 @@ class OfficeHours:
         for day, text in spec.items():
             if day.lower() not in WEEKDAYS:
                 raise CalendarError(f"unknown weekday {day!r}; use one of {', '.join(WEEKDAYS)}")
-            weekly[WEEKDAYS.index(day.lower())] = tuple(_interval(day, p) for p in text.split(",") if p.strip())
+            weekly[WEEKDAYS.index(day.lower())] = tuple(
+                _interval(day, p) for p in text.split(",") if p.strip()
+            )
         return cls(timezone=timezone, weekly=weekly)
 
     def is_open(self, when: datetime) -> bool:
@@ -79,7 +80,9 @@ class BusinessCalendar:
             except NotImplementedError as exc:
                 raise CalendarError(f"no holidays known for country {self.country!r}") from exc
             except Exception as exc:  # noqa: BLE001 - the library raises several types for bad subdivisions
-                raise CalendarError(f"holidays for {self.country}/{self.subdivision}: {exc}") from exc
+                raise CalendarError(
+                    f"holidays for {self.country}/{self.subdivision}: {exc}"
+                ) from exc
             object.__setattr__(self, "_holidays", table)
 
     @property
@@ -166,7 +169,9 @@ def _interval(day: str, text: str) -> Interval:
     return Interval(start, end)
 
 
-def _minus_closures(a: datetime, b: datetime, closures: tuple[Closure, ...]) -> list[tuple[datetime, datetime]]:
+def _minus_closures(
+    a: datetime, b: datetime, closures: tuple[Closure, ...]
+) -> list[tuple[datetime, datetime]]:
     pieces = [(a, b)] if a < b else []
     for c in closures:
         next_pieces = []

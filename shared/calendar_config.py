@@ -64,7 +64,9 @@ def calendar_from(spec: dict | CalendarSpec, now: datetime | None = None) -> Bus
         raise CalendarError(f"calendar {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
     closures = [Closure(c.start, c.end, c.reason) for c in parsed.closures]
     if parsed.ical is not None:
-        closures += ical_closures(parsed.ical, parsed.timezone, now or datetime.now(zone(parsed.timezone)))
+        closures += ical_closures(
+            parsed.ical, parsed.timezone, now or datetime.now(zone(parsed.timezone))
+        )
     return BusinessCalendar(
         hours=OfficeHours.parse(parsed.timezone, parsed.weekly),
         country=parsed.holidays.country if parsed.holidays else None,
@@ -86,8 +88,10 @@ def ical_closures(path: Path, timezone: str, now: datetime) -> list[Closure]:
         raise CalendarError(f"iCal file {path}: {exc}") from exc
     tz = zone(timezone)
     events = recurring_ical_events.of(cal).between(now + ICAL_WINDOW[0], now + ICAL_WINDOW[1])
-    return [Closure(_aware(e["DTSTART"].dt, tz), _aware(_end(e), tz), str(e.get("SUMMARY", "closure")))
-            for e in events]
+    return [
+        Closure(_aware(e["DTSTART"].dt, tz), _aware(_end(e), tz), str(e.get("SUMMARY", "closure")))
+        for e in events
+    ]
 
 
 def _end(event) -> date | datetime:

@@ -21,8 +21,10 @@ class Base(DeclarativeBase):
     only the tables its own ``tables.py`` maps."""
 
 
-_DRIVERS = {"sync": {"postgresql": "postgresql+psycopg", "sqlite": "sqlite"},
-            "async": {"postgresql": "postgresql+psycopg", "sqlite": "sqlite+aiosqlite"}}
+_DRIVERS = {
+    "sync": {"postgresql": "postgresql+psycopg", "sqlite": "sqlite"},
+    "async": {"postgresql": "postgresql+psycopg", "sqlite": "sqlite+aiosqlite"},
+}
 
 
 def _with_driver(url: str, mode: str) -> str:
@@ -71,8 +73,11 @@ def sync_engine(url: str) -> Engine:
     pool's threads in turn."""
     ensure_sqlite_dir(url)
     is_sqlite = make_url(url).get_backend_name() == "sqlite"
-    eng = create_engine(sync_url(url), pool_pre_ping=not is_sqlite,
-                        connect_args={"check_same_thread": False} if is_sqlite else {})
+    eng = create_engine(
+        sync_url(url),
+        pool_pre_ping=not is_sqlite,
+        connect_args={"check_same_thread": False} if is_sqlite else {},
+    )
     if is_sqlite:
         event.listen(eng, "connect", _sqlite_pragmas)
     return eng

@@ -29,7 +29,9 @@ SENTIMENT_TAG = "sentiment:"
 
 def tagged(tags: tuple[str, ...] | list[str], prefix: str) -> str | None:
     """The value of the first ``<prefix><value>`` tag (``reason:``, ``sentiment:``), or ``None``."""
-    return next((t[len(prefix):] for t in tags if t.startswith(prefix) and len(t) > len(prefix)), None)
+    return next(
+        (t[len(prefix) :] for t in tags if t.startswith(prefix) and len(t) > len(prefix)), None
+    )
 
 
 def derived_id(parent_id: str, stage: str) -> str:
@@ -84,10 +86,14 @@ class MessageAction(StrEnum):
 class Attachment(Frozen):
     """Media or a file attached to a message (a URL when the platform gives one, else its media id)."""
 
-    type: str = Field(min_length=1, max_length=64, description="image, video, audio, file, sticker, …")
+    type: str = Field(
+        min_length=1, max_length=64, description="image, video, audio, file, sticker, …"
+    )
     url: str | None = Field(default=None, max_length=4096)
     mime: str | None = Field(default=None, max_length=255)
-    id: str | None = Field(default=None, max_length=512, description="Platform media id, when there is no URL")
+    id: str | None = Field(
+        default=None, max_length=512, description="Platform media id, when there is no URL"
+    )
 
 
 class CanonicalMessage(Frozen):
@@ -107,10 +113,12 @@ class CanonicalMessage(Frozen):
     permalink: str | None = Field(default=None, max_length=2048)
     attachments: tuple[Attachment, ...] = ()
     action: MessageAction = Field(
-        default=MessageAction.CREATED, description="created, or an edit/removal of an earlier message",
+        default=MessageAction.CREATED,
+        description="created, or an edit/removal of an earlier message",
     )
     raw_ref: str | None = Field(
-        default=None, max_length=512,
+        default=None,
+        max_length=512,
         description="Where the raw webhook body is kept (ingestor `raw_payloads/<sha256>`)",
     )
 
@@ -161,7 +169,8 @@ class Classification(Frozen):
     reason: str = Field(max_length=512)
     explanation: Explanation = Explanation()
     review_required: bool = Field(
-        default=False, description="A rule asks for four-eyes review: a second agent checks the reply before it is posted",
+        default=False,
+        description="A rule asks for four-eyes review: a second agent checks the reply before it is posted",
     )
 
 
@@ -176,9 +185,15 @@ class Routing(Frozen):
     sla_deadline: AwareDatetime
     routed_at: AwareDatetime
     policy: str = Field(max_length=128, description="SLA policy id that set the deadline")
-    rule: str | None = Field(default=None, max_length=128, description="Routing rule that chose the queue")
-    assigned_agent: str | None = Field(default=None, max_length=128, description="Agent assigned at routing time")
-    four_eyes: bool = Field(default=False, description="A reply needs a second agent's approval before release")
+    rule: str | None = Field(
+        default=None, max_length=128, description="Routing rule that chose the queue"
+    )
+    assigned_agent: str | None = Field(
+        default=None, max_length=128, description="Agent assigned at routing time"
+    )
+    four_eyes: bool = Field(
+        default=False, description="A reply needs a second agent's approval before release"
+    )
 
 
 class Routed(Frozen):
@@ -239,8 +254,12 @@ class Lifecycle(Frozen):
     at: AwareDatetime
     agent_id: str | None = Field(default=None, max_length=128)
     tags: tuple[str, ...] = Field(default=(), description="retagged: the item's new tags")
-    satisfaction: float | None = Field(default=None, ge=0, le=5, description="satisfaction: score 0–5")
-    handling_seconds: float | None = Field(default=None, ge=0, description="Agent working time spent")
+    satisfaction: float | None = Field(
+        default=None, ge=0, le=5, description="satisfaction: score 0–5"
+    )
+    handling_seconds: float | None = Field(
+        default=None, ge=0, description="Agent working time spent"
+    )
 
 
 class ReplyRelease(Frozen):
@@ -259,15 +278,23 @@ class ReplyRelease(Frozen):
 class IssueSpike(Frozen):
     """A contact reason (or tag) arriving well above its usual rate: likely a widespread issue."""
 
-    key: str = Field(min_length=1, max_length=256, description="What spiked, e.g. tag:outage or tag:refund")
-    account_id: str = Field(min_length=1, max_length=256, description="Account (page) the messages addressed")
+    key: str = Field(
+        min_length=1, max_length=256, description="What spiked, e.g. tag:outage or tag:refund"
+    )
+    account_id: str = Field(
+        min_length=1, max_length=256, description="Account (page) the messages addressed"
+    )
     window_start: AwareDatetime
     window_seconds: int = Field(gt=0)
     count: int = Field(ge=0, description="Messages with the key in the window")
     expected: float = Field(ge=0, description="Usual count per window (EWMA of earlier windows)")
-    threshold: float = Field(ge=0, description="Count at or above which the window counts as a spike")
+    threshold: float = Field(
+        ge=0, description="Count at or above which the window counts as a spike"
+    )
     sample_message_keys: tuple[str, ...] = Field(default=(), max_length=20)
-    detected_by: str = Field(default="ewma-v1", max_length=64, description="Detector name and version")
+    detected_by: str = Field(
+        default="ewma-v1", max_length=64, description="Detector name and version"
+    )
 
 
 class ConnectorState(StrEnum):
@@ -281,26 +308,44 @@ class ConnectorStatus(Frozen):
     source: str = Field(min_length=1, max_length=128, description="Ingestion source name")
     platform: str = Field(min_length=1, max_length=64)
     state: ConnectorState
-    last_event_at: AwareDatetime | None = Field(description="Last accepted event; None if never seen")
-    silent_seconds: float = Field(ge=0, description="Seconds since the last event (or since watching began)")
-    expected_interval_seconds: float = Field(gt=0, description="The source's usual rhythm the silence exceeded")
-    errors: int = Field(default=0, ge=0, description="Errors counted for the source since its last event")
+    last_event_at: AwareDatetime | None = Field(
+        description="Last accepted event; None if never seen"
+    )
+    silent_seconds: float = Field(
+        ge=0, description="Seconds since the last event (or since watching began)"
+    )
+    expected_interval_seconds: float = Field(
+        gt=0, description="The source's usual rhythm the silence exceeded"
+    )
+    errors: int = Field(
+        default=0, ge=0, description="Errors counted for the source since its last event"
+    )
     detected_at: AwareDatetime
 
 
 class Correction(Frozen):
     """A person corrected a classification: the labelled example the classifier learns from."""
 
-    message_key: str = Field(min_length=1, max_length=1024, description="Identity of the platform message")
+    message_key: str = Field(
+        min_length=1, max_length=1024, description="Identity of the platform message"
+    )
     text: str = Field(max_length=100_000, description="The message text the label applies to")
     language: str | None = Field(default=None, max_length=16)
-    decision: Decision | None = Field(default=None, description="The right decision (e.g. drop -> reply: was not spam)")
+    decision: Decision | None = Field(
+        default=None, description="The right decision (e.g. drop -> reply: was not spam)"
+    )
     tags: tuple[str, ...] = Field(default=(), description="The right tags (re-tagged)")
     previous_decision: Decision | None = None
     previous_tags: tuple[str, ...] = ()
-    item_id: str | None = Field(default=None, max_length=128, description="Routed item id, when the item was routed")
-    corrected_by: str | None = Field(default=None, max_length=128, description="Agent or system that corrected")
-    origin: str = Field(default="helpdesk", max_length=64, description="helpdesk, router-retag, api, …")
+    item_id: str | None = Field(
+        default=None, max_length=128, description="Routed item id, when the item was routed"
+    )
+    corrected_by: str | None = Field(
+        default=None, max_length=128, description="Agent or system that corrected"
+    )
+    origin: str = Field(
+        default="helpdesk", max_length=64, description="helpdesk, router-retag, api, …"
+    )
     at: AwareDatetime
 
 
@@ -328,13 +373,17 @@ class WidespreadIssueDetected(Envelope):
 
 class ConnectorStatusChanged(Envelope):
     TYPE: ClassVar[str] = "switchboard.connector.status_changed.v1"
-    type: Literal["switchboard.connector.status_changed.v1"] = "switchboard.connector.status_changed.v1"
+    type: Literal["switchboard.connector.status_changed.v1"] = (
+        "switchboard.connector.status_changed.v1"
+    )
     data: ConnectorStatus
 
 
 class ClassificationCorrected(Envelope):
     TYPE: ClassVar[str] = "switchboard.classification.corrected.v1"
-    type: Literal["switchboard.classification.corrected.v1"] = "switchboard.classification.corrected.v1"
+    type: Literal["switchboard.classification.corrected.v1"] = (
+        "switchboard.classification.corrected.v1"
+    )
     data: Correction
 
 
@@ -387,9 +436,20 @@ class ReplyReleased(Envelope):
 
 
 EVENT_TYPES: dict[str, type[Envelope]] = {
-    cls.TYPE: cls for cls in (MessageReceived, MessageClassified, ItemRouted, PageSent,
-                              QueueUnstaffed, ItemAssigned, HelpdeskItemUpdated, ReplyReleased,
-                              WidespreadIssueDetected, ConnectorStatusChanged, ClassificationCorrected)
+    cls.TYPE: cls
+    for cls in (
+        MessageReceived,
+        MessageClassified,
+        ItemRouted,
+        PageSent,
+        QueueUnstaffed,
+        ItemAssigned,
+        HelpdeskItemUpdated,
+        ReplyReleased,
+        WidespreadIssueDetected,
+        ConnectorStatusChanged,
+        ClassificationCorrected,
+    )
 }
 
 

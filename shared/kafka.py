@@ -39,7 +39,9 @@ def consumer(settings: ConsumerSettings, *topics: str) -> AIOKafkaConsumer:
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         max_poll_records=settings.max_batch,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
-        request_timeout_ms=max(settings.kafka_request_timeout_ms, settings.session_timeout_ms + 5000),
+        request_timeout_ms=max(
+            settings.kafka_request_timeout_ms, settings.session_timeout_ms + 5000
+        ),
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,
     )
@@ -47,10 +49,14 @@ def consumer(settings: ConsumerSettings, *topics: str) -> AIOKafkaConsumer:
 
 async def send(producer_: AIOKafkaProducer, topic: str, message: Encoded):
     """Queue ``message`` for ``topic``; returns a future resolved when the broker acknowledged."""
-    return await producer_.send(topic, value=message.value, key=message.key, headers=message.headers)
+    return await producer_.send(
+        topic, value=message.value, key=message.key, headers=message.headers
+    )
 
 
-async def topic_partitions(consumer: AIOKafkaConsumer, topic: str, wait_s: float = 5.0) -> list[TopicPartition]:
+async def topic_partitions(
+    consumer: AIOKafkaConsumer, topic: str, wait_s: float = 5.0
+) -> list[TopicPartition]:
     """The partitions of ``topic`` as the broker reports them, refreshing metadata until they
     are known or ``wait_s`` passed. Raises ``LookupError`` when the topic does not exist."""
     deadline = asyncio.get_running_loop().time() + wait_s

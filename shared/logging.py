@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-
 from typing import Any
 
 import structlog
@@ -12,7 +11,9 @@ import structlog
 
 def configure(level: str = "INFO", json: bool = True) -> None:
     """Route structlog and stdlib logging to stderr as JSON lines (or console text)."""
-    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -24,7 +25,9 @@ def configure(level: str = "INFO", json: bool = True) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 

@@ -15,11 +15,10 @@ previous release still finds its revisions there).
 
 from __future__ import annotations
 
-from typing import Any
-
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -32,9 +31,15 @@ from shared.settings import CommonSettings
 LEGACY_VERSION_TABLE = "alembic_version"
 # The retired single history: revision -> the revision it followed.
 LEGACY_PARENTS: dict[str, str | None] = {
-    "0001": None, "0002_ingestor": "0001", "0003_router": "0001", "0004_notifier": "0001",
-    "0005_classifier": "0001", "0006_ingestor_pollers": "0002_ingestor", "0007_router": "0003_router",
-    "0008_notifier": "0004_notifier", "0009_classifier_signals": "0008_notifier",
+    "0001": None,
+    "0002_ingestor": "0001",
+    "0003_router": "0001",
+    "0004_notifier": "0001",
+    "0005_classifier": "0001",
+    "0006_ingestor_pollers": "0002_ingestor",
+    "0007_router": "0003_router",
+    "0008_notifier": "0004_notifier",
+    "0009_classifier_signals": "0008_notifier",
     "0010_router_triage": "0007_router",
 }
 
@@ -109,7 +114,9 @@ def legacy_position(heads: set[str], history: History) -> str | None:
     """The revision of ``history`` matching the retired history's ``heads``: the newest of its
     ``legacy`` pairs whose old revision, and every earlier one, was applied."""
     if unknown := heads - set(LEGACY_PARENTS):
-        raise MigrationError(f"{LEGACY_VERSION_TABLE} holds revisions of no known history: {sorted(unknown)}")
+        raise MigrationError(
+            f"{LEGACY_VERSION_TABLE} holds revisions of no known history: {sorted(unknown)}"
+        )
     applied: set[str] = set()
     for head in heads:
         revision: str | None = head
@@ -130,10 +137,16 @@ def run_env(history: History, tables: ModuleType) -> None:
     autogenerate compares only the tables mapped in ``tables`` (the service's tables.py)."""
     from alembic import context
 
-    owned = {m.local_table.name for m in Base.registry.mappers if m.class_.__module__ == tables.__name__}  # type: ignore[attr-defined]
-    url = sync_url(context.config.get_main_option("sqlalchemy.url") or CommonSettings().database_url)
-    options: dict[str, Any] = {"target_metadata": Base.metadata, "version_table": history.version_table,
-               "include_object": lambda _obj, name, kind, *_: kind != "table" or name in owned}
+    mappers = [m for m in Base.registry.mappers if m.class_.__module__ == tables.__name__]
+    owned = {m.local_table.name for m in mappers}  # type: ignore[attr-defined]
+    url = sync_url(
+        context.config.get_main_option("sqlalchemy.url") or CommonSettings().database_url
+    )
+    options: dict[str, Any] = {
+        "target_metadata": Base.metadata,
+        "version_table": history.version_table,
+        "include_object": lambda _obj, name, kind, *_: kind != "table" or name in owned,
+    }
     if context.is_offline_mode():
         context.configure(url=url, literal_binds=True, **options)
         with context.begin_transaction():
@@ -143,8 +156,11 @@ def run_env(history: History, tables: ModuleType) -> None:
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:
-            context.configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite",
-                              **options)
+            context.configure(
+                connection=connection,
+                render_as_batch=connection.dialect.name == "sqlite",
+                **options,
+            )
             with context.begin_transaction():
                 context.run_migrations()
     finally:

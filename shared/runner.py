@@ -150,7 +150,8 @@ def refuse_foreign(event: Envelope, topic: str, service: str) -> PoisonMessage |
     if expected is None or event.event_type == expected:
         return None
     return PoisonMessage(
-        f"{service} cannot handle {event.event_type} on {topic}: it carries {expected}")
+        f"{service} cannot handle {event.event_type} on {topic}: it carries {expected}"
+    )
 
 
 class RunnerFailed(RuntimeError):
@@ -170,8 +171,9 @@ class RunnerState:
 class ConsumerRunner:
     """Runs ``stage`` over one registered topic. Not thread-safe; one per process and topic."""
 
-    def __init__(self, settings: ConsumerSettings, service: str, topic: str,
-                 stage: Stage | MessageFn) -> None:
+    def __init__(
+        self, settings: ConsumerSettings, service: str, topic: str, stage: Stage | MessageFn
+    ) -> None:
         self.settings = settings
         self.service = service
         self.registered = topic
@@ -194,7 +196,9 @@ class ConsumerRunner:
         if self.state.status == "failed":
             return False
         if self.state.status == "running":
-            return time.monotonic() - self.state.last_poll < max(60.0, self.settings.session_timeout_ms / 1000 * 3)
+            return time.monotonic() - self.state.last_poll < max(
+                60.0, self.settings.session_timeout_ms / 1000 * 3
+            )
         return True
 
     @property
@@ -207,7 +211,9 @@ class ConsumerRunner:
         try:
             await self._start()
             self.state.status = "running"
-            self.state.last_poll = time.monotonic()  # live from the start, not only after the first poll
+            self.state.last_poll = (
+                time.monotonic()
+            )  # live from the start, not only after the first poll
             while not self._stopping.is_set():
                 await self._one_batch()
             self.state.status = "stopping"
@@ -240,7 +246,12 @@ class ConsumerRunner:
                     raise RunnerFailed(f"cannot reach Kafka: {exc}") from exc
                 log.warning("runner.kafka_unavailable", error=str(exc))
                 await asyncio.sleep(1)
-        log.info("runner.started", service=self.service, topic=self.topic, group=self.settings.consumer_group)
+        log.info(
+            "runner.started",
+            service=self.service,
+            topic=self.topic,
+            group=self.settings.consumer_group,
+        )
 
     async def _close(self) -> None:
         for client in (self._consumer, self._producer):
@@ -257,7 +268,9 @@ class ConsumerRunner:
             timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch
         )
         self.state.last_poll = time.monotonic()
-        self.state.assignment = sorted(f"{tp.topic}:{tp.partition}" for tp in self._consumer.assignment())
+        self.state.assignment = sorted(
+            f"{tp.topic}:{tp.partition}" for tp in self._consumer.assignment()
+        )
         if not batch:
             return
         for tp, records in batch.items():
@@ -307,8 +320,11 @@ class ConsumerRunner:
     async def _run_stage(self, items: list[Item]) -> Sequence[Result]:
         """``process_batch`` over ``items``, retried as a whole on a transient error."""
         first = items[0][1]
-        answers = await self._with_retries(lambda: self.stage.process_batch(items), "stage",
-                                           f"at {first.topic}:{first.partition}@{first.offset}")
+        answers = await self._with_retries(
+            lambda: self.stage.process_batch(items),
+            "stage",
+            f"at {first.topic}:{first.partition}@{first.offset}",
+        )
         if len(answers) != len(items):
             raise RunnerFailed(f"stage returned {len(answers)} results for {len(items)} events")
         self._observe_ages([event for event, _ in items])
@@ -327,9 +343,16 @@ class ConsumerRunner:
             except Exception as exc:  # noqa: BLE001 - transient until proven otherwise
                 metrics.ERRORS.labels(self.service, "transient").inc()
                 if attempt == self.settings.retry_max_attempts:
-                    raise RunnerFailed(f"{what} failed {attempt} times {where}: {type(exc).__name__}: {exc}") from exc
+                    raise RunnerFailed(
+                        f"{what} failed {attempt} times {where}: {type(exc).__name__}: {exc}"
+                    ) from exc
                 metrics.RETRIES.labels(self.service).inc()
-                log.warning("runner.retry", attempt=attempt, delay=delay, error=f"{type(exc).__name__}: {exc}")
+                log.warning(
+                    "runner.retry",
+                    attempt=attempt,
+                    delay=delay,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_backoff_s)
                 continue
@@ -340,12 +363,15 @@ class ConsumerRunner:
     def _observe_ages(self, events: Sequence[Envelope]) -> None:
         now = datetime.now(UTC)
         for event in events:
-            metrics.END_TO_END_LATENCY.labels(self.service).observe(max((now - event.time).total_seconds(), 0.0))
+            metrics.END_TO_END_LATENCY.labels(self.service).observe(
+                max((now - event.time).total_seconds(), 0.0)
+            )
 
     async def _send(self, output: Output) -> asyncio.Future:
         assert self._producer is not None
         topic = topics.qualified(output.topic, self.settings.kafka_topic_namespace)
         future = await kafka.send(self._producer, topic, encode(output.event))
+
         def count(f: asyncio.Future, t: str = topic) -> None:
             if not f.exception():
                 metrics.MESSAGES_OUT.labels(self.service, t).inc()
@@ -357,7 +383,9 @@ class ConsumerRunner:
         try:
             await asyncio.gather(*acks)
         except KafkaError as exc:
-            raise RunnerFailed(f"produce not acknowledged, offsets left uncommitted: {exc}") from exc
+            raise RunnerFailed(
+                f"produce not acknowledged, offsets left uncommitted: {exc}"
+            ) from exc
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self._consumer is not None
@@ -386,17 +414,26 @@ class ConsumerRunner:
             record, self.settings.consumer_group, self.service, exc
         )
         try:
-            future = await self._producer.send(self.dlq, value=record.value, key=record.key, headers=headers)
+            future = await self._producer.send(
+                self.dlq, value=record.value, key=record.key, headers=headers
+            )
             await future
         except KafkaError as err:
             raise RunnerFailed(f"dead-letter produce failed: {err}") from err
         self.state.dead_lettered += 1
         metrics.DEAD_LETTERED.labels(self.service, record.topic, type(exc).__name__).inc()
-        log.warning("runner.dead_lettered", topic=record.topic, partition=record.partition,
-                    offset=record.offset, error=str(exc)[:500])
+        log.warning(
+            "runner.dead_lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=str(exc)[:500],
+        )
 
 
-def dead_letter_headers(record: ConsumerRecord, group: str, service: str, exc: Exception) -> list[tuple[str, bytes]]:
+def dead_letter_headers(
+    record: ConsumerRecord, group: str, service: str, exc: Exception
+) -> list[tuple[str, bytes]]:
     """Provenance headers that say where a dead-lettered message came from and why."""
     return [
         ("dlq.source.topic", record.topic.encode()),

@@ -66,7 +66,9 @@ def run(main: Coroutine[Any, Any, int]) -> int:
         return asyncio.run(main)
     try:
         import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a pinned dependency; this keeps odd platforms running
+    except (
+        ImportError
+    ):  # pragma: no cover - uvloop is a pinned dependency; this keeps odd platforms running
         return asyncio.run(main)
     return uvloop.run(main)
 
@@ -81,8 +83,14 @@ class QuietServer(uvicorn.Server):
 
 async def serve(app: FastAPI, settings: CommonSettings, runner: Runnable | None = None) -> int:
     """Run ``app`` (and ``runner``) until a signal or a runner failure. Returns an exit code."""
-    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
-                            log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
     server = QuietServer(config)
     loop = asyncio.get_running_loop()
 

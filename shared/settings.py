@@ -37,17 +37,22 @@ class CommonSettings(BaseSettings):
         "127.0.0.1:9092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS")
     )
     kafka_topic_namespace: str = Field(
-        "", validation_alias=_env("KAFKA_TOPIC_NAMESPACE"),
+        "",
+        validation_alias=_env("KAFKA_TOPIC_NAMESPACE"),
         description="Prefix for every topic name (isolates tests and parallel stacks)",
     )
     kafka_request_timeout_ms: int = Field(5000, validation_alias=_env("KAFKA_REQUEST_TIMEOUT_MS"))
     kafka_replication_factor: int = Field(
-        1, ge=1, validation_alias=_env("KAFKA_REPLICATION_FACTOR"),
+        1,
+        ge=1,
+        validation_alias=_env("KAFKA_REPLICATION_FACTOR"),
         description="Replication factor of the topics Switchboard creates (`switchboard topics`, the router's "
         "per-queue topics); 1 suits only a one-broker development stack, and production must set it",
     )
     kafka_min_insync_replicas: int | None = Field(
-        None, ge=1, validation_alias=_env("KAFKA_MIN_INSYNC_REPLICAS"),
+        None,
+        ge=1,
+        validation_alias=_env("KAFKA_MIN_INSYNC_REPLICAS"),
         description="min.insync.replicas of the topics Switchboard creates (acks=all writes need this many "
         "replicas); unset leaves the broker's default",
     )
@@ -70,12 +75,15 @@ class ConsumerSettings(CommonSettings):
     heartbeat_interval_ms: int = 2_000
     max_batch: int = 200
     poll_timeout_ms: int = 500
-    fetch_max_wait_ms: int = Field(50, description="How long the broker may hold a fetch for data (latency vs idle load)")
+    fetch_max_wait_ms: int = Field(
+        50, description="How long the broker may hold a fetch for data (latency vs idle load)"
+    )
     shutdown_deadline_s: float = 20.0
     retry_max_attempts: int = 5
     retry_initial_backoff_s: float = 0.2
     retry_max_backoff_s: float = 5.0
     dlq_max_consecutive: int = Field(
-        1000, description="Stop the consumer after this many poison messages in a row "
+        1000,
+        description="Stop the consumer after this many poison messages in a row "
         "(a bad deploy should crash-loop loudly, not dead-letter the whole topic)",
     )

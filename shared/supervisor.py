@@ -43,9 +43,14 @@ class Restart:
 class RunnerSlot:
     """One supervised runner; ``runner`` is the current one (a restart builds a new one)."""
 
-    def __init__(self, name: str, make: Callable[[], ConsumerRunner], *,
-                 restart: Restart | None = None,
-                 on_failure: Callable[[RunnerFailed], None] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        make: Callable[[], ConsumerRunner],
+        *,
+        restart: Restart | None = None,
+        on_failure: Callable[[RunnerFailed], None] | None = None,
+    ) -> None:
         self.name, self.make, self.restart, self.on_failure = name, make, restart, on_failure
         self.runner = make()
 
@@ -84,9 +89,16 @@ class Task:
 class Supervisor:
     """Runs one service's runners, jobs and tasks; ``run`` until ``stop``. Not thread-safe."""
 
-    def __init__(self, service: str, *, runners: Sequence[RunnerSlot] = (),
-                 jobs: Sequence[Periodic] = (), tasks: Sequence[Task] = (),
-                 on_start: Hook | None = None, on_stop: Hook | None = None) -> None:
+    def __init__(
+        self,
+        service: str,
+        *,
+        runners: Sequence[RunnerSlot] = (),
+        jobs: Sequence[Periodic] = (),
+        tasks: Sequence[Task] = (),
+        on_start: Hook | None = None,
+        on_stop: Hook | None = None,
+    ) -> None:
         self.service = service
         self.slots, self.jobs, self.tasks = list(runners), list(jobs), list(tasks)
         self.on_start, self.on_stop = on_start, on_stop
@@ -129,8 +141,9 @@ class Supervisor:
 
     async def _run_all(self) -> None:
         beside = [(job.name, self._spawn(self._every(job), job.name)) for job in self.jobs]
-        beside += [(task.name, self._spawn(task.run(self.stopping), task.name))
-                   for task in self.tasks]
+        beside += [
+            (task.name, self._spawn(task.run(self.stopping), task.name)) for task in self.tasks
+        ]
         keeping = [self._spawn(self._keep(slot), slot.name) for slot in self.slots]
         results: list[object] = []
         try:
@@ -160,8 +173,12 @@ class Supervisor:
                 try:
                     await task
                 except Exception as exc:  # noqa: BLE001 - stopping anyway; say what broke
-                    log.error("supervisor.task_failed", service=self.service, task=name,
-                              error=f"{type(exc).__name__}: {exc}")
+                    log.error(
+                        "supervisor.task_failed",
+                        service=self.service,
+                        task=name,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
 
     async def _keep(self, slot: RunnerSlot) -> None:
         """Run the slot's runner; restart it on failure when its policy says so."""
@@ -188,8 +205,10 @@ class Supervisor:
             try:
                 await job.job()
             except Exception as exc:  # noqa: BLE001 - the next round retries; the service goes on
-                getattr(log, job.level)(job.failure or f"{self.service}.{job.name}_failed",
-                                        error=f"{type(exc).__name__}: {exc}")
+                getattr(log, job.level)(
+                    job.failure or f"{self.service}.{job.name}_failed",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
             if self.stopping.is_set():
                 return
             if await self._nap(job.interval_s, job.wake) and not job.final:

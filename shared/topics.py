@@ -123,15 +123,17 @@ def per_queue(name: str, queue: str) -> str:
     if name not in PER_QUEUE:
         raise UnknownTopic(f"{name} has no per-queue topics")
     if not QUEUE_SUFFIX.match(queue):
-        raise ValueError(f"queue id {queue!r} cannot name a topic: lowercase letters, digits and '-' "
-                         "(at most 63, not 'dlq')")
+        raise ValueError(
+            f"queue id {queue!r} cannot name a topic: lowercase letters, digits and '-' "
+            "(at most 63, not 'dlq')"
+        )
     return f"{name}.{queue}"
 
 
 def per_queue_parent(name: str) -> TopicSpec | None:
     """The registered topic ``name`` is a per-queue copy of, or ``None``."""
     for parent in PER_QUEUE:
-        if name.startswith(parent + ".") and QUEUE_SUFFIX.match(name[len(parent) + 1:]):
+        if name.startswith(parent + ".") and QUEUE_SUFFIX.match(name[len(parent) + 1 :]):
             return spec(parent)
     return None
 

@@ -27,7 +27,9 @@ def kafka_bootstrap() -> Iterator[str]:
     if external:
         yield external
         return
-    if os.environ.get("TEST_KAFKA") == "testcontainers":  # Apache Kafka in Docker, where an engine runs
+    if (
+        os.environ.get("TEST_KAFKA") == "testcontainers"
+    ):  # Apache Kafka in Docker, where an engine runs
         from testcontainers.community.kafka import KafkaContainer
 
         with KafkaContainer().with_kraft() as kafka:
@@ -62,7 +64,9 @@ def _fresh_pg_schema_url() -> str:
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL.replace("postgresql://", "postgresql://", 1), autocommit=True) as conn:
+    with psycopg.connect(
+        PG_URL.replace("postgresql://", "postgresql://", 1), autocommit=True
+    ) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in PG_URL else "?"
     return f"{PG_URL}{sep}options=-csearch_path%3D{schema}", schema

@@ -23,7 +23,9 @@ async def produce(bootstrap: str, topic: str, events: list[Envelope]) -> None:
         await producer.stop()
 
 
-async def produce_raw(bootstrap: str, topic: str, value: bytes | None, headers=(), key: bytes | None = None) -> None:
+async def produce_raw(
+    bootstrap: str, topic: str, value: bytes | None, headers=(), key: bytes | None = None
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
@@ -34,19 +36,30 @@ async def produce_raw(bootstrap: str, topic: str, value: bytes | None, headers=(
 
 async def committed_total(bootstrap: str, group: str, topic: str) -> int:
     """The sum of ``group``'s committed offsets over ``topic``'s partitions (0 where none)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
     await consumer.start()
     try:
-        return sum([await consumer.committed(tp) or 0 for tp in await topic_partitions(consumer, topic)])
+        return sum(
+            [await consumer.committed(tp) or 0 for tp in await topic_partitions(consumer, topic)]
+        )
     finally:
         await consumer.stop()
 
 
-async def collect(bootstrap: str, topic: str, count: int, timeout: float = 30.0, settle: float = 0.0) -> list:
+async def collect(
+    bootstrap: str, topic: str, count: int, timeout: float = 30.0, settle: float = 0.0
+) -> list:
     """Read ``topic`` from the start until ``count`` records arrived (then ``settle`` more
     seconds to catch extras) or ``timeout``. Uses manual assignment: no group join wait."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", client_id=f"collect-{uuid.uuid4().hex[:6]}")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id=f"collect-{uuid.uuid4().hex[:6]}",
+    )
     await consumer.start()
     records: list = []
     try:

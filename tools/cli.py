@@ -1,12 +1,12 @@
 """``switchboard`` — the operator and developer command line.
 
-    switchboard migrate [--service NAME ...]
-                                   apply the services' database migrations (DATABASE_URL; all four
-                                   unless named: each service owns its tables and history)
-    switchboard topics             create every registered topic (KAFKA_BOOTSTRAP_SERVERS), and the
-                                   router's per-queue routed topics (ROUTER_ROUTING_FILE)
-    switchboard run [--exit-after-replay] [--no-replay]
-                                   the whole pipeline on embedded defaults, with demo traffic
+switchboard migrate [--service NAME ...]
+                               apply the services' database migrations (DATABASE_URL; all four
+                               unless named: each service owns its tables and history)
+switchboard topics             create every registered topic (KAFKA_BOOTSTRAP_SERVERS), and the
+                               router's per-queue routed topics (ROUTER_ROUTING_FILE)
+switchboard run [--exit-after-replay] [--no-replay]
+                               the whole pipeline on embedded defaults, with demo traffic
 """
 
 from __future__ import annotations
@@ -21,15 +21,25 @@ SERVICES = ("ingestor", "classifier", "router", "notifier")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="switchboard",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     migrate = sub.add_parser("migrate", help="apply database migrations to DATABASE_URL")
-    migrate.add_argument("--service", action="append", choices=SERVICES, dest="services",
-                         help="migrate only this service's tables (repeatable; default: every service)")
+    migrate.add_argument(
+        "--service",
+        action="append",
+        choices=SERVICES,
+        dest="services",
+        help="migrate only this service's tables (repeatable; default: every service)",
+    )
     sub.add_parser("topics", help="create every registered topic on KAFKA_BOOTSTRAP_SERVERS")
     run = sub.add_parser("run", help="run the whole pipeline locally and replay demo traffic")
-    run.add_argument("--exit-after-replay", action="store_true", help="stop once the replay is through")
+    run.add_argument(
+        "--exit-after-replay", action="store_true", help="stop once the replay is through"
+    )
     run.add_argument("--no-replay", action="store_true", help="start the services only")
     args = parser.parse_args(argv)
     if args.command == "migrate":
@@ -38,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         return _topics()
     from tools.demo import run_demo
 
-    return asyncio.run(run_demo(replay=not args.no_replay, exit_after_replay=args.exit_after_replay))
+    return asyncio.run(
+        run_demo(replay=not args.no_replay, exit_after_replay=args.exit_after_replay)
+    )
 
 
 def _migrate(services: list[str] | None) -> int:
@@ -54,8 +66,13 @@ def _topics() -> int:
     from shared.broker import TopicConfig, ensure_topics
 
     settings = CommonSettings()
-    names = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, settings.kafka_topic_namespace,
-                                      config=TopicConfig.of(settings)))
+    names = asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap_servers,
+            settings.kafka_topic_namespace,
+            config=TopicConfig.of(settings),
+        )
+    )
     print(f"{len(names)} topics ready on {settings.kafka_bootstrap_servers}")
     # the router's per-queue routed topics, from its routing file (docs/router.md#per-queue-routed-topics)
     from services.router.queuetopics import ensure_from_file

@@ -21,7 +21,9 @@ def _say(text: str = "") -> None:
 async def run_demo(replay: bool = True, exit_after_replay: bool = False) -> int:
     config = StackConfig(bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None)
     stack = LocalStack(config)
-    _say("Starting Switchboard: broker, topics, migrations, ingestor, classifier, router, notifier …")
+    _say(
+        "Starting Switchboard: broker, topics, migrations, ingestor, classifier, router, notifier …"
+    )
     started = time.perf_counter()
     try:
         await stack.start()
@@ -29,7 +31,9 @@ async def run_demo(replay: bool = True, exit_after_replay: bool = False) -> int:
         await stack.stop()
         _say(f"could not start the stack: {exc}")
         return 1
-    _say(f"ready in {time.perf_counter() - started:.1f}s — broker {stack.bootstrap}, database {stack.database_url}")
+    _say(
+        f"ready in {time.perf_counter() - started:.1f}s — broker {stack.bootstrap}, database {stack.database_url}"
+    )
     watcher = SummaryWatcher(stack.bootstrap, config.namespace)
     await watcher.start()
     stop = asyncio.Event()
@@ -54,9 +58,13 @@ async def run_demo(replay: bool = True, exit_after_replay: bool = False) -> int:
 
 async def _replay(stack: LocalStack, watcher: SummaryWatcher, stop: asyncio.Event) -> int:
     messages = replay_mod.load(replay_mod.DEMO_FILE)
-    _say(f"Replaying {len(messages)} customer-service messages written by the team (data/replay/README.md) "
-         f"through {stack.webhook_url}")
-    task = asyncio.create_task(replay_mod.replay(stack.webhook_url, stack.config.webhook_secret, messages))
+    _say(
+        f"Replaying {len(messages)} customer-service messages written by the team (data/replay/README.md) "
+        f"through {stack.webhook_url}"
+    )
+    task = asyncio.create_task(
+        replay_mod.replay(stack.webhook_url, stack.config.webhook_secret, messages)
+    )
     while not task.done() and not stop.is_set():
         _show(watcher, live=True)
         await asyncio.sleep(1)

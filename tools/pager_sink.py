@@ -68,16 +68,31 @@ class PagerSink:
                 await self.hold_triggers.wait()
             # Events API v2: ``payload`` (summary, source, severity) is required on trigger only;
             # acknowledge and resolve carry just the routing key and the alert's dedup_key.
-            ok = (event.get("routing_key") and event.get("event_action") in PD_ACTIONS and event.get("dedup_key")
-                  and (event.get("event_action") != "trigger"
-                       or {"summary", "source", "severity"} <= set(event.get("payload", {}))))
+            ok = (
+                event.get("routing_key")
+                and event.get("event_action") in PD_ACTIONS
+                and event.get("dedup_key")
+                and (
+                    event.get("event_action") != "trigger"
+                    or {"summary", "source", "severity"} <= set(event.get("payload", {}))
+                )
+            )
             if not ok:
                 self.rejected += 1
-                return Response(status_code=400, content=b'{"status":"invalid event","message":"Event object is '
-                                b'invalid"}', media_type="application/json")
+                return Response(
+                    status_code=400,
+                    content=b'{"status":"invalid event","message":"Event object is invalid"}',
+                    media_type="application/json",
+                )
             self.pagerduty.setdefault(event["dedup_key"], []).append(event)
-            answer = {"status": "success", "message": "Event processed", "dedup_key": event["dedup_key"]}
-            return Response(status_code=202, content=json.dumps(answer).encode(), media_type="application/json")
+            answer = {
+                "status": "success",
+                "message": "Event processed",
+                "dedup_key": event["dedup_key"],
+            }
+            return Response(
+                status_code=202, content=json.dumps(answer).encode(), media_type="application/json"
+            )
 
         @app.post("/hooks/{token}")
         async def chat(token: str, request: Request) -> Response:

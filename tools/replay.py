@@ -36,8 +36,9 @@ def webhook_body(message: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode()
 
 
-async def post_one(client: httpx.AsyncClient, url: str, secret: str, message: dict,
-                   webhook_id: str | None = None) -> httpx.Response:
+async def post_one(
+    client: httpx.AsyncClient, url: str, secret: str, message: dict, webhook_id: str | None = None
+) -> httpx.Response:
     """Sign and POST one message; returns the response (never raises on HTTP status)."""
     body = webhook_body(message)
     headers = sign(secret, webhook_id or f"msg_{uuid.uuid4().hex}", int(time.time()), body)
@@ -45,8 +46,14 @@ async def post_one(client: httpx.AsyncClient, url: str, secret: str, message: di
     return await client.post(url, content=body, headers=headers)
 
 
-async def replay(url: str, secret: str, messages: Iterable[dict], concurrency: int = 8,
-                 rate_per_s: float | None = None, on_result=None) -> Counter:
+async def replay(
+    url: str,
+    secret: str,
+    messages: Iterable[dict],
+    concurrency: int = 8,
+    rate_per_s: float | None = None,
+    on_result=None,
+) -> Counter:
     """POST every message (``concurrency`` in flight, optionally paced at ``rate_per_s``).
 
     Returns a Counter of outcomes: ``accepted``, ``duplicate``, or ``http_<status>``/``error``.

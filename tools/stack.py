@@ -53,8 +53,10 @@ class LocalStack:
         self.bootstrap = config.bootstrap or ""
         # Embedded default: one SQLite file per service (each owns its tables), so four processes do
         # not contend for one file's write lock and page cache; a given URL is shared by all.
-        self.database_urls = {name: config.database_url or f"sqlite:///{config.var_dir / f'{name}.db'}"
-                              for name in SERVICES}
+        self.database_urls = {
+            name: config.database_url or f"sqlite:///{config.var_dir / f'{name}.db'}"
+            for name in SERVICES
+        }
         self.ports = {name: _port(DEFAULT_PORTS[name], config.preferred_ports) for name in SERVICES}
         self.sink = PagerSink(config.signing_key)
         self.sink_port = free_port()
@@ -86,8 +88,12 @@ class LocalStack:
         await ensure_topics(self.bootstrap, self.config.namespace)
         for url in sorted(set(self.database_urls.values())):
             if self.config.database_url is None:
-                _remove_sqlite(Path(url.removeprefix("sqlite:///")))  # the memory broker starts empty too
-            owners = [name for name in SERVICES if self.database_urls[name] == url]  # only their tables
+                _remove_sqlite(
+                    Path(url.removeprefix("sqlite:///"))
+                )  # the memory broker starts empty too
+            owners = [
+                name for name in SERVICES if self.database_urls[name] == url
+            ]  # only their tables
             await asyncio.to_thread(migrate.upgrade, url, owners)
         await self._start_sink()
         for name in SERVICES:
@@ -98,10 +104,16 @@ class LocalStack:
     def env(self, service: str) -> dict[str, str]:
         prefix = service.upper()
         env = {
-            **os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "KAFKA_TOPIC_NAMESPACE": self.config.namespace,
-            "DATABASE_URL": self.database_urls[service], "LOG_JSON": "true", f"{prefix}_HTTP_PORT": str(self.ports[service]),
-            f"{prefix}_HTTP_HOST": "127.0.0.1", "INGESTOR_WEBHOOK_SECRETS": f'{{"demo": "{self.config.webhook_secret}"}}',
-            "NOTIFIER_PAGE_URL": f"http://127.0.0.1:{self.sink_port}/pages", "NOTIFIER_SIGNING_KEY": self.config.signing_key,
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "KAFKA_TOPIC_NAMESPACE": self.config.namespace,
+            "DATABASE_URL": self.database_urls[service],
+            "LOG_JSON": "true",
+            f"{prefix}_HTTP_PORT": str(self.ports[service]),
+            f"{prefix}_HTTP_HOST": "127.0.0.1",
+            "INGESTOR_WEBHOOK_SECRETS": f'{{"demo": "{self.config.webhook_secret}"}}',
+            "NOTIFIER_PAGE_URL": f"http://127.0.0.1:{self.sink_port}/pages",
+            "NOTIFIER_SIGNING_KEY": self.config.signing_key,
             "PYTHONUNBUFFERED": "1",
         }
         env.update(self.config.extra_env)
@@ -110,8 +122,14 @@ class LocalStack:
     async def start_service(self, name: str) -> None:
         log = open(self.config.var_dir / "logs" / f"{name}.log", "ab")
         self.procs[name] = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", f"services.{name}", env=self.env(name), cwd=str(ROOT),
-            stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL,
+            sys.executable,
+            "-m",
+            f"services.{name}",
+            env=self.env(name),
+            cwd=str(ROOT),
+            stdout=log,
+            stderr=log,
+            stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches only the orchestrator, which stops services in order
         )
         log.close()
@@ -127,14 +145,20 @@ class LocalStack:
         while loop.time() < deadline:
             proc = self.procs[name]
             if proc.returncode is not None:
-                raise StackError(f"{name} exited with {proc.returncode}; see {self.config.var_dir}/logs/{name}.log")
+                raise StackError(
+                    f"{name} exited with {proc.returncode}; see {self.config.var_dir}/logs/{name}.log"
+                )
             with suppress(httpx.HTTPError):
                 if (await client.get(self.url(name, "/readyz"))).status_code == 200:
                     return
             await asyncio.sleep(0.25)
-        raise StackError(f"{name} not ready after {timeout:.0f}s; see {self.config.var_dir}/logs/{name}.log")
+        raise StackError(
+            f"{name} not ready after {timeout:.0f}s; see {self.config.var_dir}/logs/{name}.log"
+        )
 
-    async def stop_service(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+    async def stop_service(
+        self, name: str, sig: int = signal.SIGTERM, timeout: float = 30.0
+    ) -> int | None:
         """Send ``sig`` and wait for the exit; returns the exit code."""
         proc = self.procs.get(name)
         if proc is None or proc.returncode is not None:
@@ -158,8 +182,14 @@ class LocalStack:
         return dict(zip(reversed(SERVICES), codes))
 
     async def _start_sink(self) -> None:
-        config = uvicorn.Config(self.sink.app(), host="127.0.0.1", port=self.sink_port, log_config=None,
-                                access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            self.sink.app(),
+            host="127.0.0.1",
+            port=self.sink_port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
         self._sink_server = QuietServer(config)
         self._sink_task = asyncio.create_task(self._sink_server.serve())
         while not self._sink_server.started:

@@ -61,11 +61,17 @@ class SummaryWatcher:
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None,
-                                          enable_auto_commit=False, auto_offset_reset="earliest")
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
         await self._consumer.start()
         names = [topics.RAW, topics.CLASSIFIED, topics.ROUTED, topics.PAGES]
-        wanted = [topics.qualified(n, self._namespace) for n in names] + [topics.dlq_for(n, self._namespace) for n in names[:3]]
+        wanted = [topics.qualified(n, self._namespace) for n in names] + [
+            topics.dlq_for(n, self._namespace) for n in names[:3]
+        ]
         parts = [tp for t in wanted for tp in await topic_partitions(self._consumer, t)]
         self._consumer.assign(parts)
         await self._consumer.seek_to_beginning(*parts)

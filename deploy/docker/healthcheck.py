@@ -51,7 +51,9 @@ def main() -> int:
     if target is None:
         return 0
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{target}/healthz", timeout=TIMEOUT_S) as resp:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{target}/healthz", timeout=TIMEOUT_S
+        ) as resp:
             return 0 if resp.status == 200 else 1
     except (urllib.error.URLError, OSError) as exc:
         print(f"healthcheck: {exc}", file=sys.stderr)

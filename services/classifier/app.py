@@ -51,8 +51,11 @@ SOURCE = "switchboard/classifier"
 log = get_logger(__name__)
 
 
-SHADOW_CHANGES = Counter("switchboard_classifier_shadow_changes_total",
-                         "Messages on which the shadow rule set would decide differently", ["field"])
+SHADOW_CHANGES = Counter(
+    "switchboard_classifier_shadow_changes_total",
+    "Messages on which the shadow rule set would decide differently",
+    ["field"],
+)
 SPIKES = Counter("switchboard_classifier_spikes_total", "Widespread-issue events raised", ["key"])
 
 
@@ -79,8 +82,10 @@ class ClassifierStage(Stage):
         refused = [refuse_foreign(event, topics.RAW, SERVICE) for event in events]
         accepted = [event.data for event, poison in zip(events, refused, strict=True) if not poison]
         outcomes = iter(await asyncio.to_thread(self.runtime.process, accepted) if accepted else ())
-        return [poison or _outputs(event, next(outcomes))
-                for event, poison in zip(events, refused, strict=True)]
+        return [
+            poison or _outputs(event, next(outcomes))
+            for event, poison in zip(events, refused, strict=True)
+        ]
 
 
 def make_stage(models: Models, runtime: ClassifierRuntime | None = None) -> ClassifierStage:
@@ -90,23 +95,43 @@ def make_stage(models: Models, runtime: ClassifierRuntime | None = None) -> Clas
 
 def _outputs(event: MessageReceived, outcome: Outcome) -> list[Output]:
     classified = MessageClassified(
-        id=derived_id(event.id, SERVICE), source=SOURCE, time=utcnow(),
-        correlation_id=event.correlation_id, subject=event.subject,
+        id=derived_id(event.id, SERVICE),
+        source=SOURCE,
+        time=utcnow(),
+        correlation_id=event.correlation_id,
+        subject=event.subject,
         data=Classified(message=event.data, classification=outcome.classification),
     )
     if outcome.shadow_changes:
         _log_shadow(event, outcome)
-    return [Output(topics.CLASSIFIED, classified), *(_spike_output(event, spike) for spike in outcome.spikes)]
+    return [
+        Output(topics.CLASSIFIED, classified),
+        *(_spike_output(event, spike) for spike in outcome.spikes),
+    ]
 
 
 def _spike_output(event: MessageReceived, spike: IssueSpike) -> Output:
     SPIKES.labels(spike.key).inc()
-    log.warning("classifier.spike", account_id=spike.account_id, key=spike.key, count=spike.count,
-                expected=spike.expected, threshold=spike.threshold)
+    log.warning(
+        "classifier.spike",
+        account_id=spike.account_id,
+        key=spike.key,
+        count=spike.count,
+        expected=spike.expected,
+        threshold=spike.threshold,
+    )
     identity = f"{spike.account_id}:{spike.key}:{spike.window_start.isoformat()}"
-    return Output(topics.SPIKED, WidespreadIssueDetected(
-        id=derived_id(identity, "classifier:spike"), source=SOURCE, time=utcnow(),
-        correlation_id=event.correlation_id, subject=f"{spike.account_id}:{spike.key}", data=spike))
+    return Output(
+        topics.SPIKED,
+        WidespreadIssueDetected(
+            id=derived_id(identity, "classifier:spike"),
+            source=SOURCE,
+            time=utcnow(),
+            correlation_id=event.correlation_id,
+            subject=f"{spike.account_id}:{spike.key}",
+            data=spike,
+        ),
+    )
 
 
 def _log_shadow(event: MessageReceived, outcome: Outcome) -> None:
@@ -114,9 +139,13 @@ def _log_shadow(event: MessageReceived, outcome: Outcome) -> None:
     changes = outcome.shadow_changes or {}
     for name in changes:
         SHADOW_CHANGES.labels(name).inc()
-    log.info("classifier.shadow_diff", event_id=event.id, message_key=event.data.message_key,
-             changes={k: [str(v) for v in pair] for k, pair in changes.items()},
-             shadow_rule_ids=list(outcome.shadow.explanation.rule_ids) if outcome.shadow else [])
+    log.info(
+        "classifier.shadow_diff",
+        event_id=event.id,
+        message_key=event.data.message_key,
+        changes={k: [str(v) for v in pair] for k, pair in changes.items()},
+        shadow_rule_ids=list(outcome.shadow.explanation.rule_ids) if outcome.shadow else [],
+    )
 
 
 def _models(request: Request) -> Models:
@@ -133,14 +162,18 @@ async def classify_one(message: CanonicalMessage, models: ModelsDep) -> Classifi
     return await asyncio.to_thread(classify, message, models)
 
 
-@api.get("/models", summary="Versions of the loaded spam model, task models, rule sets and detector")
+@api.get(
+    "/models", summary="Versions of the loaded spam model, task models, rule sets and detector"
+)
 async def describe_models(request: Request, models: ModelsDep) -> dict:
     """What serves now; ``reload``: when it was loaded and the last reload error (see reload.py)."""
     status = getattr(request.app.state, "reload", None)
     return models.describe() | ({"reload": status.describe()} if status is not None else {})
 
 
-@api.get("/taxonomy", summary="The contact reasons and labels classifications use (rules/taxonomy.yaml)")
+@api.get(
+    "/taxonomy", summary="The contact reasons and labels classifications use (rules/taxonomy.yaml)"
+)
 async def describe_taxonomy(models: ModelsDep) -> dict:
     """For helpdesks and reports: every contact reason with its description, the other labels
     rules may set, and the stage's built-in labels. ``declared: false``: no taxonomy file (open)."""
@@ -150,8 +183,10 @@ async def describe_taxonomy(models: ModelsDep) -> dict:
 CORRECTIONS_GROUP_SUFFIX = "-corrections"  # tools/deploy_gen.GROUP_SUFFIX
 
 
-CORRECTIONS_FAILED = Counter("switchboard_classifier_corrections_runner_failures_total",
-                             "Times the corrections consumer gave up (database or broker) and was restarted")
+CORRECTIONS_FAILED = Counter(
+    "switchboard_classifier_corrections_runner_failures_total",
+    "Times the corrections consumer gave up (database or broker) and was restarted",
+)
 
 
 class ClassifierService(Supervisor):
@@ -169,24 +204,39 @@ class ClassifierService(Supervisor):
 
     RESTART_BACKOFF_S = (1.0, 60.0)
 
-    def __init__(self, settings: ClassifierSettings, stage: Stage | MessageFn, engine=None,
-                 reloader: Reloader | None = None) -> None:
+    def __init__(
+        self,
+        settings: ClassifierSettings,
+        stage: Stage | MessageFn,
+        engine=None,
+        reloader: Reloader | None = None,
+    ) -> None:
         self.engine = engine if engine is not None else db.engine(settings.database_url)
         self.stage = stage
         self.reloader = reloader
         corrections = settings.model_copy(
-            update={"consumer_group": settings.consumer_group + CORRECTIONS_GROUP_SUFFIX})
+            update={"consumer_group": settings.consumer_group + CORRECTIONS_GROUP_SUFFIX}
+        )
 
         def corrections_runner() -> ConsumerRunner:  # a fresh one per restart
             storing = CorrectionStage(CorrectionStore(db.sessions(self.engine)))
             return ConsumerRunner(corrections, SERVICE, topics.CORRECTIONS, storing)
 
-        classify = RunnerSlot("classify", lambda: ConsumerRunner(settings, SERVICE, topics.RAW, stage))
-        self._corrections = RunnerSlot("corrections", corrections_runner,
-                                       restart=Restart(*self.RESTART_BACKOFF_S),
-                                       on_failure=lambda _: CORRECTIONS_FAILED.inc())
-        super().__init__(SERVICE, runners=[classify, self._corrections], on_stop=self._close,
-                         tasks=[Task("reload", reloader.run)] if reloader is not None else [])
+        classify = RunnerSlot(
+            "classify", lambda: ConsumerRunner(settings, SERVICE, topics.RAW, stage)
+        )
+        self._corrections = RunnerSlot(
+            "corrections",
+            corrections_runner,
+            restart=Restart(*self.RESTART_BACKOFF_S),
+            on_failure=lambda _: CORRECTIONS_FAILED.inc(),
+        )
+        super().__init__(
+            SERVICE,
+            runners=[classify, self._corrections],
+            on_stop=self._close,
+            tasks=[Task("reload", reloader.run)] if reloader is not None else [],
+        )
 
     @property
     def classify(self) -> ConsumerRunner:
@@ -202,7 +252,9 @@ class ClassifierService(Supervisor):
 
     async def run(self) -> None:
         """Until ``stop()``; raises ``RunnerFailed`` when the classifying runner gave up."""
-        self._corrections.restart = Restart(*self.RESTART_BACKOFF_S)  # as set now (tests shorten it)
+        self._corrections.restart = Restart(
+            *self.RESTART_BACKOFF_S
+        )  # as set now (tests shorten it)
         await super().run()
 
     async def _close(self) -> None:
@@ -213,7 +265,9 @@ class ClassifierService(Supervisor):
 
 def build(settings: ClassifierSettings) -> tuple[FastAPI, ClassifierService]:
     """Load models once and wire the app and runners. Raises if models or rules are invalid."""
-    loaded = fingerprint(settings)  # before loading: a change made meanwhile is picked up by the first look
+    loaded = fingerprint(
+        settings
+    )  # before loading: a change made meanwhile is picked up by the first look
     models = load_models(settings)
     log.info("classifier.models_loaded", **models.describe())
     runtime = ClassifierRuntime.from_settings(models, settings)

@@ -75,16 +75,43 @@ PUBLIC = frozenset({ChannelKind.PUBLIC_COMMENT, ChannelKind.REVIEW, ChannelKind.
 # written to the brand: a person at the brand is who the customer expects to answer
 ADDRESSED = frozenset({ChannelKind.MENTION, ChannelKind.DIRECT_MESSAGE, ChannelKind.REVIEW})
 REPLY_TASKS = ("reply_needed", "relevance")  # the first one served decides
-NEGATIVE_VETO = -0.3  # an addressed message at least this negative is a complaint, never spam on a score alone
-NEGATIVE_REPLY = -0.5  # a public comment this negative that addresses the brand or asks something gets a reply
+NEGATIVE_VETO = (
+    -0.3
+)  # an addressed message at least this negative is a complaint, never spam on a score alone
+NEGATIVE_REPLY = (
+    -0.5
+)  # a public comment this negative that addresses the brand or asks something gets a reply
 # Generic reply patterns (a question, "help"): comment spam asks viewers for help and subscriptions,
 # so on a public comment these do not outweigh a spam score of ``STRONG_SPAM`` or more. Every other
 # reply, review and urgent rule does, everywhere, and on messages addressed to the brand these too.
 WEAK_REPLY_TAGS = frozenset({"question", "help"})
 STRONG_SPAM = 0.9
 SENTIMENT_NAME = "vader-en+team-lexicon-de"
-_SECOND_PERSON = frozenset({"you", "your", "yours", "u", "ur", "du", "dich", "dir", "dein", "deine", "ihr", "euch",
-                            "euer", "eure", "sie", "ihnen", "ihre", "vous", "votre", "usted", "ustedes"})
+_SECOND_PERSON = frozenset(
+    {
+        "you",
+        "your",
+        "yours",
+        "u",
+        "ur",
+        "du",
+        "dich",
+        "dir",
+        "dein",
+        "deine",
+        "ihr",
+        "euch",
+        "euer",
+        "eure",
+        "sie",
+        "ihnen",
+        "ihre",
+        "vous",
+        "votre",
+        "usted",
+        "ustedes",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -105,11 +132,19 @@ class Facts:
     blocked: bool = False
     vip: bool = False
     followers: int | None = None  # set only when at or above the large-account threshold
-    offense: float | None = None  # offensive-tone probability, where a tone model serves the language
-    tasks: tuple[tuple[str, TaskScore], ...] = ()  # (task, its model's answer) per served task model
-    tone: float | None = None  # sentiment compound in [-1, 1] (``sentiment.scores``), where the language has one
+    offense: float | None = (
+        None  # offensive-tone probability, where a tone model serves the language
+    )
+    tasks: tuple[
+        tuple[str, TaskScore], ...
+    ] = ()  # (task, its model's answer) per served task model
+    tone: float | None = (
+        None  # sentiment compound in [-1, 1] (``sentiment.scores``), where the language has one
+    )
     scored: bool = True  # False: nothing but links and @handles was left to score for spam
-    campaign: Campaign | None = None  # a near-duplicate campaign from other authors (``signals.flood``)
+    campaign: Campaign | None = (
+        None  # a near-duplicate campaign from other authors (``signals.flood``)
+    )
 
 
 def build(message: CanonicalMessage, language: str, facts: Facts, models: Models) -> Classification:
@@ -120,25 +155,44 @@ def build(message: CanonicalMessage, language: str, facts: Facts, models: Models
     decision, urgency, reason = decide(message, facts, models, model_ids, model_evidence, language)
     if offensive and decision == Decision.REPLY and urgency != Urgency.HIGH:
         # a reply is owed anyway and the tone is hostile: answer it first, before it escalates
-        urgency, reason = Urgency.HIGH, f"{reason.rstrip('.')}; offensive tone ({facts.offense:.2f}) makes it urgent."
+        urgency, reason = (
+            Urgency.HIGH,
+            f"{reason.rstrip('.')}; offensive tone ({facts.offense:.2f}) makes it urgent.",
+        )
     review = decision == Decision.REPLY and any(h.rule.action == Action.REVIEW for h in facts.hits)
     tags = _tags(decision, message, facts) + (("tone:offensive",) if offensive else ())
     if facts.tasks:
         tags = _task_tags(decision, tags, facts, models, model_ids, model_evidence)
-    if decision != Decision.DROP and facts.tone is not None and not any(t.startswith("sentiment:") for t in tags):
+    if (
+        decision != Decision.DROP
+        and facts.tone is not None
+        and not any(t.startswith("sentiment:") for t in tags)
+    ):
         tags = (*tags, f"sentiment:{sentiment_.label(facts.tone)}")
         model_evidence.append(f"sentiment: {SENTIMENT_NAME}: compound {facts.tone:+.2f}")
     tags = _with_reason(tags, models)
     result = Classification(
-        decision=decision, language=language, urgency=urgency,
+        decision=decision,
+        language=language,
+        urgency=urgency,
         tags=tags,
-        reason=reason[:512], review_required=review,
+        reason=reason[:512],
+        review_required=review,
         explanation=Explanation(
-            rule_ids=(*(hit.rule.id for hit in facts.hits), *_signal_ids(message, facts), *model_ids),
-            model=SPAM_MODEL, model_version=models.spam.card.version, score=round(facts.spam.probability, 4),
+            rule_ids=(
+                *(hit.rule.id for hit in facts.hits),
+                *_signal_ids(message, facts),
+                *model_ids,
+            ),
+            model=SPAM_MODEL,
+            model_version=models.spam.card.version,
+            score=round(facts.spam.probability, 4),
             threshold=spam_threshold(message, models, language),
-            evidence=(_evidence(message, facts, models.large_account_followers) + _tone_evidence(facts, models)
-                      + tuple(model_evidence)),
+            evidence=(
+                _evidence(message, facts, models.large_account_followers)
+                + _tone_evidence(facts, models)
+                + tuple(model_evidence)
+            ),
         ),
     )
     return result if facts.campaign is None else _with_campaign(result, facts.campaign)
@@ -156,25 +210,38 @@ def _with_reason(tags: tuple[str, ...], models: Models) -> tuple[str, ...]:
 def _said(served: ServedTask, score: TaskScore) -> str:
     """``model.<task>: <name> <version>: <label> 0.91 (threshold 0.80)`` — the evidence prefix."""
     card = served.model.card
-    return f"model.{served.task}: {card.name} {card.version}: {score.label} {score.probability:.2f} " \
-           f"(threshold {served.threshold:.2f})"
+    return (
+        f"model.{served.task}: {card.name} {card.version}: {score.label} {score.probability:.2f} "
+        f"(threshold {served.threshold:.2f})"
+    )
 
 
 def _grams(score: TaskScore) -> str:
-    return "; n-grams " + ", ".join(f"{name!r} +{weight:.2f}" for name, weight in score.features) \
-        if score.features else ""
+    return (
+        "; n-grams " + ", ".join(f"{name!r} +{weight:.2f}" for name, weight in score.features)
+        if score.features
+        else ""
+    )
 
 
-def _task_tags(decision: Decision, tags: tuple[str, ...], facts: Facts, models: Models, ids: list[str],
-               evidence: list[str]) -> tuple[str, ...]:
+def _task_tags(
+    decision: Decision,
+    tags: tuple[str, ...],
+    facts: Facts,
+    models: Models,
+    ids: list[str],
+    evidence: list[str],
+) -> tuple[str, ...]:
     """``contact_reason:<label>`` and ``sentiment:<label>`` from their models, rules first."""
     if decision == Decision.DROP:
         return tags
     answers = dict(facts.tasks)
     added: list[str] = []
     rule_tags = [tag for hit in facts.hits for tag in hit.rule.tags]
-    for task, taken in (("contact_reason", [t for t in rule_tags if models.taxonomy.is_reason(t)]),
-                        ("sentiment", [t for t in tags if t.startswith("sentiment:")])):
+    for task, taken in (
+        ("contact_reason", [t for t in rule_tags if models.taxonomy.is_reason(t)]),
+        ("sentiment", [t for t in tags if t.startswith("sentiment:")]),
+    ):
         served, score = models.task(task), answers.get(task)
         if served is None or score is None:
             continue
@@ -193,7 +260,11 @@ def _task_tags(decision: Decision, tags: tuple[str, ...], facts: Facts, models: 
 def spam_threshold(message: CanonicalMessage, models: Models, language: str) -> float:
     """The spam probability that drops a message of this channel kind in this language (see the
     module docstring)."""
-    threshold = models.spam_threshold_addressed if message.channel_kind in ADDRESSED else models.spam_threshold
+    threshold = (
+        models.spam_threshold_addressed
+        if message.channel_kind in ADDRESSED
+        else models.spam_threshold
+    )
     if language in models.spam_languages or language == UNDETERMINED:  # no words to say otherwise
         return threshold
     return max(threshold, models.spam_threshold_foreign)
@@ -219,7 +290,10 @@ class _ReplyView:
 
 def _reply_view(facts: Facts, models: Models) -> _ReplyView | None:
     answers = dict(facts.tasks)
-    served = next((t for name in REPLY_TASKS if name in answers and (t := models.task(name)) is not None), None)
+    served = next(
+        (t for name in REPLY_TASKS if name in answers and (t := models.task(name)) is not None),
+        None,
+    )
     if served is None:
         return None
     score = answers[served.task]
@@ -234,8 +308,14 @@ def _asks(text: str) -> bool:
     return not _SECOND_PERSON.isdisjoint(text.lower().replace("'", " ").split())
 
 
-def decide(message: CanonicalMessage, facts: Facts, models: Models, ids: list[str] | None = None,
-           evidence: list[str] | None = None, language: str = "en") -> tuple[Decision, Urgency, str]:
+def decide(
+    message: CanonicalMessage,
+    facts: Facts,
+    models: Models,
+    ids: list[str] | None = None,
+    evidence: list[str] | None = None,
+    language: str = "en",
+) -> tuple[Decision, Urgency, str]:
     """The decision, its urgency and a one-sentence reason (see the module docstring). What the
     reply-needed model contributed goes into ``ids`` and ``evidence``."""
     ids = [] if ids is None else ids
@@ -247,16 +327,32 @@ def decide(message: CanonicalMessage, facts: Facts, models: Models, ids: list[st
     if facts.blocked:
         return Decision.DROP, Urgency.LOW, "Dropped: the author is on the block list."
     if message.text_unavailable:  # not the customer's words: no rule or model can judge it
-        return Decision.REPLY, Urgency.NORMAL, ("Reply needed: the ingestor could not fetch this message's text; "
-                                                "open it on the platform.")
+        return (
+            Decision.REPLY,
+            Urgency.NORMAL,
+            (
+                "Reply needed: the ingestor could not fetch this message's text; "
+                "open it on the platform."
+            ),
+        )
     asked_by_rule = fired[Action.URGENT] + fired[Action.REVIEW] + fired[Action.REPLY]
     if fired[Action.DROP] and not asked_by_rule:
         first = fired[Action.DROP][0]
-        return Decision.DROP, Urgency.LOW, f"Dropped as spam: rule {first.rule.id} matched “{first.matched}”."
+        return (
+            Decision.DROP,
+            Urgency.LOW,
+            f"Dropped as spam: rule {first.rule.id} matched “{first.matched}”.",
+        )
     overrides = [h.rule.id for h in fired[Action.URGENT]] + (["VIP author"] if facts.vip else [])
     weak_ok = addressed or spam < STRONG_SPAM
-    vetoes = [*overrides, *(h.rule.id for h in fired[Action.REVIEW] + fired[Action.REPLY]
-                            if weak_ok or not WEAK_REPLY_TAGS.issuperset(h.rule.tags))]
+    vetoes = [
+        *overrides,
+        *(
+            h.rule.id
+            for h in fired[Action.REVIEW] + fired[Action.REPLY]
+            if weak_ok or not WEAK_REPLY_TAGS.issuperset(h.rule.tags)
+        ),
+    ]
     if view is not None and view.wants_reply:
         vetoes.append(f"{view.task} model ({view.reply:.2f})")
     if addressed and facts.tone is not None and facts.tone <= NEGATIVE_VETO:
@@ -264,50 +360,105 @@ def decide(message: CanonicalMessage, facts: Facts, models: Models, ids: list[st
     if spam >= threshold and not vetoes:
         if view is not None:
             evidence.append(f"{view.said}; not applied: the spam model decided")
-        return Decision.DROP, Urgency.LOW, (f"Dropped as spam: spam model scored {spam:.2f} (threshold {threshold:.2f}"
-                                            f" for a {message.channel_kind.value}).")
-    override = f"; spam score {spam:.2f} overridden by {', '.join(vetoes)}" if spam >= threshold else ""
-    if spam >= threshold and not vetoes:  # a weak reply rule lost against the score: it is not asked any more
+        return (
+            Decision.DROP,
+            Urgency.LOW,
+            (
+                f"Dropped as spam: spam model scored {spam:.2f} (threshold {threshold:.2f}"
+                f" for a {message.channel_kind.value})."
+            ),
+        )
+    override = (
+        f"; spam score {spam:.2f} overridden by {', '.join(vetoes)}" if spam >= threshold else ""
+    )
+    if (
+        spam >= threshold and not vetoes
+    ):  # a weak reply rule lost against the score: it is not asked any more
         fired = {**fired, Action.REPLY: (), Action.REVIEW: fired[Action.REVIEW]}
     if urgent := _urgent_causes(message, facts, overrides):
         return Decision.REPLY, Urgency.HIGH, f"Urgent reply needed: {', '.join(urgent)}{override}."
     if asks := fired[Action.REVIEW] + fired[Action.REPLY]:
         review = " (four-eyes review)" if fired[Action.REVIEW] else ""
-        return Decision.REPLY, Urgency.NORMAL, f"Reply needed{review}: {', '.join(h.rule.id for h in asks)} fired{override}."
+        return (
+            Decision.REPLY,
+            Urgency.NORMAL,
+            f"Reply needed{review}: {', '.join(h.rule.id for h in asks)} fired{override}.",
+        )
     text = content(normalise(message.text))
     tone = "" if facts.tone is None else f", tone {facts.tone:+.2f}"
     if addressed:
         if not text:
-            return Decision.REPLY, Urgency.LOW, ("Reply needed (low priority): nothing but links or @handles, "
-                                                 "a picture or a forwarded post; an agent should look.")
+            return (
+                Decision.REPLY,
+                Urgency.LOW,
+                (
+                    "Reply needed (low priority): nothing but links or @handles, "
+                    "a picture or a forwarded post; an agent should look."
+                ),
+            )
         positive = facts.tone is not None and sentiment_.label(facts.tone) == "positive"
         hostile = facts.offense is not None and facts.offense >= models.tone_threshold
         if view is not None and view.no_reply and positive and not hostile and "?" not in text:
             ids.append(f"model.{view.task}")
             evidence.append(f"{view.said}; no reply needed")
-            return Decision.TAG, Urgency.LOW, (f"Tagged as noise: {view.task} model is confident no answer is needed "
-                                               f"({1 - view.reply:.2f}){tone}, and the message asks nothing.")
+            return (
+                Decision.TAG,
+                Urgency.LOW,
+                (
+                    f"Tagged as noise: {view.task} model is confident no answer is needed "
+                    f"({1 - view.reply:.2f}){tone}, and the message asks nothing."
+                ),
+            )
         if view is not None:
             evidence.append(f"{view.said}; addressed to the brand: an agent decides")
         if view is not None and view.wants_reply:
             ids.append(f"model.{view.task}")
-            return Decision.REPLY, Urgency.NORMAL, (f"Reply needed: {view.task} model scored {view.reply:.2f} "
-                                                    f"(threshold {view.threshold:.2f}){override}.")
-        return Decision.REPLY, Urgency.LOW, (f"Reply needed (low priority): a {message.channel_kind.value} addressed "
-                                             f"to the brand that no rule or model could call noise{tone}{override}.")
+            return (
+                Decision.REPLY,
+                Urgency.NORMAL,
+                (
+                    f"Reply needed: {view.task} model scored {view.reply:.2f} "
+                    f"(threshold {view.threshold:.2f}){override}."
+                ),
+            )
+        return (
+            Decision.REPLY,
+            Urgency.LOW,
+            (
+                f"Reply needed (low priority): a {message.channel_kind.value} addressed "
+                f"to the brand that no rule or model could call noise{tone}{override}."
+            ),
+        )
     if view is not None and view.wants_reply:
         ids.append(f"model.{view.task}")
         evidence.append(f"{view.said}; tag → reply")
-        return Decision.REPLY, Urgency.NORMAL, (f"Reply needed: {view.task} model scored {view.reply:.2f} "
-                                                f"(threshold {view.threshold:.2f}); no rule decided{override}.")
+        return (
+            Decision.REPLY,
+            Urgency.NORMAL,
+            (
+                f"Reply needed: {view.task} model scored {view.reply:.2f} "
+                f"(threshold {view.threshold:.2f}); no rule decided{override}."
+            ),
+        )
     if facts.tone is not None and facts.tone <= NEGATIVE_REPLY and _asks(text):
-        return Decision.REPLY, Urgency.LOW, (f"Reply needed (low priority): a negative comment{tone} that addresses "
-                                             f"the brand or asks something{override}.")
+        return (
+            Decision.REPLY,
+            Urgency.LOW,
+            (
+                f"Reply needed (low priority): a negative comment{tone} that addresses "
+                f"the brand or asks something{override}."
+            ),
+        )
     if view is not None:
         evidence.append(f"{view.said}; decision kept")
-    return Decision.TAG, Urgency.LOW, (
-        f"Tagged as noise: no reply rule fired, no model asked for a reply, spam score {spam:.2f} is below "
-        f"{threshold:.2f}{tone}.")
+    return (
+        Decision.TAG,
+        Urgency.LOW,
+        (
+            f"Tagged as noise: no reply rule fired, no model asked for a reply, spam score {spam:.2f} is below "
+            f"{threshold:.2f}{tone}."
+        ),
+    )
 
 
 _ACTIONS = tuple(Action)
@@ -329,7 +480,11 @@ def _urgent_causes(message: CanonicalMessage, facts: Facts, overrides: list[str]
     if facts.followers is not None:
         causes.append(f"large account ({facts.followers} followers)")
     if facts.pii and message.channel_kind in PUBLIC:
-        causes.append("personal data exposed in public (" + ", ".join(sorted({p.kind for p in facts.pii})) + ")")
+        causes.append(
+            "personal data exposed in public ("
+            + ", ".join(sorted({p.kind for p in facts.pii}))
+            + ")"
+        )
     return causes
 
 
@@ -345,11 +500,18 @@ def _signal_ids(message: CanonicalMessage, facts: Facts) -> tuple[str, ...]:
 def _tags(decision: Decision, message: CanonicalMessage, facts: Facts) -> tuple[str, ...]:
     """Decision tag first (``spam``/``noise``), then rule tags, signals and ``pii:<kind>``."""
     lead = {Decision.DROP: ("spam",), Decision.TAG: ("noise",), Decision.REPLY: ()}[decision]
-    signals = (("blocked-author",) if facts.blocked else ()) + (("vip",) if facts.vip else ()) + (
-        ("large-account",) if facts.followers is not None else ()) + (
-        ("text-unavailable",) if message.text_unavailable else ())
+    signals = (
+        (("blocked-author",) if facts.blocked else ())
+        + (("vip",) if facts.vip else ())
+        + (("large-account",) if facts.followers is not None else ())
+        + (("text-unavailable",) if message.text_unavailable else ())
+    )
     pii = tuple(f"pii:{p.kind}" for p in facts.pii)
-    return tuple(dict.fromkeys((*lead, *(tag for hit in facts.hits for tag in hit.rule.tags), *signals, *pii)))
+    return tuple(
+        dict.fromkeys(
+            (*lead, *(tag for hit in facts.hits for tag in hit.rule.tags), *signals, *pii)
+        )
+    )
 
 
 def _evidence(message: CanonicalMessage, facts: Facts, large: int) -> tuple[str, ...]:
@@ -366,7 +528,9 @@ def _tone_evidence(facts: Facts, models: Models) -> tuple[str, ...]:
     if facts.offense is None or models.tone is None:
         return ()
     card = models.tone.card
-    return (f"tone model {card.name} {card.version}: offense {facts.offense:.2f} (threshold {models.tone_threshold:.2f})",)
+    return (
+        f"tone model {card.name} {card.version}: offense {facts.offense:.2f} (threshold {models.tone_threshold:.2f})",
+    )
 
 
 def _with_campaign(result: Classification, campaign: Campaign) -> Classification:
@@ -377,19 +541,26 @@ def _with_campaign(result: Classification, campaign: Campaign) -> Classification
     is never dropped for being similar to others: many customers writing "my order never
     arrived" at once is a widespread issue (the spike detector's job), not spam."""
     match, drop_authors = campaign.match, campaign.drop_authors
-    evidence = (f"flood.campaign: near-duplicate (similarity {match.similarity:.2f}) in campaign {match.campaign_id}: "
-                f"{match.messages} messages from {match.authors} authors; dropped above {drop_authors}")
+    evidence = (
+        f"flood.campaign: near-duplicate (similarity {match.similarity:.2f}) in campaign {match.campaign_id}: "
+        f"{match.messages} messages from {match.authors} authors; dropped above {drop_authors}"
+    )
     update: dict = {
         "tags": tuple(dict.fromkeys((*result.tags, f"campaign:{match.campaign_id}"))),
-        "explanation": result.explanation.model_copy(update={
-            "rule_ids": (*result.explanation.rule_ids, "flood.campaign"),
-            "evidence": (*result.explanation.evidence, evidence)}),
+        "explanation": result.explanation.model_copy(
+            update={
+                "rule_ids": (*result.explanation.rule_ids, "flood.campaign"),
+                "evidence": (*result.explanation.evidence, evidence),
+            }
+        ),
     }
     if match.authors > drop_authors and result.decision == Decision.TAG:
         update |= {
-            "decision": Decision.DROP, "urgency": Urgency.LOW, "review_required": False,
+            "decision": Decision.DROP,
+            "urgency": Urgency.LOW,
+            "review_required": False,
             "tags": ("spam", *(t for t in update["tags"] if t != "noise")),
             "reason": f"Dropped as a campaign: near-duplicates from {match.authors} authors "
-                      f"(more than {drop_authors}) within the window."[:512],
+            f"(more than {drop_authors}) within the window."[:512],
         }
     return result.model_copy(update=update)

@@ -48,8 +48,11 @@ from .rules.taxonomy import MODEL_REASON, OPEN_LABELS
 from .tables import ClassifierCorrection
 
 log = get_logger(__name__)
-STORED = Counter("switchboard_classifier_corrections_total",
-                 "Corrections received, by outcome (inserted, superseded, duplicate, stale)", ["outcome"])
+STORED = Counter(
+    "switchboard_classifier_corrections_total",
+    "Corrections received, by outcome (inserted, superseded, duplicate, stale)",
+    ["outcome"],
+)
 # Tags that say how a message was judged rather than what it is about (taxonomy.OPEN_LABELS).
 JUDGEMENTS = OPEN_LABELS
 TASKS = ("spam", "reply_needed", "contact_reason", "sentiment")
@@ -73,11 +76,15 @@ def labels_of(example: Example) -> dict[str, str]:
     if example.decision is not None:
         labels["spam"] = "1" if example.decision == Decision.DROP.value else "0"
         if example.decision in (Decision.REPLY.value, Decision.TAG.value):
-            labels["reply_needed"] = "reply" if example.decision == Decision.REPLY.value else "noise"
+            labels["reply_needed"] = (
+                "reply" if example.decision == Decision.REPLY.value else "noise"
+            )
     if example.decision != Decision.DROP.value:
-        reason = tagged(example.tags, REASON_TAG) or next(
-            (t for t in example.tags if ":" not in t and t not in JUDGEMENTS), None) or tagged(
-            example.tags, MODEL_REASON)
+        reason = (
+            tagged(example.tags, REASON_TAG)
+            or next((t for t in example.tags if ":" not in t and t not in JUDGEMENTS), None)
+            or tagged(example.tags, MODEL_REASON)
+        )
         if reason:
             labels["contact_reason"] = reason
     if sentiment := tagged(example.tags, SENTIMENT_TAG):
@@ -102,14 +109,26 @@ class CorrectionStore:
             if row is not None and _aware(row.corrected_at) > data.at:
                 row.revisions += 1
                 return "stale"
-            values = {"event_id": event.id, "text": data.text, "language": data.language,
-                      "decision": data.decision.value if data.decision else None, "tags": list(data.tags),
-                      "previous_decision": data.previous_decision.value if data.previous_decision else None,
-                      "previous_tags": list(data.previous_tags), "origin": data.origin,
-                      "corrected_by": data.corrected_by, "item_id": data.item_id, "corrected_at": data.at,
-                      "received_at": utcnow()}
+            values = {
+                "event_id": event.id,
+                "text": data.text,
+                "language": data.language,
+                "decision": data.decision.value if data.decision else None,
+                "tags": list(data.tags),
+                "previous_decision": data.previous_decision.value
+                if data.previous_decision
+                else None,
+                "previous_tags": list(data.previous_tags),
+                "origin": data.origin,
+                "corrected_by": data.corrected_by,
+                "item_id": data.item_id,
+                "corrected_at": data.at,
+                "received_at": utcnow(),
+            }
             if row is None:
-                session.add(ClassifierCorrection(message_key=data.message_key, revisions=1, **values))
+                session.add(
+                    ClassifierCorrection(message_key=data.message_key, revisions=1, **values)
+                )
                 return "inserted"
             for name, value in values.items():
                 setattr(row, name, value)
@@ -131,13 +150,21 @@ class CorrectionStage(PerMessage):
     async def process(self, event: ClassificationCorrected, meta: RecordMeta) -> Sequence[Output]:
         data = event.data
         if data.decision is None and not data.tags:
-            raise PoisonMessage(f"correction {event.id} carries no label: neither a decision nor tags")
+            raise PoisonMessage(
+                f"correction {event.id} carries no label: neither a decision nor tags"
+            )
         if not data.text.strip():
             raise PoisonMessage(f"correction {event.id} has no text to learn from")
         outcome = await self.store.store(event)
         STORED.labels(outcome).inc()
-        log.info("classifier.correction", event_id=event.id, message_key=data.message_key, outcome=outcome,
-                 origin=data.origin, decision=data.decision.value if data.decision else None)
+        log.info(
+            "classifier.correction",
+            event_id=event.id,
+            message_key=data.message_key,
+            outcome=outcome,
+            origin=data.origin,
+            decision=data.decision.value if data.decision else None,
+        )
         return []
 
 
@@ -147,8 +174,23 @@ def read_corrections(database_url: str) -> list[Example]:
     try:
         with engine.connect() as connection:
             table = ClassifierCorrection.__table__
-            rows = connection.execute(select(table).order_by(table.c.corrected_at, table.c.message_key)).mappings().all()
+            rows = (
+                connection.execute(
+                    select(table).order_by(table.c.corrected_at, table.c.message_key)
+                )
+                .mappings()
+                .all()
+            )
     finally:
         engine.dispose()
-    return [Example(r["message_key"], r["text"], r["language"], r["decision"], tuple(r["tags"] or ()),
-                    _aware(r["corrected_at"])) for r in rows]
+    return [
+        Example(
+            r["message_key"],
+            r["text"],
+            r["language"],
+            r["decision"],
+            tuple(r["tags"] or ()),
+            _aware(r["corrected_at"]),
+        )
+        for r in rows
+    ]

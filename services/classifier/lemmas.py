@@ -42,7 +42,9 @@ def lookup_table(language: str) -> dict[str, str]:
     with several cases keeps the first lemma in file order); {} when there is none."""
     table: dict[str, str] = {}
     try:
-        read_lemma_table(language, lambda form, lemma: table.setdefault(form.lower(), lemma.lower()))
+        read_lemma_table(
+            language, lambda form, lemma: table.setdefault(form.lower(), lemma.lower())
+        )
     except LookupError:
         return {}
     return table
@@ -60,8 +62,11 @@ class LemmaTokenizer:
         if self.table is None:
             self.table = lookup_table(self.language)
         get = self.table.get
-        return [get(token, token) for token in (t.lower_ for t in blank_tokenizer(self.language)(text))
-                if not token.isspace()]
+        return [
+            get(token, token)
+            for token in (t.lower_ for t in blank_tokenizer(self.language)(text))
+            if not token.isspace()
+        ]
 
     def prune(self, vocabulary: Iterable[str]) -> None:
         """Keep only the entries a vectoriser fitted on this tokenizer's output (``vocabulary``)
@@ -71,13 +76,19 @@ class LemmaTokenizer:
         emitted unigrams, all of which are in the vocabulary); identity entries are implied."""
         known = {gram for gram in vocabulary if " " not in gram}
         table = self.table if self.table is not None else lookup_table(self.language)
-        self.table = {form: lemma for form, lemma in table.items()
-                      if form != lemma and (lemma in known or form in known)}
+        self.table = {
+            form: lemma
+            for form, lemma in table.items()
+            if form != lemma and (lemma in known or form in known)
+        }
 
     def __repr__(self) -> str:
         return f"LemmaTokenizer({self.language!r}, {len(self.table) if self.table is not None else 'lazy'} forms)"
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, LemmaTokenizer) and (other.language, other.table) == (self.language, self.table)
+        return isinstance(other, LemmaTokenizer) and (other.language, other.table) == (
+            self.language,
+            self.table,
+        )
 
     __hash__ = None  # type: ignore[assignment]

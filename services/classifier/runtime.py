@@ -67,35 +67,65 @@ class ClassifierRuntime:
         """Detectors as ``settings`` say: in the database at ``database_url`` or in memory."""
         campaign_window = timedelta(seconds=settings.campaign_window_s)
         spike_window = timedelta(seconds=settings.spike_window_s)
-        spike_options = dict(factor=settings.spike_factor, min_count=settings.spike_min_count,
-                             warmup_windows=settings.spike_warmup_windows)
+        spike_options = dict(
+            factor=settings.spike_factor,
+            min_count=settings.spike_min_count,
+            warmup_windows=settings.spike_warmup_windows,
+        )
         if settings.signals_store == "memory":
-            return cls(models=models, campaigns=CampaignDetector(campaign_window, settings.campaign_similarity),
-                       spikes=SpikeDetector(spike_window, **spike_options),
-                       campaign_drop_authors=settings.campaign_drop_authors)
+            return cls(
+                models=models,
+                campaigns=CampaignDetector(campaign_window, settings.campaign_similarity),
+                spikes=SpikeDetector(spike_window, **spike_options),
+                campaign_drop_authors=settings.campaign_drop_authors,
+            )
         engine = sql.engine(settings.database_url)
-        return cls(models=models, engine=engine,
-                   campaigns=SharedCampaignDetector(engine, campaign_window, settings.campaign_similarity,
-                                                    prune_every_s=settings.signals_prune_every_s),
-                   spikes=SharedSpikeDetector(engine, spike_window, prune_every_s=settings.signals_prune_every_s,
-                                              **spike_options),
-                   campaign_drop_authors=settings.campaign_drop_authors)
+        return cls(
+            models=models,
+            engine=engine,
+            campaigns=SharedCampaignDetector(
+                engine,
+                campaign_window,
+                settings.campaign_similarity,
+                prune_every_s=settings.signals_prune_every_s,
+            ),
+            spikes=SharedSpikeDetector(
+                engine, spike_window, prune_every_s=settings.signals_prune_every_s, **spike_options
+            ),
+            campaign_drop_authors=settings.campaign_drop_authors,
+        )
 
     def process(self, messages: Sequence[CanonicalMessage]) -> list[Outcome]:
         """One ``Outcome`` per message, in order. Blocks (CPU, and the database with shared
         detectors: their errors propagate, and the runner retries the batch)."""
-        models = self.models  # one model set per batch (a reload swaps the attribute between batches)
-        campaigns = [None if match is None else Campaign(match, self.campaign_drop_authors)
-                     for match in self.campaigns.observe(messages)]
+        models = (
+            self.models
+        )  # one model set per batch (a reload swaps the attribute between batches)
+        campaigns = [
+            None if match is None else Campaign(match, self.campaign_drop_authors)
+            for match in self.campaigns.observe(messages)
+        ]
         verdicts = classify_batch(messages, models, campaigns=campaigns)
         results = [v.classification for v in verdicts]
         kept = [i for i, result in enumerate(results) if result.decision != Decision.DROP]
-        counted = self.spikes.observe_batch([Observation(messages[i].account_id, spike_keys(results[i], models.taxonomy),
-                                                         messages[i].created_at, messages[i].message_key) for i in kept])
+        counted = self.spikes.observe_batch(
+            [
+                Observation(
+                    messages[i].account_id,
+                    spike_keys(results[i], models.taxonomy),
+                    messages[i].created_at,
+                    messages[i].message_key,
+                )
+                for i in kept
+            ]
+        )
         spikes: list[tuple[IssueSpike, ...]] = [()] * len(messages)
         for i, raised in zip(kept, counted, strict=True):
             spikes[i] = tuple(raised)
-        return [Outcome(r, s, shadow_changes(v), v.shadow) for r, s, v in zip(results, spikes, verdicts, strict=True)]
+        return [
+            Outcome(r, s, shadow_changes(v), v.shadow)
+            for r, s, v in zip(results, spikes, verdicts, strict=True)
+        ]
 
     def close(self) -> None:
         if self.engine is not None:
@@ -105,6 +135,10 @@ class ClassifierRuntime:
 def spike_keys(result: Classification, taxonomy: Taxonomy) -> tuple[str, ...]:
     """The contact-reason keys a kept classification counts under (``tag:<reason>``): its
     rule tags that are contact reasons, and a contact-reason model's label."""
-    return tuple(dict.fromkeys(
-        f"tag:{t.partition(':')[2] if t.startswith(MODEL_REASON) else t}" for t in result.tags
-        if taxonomy.is_reason(t) or (t.startswith(MODEL_REASON) and len(t) > len(MODEL_REASON))))
+    return tuple(
+        dict.fromkeys(
+            f"tag:{t.partition(':')[2] if t.startswith(MODEL_REASON) else t}"
+            for t in result.tags
+            if taxonomy.is_reason(t) or (t.startswith(MODEL_REASON) and len(t) > len(MODEL_REASON))
+        )
+    )

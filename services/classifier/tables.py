@@ -34,7 +34,9 @@ class ClassifierCorrection(Base):
     item_id: Mapped[str | None] = mapped_column(String(128))
     corrected_at: Mapped[datetime] = mapped_column(Stamp, nullable=False, index=True)
     received_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
-    revisions: Mapped[int] = mapped_column(Integer, nullable=False, default=1)  # corrections seen for this message
+    revisions: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=1
+    )  # corrections seen for this message
 
 
 # Campaign and spike state shared by every classifier replica (services/classifier/signals.py).
@@ -48,7 +50,9 @@ class ClassifierCampaignEntry(Base):
 
     __tablename__ = "classifier_campaign_entries"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # hash of message_key
+    id: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False
+    )  # hash of message_key
     message_key: Mapped[str] = mapped_column(String(1024), nullable=False)
     account_id: Mapped[str] = mapped_column(String(256), nullable=False)
     author: Mapped[str] = mapped_column(String(512), nullable=False)
@@ -96,7 +100,9 @@ class ClassifierSpikeCount(Base):
 
     account_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
-    window_start_us: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False, index=True)
+    window_start_us: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False, index=True
+    )
     count: Mapped[int] = mapped_column(Integer, nullable=False)
     samples: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
 
@@ -108,4 +114,6 @@ class ClassifierSpikeReport(Base):
 
     account_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
-    window_start_us: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False, index=True)
+    window_start_us: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False, index=True
+    )

@@ -39,12 +39,23 @@ def create_app(settings: IngestorSettings) -> FastAPI:
         delivery, ledger = Delivery(settings), Ledger(settings.database_url)
         acceptor = Acceptor(settings, delivery, ledger)
         platforms = registry.build(settings, keys, ledger)
-        app.state.runtime = Runtime(settings=settings, keys=keys, platforms=platforms, delivery=delivery,
-                                    ledger=ledger, acceptor=acceptor, intake=Intake(acceptor),
-                                    health=SourceHealth(sources))
-        tasks = [asyncio.create_task(delivery.connect_forever(), name="kafka-connect"),
-                 asyncio.create_task(ledger.watch(), name="db-watch")]
-        extra = background.start(settings, delivery, ledger, acceptor, app.state.runtime.health, sources)
+        app.state.runtime = Runtime(
+            settings=settings,
+            keys=keys,
+            platforms=platforms,
+            delivery=delivery,
+            ledger=ledger,
+            acceptor=acceptor,
+            intake=Intake(acceptor),
+            health=SourceHealth(sources),
+        )
+        tasks = [
+            asyncio.create_task(delivery.connect_forever(), name="kafka-connect"),
+            asyncio.create_task(ledger.watch(), name="db-watch"),
+        ]
+        extra = background.start(
+            settings, delivery, ledger, acceptor, app.state.runtime.health, sources
+        )
         log.info("ingestor.started", sources=sorted(sources), port=settings.http_port)
         try:
             yield
@@ -57,8 +68,12 @@ def create_app(settings: IngestorSettings) -> FastAPI:
             await ledger.close()
             log.info("ingestor.stopped")
 
-    app = FastAPI(title="Switchboard ingestor", version="1", lifespan=lifespan,
-                  description="Verifies platform webhooks and hands them to Kafka (acks=all).")
+    app = FastAPI(
+        title="Switchboard ingestor",
+        version="1",
+        lifespan=lifespan,
+        description="Verifies platform webhooks and hands them to Kafka (acks=all).",
+    )
     routes.install(app, ready=lambda: _ready(app))
     return app
 

@@ -30,8 +30,10 @@ class Background:
     the last-event times are flushed after both."""
 
     def __init__(self, watch: SilenceWatch | None, schedulers: list[polling.Scheduler]) -> None:
-        tasks = [Task(f"pollers-{i}", partial(_scheduled, scheduler))
-                 for i, scheduler in enumerate(schedulers)]
+        tasks = [
+            Task(f"pollers-{i}", partial(_scheduled, scheduler))
+            for i, scheduler in enumerate(schedulers)
+        ]
         if watch is not None:
             tasks.append(Task("connector-silence", lambda _stopping: watch.run(), cancel=True))
         self.watch, self.schedulers = watch, schedulers
@@ -56,8 +58,14 @@ async def _scheduled(scheduler: polling.Scheduler, stopping: asyncio.Event) -> N
         await scheduler.stop()
 
 
-def start(settings: IngestorSettings, delivery: Delivery, ledger: Ledger, acceptor: Acceptor,
-          health: SourceHealth, sources: dict[str, str]) -> Background:
+def start(
+    settings: IngestorSettings,
+    delivery: Delivery,
+    ledger: Ledger,
+    acceptor: Acceptor,
+    health: SourceHealth,
+    sources: dict[str, str],
+) -> Background:
     """Start the pollers and the silence watch (each only when configured and enabled)."""
     watch, schedulers = None, []
     if settings.silence_enabled:
@@ -65,17 +73,25 @@ def start(settings: IngestorSettings, delivery: Delivery, ledger: Ledger, accept
         health.listen(watch.observe)
     if settings.pollers_enabled and settings.poll_sources:
         scheduler = polling.Scheduler(
-            settings, ledger, acceptor, polling.pollers(settings, polling.Quota(ledger, settings.youtube_daily_quota)),
+            settings,
+            ledger,
+            acceptor,
+            polling.pollers(settings, polling.Quota(ledger, settings.youtube_daily_quota)),
             on_accepted=lambda source, n: health.observe(source, "accepted", n),
-            on_error=lambda source, outcome: health.observe(source, outcome))
+            on_error=lambda source, outcome: health.observe(source, outcome),
+        )
         scheduler.start()
         schedulers.append(scheduler)
         log.info("pollers.started", sources=sorted(settings.poll_sources))
     if settings.youtube_callback_url and settings.youtube_channels and settings.pollers_enabled:
         renewal = polling.Scheduler(
-            settings, ledger, acceptor, {websub.NAME: websub.WebSubRenewal()},
+            settings,
+            ledger,
+            acceptor,
+            {websub.NAME: websub.WebSubRenewal()},
             configs={websub.NAME: websub.config(settings.youtube_hub_url)},
-            on_error=lambda source, outcome: health.observe("youtube", outcome))
+            on_error=lambda source, outcome: health.observe("youtube", outcome),
+        )
         renewal.start()
         schedulers.append(renewal)
     if (mentions := _mention_worker(settings, ledger, acceptor)) is not None:
@@ -83,13 +99,20 @@ def start(settings: IngestorSettings, delivery: Delivery, ledger: Ledger, accept
     return Background(watch, schedulers)
 
 
-def _mention_worker(settings: IngestorSettings, ledger: Ledger, acceptor: Acceptor) -> polling.Scheduler | None:
+def _mention_worker(
+    settings: IngestorSettings, ledger: Ledger, acceptor: Acceptor
+) -> polling.Scheduler | None:
     """Publishes held Instagram mentions (with their fetched text); woken by the webhook that held one."""
     if not settings.meta_app_secrets:
         return None
     name = instagram_mentions.NAME
-    worker = polling.Scheduler(settings, ledger, acceptor, {name: instagram_mentions.InstagramMentions()},
-                               configs={name: instagram_mentions.config(settings)})
+    worker = polling.Scheduler(
+        settings,
+        ledger,
+        acceptor,
+        {name: instagram_mentions.InstagramMentions()},
+        configs={name: instagram_mentions.config(settings)},
+    )
     acceptor.held.listen(lambda: worker.wake(name))
     worker.start()
     return worker

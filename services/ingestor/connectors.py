@@ -39,8 +39,11 @@ from shared.events import (
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-STATUS_EVENTS = Counter("switchboard_ingestor_connector_status_total", "ConnectorStatusChanged events published",
-                        ["source", "state"])
+STATUS_EVENTS = Counter(
+    "switchboard_ingestor_connector_status_total",
+    "ConnectorStatusChanged events published",
+    ["source", "state"],
+)
 _ALPHA = 0.3
 
 
@@ -54,10 +57,26 @@ class _Pending:
 class SilenceWatch:
     """One per process; ``observe`` is fed by ``SourceHealth`` (webhooks and pollers alike)."""
 
-    def __init__(self, settings: IngestorSettings, ledger: Ledger, delivery: Delivery, sources: dict[str, str],
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.settings, self.ledger, self.delivery, self.sources, self.clock = settings, ledger, delivery, sources, clock
-        self.expected = {name: s.expected_interval_s for name, s in settings.poll_sources.items() if s.expected_interval_s}
+    def __init__(
+        self,
+        settings: IngestorSettings,
+        ledger: Ledger,
+        delivery: Delivery,
+        sources: dict[str, str],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings, self.ledger, self.delivery, self.sources, self.clock = (
+            settings,
+            ledger,
+            delivery,
+            sources,
+            clock,
+        )
+        self.expected = {
+            name: s.expected_interval_s
+            for name, s in settings.poll_sources.items()
+            if s.expected_interval_s
+        }
         self.expected.update(settings.source_expected_intervals)
         self._pending: dict[str, _Pending] = {}
         self._flushed: dict[str, float] = {}
@@ -80,7 +99,10 @@ class SilenceWatch:
         now = self.clock()
         for source in list(self._pending):
             stamp = now.timestamp()
-            if not force and stamp - self._flushed.get(source, float("-inf")) < self.settings.silence_flush_s:
+            if (
+                not force
+                and stamp - self._flushed.get(source, float("-inf")) < self.settings.silence_flush_s
+            ):
                 continue
             pending = self._pending.pop(source)
             try:
@@ -95,11 +117,18 @@ class SilenceWatch:
             await insert_ignore(session, ConnectorActivity, [_fresh(source, now)])
             row = await session.get(ConnectorActivity, source, with_for_update=True)
             previous = aware(row.last_event_at)
-            if pending.last_event_at is not None and (previous is None or pending.last_event_at > previous):
+            if pending.last_event_at is not None and (
+                previous is None or pending.last_event_at > previous
+            ):
                 if previous is not None:
-                    sample = (pending.last_event_at - previous).total_seconds() / max(1, pending.events)
-                    row.ewma_interval_s = sample if row.ewma_interval_s is None else \
-                        _ALPHA * sample + (1 - _ALPHA) * row.ewma_interval_s
+                    sample = (pending.last_event_at - previous).total_seconds() / max(
+                        1, pending.events
+                    )
+                    row.ewma_interval_s = (
+                        sample
+                        if row.ewma_interval_s is None
+                        else _ALPHA * sample + (1 - _ALPHA) * row.ewma_interval_s
+                    )
                     row.samples += 1
                 row.last_event_at = pending.last_event_at
                 row.errors = pending.errors
@@ -110,14 +139,19 @@ class SilenceWatch:
         if row.source in self.expected:
             return self.expected[row.source]
         if row.samples >= self.settings.silence_min_samples and row.ewma_interval_s:
-            return max(self.settings.silence_min_interval_s, row.ewma_interval_s * self.settings.silence_factor)
+            return max(
+                self.settings.silence_min_interval_s,
+                row.ewma_interval_s * self.settings.silence_factor,
+            )
         return None
 
     async def check(self) -> list[ConnectorStatusChanged]:
         """Publish a status change for every source that went silent or recovered; those published."""
         now, published = self.clock(), []
         async with self.ledger.session(write=True) as session:
-            await insert_ignore(session, ConnectorActivity, [_fresh(source, now) for source in self.sources])
+            await insert_ignore(
+                session, ConnectorActivity, [_fresh(source, now) for source in self.sources]
+            )
         async with self.ledger.session() as session:
             rows = [await session.get(ConnectorActivity, source) for source in sorted(self.sources)]
         for row in rows:
@@ -132,12 +166,19 @@ class SilenceWatch:
                 continue
             await self._record(row.source, event.data.state, since)
             STATUS_EVENTS.labels(row.source, event.data.state).inc()
-            log.warning("connector.status", source=row.source, state=event.data.state,
-                        silent_s=round(event.data.silent_seconds), expected_s=event.data.expected_interval_seconds)
+            log.warning(
+                "connector.status",
+                source=row.source,
+                state=event.data.state,
+                silent_s=round(event.data.silent_seconds),
+                expected_s=event.data.expected_interval_seconds,
+            )
             published.append(event)
         return published
 
-    def _change(self, row: ConnectorActivity, now: datetime) -> tuple[ConnectorStatusChanged, datetime] | None:
+    def _change(
+        self, row: ConnectorActivity, now: datetime
+    ) -> tuple[ConnectorStatusChanged, datetime] | None:
         expected = self.expected_interval(row)
         last = aware(row.last_event_at)
         basis = last or aware(row.watching_since)
@@ -151,20 +192,40 @@ class SilenceWatch:
                 return None
             state = ConnectorState.RECOVERED
         event_id = derived_id(f"{row.source}:{state}:{since.isoformat()}", "ingestor-connector")
-        silent = max(0.0, ((last if state == ConnectorState.RECOVERED else now) - since).total_seconds())
-        data = ConnectorStatus(source=row.source, platform=self.sources[row.source], state=state, last_event_at=last,
-                               silent_seconds=silent, expected_interval_seconds=expected or 1.0, errors=row.errors,
-                               detected_at=now)
-        return ConnectorStatusChanged(id=event_id, source="switchboard/ingestor/connectors", time=now,
-                                      correlation_id=event_id, subject=row.source, data=data), since
+        silent = max(
+            0.0, ((last if state == ConnectorState.RECOVERED else now) - since).total_seconds()
+        )
+        data = ConnectorStatus(
+            source=row.source,
+            platform=self.sources[row.source],
+            state=state,
+            last_event_at=last,
+            silent_seconds=silent,
+            expected_interval_seconds=expected or 1.0,
+            errors=row.errors,
+            detected_at=now,
+        )
+        return ConnectorStatusChanged(
+            id=event_id,
+            source="switchboard/ingestor/connectors",
+            time=now,
+            correlation_id=event_id,
+            subject=row.source,
+            data=data,
+        ), since
 
     async def _record(self, source: str, state: ConnectorState, since: datetime) -> None:
         table = ConnectorActivity.__table__
         silent = state == ConnectorState.SILENT
         try:
             async with self.ledger.connection(write=True) as conn:
-                await conn.execute(update(table).where(table.c.source == source).values(
-                    state="silent" if silent else "ok", silent_since=since if silent else None))
+                await conn.execute(
+                    update(table)
+                    .where(table.c.source == source)
+                    .values(
+                        state="silent" if silent else "ok", silent_since=since if silent else None
+                    )
+                )
         except LedgerUnavailable as exc:
             log.warning("connector.record_failed", source=source, error=str(exc))
 
@@ -188,6 +249,13 @@ class SilenceWatch:
 
 
 def _fresh(source: str, now: datetime) -> dict:
-    return {"source": source, "last_event_at": None, "ewma_interval_s": None, "samples": 0, "errors": 0,
-            "state": "ok", "silent_since": None, "watching_since": now}
-
+    return {
+        "source": source,
+        "last_event_at": None,
+        "ewma_interval_s": None,
+        "samples": 0,
+        "errors": 0,
+        "state": "ok",
+        "silent_since": None,
+        "watching_since": now,
+    }

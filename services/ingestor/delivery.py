@@ -33,8 +33,12 @@ class DeliveryUnavailable(Exception):
 class Delivery:
     """Owns the ingestor's single Kafka producer."""
 
-    def __init__(self, settings: IngestorSettings, max_backoff_s: float = 5.0,
-                 producer_factory: Callable[..., AIOKafkaProducer] = kafka.producer) -> None:
+    def __init__(
+        self,
+        settings: IngestorSettings,
+        max_backoff_s: float = 5.0,
+        producer_factory: Callable[..., AIOKafkaProducer] = kafka.producer,
+    ) -> None:
         self._settings = settings
         self._max_backoff_s = max_backoff_s
         self._new_producer = producer_factory

@@ -39,8 +39,16 @@ class SignatureRejected(Exception):
 class Rejected(Exception):
     """A request refused with ``status``; ``outcome`` is the metric label."""
 
-    def __init__(self, status: int, error: str, detail: str, outcome: str, *,
-                 fields: list[FieldError] | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        detail: str,
+        outcome: str,
+        *,
+        fields: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{status} {error}: {detail}")
         self.status, self.outcome, self.headers = status, outcome, headers or {}
         self.problem = Problem(error=error, detail=detail, fields=fields)
@@ -48,9 +56,13 @@ class Rejected(Exception):
 
 def invalid(exc: ValidationError, prefix: tuple = ()) -> Rejected:
     """422 naming each invalid field (at most 20; inputs are not echoed)."""
-    fields = [FieldError(loc=_dotted((*prefix, *err["loc"])), msg=err["msg"], type=err["type"])
-              for err in exc.errors(include_url=False, include_input=False)[:20]]
-    return Rejected(422, "invalid_message", f"{exc.error_count()} invalid field(s)", "invalid", fields=fields)
+    fields = [
+        FieldError(loc=_dotted((*prefix, *err["loc"])), msg=err["msg"], type=err["type"])
+        for err in exc.errors(include_url=False, include_input=False)[:20]
+    ]
+    return Rejected(
+        422, "invalid_message", f"{exc.error_count()} invalid field(s)", "invalid", fields=fields
+    )
 
 
 def invalid_payload(exc: Exception) -> Rejected:

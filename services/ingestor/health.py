@@ -55,9 +55,17 @@ class SourceHealth:
 
     def snapshot(self) -> list[dict]:
         """One JSON-able row per source, by name."""
-        return [{"source": name, "platform": s.platform, "last_event_at": _iso(s.last_event_at),
-                 "messages": s.messages, "errors": dict(s.errors), "last_error_at": _iso(s.last_error_at)}
-                for name, s in self._states.items()]
+        return [
+            {
+                "source": name,
+                "platform": s.platform,
+                "last_event_at": _iso(s.last_event_at),
+                "messages": s.messages,
+                "errors": dict(s.errors),
+                "last_error_at": _iso(s.last_error_at),
+            }
+            for name, s in self._states.items()
+        ]
 
 
 def _iso(stamp: float | None) -> str | None:

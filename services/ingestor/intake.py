@@ -76,8 +76,9 @@ class Intake:
     def __init__(self, acceptor: Acceptor) -> None:
         self._acceptor = acceptor
 
-    async def receive(self, adapter: PlatformAdapter, headers: Mapping[str, str], body: bytes,
-                      content_type: str) -> Reply:
+    async def receive(
+        self, adapter: PlatformAdapter, headers: Mapping[str, str], body: bytes, content_type: str
+    ) -> Reply:
         """Verify, read and accept one webhook delivery. Raises ``Rejected`` (4xx/503)."""
         try:
             delivery_id = adapter.verify(headers, body)
@@ -113,11 +114,28 @@ def batch_reply(result: Acceptance) -> Reply:
     items do not change the status: they are named in ``invalid_items`` (path and reason) and
     were dead-lettered; the platform must not re-send the good ones for them."""
     messages = len(result.accepted) + len(result.duplicates)
-    outcome = "accepted" if result.accepted else "duplicate" if result.duplicates else \
-        "ignored" if result.unhandled else "invalid_items" if result.invalid else "skipped"
-    body = {"status": outcome, "accepted": len(result.accepted), "duplicates": len(result.duplicates),
-            "skipped": result.skipped, "unhandled": len(result.unhandled), "invalid": len(result.invalid),
-            "event_ids": result.accepted}
+    outcome = (
+        "accepted"
+        if result.accepted
+        else "duplicate"
+        if result.duplicates
+        else "ignored"
+        if result.unhandled
+        else "invalid_items"
+        if result.invalid
+        else "skipped"
+    )
+    body = {
+        "status": outcome,
+        "accepted": len(result.accepted),
+        "duplicates": len(result.duplicates),
+        "skipped": result.skipped,
+        "unhandled": len(result.unhandled),
+        "invalid": len(result.invalid),
+        "event_ids": result.accepted,
+    }
     if result.invalid:
-        body["invalid_items"] = [{"path": bad.path, "error": bad.error[:200]} for bad in result.invalid[:20]]
+        body["invalid_items"] = [
+            {"path": bad.path, "error": bad.error[:200]} for bad in result.invalid[:20]
+        ]
     return Reply(200, body, outcome, messages)

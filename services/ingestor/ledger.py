@@ -59,7 +59,8 @@ class Ledger:
             found = {}
             for start in range(0, len(keys), _CHUNK):
                 query = select(IngestedMessage.message_key, IngestedMessage.event_id).where(
-                    IngestedMessage.message_key.in_(keys[start:start + _CHUNK]))
+                    IngestedMessage.message_key.in_(keys[start : start + _CHUNK])
+                )
                 found.update({key: event_id for key, event_id in conn.execute(query).all()})
             return found
 
@@ -83,6 +84,7 @@ class Ledger:
     async def _hot(self, work: Callable[[Connection], T], write: bool = False) -> T:
         """Run ``work`` on a ledger thread in one connection (one committed transaction when
         ``write``). Raises ``LedgerUnavailable``."""
+
         def run() -> T:
             with self._hot_engine.begin() if write else self._hot_engine.connect() as conn:
                 return work(conn)
@@ -93,8 +95,12 @@ class Ledger:
     async def prune(self, messages_before: datetime, raw_before: datetime) -> tuple[int, int]:
         """Delete ledger rows and raw bodies older than the cut-offs; the counts deleted."""
         async with self.session(write=True) as session:
-            messages = await session.execute(delete(IngestedMessage).where(IngestedMessage.received_at < messages_before))
-            raws = await session.execute(delete(RawPayload).where(RawPayload.received_at < raw_before))
+            messages = await session.execute(
+                delete(IngestedMessage).where(IngestedMessage.received_at < messages_before)
+            )
+            raws = await session.execute(
+                delete(RawPayload).where(RawPayload.received_at < raw_before)
+            )
         return messages.rowcount, raws.rowcount
 
     async def raw(self, sha256: str) -> RawPayload | None:
@@ -143,7 +149,9 @@ class Ledger:
         self.reachable = True
 
 
-async def insert_ignore(executor: AsyncSession | AsyncConnection, table: type, rows: list[dict]) -> int:
+async def insert_ignore(
+    executor: AsyncSession | AsyncConnection, table: type, rows: list[dict]
+) -> int:
     """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; the number of rows inserted."""
     if not rows:
         return 0
@@ -160,7 +168,11 @@ def _insert_ignore_statement(dialect_name: str, table: type):
     compile a new statement per call. RETURNING rather than rowcount: the async PostgreSQL
     driver reports -1 for this statement."""
     core = table.__table__
-    return db.dialect_insert(dialect_name)(core).on_conflict_do_nothing().returning(core.primary_key.columns.values()[0])
+    return (
+        db.dialect_insert(dialect_name)(core)
+        .on_conflict_do_nothing()
+        .returning(core.primary_key.columns.values()[0])
+    )
 
 
 def _insert_ignore_sync(conn: Connection, table: type, rows: list[dict]) -> int:
@@ -179,6 +191,13 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def new_row(message_key: str, event_id: str, source: str, webhook_id: str | None, at: datetime) -> IngestedMessage:
-    return IngestedMessage(message_key=message_key, event_id=event_id, source=source,
-                           webhook_id=webhook_id, received_at=at)
+def new_row(
+    message_key: str, event_id: str, source: str, webhook_id: str | None, at: datetime
+) -> IngestedMessage:
+    return IngestedMessage(
+        message_key=message_key,
+        event_id=event_id,
+        source=source,
+        webhook_id=webhook_id,
+        received_at=at,
+    )

@@ -40,19 +40,33 @@ class HeldMessages:
     def listen(self, wake: Callable[[], None]) -> None:
         self._listeners.append(wake)
 
-    async def hold(self, source: str, items: list[Item], raw: RawPayload, correlation_id: str,
-                   now: datetime) -> list[str]:
+    async def hold(
+        self, source: str, items: list[Item], raw: RawPayload, correlation_id: str, now: datetime
+    ) -> list[str]:
         """Store ``items`` (new to the ledger) and ``raw`` in one transaction; the event ids of the
         items not held already (a re-sent webhook finds them waiting). Raises ``LedgerUnavailable``."""
         held = []
         async with self._ledger.connection(write=True) as conn:
-            await insert_ignore(conn, RawPayload, [{column.key: getattr(raw, column.key)
-                                                    for column in RawPayload.__table__.columns}])
+            await insert_ignore(
+                conn,
+                RawPayload,
+                [{column.key: getattr(raw, column.key) for column in RawPayload.__table__.columns}],
+            )
             for item in items:
-                position = {"source": source, "key": item.dedup_key, "correlation_id": correlation_id,
-                            "message": item.message.model_dump(mode="json")}
-                row = {"source": SOURCE, "target": event_id(item), "position": json.dumps(position, sort_keys=True),
-                       "next_poll_at": now, "last_polled_at": None, "updated_at": now}
+                position = {
+                    "source": source,
+                    "key": item.dedup_key,
+                    "correlation_id": correlation_id,
+                    "message": item.message.model_dump(mode="json"),
+                }
+                row = {
+                    "source": SOURCE,
+                    "target": event_id(item),
+                    "position": json.dumps(position, sort_keys=True),
+                    "next_poll_at": now,
+                    "last_polled_at": None,
+                    "updated_at": now,
+                }
                 if await insert_ignore(conn, PollerCursor, [row]):
                     held.append(row["target"])
         if held:

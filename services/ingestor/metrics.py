@@ -13,11 +13,13 @@ MAX_KINDS = 100
 _kinds: set[str] = set()
 
 REQUESTS = Counter(
-    "switchboard_ingestor_requests_total", "Webhook requests by source and outcome",
+    "switchboard_ingestor_requests_total",
+    "Webhook requests by source and outcome",
     ["source", "outcome"],
 )
 PRODUCE_LATENCY = Histogram(
-    "switchboard_ingestor_produce_seconds", "Time from send to broker acknowledgement (or failure)",
+    "switchboard_ingestor_produce_seconds",
+    "Time from send to broker acknowledgement (or failure)",
     ["kind", "outcome"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
@@ -37,12 +39,14 @@ SKIPPED_EVENTS = Counter(
     ["source", "kind"],
 )
 MESSAGES = Counter(
-    "switchboard_ingestor_messages_total", "Platform messages by source and result (accepted, duplicate)",
+    "switchboard_ingestor_messages_total",
+    "Platform messages by source and result (accepted, duplicate)",
     ["source", "result"],
 )
 LAST_EVENT = Gauge(
     "switchboard_ingestor_source_last_event_timestamp_seconds",
-    "Unix time of the last verified webhook that carried at least one message, per source", ["source"],
+    "Unix time of the last verified webhook that carried at least one message, per source",
+    ["source"],
 )
 SOURCE_ERRORS = Counter(
     "switchboard_ingestor_source_errors_total",

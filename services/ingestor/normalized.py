@@ -75,18 +75,26 @@ class Parsed:
     skipped: list[str] = field(default_factory=list)
     unhandled: list[str] = field(default_factory=list)
     deferred: list[Item] = field(default_factory=list)  # published after a fetch of their content
-    invalid: list[Invalid] = field(default_factory=list)  # malformed items (dead-lettered once each)
+    invalid: list[Invalid] = field(
+        default_factory=list
+    )  # malformed items (dead-lettered once each)
 
     def guard(self, path: str, item: object, read: Callable[[], object]) -> None:
         """Run ``read`` (which parses ``item`` into this batch); if the item is malformed
         (``PayloadInvalid``, or a value out of the canonical limits), take back what it added and
         keep it as ``Invalid`` instead, so the other items of the delivery still go through."""
-        marks = (len(self.items), len(self.skipped), len(self.unhandled), len(self.deferred), len(self.invalid))
+        marks = (
+            len(self.items),
+            len(self.skipped),
+            len(self.unhandled),
+            len(self.deferred),
+            len(self.invalid),
+        )
         try:
             read()
         except (PayloadInvalid, ValidationError) as exc:
-            del self.items[marks[0]:], self.skipped[marks[1]:], self.unhandled[marks[2]:]
-            del self.deferred[marks[3]:], self.invalid[marks[4]:]
+            del self.items[marks[0] :], self.skipped[marks[1] :], self.unhandled[marks[2] :]
+            del self.deferred[marks[3] :], self.invalid[marks[4] :]
             self.invalid.append(Invalid(path, _reason(exc), item_json(item)))
 
     def add(self, message: CanonicalMessage, edit_marker: str = "") -> None:

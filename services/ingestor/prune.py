@@ -24,12 +24,19 @@ async def prune(settings: IngestorSettings, now: datetime | None = None) -> tupl
     now = now or utcnow()
     ledger = Ledger(settings.database_url)
     try:
-        counts = await ledger.prune(now - timedelta(days=settings.dedup_retention_days),
-                                    now - timedelta(days=settings.raw_retention_days))
+        counts = await ledger.prune(
+            now - timedelta(days=settings.dedup_retention_days),
+            now - timedelta(days=settings.raw_retention_days),
+        )
     finally:
         await ledger.close()
-    log.info("ingestor.pruned", ledger_rows=counts[0], raw_bodies=counts[1],
-             dedup_retention_days=settings.dedup_retention_days, raw_retention_days=settings.raw_retention_days)
+    log.info(
+        "ingestor.pruned",
+        ledger_rows=counts[0],
+        raw_bodies=counts[1],
+        dedup_retention_days=settings.dedup_retention_days,
+        raw_retention_days=settings.raw_retention_days,
+    )
     return counts
 
 

@@ -23,7 +23,9 @@ class IngestedMessage(Base):
     event_id: Mapped[str] = mapped_column(String(64), nullable=False)
     source: Mapped[str] = mapped_column(String(128), nullable=False)
     webhook_id: Mapped[str | None] = mapped_column(String(256))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
 
 
 class RawPayload(Base):
@@ -34,7 +36,9 @@ class RawPayload(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     source: Mapped[str] = mapped_column(String(128), nullable=False)
     content_type: Mapped[str] = mapped_column(String(128), nullable=False)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
     body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 

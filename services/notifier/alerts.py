@@ -73,12 +73,24 @@ async def receive(paging: Paging, hook: AlertmanagerWebhook, now: datetime) -> d
     team = paging.oncall.team_for(None, hook.commonLabels.get("team"))
     attached = 0
     for alert in (a for a in hook.alerts if a.status == "firing"):
-        item = Attach(f"am:{alert.fingerprint}:{alert.startsAt.isoformat()}"[:256], key, team, "alert",
-                      "alertmanager", summary_of(hook), None, None, f"alertmanager:{alert.fingerprint}")
+        item = Attach(
+            f"am:{alert.fingerprint}:{alert.startsAt.isoformat()}"[:256],
+            key,
+            team,
+            "alert",
+            "alertmanager",
+            summary_of(hook),
+            None,
+            None,
+            f"alertmanager:{alert.fingerprint}",
+        )
         attached += await paging.open(item, now) is not None
     current = await paging.incidents.open_for(key)
     if hook.status == "resolved" and current is not None:
         await paging.resolve(current.id, "alertmanager", now)
         return {"incident_id": current.id, "status": "resolved", "attached": attached}
-    return {"incident_id": current.id if current else None, "status": current.status if current else "none",
-            "attached": attached}
+    return {
+        "incident_id": current.id if current else None,
+        "status": current.status if current else "none",
+        "attached": attached,
+    }

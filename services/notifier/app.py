@@ -85,8 +85,13 @@ class NotifierStage(Stage):
 
 
 SERVICE = "notifier"
-TOPICS = (("", topics.ROUTED), ("unstaffed", topics.UNSTAFFED), ("spiked", topics.SPIKED),
-          ("lifecycle", topics.LIFECYCLE), ("connectors", topics.CONNECTORS))
+TOPICS = (
+    ("", topics.ROUTED),
+    ("unstaffed", topics.UNSTAFFED),
+    ("spiked", topics.SPIKED),
+    ("lifecycle", topics.LIFECYCLE),
+    ("connectors", topics.CONNECTORS),
+)
 
 
 class NotifierService(Supervisor):
@@ -99,11 +104,23 @@ class NotifierService(Supervisor):
         self._producer = None  # created in run(): aiokafka needs the running loop
         super().__init__(
             SERVICE,
-            runners=[RunnerSlot(suffix or "routed", _runner(settings, suffix, topic, stage))
-                     for suffix, topic in TOPICS],
-            jobs=[Periodic("scheduler", settings.scheduler_interval_s, self._tick, at_start=True,
-                           failure="scheduler.tick_failed", level="error")],
-            on_start=self._start, on_stop=self._stop)
+            runners=[
+                RunnerSlot(suffix or "routed", _runner(settings, suffix, topic, stage))
+                for suffix, topic in TOPICS
+            ],
+            jobs=[
+                Periodic(
+                    "scheduler",
+                    settings.scheduler_interval_s,
+                    self._tick,
+                    at_start=True,
+                    failure="scheduler.tick_failed",
+                    level="error",
+                )
+            ],
+            on_start=self._start,
+            on_stop=self._stop,
+        )
 
     @property
     def state(self):
@@ -159,7 +176,10 @@ def tokens_of(settings: NotifierSettings) -> StaticTokens:
         admin = DEV_NOTIFIER_ADMIN_TOKEN
     tokens = StaticTokens(admin, settings.api_tokens)
     if not tokens.configured:
-        log.warning("api.no_tokens", hint="POST ack/resolve and /v1/alertmanager answer 401; set NOTIFIER_API_TOKENS")
+        log.warning(
+            "api.no_tokens",
+            hint="POST ack/resolve and /v1/alertmanager answer 401; set NOTIFIER_API_TOKENS",
+        )
     return tokens
 
 
@@ -169,14 +189,32 @@ def build(settings: NotifierSettings, clock: Clock = utcnow) -> tuple[FastAPI, N
     sessions = db.sessions(engine)
     rota = oncall.load(settings.oncall_file)
     key = settings.signing_key.get_secret_value()
-    deliverer = Deliverer(rota.targets, {k: v.get_secret_value() for k, v in settings.target_secrets.items()},
-                          settings.page_url, key, settings.page_timeout_s, settings.delivery_attempts,
-                          settings.delivery_backoff_s)
-    config = PagingConfig(Urgency(settings.page_min_urgency), Urgency(settings.sla_min_urgency),
-                          timedelta(minutes=settings.sla_warn_minutes), settings.public_url, key,
-                          timedelta(minutes=settings.link_ttl_minutes))
-    paging = Paging(rota, load_calendar(settings, clock()), IncidentStore(sessions), TimerStore(sessions),
-                    deliverer, config, RoutedStore(sessions))
+    deliverer = Deliverer(
+        rota.targets,
+        {k: v.get_secret_value() for k, v in settings.target_secrets.items()},
+        settings.page_url,
+        key,
+        settings.page_timeout_s,
+        settings.delivery_attempts,
+        settings.delivery_backoff_s,
+    )
+    config = PagingConfig(
+        Urgency(settings.page_min_urgency),
+        Urgency(settings.sla_min_urgency),
+        timedelta(minutes=settings.sla_warn_minutes),
+        settings.public_url,
+        key,
+        timedelta(minutes=settings.link_ttl_minutes),
+    )
+    paging = Paging(
+        rota,
+        load_calendar(settings, clock()),
+        IncidentStore(sessions),
+        TimerStore(sessions),
+        deliverer,
+        config,
+        RoutedStore(sessions),
+    )
     service = NotifierService(settings, paging, clock)
 
     @asynccontextmanager

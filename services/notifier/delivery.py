@@ -68,8 +68,16 @@ class Outcome:
 class Deliverer:
     """Sends to named targets. ``send`` blocks through its retries; it does not raise."""
 
-    def __init__(self, targets: dict[str, Target], secrets: dict[str, str], page_url: str | None, signing_key: str,
-                 timeout_s: float, attempts: int = 3, backoff_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        targets: dict[str, Target],
+        secrets: dict[str, str],
+        page_url: str | None,
+        signing_key: str,
+        timeout_s: float,
+        attempts: int = 3,
+        backoff_s: float = 0.2,
+    ) -> None:
         self.targets, self.secrets, self.page_url = targets, secrets, page_url
         self.attempts, self.backoff_s = attempts, backoff_s
         self._webhook = Webhook(webhook_secret(signing_key))
@@ -90,10 +98,16 @@ class Deliverer:
         target = self.targets.get(target_name)
         if target is None or target.kind != "pagerduty":
             return Outcome(False, 0, f"{target_name!r} is not a PagerDuty target")
-        event = {"routing_key": self.secrets.get(target_name, ""), "event_action": action, "dedup_key": incident_id}
+        event = {
+            "routing_key": self.secrets.get(target_name, ""),
+            "event_action": action,
+            "dedup_key": incident_id,
+        }
         url = target.url or PAGERDUTY_URL
-        return await self._retrying(target_name, lambda: self._post(url, orjson.dumps(event),
-                                                                    {"content-type": "application/json"}))
+        return await self._retrying(
+            target_name,
+            lambda: self._post(url, orjson.dumps(event), {"content-type": "application/json"}),
+        )
 
     async def _retrying(self, target_name: str, call) -> Outcome:
         delay, error = self.backoff_s, "unknown target"
@@ -131,22 +145,37 @@ class Deliverer:
             raise DeliveryFailed(f"{url} answered {response.status_code}")
 
     async def _webhook_post(self, url: str | None, note: Notification) -> None:
-        payload = {"type": note.kind, "title": note.title, "text": note.body, "incident_id": note.incident_id,
-                   "person": note.person, "links": note.links, "details": note.details,
-                   "data": note.page.model_dump(mode="json") if note.page else None}
+        payload = {
+            "type": note.kind,
+            "title": note.title,
+            "text": note.body,
+            "incident_id": note.incident_id,
+            "person": note.person,
+            "links": note.links,
+            "details": note.details,
+            "data": note.page.model_dump(mode="json") if note.page else None,
+        }
         body = orjson.dumps(payload).decode()
         now = datetime.now(UTC)
-        headers = {"content-type": "application/json", "webhook-id": note.delivery_id,
-                   "webhook-timestamp": str(int(now.timestamp())),
-                   "webhook-signature": self._webhook.sign(note.delivery_id, now, body)}
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": note.delivery_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": self._webhook.sign(note.delivery_id, now, body),
+        }
         await self._post(url, body.encode(), headers)
 
     async def _pagerduty(self, target: Target, name: str, note: Notification) -> None:
         event = {
-            "routing_key": self.secrets.get(name, ""), "event_action": "trigger",
+            "routing_key": self.secrets.get(name, ""),
+            "event_action": "trigger",
             "dedup_key": note.incident_id or note.delivery_id,
-            "payload": {"summary": note.title[:1024], "source": "switchboard", "severity": "critical",
-                        "custom_details": {"text": note.body, "person": note.person, **note.details}},
+            "payload": {
+                "summary": note.title[:1024],
+                "source": "switchboard",
+                "severity": "critical",
+                "custom_details": {"text": note.body, "person": note.person, **note.details},
+            },
             "links": [{"href": href, "text": text} for text, href in note.links.items()],
         }
         url = target.url or PAGERDUTY_URL
@@ -157,7 +186,9 @@ class Deliverer:
         if not url or not notifier.add(url):
             raise DeliveryFailed("apprise URL missing or not understood")
         links = "\n".join(f"{text}: {href}" for text, href in note.links.items())
-        if not await notifier.async_notify(body=f"{note.body}\n\n{links}".strip(), title=note.title):
+        if not await notifier.async_notify(
+            body=f"{note.body}\n\n{links}".strip(), title=note.title
+        ):
             raise DeliveryFailed(f"apprise could not deliver to {notifier[0].service_name}")
 
     async def close(self) -> None:

@@ -37,13 +37,21 @@ def due(state: EscalationState, now: datetime) -> bool:
     return state.status != RESOLVED and state.next_at is not None and state.next_at <= now
 
 
-def after_step(policy: Policy, state: EscalationState, now: datetime, reached: bool) -> EscalationState:
+def after_step(
+    policy: Policy, state: EscalationState, now: datetime, reached: bool
+) -> EscalationState:
     """The state once the current step was notified (``reached``: someone accepted the page)."""
     wait = timedelta(minutes=policy.steps[state.step].wait_minutes) if reached else timedelta()
     if state.step + 1 < len(policy.steps):
         return replace(state, step=state.step + 1, next_at=now + wait)
     if state.passes_left > 0:
-        return replace(state, step=0, round=state.round + 1, passes_left=state.passes_left - 1, next_at=now + wait)
+        return replace(
+            state,
+            step=0,
+            round=state.round + 1,
+            passes_left=state.passes_left - 1,
+            next_at=now + wait,
+        )
     return replace(state, next_at=None)
 
 
@@ -51,12 +59,16 @@ def acknowledged(policy: Policy, state: EscalationState, now: datetime) -> Escal
     """Stop escalating; re-trigger after ``ack_timeout_minutes`` unless resolved first."""
     if state.status == RESOLVED:
         return state
-    return replace(state, status=ACKNOWLEDGED, next_at=now + timedelta(minutes=policy.ack_timeout_minutes))
+    return replace(
+        state, status=ACKNOWLEDGED, next_at=now + timedelta(minutes=policy.ack_timeout_minutes)
+    )
 
 
 def retriggered(policy: Policy, state: EscalationState, now: datetime) -> EscalationState:
     """An ack timed out: start the chain again from the first step, in a fresh round."""
-    return EscalationState(TRIGGERED, step=0, round=state.round + 1, passes_left=policy.repeat, next_at=now)
+    return EscalationState(
+        TRIGGERED, step=0, round=state.round + 1, passes_left=policy.repeat, next_at=now
+    )
 
 
 def resolved(state: EscalationState) -> EscalationState:

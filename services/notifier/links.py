@@ -24,14 +24,18 @@ def _signature(key: str, action: str, incident_id: str, by: str, exp: int) -> st
     return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
 
 
-def link(base_url: str, key: str, action: str, incident_id: str, by: str, now: datetime, ttl: timedelta) -> str:
+def link(
+    base_url: str, key: str, action: str, incident_id: str, by: str, now: datetime, ttl: timedelta
+) -> str:
     """The signed URL for ``action`` on ``incident_id`` by ``by``, valid until ``now + ttl``."""
     exp = int((now + ttl).timestamp())
     query = urlencode({"by": by, "exp": exp, "sig": _signature(key, action, incident_id, by, exp)})
     return f"{base_url.rstrip('/')}/v1/incidents/{incident_id}/{action}?{query}"
 
 
-def verify(key: str, action: str, incident_id: str, by: str, exp: int, sig: str, now: datetime) -> None:
+def verify(
+    key: str, action: str, incident_id: str, by: str, exp: int, sig: str, now: datetime
+) -> None:
     """Accept the link or raise ``LinkRefused``: the signature is checked before the expiry."""
     if action not in ACTIONS:
         raise LinkRefused(f"unknown action {action!r}")
@@ -50,7 +54,9 @@ def feed_key(key: str, team: str) -> str:
 def verify_feed(key: str, team: str, given: str | None) -> None:
     """Accept the feed key of ``team`` or raise ``LinkRefused`` saying what is wrong."""
     if not given:
-        raise LinkRefused("missing feed key (?key=…; python -m services.notifier.links feed-url TEAM prints the URL)")
+        raise LinkRefused(
+            "missing feed key (?key=…; python -m services.notifier.links feed-url TEAM prints the URL)"
+        )
     if not hmac.compare_digest(feed_key(key, team), given):
         raise LinkRefused("bad feed key")
 

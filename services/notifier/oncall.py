@@ -52,7 +52,9 @@ class Person(_Model):
 class Layer(_Model):
     people: tuple[str, ...] = Field(min_length=1)
     handoff: Literal["daily", "weekly"] = "weekly"
-    start: AwareDatetime = Field(description="A hand-off moment; the first person's turn starts here")
+    start: AwareDatetime = Field(
+        description="A hand-off moment; the first person's turn starts here"
+    )
     days: tuple[str, ...] = Field(WEEKDAYS, description="Weekdays (local) this layer covers")
 
 
@@ -68,7 +70,9 @@ class Rotation(_Model):
 
 
 class Step(_Model):
-    notify: tuple[str, ...] = Field(min_length=1, description="'rotation:<name>' or 'person:<name>'")
+    notify: tuple[str, ...] = Field(
+        min_length=1, description="'rotation:<name>' or 'person:<name>'"
+    )
     wait_minutes: float = Field(15, gt=0)
 
 
@@ -88,7 +92,9 @@ class Team(_Model):
 class ConnectorPaging(_Model):
     """Who is paged when an ingestion source goes silent (``switchboard.connectors.status.v1``)."""
 
-    team: str | None = Field(None, description="Team paged for a silent connector; unset = default_team")
+    team: str | None = Field(
+        None, description="Team paged for a silent connector; unset = default_team"
+    )
     sources: dict[str, str] = Field({}, description="Per-source team, overriding ``team``")
 
 
@@ -110,15 +116,22 @@ class Oncall(_Model):
             for rot_name, rot in team.rotations.items():
                 for layer in rot.layers:
                     _known(layer.people, self.people, f"teams.{team_name}.rotations.{rot_name}")
-                _known([o.person for o in rot.overrides], self.people, f"teams.{team_name}.rotations.{rot_name}")
+                _known(
+                    [o.person for o in rot.overrides],
+                    self.people,
+                    f"teams.{team_name}.rotations.{rot_name}",
+                )
             for step in team.escalation.steps:
                 for ref in step.notify:
                     kind, _, name = ref.partition(":")
                     table = {"rotation": team.rotations, "person": self.people}.get(kind)
                     _known([name], table or {}, f"teams.{team_name}.escalation ({ref})")
         _known([self.default_team, *self.queues.values()], self.teams, "default_team/queues")
-        _known([t for t in (self.connectors.team, *self.connectors.sources.values()) if t], self.teams,
-               "connectors")
+        _known(
+            [t for t in (self.connectors.team, *self.connectors.sources.values()) if t],
+            self.teams,
+            "connectors",
+        )
         return self
 
     def team_for_connector(self, source: str) -> str:
@@ -156,7 +169,9 @@ def layer_person(layer: Layer, at: datetime, timezone: str) -> str | None:
     if WEEKDAYS[local.weekday()] not in layer.days:
         return None
     # wall-clock arithmetic: a 09:00 hand-off stays at 09:00 local across daylight-saving changes
-    turns = (local.replace(tzinfo=None) - layer.start.astimezone(tz).replace(tzinfo=None)) // HANDOFF[layer.handoff]
+    turns = (
+        local.replace(tzinfo=None) - layer.start.astimezone(tz).replace(tzinfo=None)
+    ) // HANDOFF[layer.handoff]
     return layer.people[turns % len(layer.people)]
 
 
@@ -171,8 +186,13 @@ def on_call(rotation: Rotation, at: datetime, timezone: str) -> str | None:
     return None
 
 
-def shifts(rotation: Rotation, start: datetime, end: datetime, timezone: str,
-           grain: timedelta = timedelta(hours=1)) -> list[tuple[str, datetime, datetime]]:
+def shifts(
+    rotation: Rotation,
+    start: datetime,
+    end: datetime,
+    timezone: str,
+    grain: timedelta = timedelta(hours=1),
+) -> list[tuple[str, datetime, datetime]]:
     """Consecutive (person, from, to) shifts between ``start`` and ``end``, sampled every ``grain``
     (hand-offs and overrides on the hour are exact; that is what rotas use)."""
     out: list[tuple[str, datetime, datetime]] = []

@@ -85,7 +85,9 @@ class Paging:
         writes = Writes.after(seen)
         for event in events:
             if event.id in seen.closed:
-                log.info("item.already_handled", item=event.id)  # the helpdesk answered before we saw it
+                log.info(
+                    "item.already_handled", item=event.id
+                )  # the helpdesk answered before we saw it
                 continue
             item = event.data
             team = self.oncall.team_for(item.routing.queue)
@@ -94,35 +96,92 @@ class Paging:
             if decided is None:
                 continue
             if decided.action == planner.DIGEST:
-                due = self.calendar.next_open(now).astimezone(UTC)  # SQLite compares stored times as text
-                writes.digests.append(dict(item_event_id=event.id, team=team, summary=decided.summary, due_at=due,
-                                           delivered_at=None))
+                due = self.calendar.next_open(now).astimezone(
+                    UTC
+                )  # SQLite compares stored times as text
+                writes.digests.append(
+                    dict(
+                        item_event_id=event.id,
+                        team=team,
+                        summary=decided.summary,
+                        due_at=due,
+                        delivered_at=None,
+                    )
+                )
                 continue
-            writes.attach(Attach(event.id, decided.incident_key, team, "item", decided.reason, decided.summary,
-                                 event.id, item.routing.queue, item.message.message_key), now,
-                          esc.opened(self.oncall.teams[team].escalation, now))
+            writes.attach(
+                Attach(
+                    event.id,
+                    decided.incident_key,
+                    team,
+                    "item",
+                    decided.reason,
+                    decided.summary,
+                    event.id,
+                    item.routing.queue,
+                    item.message.message_key,
+                ),
+                now,
+                esc.opened(self.oncall.teams[team].escalation, now),
+            )
         return writes
 
     def _sla_rows(self, event: ItemRouted, team: str) -> list[dict]:
         item = event.data
-        planned = planner.sla_timers(event, self.config.sla_warn_before, self.config.sla_min_urgency)
-        return [dict(item_event_id=event.id, kind=kind, incident_key=item.message.conversation_key, team=team,
-                     queue=item.routing.queue, message_key=item.message.message_key,
-                     summary=planner.summary_of(event), due_at=due.astimezone(UTC), fired_at=None)
-                for kind, due in planned]
+        planned = planner.sla_timers(
+            event, self.config.sla_warn_before, self.config.sla_min_urgency
+        )
+        return [
+            dict(
+                item_event_id=event.id,
+                kind=kind,
+                incident_key=item.message.conversation_key,
+                team=team,
+                queue=item.routing.queue,
+                message_key=item.message.message_key,
+                summary=planner.summary_of(event),
+                due_at=due.astimezone(UTC),
+                fired_at=None,
+            )
+            for kind, due in planned
+        ]
 
     async def on_unstaffed(self, event: QueueUnstaffed, now: datetime) -> None:
         decided = planner.unstaffed_page(event, self.calendar, now)
         if decided is not None:
             team = self.oncall.team_for(event.data.queue)
-            await self.open(Attach(event.id, decided.incident_key, team, "unstaffed", decided.reason,
-                                   decided.summary, event.data.item_id, event.data.queue, event.data.message_key), now)
+            await self.open(
+                Attach(
+                    event.id,
+                    decided.incident_key,
+                    team,
+                    "unstaffed",
+                    decided.reason,
+                    decided.summary,
+                    event.data.item_id,
+                    event.data.queue,
+                    event.data.message_key,
+                ),
+                now,
+            )
 
     async def on_spike(self, event: WidespreadIssueDetected, now: datetime) -> None:
         decided = planner.spike_page(event)
         first = event.data.sample_message_keys[0] if event.data.sample_message_keys else None
-        await self.open(Attach(event.id, decided.incident_key, self.oncall.default_team, "spike", decided.reason,
-                               decided.summary, None, None, first), now)
+        await self.open(
+            Attach(
+                event.id,
+                decided.incident_key,
+                self.oncall.default_team,
+                "spike",
+                decided.reason,
+                decided.summary,
+                None,
+                None,
+                first,
+            ),
+            now,
+        )
 
     async def on_lifecycle(self, event: HelpdeskItemUpdated, now: datetime) -> None:
         """The helpdesk replied to or resolved an item: its pending SLA timers are cancelled and the
@@ -143,9 +202,20 @@ class Paging:
         data = event.data
         if data.state == ConnectorState.SILENT:
             decided = planner.connector_page(event)
-            await self.open(Attach(f"connector:{event.id}"[:256], decided.incident_key,
-                                   self.oncall.team_for_connector(data.source), "connector", decided.reason,
-                                   decided.summary, None, None, f"connector:{data.source}"), now)
+            await self.open(
+                Attach(
+                    f"connector:{event.id}"[:256],
+                    decided.incident_key,
+                    self.oncall.team_for_connector(data.source),
+                    "connector",
+                    decided.reason,
+                    decided.summary,
+                    None,
+                    None,
+                    f"connector:{data.source}",
+                ),
+                now,
+            )
             return
         if await self.incidents.was_handled(event.id):
             return
@@ -161,8 +231,20 @@ class Paging:
         if text is not None and await self.incidents.subject_handled(timer.item_event_id):
             text = None  # the helpdesk answered meanwhile (a tick that read the timer before the cancel)
         if text is not None and (current is None or current.status == esc.TRIGGERED):
-            await self.open(Attach(f"{timer.kind}:{timer.item_event_id}", timer.incident_key, timer.team, timer.kind,
-                                   text.split(":")[0], text, timer.item_event_id, timer.queue, timer.message_key), now)
+            await self.open(
+                Attach(
+                    f"{timer.kind}:{timer.item_event_id}",
+                    timer.incident_key,
+                    timer.team,
+                    timer.kind,
+                    text.split(":")[0],
+                    text,
+                    timer.item_event_id,
+                    timer.queue,
+                    timer.message_key,
+                ),
+                now,
+            )
         await self.timers.fired(timer.id, now)
 
     # -- ack and resolve ---------------------------------------------------------------
@@ -172,7 +254,9 @@ class Paging:
             if row.status not in (esc.TRIGGERED, esc.ACKNOWLEDGED):
                 break
             policy = self.oncall.teams[row.team].escalation
-            if await self.incidents.save(row, esc.acknowledged(policy, state_of(row), now), acked_at=now, acked_by=by):
+            if await self.incidents.save(
+                row, esc.acknowledged(policy, state_of(row), now), acked_at=now, acked_by=by
+            ):
                 log.info("incident.acknowledged", incident=incident_id, by=by)
                 if row.status == esc.TRIGGERED:
                     await self._follow_up(row, "acknowledge", now)
@@ -184,7 +268,9 @@ class Paging:
             row = await self._get(incident_id)
             if row.status == esc.RESOLVED:
                 break
-            if await self.incidents.save(row, esc.resolved(state_of(row)), resolved_at=now, resolved_by=by):
+            if await self.incidents.save(
+                row, esc.resolved(state_of(row)), resolved_at=now, resolved_by=by
+            ):
                 log.info("incident.resolved", incident=incident_id, by=by)
                 await self._follow_up(row, "resolve", now)
                 break
@@ -204,7 +290,11 @@ class Paging:
         incident closed here. Both sides record first and read second, so at least one of them
         gets to it; the follow-up claim lets only the first send it."""
         current = await self.incidents.get(incident_id)
-        action = {esc.ACKNOWLEDGED: "acknowledge", esc.RESOLVED: "resolve"}.get(current.status) if current else None
+        action = (
+            {esc.ACKNOWLEDGED: "acknowledge", esc.RESOLVED: "resolve"}.get(current.status)
+            if current
+            else None
+        )
         if action is not None:
             await self._tell(current, target, action, now)
 
@@ -216,8 +306,13 @@ class Paging:
         if outcome.ok:
             log.info("pagerduty.followed_up", incident=incident_id, target=target, action=action)
         else:
-            log.error("pagerduty.follow_up_failed", incident=incident_id, target=target, action=action,
-                      error=outcome.error)
+            log.error(
+                "pagerduty.follow_up_failed",
+                incident=incident_id,
+                target=target,
+                action=action,
+                error=outcome.error,
+            )
 
     async def _get(self, incident_id: str) -> Incident:
         row = await self.incidents.get(incident_id)
@@ -257,7 +352,11 @@ class Paging:
         team, found = self.oncall.teams[team_name], []
         for ref in step.notify:
             kind, _, name = ref.partition(":")
-            person = oncall.on_call(team.rotations[name], now, team.timezone) if kind == "rotation" else name
+            person = (
+                oncall.on_call(team.rotations[name], now, team.timezone)
+                if kind == "rotation"
+                else name
+            )
             if person and person not in found:
                 found.append(person)
         return found
@@ -266,52 +365,105 @@ class Paging:
         step = self.oncall.teams[row.team].escalation.steps[row.step]
         reached = False
         for person in self.people(row.team, step, now):
-            limited = await self.incidents.pages_last_hour(person, now) >= self.oncall.people[person].max_pages_per_hour
+            limited = (
+                await self.incidents.pages_last_hour(person, now)
+                >= self.oncall.people[person].max_pages_per_hour
+            )
             for target in self.oncall.people[person].contacts:
                 reached |= await self._deliver(row, person, target, now, limited)
         return reached
 
-    async def _deliver(self, row: Incident, person: str, target: str, now: datetime, limited: bool) -> bool:
+    async def _deliver(
+        self, row: Incident, person: str, target: str, now: datetime, limited: bool
+    ) -> bool:
         done = await self.incidents.claim_delivery(row, person, target, now)
         if done is not None:
             return done == SENT
         if limited:
             log.warning("delivery.rate_limited", incident=row.id, person=person)
-            await self.incidents.finish_delivery(row, person, target, RATE_LIMITED, 0, "rate limited", now)
+            await self.incidents.finish_delivery(
+                row, person, target, RATE_LIMITED, 0, "rate limited", now
+            )
             return False
         note, page = await self._notification(row, person, target, now)
         outcome = await self.deliverer.send(target, note)
         status = SENT if outcome.ok else "failed"
-        await self.incidents.finish_delivery(row, person, target, status, outcome.attempts, outcome.error, now)
+        await self.incidents.finish_delivery(
+            row, person, target, status, outcome.attempts, outcome.error, now
+        )
         if outcome.ok and self.deliverer.kind_of(target) == "pagerduty":
             await self._catch_up(row.id, target, now)
         if outcome.ok and self.publish is not None:
-            await self.publish([PageSent(id=note.delivery_id, source="switchboard/notifier", time=now,
-                                         correlation_id=row.id, subject=row.key, data=page)])
+            await self.publish(
+                [
+                    PageSent(
+                        id=note.delivery_id,
+                        source="switchboard/notifier",
+                        time=now,
+                        correlation_id=row.id,
+                        subject=row.key,
+                        data=page,
+                    )
+                ]
+            )
         return outcome.ok
 
     async def _notification(self, row: Incident, person: str, target: str, now: datetime):
         first = await self.incidents.first_item(row.id)
         delivery_id = derived_id(f"{row.id}:{row.round}:{row.step}:{person}:{target}", "notifier")
-        page = Page(incident_key=row.key[:512], item_event_id=(first.item_event_id or first.source_id) if first else row.id,
-                    queue=(first.queue if first and first.queue else row.team), target=target,
-                    summary=row.summary, sent_at=now, message_key=(first.message_key if first and first.message_key
-                                                                   else row.key))
-        urls = {action: links.link(self.config.public_url, self.config.signing_key, action, row.id, person, now,
-                                   self.config.link_ttl) for action in links.ACTIONS}
-        details = {"incident_id": row.id, "team": row.team, "reason": row.reason, "items": row.item_count,
-                   "round": row.round, "step": row.step}
-        note = Notification(delivery_id, "page.triggered", f"[{row.team}] {row.summary[:200]}", row.summary,
-                            row.id, person, page, urls, details)
+        page = Page(
+            incident_key=row.key[:512],
+            item_event_id=(first.item_event_id or first.source_id) if first else row.id,
+            queue=(first.queue if first and first.queue else row.team),
+            target=target,
+            summary=row.summary,
+            sent_at=now,
+            message_key=(first.message_key if first and first.message_key else row.key),
+        )
+        urls = {
+            action: links.link(
+                self.config.public_url,
+                self.config.signing_key,
+                action,
+                row.id,
+                person,
+                now,
+                self.config.link_ttl,
+            )
+            for action in links.ACTIONS
+        }
+        details = {
+            "incident_id": row.id,
+            "team": row.team,
+            "reason": row.reason,
+            "items": row.item_count,
+            "round": row.round,
+            "step": row.step,
+        }
+        note = Notification(
+            delivery_id,
+            "page.triggered",
+            f"[{row.team}] {row.summary[:200]}",
+            row.summary,
+            row.id,
+            person,
+            page,
+            urls,
+            details,
+        )
         return note, page
 
     async def deliver_digest(self, team_name: str, items: list[DigestItem], now: datetime) -> None:
         """One digest per team with every low-urgency item waiting since the office closed."""
         contacts = self.oncall.teams[team_name].digest_contacts
         body = "\n".join(f"- {i.summary}" for i in items)
-        note = Notification(derived_id(":".join(i.item_event_id for i in items), "notifier:digest"), "digest",
-                            f"[{team_name}] {len(items)} items waited while the office was closed", body,
-                            details={"team": team_name, "items": [i.item_event_id for i in items]})
+        note = Notification(
+            derived_id(":".join(i.item_event_id for i in items), "notifier:digest"),
+            "digest",
+            f"[{team_name}] {len(items)} items waited while the office was closed",
+            body,
+            details={"team": team_name, "items": [i.item_event_id for i in items]},
+        )
         outcomes = [await self.deliverer.send(target, note) for target in contacts]
         if not contacts:
             log.warning("digest.no_contacts", team=team_name, items=len(items))

@@ -17,10 +17,17 @@ def rota_ics(config: Oncall, team_name: str, start: datetime, days: int = 28) ->
     cal.add("version", "2.0")
     cal.add("x-wr-calname", f"On call: {team_name}")
     for rotation_name, rotation in team.rotations.items():
-        for person, begin, end in shifts(rotation, start, start + timedelta(days=days), team.timezone):
+        for person, begin, end in shifts(
+            rotation, start, start + timedelta(days=days), team.timezone
+        ):
             event = icalendar.Event()
-            event.add("uid", f"{team_name}-{rotation_name}-{person}-{int(begin.timestamp())}@switchboard")
-            event.add("summary", f"{config.people[person].name or person} on call ({team_name} {rotation_name})")
+            event.add(
+                "uid", f"{team_name}-{rotation_name}-{person}-{int(begin.timestamp())}@switchboard"
+            )
+            event.add(
+                "summary",
+                f"{config.people[person].name or person} on call ({team_name} {rotation_name})",
+            )
             event.add("dtstart", begin)
             event.add("dtend", end)
             event.add("dtstamp", start)

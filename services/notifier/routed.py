@@ -38,10 +38,15 @@ from services.notifier.tables import (
 from shared.db import dialect_insert, is_unique_violation
 from shared.events import ItemRouted
 
-ATTEMPTS = 3  # plan again after a unique conflict at most this often, then fail the poll (transient)
+ATTEMPTS = (
+    3  # plan again after a unique conflict at most this often, then fail the poll (transient)
+)
 _INCIDENTS, _ITEMS = Incident.__table__, IncidentItem.__table__
-_JOIN = (update(_INCIDENTS).where(_INCIDENTS.c.id == bindparam("b_id"))
-         .values(item_count=_INCIDENTS.c.item_count + bindparam("b_added")))
+_JOIN = (
+    update(_INCIDENTS)
+    .where(_INCIDENTS.c.id == bindparam("b_id"))
+    .values(item_count=_INCIDENTS.c.item_count + bindparam("b_added"))
+)
 
 
 @dataclass(frozen=True)
@@ -79,17 +84,40 @@ class Writes:
         if incident is None:
             incident = self.open_incidents[item.key] = str(uuid.uuid4())
             self.incidents[incident] = dict(
-                id=incident, key=item.key, open_key=item.key, team=item.team, status=opened.status,
-                reason=item.reason[:256], summary=item.summary[:1024], item_count=0, step=opened.step,
-                round=opened.round, passes_left=opened.passes_left, next_at=opened.next_at, version=0, opened_at=now,
-                acked_at=None, acked_by=None, resolved_at=None, resolved_by=None)
+                id=incident,
+                key=item.key,
+                open_key=item.key,
+                team=item.team,
+                status=opened.status,
+                reason=item.reason[:256],
+                summary=item.summary[:1024],
+                item_count=0,
+                step=opened.step,
+                round=opened.round,
+                passes_left=opened.passes_left,
+                next_at=opened.next_at,
+                version=0,
+                opened_at=now,
+                acked_at=None,
+                acked_by=None,
+                resolved_at=None,
+                resolved_by=None,
+            )
         if incident in self.incidents:
             self.incidents[incident]["item_count"] += 1
         else:
             self.joined[incident] = self.joined.get(incident, 0) + 1
-        self.items.append(dict(source_id=item.source_id, incident_id=incident, kind=item.kind,
-                               item_event_id=item.item_event_id, queue=item.queue, message_key=item.message_key,
-                               attached_at=now))
+        self.items.append(
+            dict(
+                source_id=item.source_id,
+                incident_id=incident,
+                kind=item.kind,
+                item_event_id=item.item_event_id,
+                queue=item.queue,
+                message_key=item.message_key,
+                attached_at=now,
+            )
+        )
 
 
 class RoutedStore:
@@ -116,18 +144,28 @@ class RoutedStore:
     async def _seen(session: AsyncSession, events: Sequence[ItemRouted]) -> Seen:
         ids = sorted({e.id for e in events})
         keys = sorted({e.data.message.conversation_key for e in events})
-        closed = await session.scalars(select(Handled.subject).where(Handled.subject.in_(ids),
-                                                                     Handled.kind.in_(CLOSING_KINDS)))
-        attached = await session.scalars(select(IncidentItem.source_id).where(IncidentItem.source_id.in_(ids)))
-        opened = await session.execute(select(Incident.open_key, Incident.id).where(Incident.open_key.in_(keys)))
-        return Seen(frozenset(closed), frozenset(attached), {key: incident for key, incident in opened})
+        closed = await session.scalars(
+            select(Handled.subject).where(Handled.subject.in_(ids), Handled.kind.in_(CLOSING_KINDS))
+        )
+        attached = await session.scalars(
+            select(IncidentItem.source_id).where(IncidentItem.source_id.in_(ids))
+        )
+        opened = await session.execute(
+            select(Incident.open_key, Incident.id).where(Incident.open_key.in_(keys))
+        )
+        return Seen(
+            frozenset(closed), frozenset(attached), {key: incident for key, incident in opened}
+        )
 
     @staticmethod
     async def _write(session: AsyncSession, writes: Writes) -> None:
         """One statement per table, rows as executemany parameters (Core: the ORM would inspect
         each row). Timers and digest entries ignore rows stored before; the rest must be new."""
         insert_ignoring = dialect_insert(session.bind.dialect.name)
-        for table, rows in ((SlaTimer.__table__, writes.timers), (DigestItem.__table__, writes.digests)):
+        for table, rows in (
+            (SlaTimer.__table__, writes.timers),
+            (DigestItem.__table__, writes.digests),
+        ):
             if rows:
                 await session.execute(insert_ignoring(table).on_conflict_do_nothing(), rows)
         if writes.incidents:
@@ -135,4 +173,6 @@ class RoutedStore:
         if writes.items:
             await session.execute(insert(_ITEMS), writes.items)
         if writes.joined:
-            await session.execute(_JOIN, [{"b_id": k, "b_added": n} for k, n in sorted(writes.joined.items())])
+            await session.execute(
+                _JOIN, [{"b_id": k, "b_added": n} for k, n in sorted(writes.joined.items())]
+            )

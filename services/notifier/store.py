@@ -48,7 +48,9 @@ class IncidentStore:
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
 
-    async def attach(self, item: Attach, now: datetime, opened: EscalationState) -> tuple[str, bool] | None:
+    async def attach(
+        self, item: Attach, now: datetime, opened: EscalationState
+    ) -> tuple[str, bool] | None:
         """Group ``item``: ``(incident id, created)``, or ``None`` when it was attached before."""
         for _ in range(3):  # a concurrent writer may win the open key; look again
             try:
@@ -58,22 +60,46 @@ class IncidentStore:
                     raise
         return None
 
-    async def _attach_once(self, item: Attach, now: datetime, opened: EscalationState) -> tuple[str, bool] | None:
+    async def _attach_once(
+        self, item: Attach, now: datetime, opened: EscalationState
+    ) -> tuple[str, bool] | None:
         async with self._sessions() as session:
             if await session.get(IncidentItem, item.source_id) is not None:
                 return None
-            row = (await session.execute(select(Incident).where(Incident.open_key == item.key))).scalar_one_or_none()
+            row = (
+                await session.execute(select(Incident).where(Incident.open_key == item.key))
+            ).scalar_one_or_none()
             created = row is None
             if row is None:
-                row = Incident(id=str(uuid.uuid4()), key=item.key, open_key=item.key, team=item.team,
-                               status=opened.status, reason=item.reason[:256], summary=item.summary[:1024],
-                               item_count=0, step=opened.step, round=opened.round, passes_left=opened.passes_left,
-                               next_at=opened.next_at, version=0, opened_at=now)
+                row = Incident(
+                    id=str(uuid.uuid4()),
+                    key=item.key,
+                    open_key=item.key,
+                    team=item.team,
+                    status=opened.status,
+                    reason=item.reason[:256],
+                    summary=item.summary[:1024],
+                    item_count=0,
+                    step=opened.step,
+                    round=opened.round,
+                    passes_left=opened.passes_left,
+                    next_at=opened.next_at,
+                    version=0,
+                    opened_at=now,
+                )
                 session.add(row)
             row.item_count += 1
-            session.add(IncidentItem(source_id=item.source_id, incident_id=row.id, kind=item.kind,
-                                     item_event_id=item.item_event_id, queue=item.queue,
-                                     message_key=item.message_key, attached_at=now))
+            session.add(
+                IncidentItem(
+                    source_id=item.source_id,
+                    incident_id=row.id,
+                    kind=item.kind,
+                    item_event_id=item.item_event_id,
+                    queue=item.queue,
+                    message_key=item.message_key,
+                    attached_at=now,
+                )
+            )
             await session.commit()
             return row.id, created
 
@@ -83,20 +109,33 @@ class IncidentStore:
 
     async def open_for(self, key: str) -> Incident | None:
         async with self._sessions() as session:
-            return (await session.execute(select(Incident).where(Incident.open_key == key))).scalar_one_or_none()
+            return (
+                await session.execute(select(Incident).where(Incident.open_key == key))
+            ).scalar_one_or_none()
 
     async def open_for_item(self, item_event_id: str, kinds: tuple[str, ...]) -> list[Incident]:
         """Open incidents that ``item_event_id`` was attached to as one of ``kinds``."""
-        query = (select(Incident).join(IncidentItem, IncidentItem.incident_id == Incident.id)
-                 .where(IncidentItem.item_event_id == item_event_id, IncidentItem.kind.in_(kinds),
-                        Incident.status != RESOLVED).distinct())
+        query = (
+            select(Incident)
+            .join(IncidentItem, IncidentItem.incident_id == Incident.id)
+            .where(
+                IncidentItem.item_event_id == item_event_id,
+                IncidentItem.kind.in_(kinds),
+                Incident.status != RESOLVED,
+            )
+            .distinct()
+        )
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())
 
     async def sent_targets(self, incident_id: str) -> list[str]:
         """Targets that accepted at least one page of the incident (for ack/resolve follow-ups)."""
-        query = (select(Delivery.target).where(Delivery.incident_id == incident_id, Delivery.status == SENT)
-                 .distinct().order_by(Delivery.target))
+        query = (
+            select(Delivery.target)
+            .where(Delivery.incident_id == incident_id, Delivery.status == SENT)
+            .distinct()
+            .order_by(Delivery.target)
+        )
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())
 
@@ -108,8 +147,11 @@ class IncidentStore:
     async def subject_handled(self, subject: str) -> bool:
         """Whether a lifecycle event already closed the item ``subject`` (replied or resolved)."""
         async with self._sessions() as session:
-            found = await session.scalar(select(Handled.event_id).where(
-                Handled.subject == subject, Handled.kind.in_(CLOSING_KINDS)).limit(1))
+            found = await session.scalar(
+                select(Handled.event_id)
+                .where(Handled.subject == subject, Handled.kind.in_(CLOSING_KINDS))
+                .limit(1)
+            )
             return found is not None
 
     async def mark_handled(self, event_id: str, kind: str, subject: str, now: datetime) -> bool:
@@ -124,7 +166,9 @@ class IncidentStore:
                 return False
         return True
 
-    async def claim_follow_up(self, incident: Incident, target: str, action: str, now: datetime) -> bool:
+    async def claim_follow_up(
+        self, incident: Incident, target: str, action: str, now: datetime
+    ) -> bool:
         """Whether this caller sends ``action`` for ``incident`` to ``target`` in the incident's
         current round: the first claim wins (the closing path and a trigger's catch-up can both
         try; an acknowledge after an ack timed out is a new round)."""
@@ -139,43 +183,83 @@ class IncidentStore:
             return list((await session.execute(query)).scalars())
 
     async def first_item(self, incident_id: str) -> IncidentItem | None:
-        query = (select(IncidentItem).where(IncidentItem.incident_id == incident_id)
-                 .order_by(IncidentItem.attached_at).limit(1))
+        query = (
+            select(IncidentItem)
+            .where(IncidentItem.incident_id == incident_id)
+            .order_by(IncidentItem.attached_at)
+            .limit(1)
+        )
         async with self._sessions() as session:
             return (await session.execute(query)).scalars().first()
 
     async def due(self, now: datetime, limit: int = 100) -> list[Incident]:
         """Open incidents whose timer has passed, oldest first."""
-        query = (select(Incident).where(Incident.next_at.is_not(None), Incident.next_at <= now,
-                                        Incident.status != RESOLVED).order_by(Incident.next_at).limit(limit))
+        query = (
+            select(Incident)
+            .where(
+                Incident.next_at.is_not(None), Incident.next_at <= now, Incident.status != RESOLVED
+            )
+            .order_by(Incident.next_at)
+            .limit(limit)
+        )
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())
 
     async def save(self, row: Incident, state: EscalationState, **changes) -> bool:
         """Store ``state`` if nobody else changed the incident since ``row`` was read."""
-        values = dict(status=state.status, step=state.step, round=state.round, passes_left=state.passes_left,
-                      next_at=state.next_at, version=row.version + 1, **changes)
+        values = dict(
+            status=state.status,
+            step=state.step,
+            round=state.round,
+            passes_left=state.passes_left,
+            next_at=state.next_at,
+            version=row.version + 1,
+            **changes,
+        )
         if state.status == RESOLVED:
             values["open_key"] = None
         async with self._sessions() as session:
-            result = await session.execute(update(Incident).where(Incident.id == row.id,
-                                                                  Incident.version == row.version).values(**values))
+            result = await session.execute(
+                update(Incident)
+                .where(Incident.id == row.id, Incident.version == row.version)
+                .values(**values)
+            )
             await session.commit()
             return result.rowcount == 1
 
     # -- the delivery ledger -----------------------------------------------------------
-    async def claim_delivery(self, row: Incident, person: str, target: str, now: datetime) -> str | None:
+    async def claim_delivery(
+        self, row: Incident, person: str, target: str, now: datetime
+    ) -> str | None:
         """``None`` when this (round, step, person, target) has to be delivered now, else the
         status it already has; a ``sending`` row left by a crash is delivered again, a finished
         one never."""
         async with self._sessions() as session:
-            found = (await session.execute(select(Delivery).where(
-                Delivery.incident_id == row.id, Delivery.round == row.round, Delivery.step == row.step,
-                Delivery.person == person, Delivery.target == target))).scalar_one_or_none()
+            found = (
+                await session.execute(
+                    select(Delivery).where(
+                        Delivery.incident_id == row.id,
+                        Delivery.round == row.round,
+                        Delivery.step == row.step,
+                        Delivery.person == person,
+                        Delivery.target == target,
+                    )
+                )
+            ).scalar_one_or_none()
             if found is not None:
                 return None if found.status == SENDING else found.status
-            session.add(Delivery(incident_id=row.id, round=row.round, step=row.step, person=person, target=target,
-                                 status=SENDING, attempts=0, created_at=now))
+            session.add(
+                Delivery(
+                    incident_id=row.id,
+                    round=row.round,
+                    step=row.step,
+                    person=person,
+                    target=target,
+                    status=SENDING,
+                    attempts=0,
+                    created_at=now,
+                )
+            )
             try:
                 await session.commit()
             except IntegrityError as exc:
@@ -184,20 +268,42 @@ class IncidentStore:
                 return SENDING  # another replica is delivering it right now
         return None
 
-    async def finish_delivery(self, row: Incident, person: str, target: str, status: str, attempts: int,
-                              error: str | None, now: datetime) -> None:
+    async def finish_delivery(
+        self,
+        row: Incident,
+        person: str,
+        target: str,
+        status: str,
+        attempts: int,
+        error: str | None,
+        now: datetime,
+    ) -> None:
         async with self._sessions() as session:
-            await session.execute(update(Delivery).where(
-                Delivery.incident_id == row.id, Delivery.round == row.round, Delivery.step == row.step,
-                Delivery.person == person, Delivery.target == target,
-            ).values(status=status, attempts=attempts, error=(error or "")[:1024] or None,
-                     sent_at=now if status == SENT else None))
+            await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.incident_id == row.id,
+                    Delivery.round == row.round,
+                    Delivery.step == row.step,
+                    Delivery.person == person,
+                    Delivery.target == target,
+                )
+                .values(
+                    status=status,
+                    attempts=attempts,
+                    error=(error or "")[:1024] or None,
+                    sent_at=now if status == SENT else None,
+                )
+            )
             await session.commit()
 
     async def pages_last_hour(self, person: str, now: datetime) -> int:
         """Incidents paged to ``person`` in the last hour (the per-person rate limit counts these)."""
         query = select(func.count(func.distinct(Delivery.incident_id))).where(
-            Delivery.person == person, Delivery.status == SENT, Delivery.created_at > now - timedelta(hours=1))
+            Delivery.person == person,
+            Delivery.status == SENT,
+            Delivery.created_at > now - timedelta(hours=1),
+        )
         async with self._sessions() as session:
             return await session.scalar(query) or 0
 

@@ -23,7 +23,9 @@ class Incident(Base):
     key: Mapped[str] = mapped_column(String(512), nullable=False, index=True)
     open_key: Mapped[str | None] = mapped_column(String(512), unique=True)
     team: Mapped[str] = mapped_column(String(128), nullable=False)
-    status: Mapped[str] = mapped_column(String(32), nullable=False)  # triggered, acknowledged, resolved
+    status: Mapped[str] = mapped_column(
+        String(32), nullable=False
+    )  # triggered, acknowledged, resolved
     reason: Mapped[str] = mapped_column(String(256), nullable=False)
     summary: Mapped[str] = mapped_column(String(1024), nullable=False)
     item_count: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
@@ -47,7 +49,9 @@ class IncidentItem(Base):
 
     source_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     incident_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
-    kind: Mapped[str] = mapped_column(String(32), nullable=False)  # item, alert, sla-warning, sla-breach, unstaffed
+    kind: Mapped[str] = mapped_column(
+        String(32), nullable=False
+    )  # item, alert, sla-warning, sla-breach, unstaffed
     item_event_id: Mapped[str | None] = mapped_column(String(128))
     queue: Mapped[str | None] = mapped_column(String(128))
     message_key: Mapped[str | None] = mapped_column(String(1024))
@@ -58,8 +62,11 @@ class Delivery(Base):
     """One notification of one person's target for one (round, step) of an incident."""
 
     __tablename__ = "notifier_deliveries"
-    __table_args__ = (UniqueConstraint("incident_id", "round", "step", "person", "target",
-                                       name="uq_notifier_deliveries_once"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "incident_id", "round", "step", "person", "target", name="uq_notifier_deliveries_once"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
@@ -67,10 +74,14 @@ class Delivery(Base):
     step: Mapped[int] = mapped_column(Integer, nullable=False)
     person: Mapped[str] = mapped_column(String(128), nullable=False)
     target: Mapped[str] = mapped_column(String(128), nullable=False)
-    status: Mapped[str] = mapped_column(String(32), nullable=False)  # sending, sent, failed, rate_limited
+    status: Mapped[str] = mapped_column(
+        String(32), nullable=False
+    )  # sending, sent, failed, rate_limited
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     error: Mapped[str | None] = mapped_column(String(1024))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -90,7 +101,9 @@ class SlaTimer(Base):
     """A durable SLA timer: survives restarts; fired once (``fired_at``)."""
 
     __tablename__ = "notifier_sla_timers"
-    __table_args__ = (UniqueConstraint("item_event_id", "kind", name="uq_notifier_sla_timers_item_kind"),)
+    __table_args__ = (
+        UniqueConstraint("item_event_id", "kind", name="uq_notifier_sla_timers_item_kind"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     item_event_id: Mapped[str] = mapped_column(String(128), nullable=False)
@@ -112,6 +125,8 @@ class Handled(Base):
     __tablename__ = "notifier_handled"
 
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), nullable=False)  # replied, resolved, connector-recovered
+    kind: Mapped[str] = mapped_column(
+        String(32), nullable=False
+    )  # replied, resolved, connector-recovered
     subject: Mapped[str] = mapped_column(String(256), nullable=False, index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

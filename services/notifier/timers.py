@@ -21,27 +21,40 @@ class TimerStore:
         self._sessions = sessions
 
     async def due_timers(self, now: datetime, limit: int = 200) -> list[SlaTimer]:
-        query = (select(SlaTimer).where(SlaTimer.fired_at.is_(None), SlaTimer.due_at <= now)
-                 .order_by(SlaTimer.due_at).limit(limit))
+        query = (
+            select(SlaTimer)
+            .where(SlaTimer.fired_at.is_(None), SlaTimer.due_at <= now)
+            .order_by(SlaTimer.due_at)
+            .limit(limit)
+        )
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())
 
     async def fired(self, timer_id: int, now: datetime) -> None:
         async with self._sessions() as session:
-            await session.execute(update(SlaTimer).where(SlaTimer.id == timer_id).values(fired_at=now))
+            await session.execute(
+                update(SlaTimer).where(SlaTimer.id == timer_id).values(fired_at=now)
+            )
             await session.commit()
 
     async def cancel_item(self, item_event_id: str, now: datetime) -> None:
         """The item was handled: its pending SLA timers will not fire."""
         async with self._sessions() as session:
-            await session.execute(update(SlaTimer).where(SlaTimer.item_event_id == item_event_id,
-                                                         SlaTimer.fired_at.is_(None)).values(fired_at=now))
+            await session.execute(
+                update(SlaTimer)
+                .where(SlaTimer.item_event_id == item_event_id, SlaTimer.fired_at.is_(None))
+                .values(fired_at=now)
+            )
             await session.commit()
 
     async def due_digests(self, now: datetime, limit: int = 500) -> dict[str, list[DigestItem]]:
         """Undelivered digest items due by ``now``, per team, oldest first."""
-        query = (select(DigestItem).where(DigestItem.delivered_at.is_(None), DigestItem.due_at <= now)
-                 .order_by(DigestItem.due_at, DigestItem.item_event_id).limit(limit))
+        query = (
+            select(DigestItem)
+            .where(DigestItem.delivered_at.is_(None), DigestItem.due_at <= now)
+            .order_by(DigestItem.due_at, DigestItem.item_event_id)
+            .limit(limit)
+        )
         async with self._sessions() as session:
             rows = list((await session.execute(query)).scalars())
         teams: dict[str, list[DigestItem]] = {}
@@ -51,5 +64,7 @@ class TimerStore:
 
     async def digest_delivered(self, ids: list[str], now: datetime) -> None:
         async with self._sessions() as session:
-            await session.execute(update(DigestItem).where(DigestItem.item_event_id.in_(ids)).values(delivered_at=now))
+            await session.execute(
+                update(DigestItem).where(DigestItem.item_event_id.in_(ids)).values(delivered_at=now)
+            )
             await session.commit()

@@ -32,9 +32,13 @@ def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> Rou
     state = initial_state(settings.routing_file, settings.calendar_file)
     dispatcher = Dispatcher(sessions, state)
     items = RoutedItems(sessions)
-    bridge = WebhookBridge(sessions, settings.webhook_endpoints,
-                           {k: v.get_secret_value() for k, v in settings.webhook_secrets.items()},
-                           settings.webhook_timeout_s, settings.webhook_filters)
+    bridge = WebhookBridge(
+        sessions,
+        settings.webhook_endpoints,
+        {k: v.get_secret_value() for k, v in settings.webhook_secrets.items()},
+        settings.webhook_timeout_s,
+        settings.webhook_filters,
+    )
     relay = Relay(sessions, settings, "router-outbox", bridge, clock)
     # the lifecycle consumer has its own group (tools/deploy_gen.GROUP_SUFFIX): one group per
     # topic keeps rebalances simple; either consumer failing stops the service (no restart)
@@ -43,14 +47,25 @@ def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> Rou
     routing = RouterStage(sessions, items, dispatcher, clock, bridge)
     changes = LifecycleStage(sessions, dispatcher, bridge, relay)
     runners = [
-        RunnerSlot("classified",
-                   lambda: ConsumerRunner(settings, SERVICE, topics.CLASSIFIED, routing)),
-        RunnerSlot("lifecycle",
-                   lambda: ConsumerRunner(lifecycle, SERVICE, topics.LIFECYCLE, changes)),
+        RunnerSlot(
+            "classified", lambda: ConsumerRunner(settings, SERVICE, topics.CLASSIFIED, routing)
+        ),
+        RunnerSlot(
+            "lifecycle", lambda: ConsumerRunner(lifecycle, SERVICE, topics.LIFECYCLE, changes)
+        ),
     ]
-    configs = ConfigStore(sessions, {ROUTING: settings.routing_file, CALENDAR: settings.calendar_file})
-    return RouterRuntime(settings, runners=runners, dispatcher=dispatcher,
-                         directory=Directory(sessions), configs=configs, relay=relay, clock=clock)
+    configs = ConfigStore(
+        sessions, {ROUTING: settings.routing_file, CALENDAR: settings.calendar_file}
+    )
+    return RouterRuntime(
+        settings,
+        runners=runners,
+        dispatcher=dispatcher,
+        directory=Directory(sessions),
+        configs=configs,
+        relay=relay,
+        clock=clock,
+    )
 
 
 def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, RouterRuntime]:
@@ -68,9 +83,14 @@ def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, Rou
 
     app = FastAPI(title="Switchboard router", version="0.2.0", lifespan=lifespan)
     app.include_router(ops_router(lambda: runtime.live, lambda: runtime.ready))
-    api = Api(tokens=Tokens(sessions, settings.admin_token.get_secret_value()), directory=runtime.directory,
-              reviews=Reviews(sessions, lambda: runtime.dispatcher.state.config), configs=runtime.configs,
-              runtime=runtime, sessions=sessions)
+    api = Api(
+        tokens=Tokens(sessions, settings.admin_token.get_secret_value()),
+        directory=runtime.directory,
+        reviews=Reviews(sessions, lambda: runtime.dispatcher.state.config),
+        configs=runtime.configs,
+        runtime=runtime,
+        sessions=sessions,
+    )
     app.state.tokens = api.tokens
     app.include_router(routes(api))
     planning = Planning(api, clock)

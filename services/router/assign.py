@@ -44,12 +44,16 @@ class Need:
     skill: str | None
     min_proficiency: int
     team: str
-    locale: str | None = None  # ll-RR: agents listing it are preferred (culture), the language suffices
+    locale: str | None = (
+        None  # ll-RR: agents listing it are preferred (culture), the language suffices
+    )
 
 
 def locale_match(agent: AgentView, need: Need) -> bool:
     """The agent lists the customer's exact locale (de-AT for de-AT), not just the language."""
-    return need.locale is not None and need.locale.lower() in {x.replace("_", "-").lower() for x in agent.languages}
+    return need.locale is not None and need.locale.lower() in {
+        x.replace("_", "-").lower() for x in agent.languages
+    }
 
 
 def primary(tag: str) -> str:
@@ -71,7 +75,10 @@ def locale_of(language: str, hint: str | None = None, tags: Iterable[str] = ()) 
     """The customer's locale (language and region) when something tells it: a ``locale:<ll-RR>``
     tag, a language (or platform hint) with a region. Only a locale of the item's language
     counts (a German message from an ``en-GB`` account is matched on German alone)."""
-    candidates = [t.split(":", 1)[1] for t in tags if t.startswith("locale:")] + [language, hint or ""]
+    candidates = [t.split(":", 1)[1] for t in tags if t.startswith("locale:")] + [
+        language,
+        hint or "",
+    ]
     for tag in candidates:
         loc = normal_locale(tag)
         if loc is not None and primary(loc) == primary(language):
@@ -87,7 +94,7 @@ class Choice:
 
 def relaxed_steps(steps: Sequence[str], level: int) -> frozenset[str]:
     """The requirements dropped at relaxation ``level`` (0 = none)."""
-    return frozenset(steps[:max(level, 0)])
+    return frozenset(steps[: max(level, 0)])
 
 
 def relax_level(waited: timedelta, after: timedelta, steps: Sequence[str]) -> int:
@@ -113,8 +120,13 @@ def eligible(agent: AgentView, need: Need, relaxed: frozenset[str] = frozenset()
     return all(ok for name, ok in checks.items() if name not in relaxed)
 
 
-def choose(agents: Iterable[AgentView], need: Need, relaxed: frozenset[str] = frozenset(),
-           sticky: str | None = None, sticky_open: bool = False) -> Choice | None:
+def choose(
+    agents: Iterable[AgentView],
+    need: Need,
+    relaxed: frozenset[str] = frozenset(),
+    sticky: str | None = None,
+    sticky_open: bool = False,
+) -> Choice | None:
     """The agent for an item needing ``need``, or ``None`` when nobody can take it now."""
     pool = list(agents)
     by_id = {a.id: a for a in pool}
@@ -125,6 +137,14 @@ def choose(agents: Iterable[AgentView], need: Need, relaxed: frozenset[str] = fr
     if not candidates:
         return None
     # culture first (an agent of the customer's locale), then least loaded, proficiency, id
-    best = min(candidates, key=lambda a: (not locale_match(a, need), a.load / a.capacity, a.load,
-                                          -a.skills.get(need.skill or "", 0), a.id))
+    best = min(
+        candidates,
+        key=lambda a: (
+            not locale_match(a, need),
+            a.load / a.capacity,
+            a.load,
+            -a.skills.get(need.skill or "", 0),
+            a.id,
+        ),
+    )
     return Choice(best.id, "relaxed" if relaxed and not eligible(best, need) else "routed")

@@ -27,51 +27,93 @@ CHANNELS = {
     "released": (ReplyReleased, "receive"),
     "lifecycle": (HelpdeskItemUpdated, "send"),
 }
-TOPIC_OF = {ItemRouted: topics.ROUTED, ItemAssigned: topics.ASSIGNED, ReplyReleased: topics.RELEASED,
-            HelpdeskItemUpdated: topics.LIFECYCLE}
+TOPIC_OF = {
+    ItemRouted: topics.ROUTED,
+    ItemAssigned: topics.ASSIGNED,
+    ReplyReleased: topics.RELEASED,
+    HelpdeskItemUpdated: topics.LIFECYCLE,
+}
 HEADERS = {
-    "type": "object", "required": ["ce_id", "ce_type", "ce_source", "ce_time", "ce_specversion"],
-    "properties": {name: {"type": "string", "description": text} for name, text in (
-        ("ce_id", "Event id; consumers deduplicate on it"), ("ce_type", "Versioned event type"),
-        ("ce_source", "Producer"), ("ce_time", "RFC 3339 time"), ("ce_specversion", "1.0"),
-        ("ce_subject", "The Kafka key (conversation or queue)"), ("ce_correlationid", "Correlation id"),
-        ("content-type", "application/json"))},
+    "type": "object",
+    "required": ["ce_id", "ce_type", "ce_source", "ce_time", "ce_specversion"],
+    "properties": {
+        name: {"type": "string", "description": text}
+        for name, text in (
+            ("ce_id", "Event id; consumers deduplicate on it"),
+            ("ce_type", "Versioned event type"),
+            ("ce_source", "Producer"),
+            ("ce_time", "RFC 3339 time"),
+            ("ce_specversion", "1.0"),
+            ("ce_subject", "The Kafka key (conversation or queue)"),
+            ("ce_correlationid", "Correlation id"),
+            ("content-type", "application/json"),
+        )
+    },
 }
 
 
 def document() -> dict:
-    data_models = [(cls.model_fields["data"].annotation, "serialization") for cls, _ in CHANNELS.values()]
+    data_models = [
+        (cls.model_fields["data"].annotation, "serialization") for cls, _ in CHANNELS.values()
+    ]
     refs, schema = models_json_schema(data_models, ref_template="#/components/schemas/{model}")
     examples = {type(e): e for e in schemagen.example_events()}
     channels, operations, messages = {}, {}, {}
     for cid, (cls, action) in CHANNELS.items():
         spec, name = topics.spec(TOPIC_OF[cls]), cls.__name__
-        channels[cid] = {"address": spec.name, "description": spec.description,
-                         "messages": {name: {"$ref": f"#/components/messages/{name}"}}}
-        operations[f"{action}_{cid}"] = {"action": action, "channel": {"$ref": f"#/channels/{cid}"},
-                                         "summary": f"The helpdesk {action}s {cls.TYPE} (key: {spec.key})"}
-        messages[name] = {"name": cls.TYPE, "contentType": "application/json", "headers": HEADERS,
-                          "payload": refs[(cls.model_fields["data"].annotation, "serialization")],
-                          "examples": [{"payload": examples[cls].data.model_dump(mode="json")}] if cls in examples else []}
+        channels[cid] = {
+            "address": spec.name,
+            "description": spec.description,
+            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+        }
+        operations[f"{action}_{cid}"] = {
+            "action": action,
+            "channel": {"$ref": f"#/channels/{cid}"},
+            "summary": f"The helpdesk {action}s {cls.TYPE} (key: {spec.key})",
+        }
+        messages[name] = {
+            "name": cls.TYPE,
+            "contentType": "application/json",
+            "headers": HEADERS,
+            "payload": refs[(cls.model_fields["data"].annotation, "serialization")],
+            "examples": [{"payload": examples[cls].data.model_dump(mode="json")}]
+            if cls in examples
+            else [],
+        }
     routed = topics.spec(topics.ROUTED)
     channels["routedByQueue"] = {
         "address": f"{routed.name}.{{queue}}",
-        "description": (f"{routed.description} One topic per queue (rule: `{routed.name}.<queue id>`; queue ids "
-                        "are lowercase letters, digits and '-'), created by the router from its routing "
-                        "configuration: the same event (same ce_id, key and headers) as on the main topic, "
-                        "for helpdesks that serve only some queues."),
-        "parameters": {"queue": {"description": "A queue id of the routing configuration (config/routing.yaml)",
-                                 "examples": [q["id"] for q in _queues()]}},
+        "description": (
+            f"{routed.description} One topic per queue (rule: `{routed.name}.<queue id>`; queue ids "
+            "are lowercase letters, digits and '-'), created by the router from its routing "
+            "configuration: the same event (same ce_id, key and headers) as on the main topic, "
+            "for helpdesks that serve only some queues."
+        ),
+        "parameters": {
+            "queue": {
+                "description": "A queue id of the routing configuration (config/routing.yaml)",
+                "examples": [q["id"] for q in _queues()],
+            }
+        },
         "messages": {ItemRouted.__name__: {"$ref": f"#/components/messages/{ItemRouted.__name__}"}},
     }
     operations["receive_routedByQueue"] = {
-        "action": "receive", "channel": {"$ref": "#/channels/routedByQueue"},
-        "summary": f"The helpdesk receives {ItemRouted.TYPE} of its queues only (key: {routed.key})"}
-    return {"asyncapi": "3.0.0",
-            "info": {"title": "Switchboard router ↔ helpdesk contract", "version": "1",
-                     "description": __doc__.split("\n\n")[0].replace("\n", " ")},
-            "defaultContentType": "application/json", "channels": channels, "operations": operations,
-            "components": {"messages": messages, "schemas": schema.get("$defs", {})}}
+        "action": "receive",
+        "channel": {"$ref": "#/channels/routedByQueue"},
+        "summary": f"The helpdesk receives {ItemRouted.TYPE} of its queues only (key: {routed.key})",
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Switchboard router ↔ helpdesk contract",
+            "version": "1",
+            "description": __doc__.split("\n\n")[0].replace("\n", " "),
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": schema.get("$defs", {})},
+    }
 
 
 def _queues() -> list[dict]:

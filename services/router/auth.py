@@ -31,7 +31,11 @@ class Tokens:
             if row is None:
                 raise Unauthenticated("unknown or revoked token")
             team = row.team_id
-            if row.role == "agent" and team is None and (agent := await session.get(Agent, row.subject)):
+            if (
+                row.role == "agent"
+                and team is None
+                and (agent := await session.get(Agent, row.subject))
+            ):
                 team = agent.team_id
         return Principal(row.subject, row.role, team)
 
@@ -41,6 +45,14 @@ class Tokens:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         token = f"sbr_{secrets.token_urlsafe(24)}"
         async with self._sessions() as session:
-            session.add(ApiToken(token_hash=digest(token), subject=subject, role=role, team_id=team, created_at=now.astimezone(UTC)))
+            session.add(
+                ApiToken(
+                    token_hash=digest(token),
+                    subject=subject,
+                    role=role,
+                    team_id=team,
+                    created_at=now.astimezone(UTC),
+                )
+            )
             await session.commit()
         return token

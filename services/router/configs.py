@@ -34,8 +34,10 @@ def parse(name: str, text: str) -> RoutingConfig | BusinessCalendar:
 
 def initial_state(routing_file: Path, calendar_file: Path) -> RoutingState:
     """The state from the files alone (used until the database copy is loaded)."""
-    return RoutingState(config=load_routing(Path(routing_file).read_text(encoding="utf-8"), str(routing_file)),
-                        calendar=parse_calendar(Path(calendar_file).read_text(encoding="utf-8")))
+    return RoutingState(
+        config=load_routing(Path(routing_file).read_text(encoding="utf-8"), str(routing_file)),
+        calendar=parse_calendar(Path(calendar_file).read_text(encoding="utf-8")),
+    )
 
 
 class ConfigStore:
@@ -62,7 +64,11 @@ class ConfigStore:
             doc = await session.get(ConfigDocument, name)
             version = (doc.version if doc else 0) + 1
             if doc is None:
-                session.add(ConfigDocument(name=name, body=text, version=version, updated_by=actor, updated_at=now))
+                session.add(
+                    ConfigDocument(
+                        name=name, body=text, version=version, updated_by=actor, updated_at=now
+                    )
+                )
             else:
                 doc.body, doc.version, doc.updated_by, doc.updated_at = text, version, actor, now
             audit(session, now, None, f"config_{name}", {"version": version}, actor)
@@ -70,4 +76,12 @@ class ConfigStore:
         return version
 
 
-__all__ = ["CALENDAR", "ROUTING", "CalendarError", "ConfigStore", "RoutingConfigError", "initial_state", "parse"]
+__all__ = [
+    "CALENDAR",
+    "ROUTING",
+    "CalendarError",
+    "ConfigStore",
+    "RoutingConfigError",
+    "initial_state",
+    "parse",
+]

@@ -47,8 +47,14 @@ class RoutingState:
 
 def need_for(row: RoutedItem, config: RoutingConfig) -> Need:
     """What an agent must offer to take ``row`` under ``config`` (``policy.need``)."""
-    return need(config, rule_id=row.rule, queue_id=row.queue, language=row.language,
-                channel=row.channel, locale=row.locale)
+    return need(
+        config,
+        rule_id=row.rule,
+        queue_id=row.queue,
+        language=row.language,
+        channel=row.channel,
+        locale=row.locale,
+    )
 
 
 def can_take_any(agents: list[AgentView]) -> bool:
@@ -75,8 +81,9 @@ class Dispatcher:
             return None
         return await self._assign(repo, row, await repo.agents(), utc(now), "routed")
 
-    async def offer_waiting(self, now: datetime, limit: int = 500,
-                            correlation_id: str | None = None) -> list[Assignment]:
+    async def offer_waiting(
+        self, now: datetime, limit: int = 500, correlation_id: str | None = None
+    ) -> list[Assignment]:
         """Offer waiting items, most urgent (recomputed priority) and then oldest first, to
         agents with free capacity; relaxes skills by how long each item has waited (business
         time). Each assignment's event goes into the outbox in the same transaction (correlated
@@ -99,8 +106,9 @@ class Dispatcher:
             await repo.commit()
         return made
 
-    async def assign_to(self, item_id: str, agent_id: str, now: datetime, actor: str,
-                        team: str | None = None) -> Assignment:
+    async def assign_to(
+        self, item_id: str, agent_id: str, now: datetime, actor: str, team: str | None = None
+    ) -> Assignment:
         """Assign an open item to ``agent_id`` by hand (a lead): the agent must be online (and in
         ``team`` when given) with free capacity, unless the conversation is already open with
         them; the conversation moves with its open items. The assignment event joins the
@@ -122,8 +130,12 @@ class Dispatcher:
             if agent.status != "online":
                 raise AssignError(f"agent {agent_id} is {agent.status}")
             conv = await repo.conversation(row.conversation_key)
-            if (row.work_state == ASSIGNED and conv is not None and conv.agent_id == row.agent_id
-                    and conv.open_items > 0):
+            if (
+                row.work_state == ASSIGNED
+                and conv is not None
+                and conv.agent_id == row.agent_id
+                and conv.open_items > 0
+            ):
                 await repo.release(row)  # the item leaves its agent's open work first
             sticky_open = bool(conv and conv.agent_id == agent_id and conv.open_items > 0)
             choice = Choice(agent_id, "sticky" if sticky_open else "manual")
@@ -150,12 +162,20 @@ class Dispatcher:
                 if last is not None and now - last < UNSTAFFED_REPEAT:
                     continue
                 row = await repo.oldest_waiting(queue)
-                event = await self.unstaffed(repo, row, correlation_id=row.event_id,
-                                             reminder_at=now)
+                event = await self.unstaffed(
+                    repo, row, correlation_id=row.event_id, reminder_at=now
+                )
                 await repo.add_to_outbox(topics.UNSTAFFED, event, now)
-                repo.audit(now, row.message_key, "unstaffed_reminder",
-                           {"queue": queue, "waiting": event.data.waiting,
-                            "online_agents": event.data.online_agents})
+                repo.audit(
+                    now,
+                    row.message_key,
+                    "unstaffed_reminder",
+                    {
+                        "queue": queue,
+                        "waiting": event.data.waiting,
+                        "online_agents": event.data.online_agents,
+                    },
+                )
                 told += 1
             await repo.commit()
         return told
@@ -163,8 +183,15 @@ class Dispatcher:
     def priority(self, row: RoutedItem, now: datetime) -> int:
         """The item's priority at ``now`` (it grows as business time runs out)."""
         total = timedelta(seconds=row.sla_business_s)
-        return priority_at(self.state.calendar, now, aware(row.sla_deadline), total,
-                           row.urgency, row.sentiment, row.vip)
+        return priority_at(
+            self.state.calendar,
+            now,
+            aware(row.sla_deadline),
+            total,
+            row.urgency,
+            row.sentiment,
+            row.vip,
+        )
 
     async def staffing(self, repo: Repository, row: RoutedItem) -> tuple[int, int]:
         """(items waiting in the row's queue, online agents able to serve it ignoring capacity)."""
@@ -184,22 +211,41 @@ class Dispatcher:
         row.unstaffed_notified = True
         return True
 
-    async def unstaffed(self, repo: Repository, row: RoutedItem, *, correlation_id: str,
-                        reminder_at: datetime | None = None) -> QueueUnstaffed:
+    async def unstaffed(
+        self,
+        repo: Repository,
+        row: RoutedItem,
+        *,
+        correlation_id: str,
+        reminder_at: datetime | None = None,
+    ) -> QueueUnstaffed:
         """The notice that nobody can take ``row`` in its queue now: when it was routed, or again
         at ``reminder_at`` (the sweeper), with the queue's waiting items and able agents."""
         waiting, online = await self.staffing(repo, row)
-        data = Unstaffed(queue=row.queue, item_id=row.event_id, message_key=row.message_key,
-                         urgency=Urgency(row.urgency), sla_deadline=aware(row.sla_deadline),
-                         waiting=waiting, online_agents=online, since=aware(row.routed_at))
+        data = Unstaffed(
+            queue=row.queue,
+            item_id=row.event_id,
+            message_key=row.message_key,
+            urgency=Urgency(row.urgency),
+            sla_deadline=aware(row.sla_deadline),
+            waiting=waiting,
+            online_agents=online,
+            since=aware(row.routed_at),
+        )
         if reminder_at is None:
             event_id, time = derived_id(row.event_id, "router:unstaffed"), data.since
         else:
             reminder = f"router:unstaffed-reminder:{reminder_at.isoformat()}"
             event_id = derived_id(row.event_id, reminder)
             time = reminder_at
-        return QueueUnstaffed(id=event_id, source=SOURCE, time=time, correlation_id=correlation_id,
-                              subject=row.queue, data=data)
+        return QueueUnstaffed(
+            id=event_id,
+            source=SOURCE,
+            time=time,
+            correlation_id=correlation_id,
+            subject=row.queue,
+            data=data,
+        )
 
     def _relax(self, repo: Repository, row: RoutedItem, now: datetime) -> None:
         relax = self.state.config.relax
@@ -207,12 +253,22 @@ class Dispatcher:
         waited = self.state.calendar.between(aware(row.routed_at), now)
         level = relax_level(waited, timedelta(minutes=relax.after_minutes), relax.steps)
         if level > row.relax_level:
-            repo.audit(now, row.message_key, "relaxed",
-                       {"level": level, "dropped": list(relax.steps[:level])})
+            repo.audit(
+                now,
+                row.message_key,
+                "relaxed",
+                {"level": level, "dropped": list(relax.steps[:level])},
+            )
             row.relax_level = level
 
-    async def _assign(self, repo: Repository, row: RoutedItem, agents: list[AgentView],
-                      now: datetime, plain_cause: str) -> Assignment | None:
+    async def _assign(
+        self,
+        repo: Repository,
+        row: RoutedItem,
+        agents: list[AgentView],
+        now: datetime,
+        plain_cause: str,
+    ) -> Assignment | None:
         conv = await repo.conversation(row.conversation_key)
         sticky = conv.agent_id if conv else None
         sticky_open = bool(conv and conv.open_items > 0)
@@ -224,8 +280,9 @@ class Dispatcher:
         return repo.record_assignment(row, conv, choice, now=now, cause=cause)
 
 
-async def _take(repo: Repository, choice: Choice, conv: Conversation | None,
-                sticky_open: bool) -> bool:
+async def _take(
+    repo: Repository, choice: Choice, conv: Conversation | None, sticky_open: bool
+) -> bool:
     """Reserve capacity for ``choice``: free for an open conversation of the same agent."""
     if choice.cause == "sticky" and sticky_open:
         return True

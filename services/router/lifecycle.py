@@ -61,7 +61,9 @@ class LifecycleStage(PerMessage):
         outbox in the same transactions and published by the relay, so a crash after the
         commit cannot lose it (a redelivered lifecycle event is a no-op by then)."""
         try:
-            freed = await self.apply(event.id, event.data, actor=event.source, correlation_id=event.correlation_id)
+            freed = await self.apply(
+                event.id, event.data, actor=event.source, correlation_id=event.correlation_id
+            )
         except UnknownItem as exc:
             raise PoisonMessage(str(exc)) from exc
         if freed:
@@ -70,7 +72,9 @@ class LifecycleStage(PerMessage):
             self.relay.notify()
         return []
 
-    async def apply(self, event_id: str, change: Lifecycle, actor: str, correlation_id: str | None = None) -> bool:
+    async def apply(
+        self, event_id: str, change: Lifecycle, actor: str, correlation_id: str | None = None
+    ) -> bool:
         """Apply ``change`` once. Returns True when it freed agent capacity. Raises ``UnknownItem``."""
         change = change.model_copy(update={"at": utc(change.at)})
         async with transaction(self.sessions) as repo:
@@ -84,8 +88,13 @@ class LifecycleStage(PerMessage):
                 await self._correct(repo, event_id, row, change, actor, correlation_id or event_id)
             freed = await self._change(repo, row, change)
             fill_durations(row, self.dispatcher.state.calendar)  # KPI durations, once, when known
-            repo.audit(change.at, row.message_key, f"helpdesk_{change.action.value}",
-                       {"event_id": event_id, "agent": change.agent_id}, actor)
+            repo.audit(
+                change.at,
+                row.message_key,
+                f"helpdesk_{change.action.value}",
+                {"event_id": event_id, "agent": change.agent_id},
+                actor,
+            )
             try:
                 await repo.commit()
             except IntegrityError as exc:
@@ -94,20 +103,41 @@ class LifecycleStage(PerMessage):
                 return False  # the same event applied concurrently
         return freed
 
-    async def _correct(self, repo: Repository, event_id: str, row: RoutedItem, change: Lifecycle,
-                       actor: str, correlation_id: str) -> None:
+    async def _correct(
+        self,
+        repo: Repository,
+        event_id: str,
+        row: RoutedItem,
+        change: Lifecycle,
+        actor: str,
+        correlation_id: str,
+    ) -> None:
         """A re-tag is a person correcting the classifier: a ``ClassificationCorrected`` event
         (key: the message key) joins the outbox in the lifecycle event's transaction."""
         if row.text is None:  # routed before the text was kept (0007_router): nothing to learn from
             log.info("router.retag_without_text", item=row.event_id)
             return
-        data = Correction(message_key=row.message_key, text=row.text, language=row.language,
-                          decision=Decision.REPLY, tags=tuple(change.tags), previous_decision=Decision.REPLY,
-                          previous_tags=tuple(row.tags or ()), item_id=row.event_id,
-                          corrected_by=change.agent_id or actor, origin="router-retag", at=change.at)
-        event = ClassificationCorrected(id=derived_id(event_id, "router:retag-correction"), source=SOURCE,
-                                        time=change.at, correlation_id=correlation_id, subject=row.message_key,
-                                        data=data)
+        data = Correction(
+            message_key=row.message_key,
+            text=row.text,
+            language=row.language,
+            decision=Decision.REPLY,
+            tags=tuple(change.tags),
+            previous_decision=Decision.REPLY,
+            previous_tags=tuple(row.tags or ()),
+            item_id=row.event_id,
+            corrected_by=change.agent_id or actor,
+            origin="router-retag",
+            at=change.at,
+        )
+        event = ClassificationCorrected(
+            id=derived_id(event_id, "router:retag-correction"),
+            source=SOURCE,
+            time=change.at,
+            correlation_id=correlation_id,
+            subject=row.message_key,
+            data=data,
+        )
         await repo.add_to_outbox(topics.CORRECTIONS, event, change.at)
 
     async def _change(self, repo: Repository, row: RoutedItem, change: Lifecycle) -> bool:

@@ -40,15 +40,24 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 SOURCE = "switchboard/router"
 RETENTION = timedelta(days=7)  # sent rows kept this long (inspection), then pruned
-PENDING = Gauge("switchboard_router_outbox_pending", "Router outbox events committed but not yet published")
+PENDING = Gauge(
+    "switchboard_router_outbox_pending", "Router outbox events committed but not yet published"
+)
 RELAY_LOCK = 0x5357_4F55_5442_4F58  # pg advisory lock key ("SWOUTBOX"): one relay round at a time
 
 
 def assigned_event(a: Assignment, correlation_id: str) -> ItemAssigned:
     """The published form of an assignment; its id is derived, so re-publishing deduplicates."""
-    return ItemAssigned(id=derived_id(a.item_id, f"router:assigned:{a.agent_id}:{a.assigned_at.astimezone(UTC).isoformat()}"),
-                        source=SOURCE, time=a.assigned_at, correlation_id=correlation_id,
-                        subject=a.conversation_key, data=a)
+    return ItemAssigned(
+        id=derived_id(
+            a.item_id, f"router:assigned:{a.agent_id}:{a.assigned_at.astimezone(UTC).isoformat()}"
+        ),
+        source=SOURCE,
+        time=a.assigned_at,
+        correlation_id=correlation_id,
+        subject=a.conversation_key,
+        data=a,
+    )
 
 
 async def add(session: AsyncSession, topic: str, event: Envelope, now: datetime) -> bool:
@@ -56,15 +65,24 @@ async def add(session: AsyncSession, topic: str, event: Envelope, now: datetime)
     caller commits it with its change. An (event id, topic) already in the outbox is skipped,
     so re-running a change adds nothing. Returns whether a row was added."""
     topics.qualified(topic)  # refuse an unknown topic now, not in the relay
-    known = await session.scalar(select(OutboxRow.seq).where(OutboxRow.event_id == event.id,
-                                                             OutboxRow.topic == topic))
+    known = await session.scalar(
+        select(OutboxRow.seq).where(OutboxRow.event_id == event.id, OutboxRow.topic == topic)
+    )
     if known is not None:
         return False
     enc = encode(event)
-    session.add(OutboxRow(event_id=event.id, event_type=event.event_type, topic=topic,
-                          key=enc.key.decode() if enc.key is not None else None, value=enc.value.decode(),
-                          headers=[[k, v.decode()] for k, v in enc.headers], created_at=now.astimezone(UTC),
-                          attempts=0))
+    session.add(
+        OutboxRow(
+            event_id=event.id,
+            event_type=event.event_type,
+            topic=topic,
+            key=enc.key.decode() if enc.key is not None else None,
+            value=enc.value.decode(),
+            headers=[[k, v.decode()] for k, v in enc.headers],
+            created_at=now.astimezone(UTC),
+            attempts=0,
+        )
+    )
     return True
 
 
@@ -76,8 +94,14 @@ def row_event(row: OutboxRow) -> Envelope:
 class Relay:
     """Publishes the outbox. One per process; on PostgreSQL one replica relays at a time."""
 
-    def __init__(self, sessions, settings: RouterSettings, client_id: str = "router-outbox",
-                 bridge=None, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        sessions,
+        settings: RouterSettings,
+        client_id: str = "router-outbox",
+        bridge=None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self._sessions, self._settings, self._client_id = sessions, settings, client_id
         self.bridge, self._clock = bridge, clock or (lambda: datetime.now(UTC))
         self._producer: AIOKafkaProducer | None = None
@@ -92,8 +116,12 @@ class Relay:
     async def pending(self) -> int:
         """Unsent rows (also exported as ``switchboard_router_outbox_pending``)."""
         async with self._sessions() as session:
-            count = int(await session.scalar(select(func.count()).select_from(OutboxRow).where(
-                OutboxRow.sent_at.is_(None))) or 0)
+            count = int(
+                await session.scalar(
+                    select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None))
+                )
+                or 0
+            )
         PENDING.set(count)
         return count
 
@@ -103,8 +131,18 @@ class Relay:
         async with self._lock, self._sessions() as session:
             if not await self._exclusive(session):
                 return 0  # another replica is relaying these rows right now
-            rows = (await session.execute(select(OutboxRow).where(OutboxRow.sent_at.is_(None))
-                                          .order_by(OutboxRow.seq).limit(limit))).scalars().all()
+            rows = (
+                (
+                    await session.execute(
+                        select(OutboxRow)
+                        .where(OutboxRow.sent_at.is_(None))
+                        .order_by(OutboxRow.seq)
+                        .limit(limit)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             if not rows:
                 await session.commit()
                 await self._prune()
@@ -117,8 +155,11 @@ class Relay:
                 await self._failed(seqs, f"{type(exc).__name__}: {exc}")
                 raise
             now = self._clock().astimezone(UTC)
-            await session.execute(update(OutboxRow).where(OutboxRow.seq.in_(seqs))
-                                  .values(sent_at=now, attempts=OutboxRow.attempts + 1, last_error=None))
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.seq.in_(seqs))
+                .values(sent_at=now, attempts=OutboxRow.attempts + 1, last_error=None)
+            )
             await session.commit()  # releases the advisory lock
             if self.bridge is not None:
                 events = {r.event_id: r for r in rows}
@@ -148,16 +189,24 @@ class Relay:
         futures = []
         ns = self._settings.kafka_topic_namespace
         for r in rows:
-            futures.append(await producer.send(
-                topics.qualified(r.topic, ns), value=r.value.encode(), key=r.key.encode() if r.key is not None else None,
-                headers=[(k, v.encode()) for k, v in r.headers]))
+            futures.append(
+                await producer.send(
+                    topics.qualified(r.topic, ns),
+                    value=r.value.encode(),
+                    key=r.key.encode() if r.key is not None else None,
+                    headers=[(k, v.encode()) for k, v in r.headers],
+                )
+            )
         await asyncio.gather(*futures)
 
     async def _failed(self, seqs: list[int], error: str) -> None:
         log.warning("router.outbox_failed", events=len(seqs), error=error[:500])
         async with self._sessions() as session:
-            await session.execute(update(OutboxRow).where(OutboxRow.seq.in_(seqs))
-                                  .values(attempts=OutboxRow.attempts + 1, last_error=error[:1024]))
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.seq.in_(seqs))
+                .values(attempts=OutboxRow.attempts + 1, last_error=error[:1024])
+            )
             await session.commit()
 
     async def _prune(self) -> None:
@@ -166,8 +215,11 @@ class Relay:
             return
         self._pruned_at = now
         async with self._sessions() as session:
-            await session.execute(delete(OutboxRow).where(OutboxRow.sent_at.is_not(None),
-                                                          OutboxRow.sent_at < now - RETENTION))
+            await session.execute(
+                delete(OutboxRow).where(
+                    OutboxRow.sent_at.is_not(None), OutboxRow.sent_at < now - RETENTION
+                )
+            )
             await session.commit()
 
     async def _started(self) -> AIOKafkaProducer:

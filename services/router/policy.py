@@ -42,7 +42,11 @@ class Signals:
 
     @classmethod
     def of(cls, tags: tuple[str, ...]) -> Signals:
-        return cls(reason=tagged(tags, REASON_TAG), sentiment=tagged(tags, SENTIMENT_TAG), vip="vip" in tags)
+        return cls(
+            reason=tagged(tags, REASON_TAG),
+            sentiment=tagged(tags, SENTIMENT_TAG),
+            vip="vip" in tags,
+        )
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,16 @@ class Placement:
 def matches(match: Match, item: Classified, signals: Signals) -> bool:
     c, m = item.classification, item.message
     tags = set(c.tags)
-    return all((
-        not match.language or c.language in match.language,
-        not match.channel or m.channel_kind in match.channel,
-        not match.reason or signals.reason in match.reason,
-        not match.urgency or c.urgency in match.urgency,
-        not match.tags_any or bool(tags & set(match.tags_any)),
-        set(match.tags_all) <= tags,
-    ))
+    return all(
+        (
+            not match.language or c.language in match.language,
+            not match.channel or m.channel_kind in match.channel,
+            not match.reason or signals.reason in match.reason,
+            not match.urgency or c.urgency in match.urgency,
+            not match.tags_any or bool(tags & set(match.tags_any)),
+            set(match.tags_all) <= tags,
+        )
+    )
 
 
 def pick_rule(item: Classified, config: RoutingConfig, signals: Signals) -> Rule | None:
@@ -81,22 +87,37 @@ def requirement(rule: Rule | None, queue: QueueSpec | None) -> tuple[str | None,
     return skill, rule.min_proficiency if rule else 1
 
 
-def need(config: RoutingConfig, *, rule_id: str | None, queue_id: str, language: str | None,
-         channel: str | None, locale: str | None) -> Need:
+def need(
+    config: RoutingConfig,
+    *,
+    rule_id: str | None,
+    queue_id: str,
+    language: str | None,
+    channel: str | None,
+    locale: str | None,
+) -> Need:
     """What an agent must offer to take a stored item of rule ``rule_id`` in ``queue_id`` under
     ``config`` (a rule or queue no longer configured asks for no skill; no queue, no team)."""
     rule = next((r for r in config.rules if r.id == rule_id), None)
     queue = next((q for q in config.queues if q.id == queue_id), None)
     skill, minimum = requirement(rule, queue)
-    return Need(language=language or "", channel=channel or "", skill=skill,
-                min_proficiency=minimum, team=queue.team if queue else "", locale=locale)
+    return Need(
+        language=language or "",
+        channel=channel or "",
+        skill=skill,
+        min_proficiency=minimum,
+        team=queue.team if queue else "",
+        locale=locale,
+    )
 
 
 def sla_for(config: RoutingConfig, channel: ChannelKind, urgency: Urgency) -> timedelta:
     return timedelta(minutes=config.sla.minutes[channel][urgency])
 
 
-def route(item: Classified, config: RoutingConfig, calendar: BusinessCalendar, now: datetime) -> Placement | None:
+def route(
+    item: Classified, config: RoutingConfig, calendar: BusinessCalendar, now: datetime
+) -> Placement | None:
     """The placement of ``item`` at ``now``, or ``None`` when it needs no reply (drop or tag)."""
     c = item.classification
     if c.decision is not Decision.REPLY:
@@ -107,26 +128,55 @@ def route(item: Classified, config: RoutingConfig, calendar: BusinessCalendar, n
     sla = sla_for(config, item.message.channel_kind, c.urgency)
     deadline = calendar.add(now, sla)
     # the routing rule, a four-eyes tag, or the classifier's own ``review_required`` (a review rule fired)
-    four_eyes = bool(rule and rule.four_eyes) or bool(set(c.tags) & set(config.four_eyes.tags_any)) or c.review_required
-    routing = Routing(queue=queue, priority=priority(sla, sla, c.urgency, signals.sentiment, signals.vip),
-                      sla_deadline=deadline, routed_at=now, policy=config.sla.policy,
-                      rule=rule.id if rule else FALLBACK_RULE, four_eyes=four_eyes)
+    four_eyes = (
+        bool(rule and rule.four_eyes)
+        or bool(set(c.tags) & set(config.four_eyes.tags_any))
+        or c.review_required
+    )
+    routing = Routing(
+        queue=queue,
+        priority=priority(sla, sla, c.urgency, signals.sentiment, signals.vip),
+        sla_deadline=deadline,
+        routed_at=now,
+        policy=config.sla.policy,
+        rule=rule.id if rule else FALLBACK_RULE,
+        four_eyes=four_eyes,
+    )
     skill, minimum = requirement(rule, config.queue(queue))
-    return Placement(routing=routing, rule=rule.id if rule else FALLBACK_RULE, skill=skill, min_proficiency=minimum,
-                     signals=signals, sla_business=sla)
+    return Placement(
+        routing=routing,
+        rule=rule.id if rule else FALLBACK_RULE,
+        skill=skill,
+        min_proficiency=minimum,
+        signals=signals,
+        sla_business=sla,
+    )
 
 
-def priority(left: timedelta, total: timedelta, urgency: Urgency | str, sentiment: str | None, vip: bool) -> int:
+def priority(
+    left: timedelta, total: timedelta, urgency: Urgency | str, sentiment: str | None, vip: bool
+) -> int:
     """0..100: urgency, negative sentiment and VIP set the base; the share of the SLA already
     used adds up to 30, and a breached SLA 10 more — so priority grows as the deadline nears."""
-    score: float = _URGENCY_BASE[Urgency(urgency)] + (10 if sentiment == "negative" else 0) + (15 if vip else 0)
+    score: float = (
+        _URGENCY_BASE[Urgency(urgency)]
+        + (10 if sentiment == "negative" else 0)
+        + (15 if vip else 0)
+    )
     used = 1.0 if total <= timedelta(0) else 1.0 - max(left, timedelta(0)) / total
     score += 30 * min(max(used, 0.0), 1.0) + (10 if left <= timedelta(0) else 0)
     return min(100, round(score))
 
 
-def priority_at(calendar: BusinessCalendar, now: datetime, deadline: datetime, total: timedelta,
-                urgency: str, sentiment: str | None, vip: bool) -> int:
+def priority_at(
+    calendar: BusinessCalendar,
+    now: datetime,
+    deadline: datetime,
+    total: timedelta,
+    urgency: str,
+    sentiment: str | None,
+    vip: bool,
+) -> int:
     """Priority recomputed at ``now``: business time left until ``deadline`` on ``calendar``."""
     left = calendar.between(now, deadline) if deadline > now else timedelta(0)
     return priority(left, total, urgency, sentiment, vip)

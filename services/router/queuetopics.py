@@ -25,12 +25,15 @@ def names(config: RoutingConfig) -> dict[str, int]:
     return {topics.per_queue(topics.ROUTED, q.id): partitions for q in config.queues}
 
 
-async def ensure(settings: CommonSettings, config: RoutingConfig, timeout: float = 30.0) -> list[str]:
+async def ensure(
+    settings: CommonSettings, config: RoutingConfig, timeout: float = 30.0
+) -> list[str]:
     """Create the per-queue topics of ``config`` under the settings' namespace. Raises ``BrokerError``."""
     ns = settings.kafka_topic_namespace
     wanted = {topics.qualified(name, ns): n for name, n in names(config).items()}
-    return await ensure_named_topics(settings.kafka_bootstrap_servers, wanted, timeout,
-                                     config=TopicConfig.of(settings))
+    return await ensure_named_topics(
+        settings.kafka_bootstrap_servers, wanted, timeout, config=TopicConfig.of(settings)
+    )
 
 
 async def ensure_from_file(settings: CommonSettings, routing_file: Path) -> list[str]:

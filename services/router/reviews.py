@@ -29,37 +29,66 @@ class ReviewError(ValueError):
 
 
 def released_event(draft: Draft, item: RoutedItem, at: datetime) -> ReplyReleased:
-    data = ReplyRelease(draft_id=draft.id, item_id=item.event_id, message_key=item.message_key,
-                        conversation_key=item.conversation_key, text=draft.text, author=draft.author,
-                        approver=draft.reviewer, released_at=at)
-    return ReplyReleased(id=derived_id(draft.id, "router:released"), source="switchboard/router", time=at,
-                         correlation_id=item.event_id, subject=item.conversation_key, data=data)
+    data = ReplyRelease(
+        draft_id=draft.id,
+        item_id=item.event_id,
+        message_key=item.message_key,
+        conversation_key=item.conversation_key,
+        text=draft.text,
+        author=draft.author,
+        approver=draft.reviewer,
+        released_at=at,
+    )
+    return ReplyReleased(
+        id=derived_id(draft.id, "router:released"),
+        source="switchboard/router",
+        time=at,
+        correlation_id=item.event_id,
+        subject=item.conversation_key,
+        data=data,
+    )
 
 
 class Reviews:
     def __init__(self, sessions, config: callable) -> None:
         self._sessions, self._config = sessions, config
 
-    async def submit(self, item_id: str, author: str, text: str, now: datetime) -> tuple[Draft, ReplyReleased | None]:
+    async def submit(
+        self, item_id: str, author: str, text: str, now: datetime
+    ) -> tuple[Draft, ReplyReleased | None]:
         """Store a draft; released at once unless four-eyes applies. Raises ``ReviewError``."""
         now = utc(now)
         async with transaction(self._sessions) as repo:
             item = await _item(repo, item_id)
             agent = await repo.agent(author)
-            needs_review = item.four_eyes or (self._config().four_eyes.trainee_drafts and bool(agent and agent.trainee))
-            draft = Draft(id=str(uuid.uuid4()), message_key=item.message_key, author=author, text=text,
-                          state=SUBMITTED if needs_review else RELEASED, created_at=now)
+            needs_review = item.four_eyes or (
+                self._config().four_eyes.trainee_drafts and bool(agent and agent.trainee)
+            )
+            draft = Draft(
+                id=str(uuid.uuid4()),
+                message_key=item.message_key,
+                author=author,
+                text=text,
+                state=SUBMITTED if needs_review else RELEASED,
+                created_at=now,
+            )
             repo.session.add(draft)
-            repo.audit(now, item.message_key, "draft_submitted",
-                       {"draft": draft.id, "four_eyes": needs_review}, author)
+            repo.audit(
+                now,
+                item.message_key,
+                "draft_submitted",
+                {"draft": draft.id, "four_eyes": needs_review},
+                author,
+            )
             released = None if needs_review else released_event(draft, item, now)
             if released is not None:  # published by the outbox relay, committed with the draft
                 await repo.add_to_outbox(topics.RELEASED, released, now)
             await repo.commit()
         return draft, released
 
-    async def decide(self, draft_id: str, reviewer: str, approve: bool, reason: str | None,
-                     now: datetime) -> tuple[Draft, ReplyReleased | None]:
+    async def decide(
+        self, draft_id: str, reviewer: str, approve: bool, reason: str | None, now: datetime
+    ) -> tuple[Draft, ReplyReleased | None]:
         """Approve (release) or reject a submitted draft. Raises ``ReviewError``."""
         now = utc(now)
         if not approve and not (reason or "").strip():
@@ -74,9 +103,18 @@ class Reviews:
                 raise ReviewError("four-eyes: the author cannot review their own draft", 403)
             item = await repo.item_by_key(draft.message_key)
             draft.state, draft.reviewer, draft.reason, draft.decided_at = (
-                RELEASED if approve else REJECTED, reviewer, reason, now)
-            repo.audit(now, draft.message_key, "draft_approved" if approve else "draft_rejected",
-                       {"draft": draft_id, "reason": reason}, reviewer)
+                RELEASED if approve else REJECTED,
+                reviewer,
+                reason,
+                now,
+            )
+            repo.audit(
+                now,
+                draft.message_key,
+                "draft_approved" if approve else "draft_rejected",
+                {"draft": draft_id, "reason": reason},
+                reviewer,
+            )
             released = released_event(draft, item, now) if approve else None
             if released is not None:
                 await repo.add_to_outbox(topics.RELEASED, released, now)
@@ -85,8 +123,13 @@ class Reviews:
 
     async def pending(self, message_keys: set[str] | None = None) -> list[Draft]:
         async with self._sessions() as session:
-            drafts = list((await session.execute(select(Draft).where(Draft.state == SUBMITTED)
-                                                 .order_by(Draft.created_at))).scalars())
+            drafts = list(
+                (
+                    await session.execute(
+                        select(Draft).where(Draft.state == SUBMITTED).order_by(Draft.created_at)
+                    )
+                ).scalars()
+            )
         return [d for d in drafts if message_keys is None or d.message_key in message_keys]
 
 

@@ -140,8 +140,12 @@ def _item_lines(text: str) -> dict[tuple[str, int], int]:
 
 def _where(section: str, index: int, data: dict, lines: dict) -> str:
     items = data.get(section) or []
-    ident = items[index].get("id") if index < len(items) and isinstance(items[index], dict) else None
-    kind = {"rules": "rule", "teams": "team", "queues": "queue", "agents": "agent"}.get(section, section)
+    ident = (
+        items[index].get("id") if index < len(items) and isinstance(items[index], dict) else None
+    )
+    kind = {"rules": "rule", "teams": "team", "queues": "queue", "agents": "agent"}.get(
+        section, section
+    )
     name = f"{kind} {ident!r}" if ident else f"{kind} #{index + 1}"
     line = lines.get((section, index))
     return f"{name} (line {line})" if line else name
@@ -172,8 +176,12 @@ def _check_references(config: RoutingConfig, lines: dict, origin: str) -> None:
         if q.team not in teams:
             fail("queues", i, f"team {q.team!r} is not a declared team")
         if not topics.QUEUE_SUFFIX.match(q.id):  # it names the queue's routed topic
-            fail("queues", i, f"id {q.id!r} cannot name its topic {topics.ROUTED}.<queue>: use lowercase "
-                              "letters, digits and '-' (at most 63, not 'dlq')")
+            fail(
+                "queues",
+                i,
+                f"id {q.id!r} cannot name its topic {topics.ROUTED}.<queue>: use lowercase "
+                "letters, digits and '-' (at most 63, not 'dlq')",
+            )
     for i, a in enumerate(config.agents):
         if a.team not in teams:
             fail("agents", i, f"team {a.team!r} is not a declared team")
@@ -183,7 +191,9 @@ def _check_references(config: RoutingConfig, lines: dict, origin: str) -> None:
         if r.queue not in queues:
             fail("rules", i, f"queue {r.queue!r} is not a declared queue")
     if config.fallback_queue not in queues:
-        raise RoutingConfigError(f"{origin}: fallback_queue {config.fallback_queue!r} is not a declared queue")
+        raise RoutingConfigError(
+            f"{origin}: fallback_queue {config.fallback_queue!r} is not a declared queue"
+        )
     _check_sla(config, origin)
 
 
@@ -193,4 +203,5 @@ def _check_sla(config: RoutingConfig, origin: str) -> None:
             minutes = config.sla.minutes.get(channel, {}).get(urgency)
             if minutes is None or minutes <= 0:
                 raise RoutingConfigError(
-                    f"{origin}: sla.minutes.{channel.value}.{urgency.value}: needs a positive number of minutes")
+                    f"{origin}: sla.minutes.{channel.value}.{urgency.value}: needs a positive number of minutes"
+                )

@@ -32,20 +32,31 @@ SERVICE = "router"
 
 
 class RouterRuntime(Supervisor):
-    def __init__(self, settings: RouterSettings, *, runners: Sequence[RunnerSlot],
-                 dispatcher: Dispatcher, directory: Directory, configs: ConfigStore, relay: Relay,
-                 clock: Callable) -> None:
+    def __init__(
+        self,
+        settings: RouterSettings,
+        *,
+        runners: Sequence[RunnerSlot],
+        dispatcher: Dispatcher,
+        directory: Directory,
+        configs: ConfigStore,
+        relay: Relay,
+        clock: Callable,
+    ) -> None:
         self.settings, self.dispatcher = settings, dispatcher
         self.directory, self.configs, self.relay, self.clock = directory, configs, relay, clock
         self._prepare_lock = asyncio.Lock()
         self.started = False
-        jobs = [Periodic("sweep", settings.sweep_interval_s, self.sweep),
-                Periodic("outbox", 1.0, relay.drain, at_start=True, final=True, wake=relay.wake)]
+        jobs = [
+            Periodic("sweep", settings.sweep_interval_s, self.sweep),
+            Periodic("outbox", 1.0, relay.drain, at_start=True, final=True, wake=relay.wake),
+        ]
         bridge = relay.bridge
         if bridge is not None and bridge.enabled:
             jobs.append(Periodic("webhooks", 1.0, lambda: bridge.deliver_due(self.clock())))
-        super().__init__(SERVICE, runners=runners, jobs=jobs, on_start=self._start,
-                         on_stop=relay.close)
+        super().__init__(
+            SERVICE, runners=runners, jobs=jobs, on_start=self._start, on_stop=relay.close
+        )
 
     async def prepare(self, reload: bool = False) -> None:
         """Load the live configuration and sync the directory, once (again with ``reload``).
@@ -65,7 +76,9 @@ class RouterRuntime(Supervisor):
                         raise
                     await asyncio.sleep(0.2)
             if not self.started and self.relay.bridge is not None:
-                self.relay.bridge.check_queues(self.dispatcher.state.config, "the live routing configuration")
+                self.relay.bridge.check_queues(
+                    self.dispatcher.state.config, "the live routing configuration"
+                )
             self.started = True
 
     async def ensure_queue_topics(self) -> list[str]:

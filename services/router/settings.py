@@ -19,45 +19,73 @@ class WebhookFilter(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    queues: frozenset[str] | None = Field(None, min_length=1, description="Queue ids of the routing configuration "
-                                          "whose routed, assigned and released-reply events the endpoint receives")
-    event_types: frozenset[str] | None = Field(None, min_length=1, description="CloudEvents types it receives: "
-                                               "switchboard.item.routed.v1, switchboard.item.assigned.v1, "
-                                               "switchboard.reply.released.v1")
+    queues: frozenset[str] | None = Field(
+        None,
+        min_length=1,
+        description="Queue ids of the routing configuration "
+        "whose routed, assigned and released-reply events the endpoint receives",
+    )
+    event_types: frozenset[str] | None = Field(
+        None,
+        min_length=1,
+        description="CloudEvents types it receives: "
+        "switchboard.item.routed.v1, switchboard.item.assigned.v1, "
+        "switchboard.reply.released.v1",
+    )
 
 
 class RouterSettings(ConsumerSettings):
-    model_config = SettingsConfigDict(env_prefix="ROUTER_", frozen=True, populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ROUTER_", frozen=True, populate_by_name=True, extra="ignore"
+    )
 
     http_port: int = 8003
     consumer_group: str = "switchboard-router"
-    routing_file: Path = Field(ROOT / "config" / "routing.yaml",
-                               description="Teams, queues, agents, SLA policies and routing rules (YAML)")
-    calendar_file: Path = Field(ROOT / "config" / "calendar.yaml",
-                                description="Business calendar for SLA deadlines (shared with the notifier)")
-    admin_token: SecretStr = Field(SecretStr(DEV_ROUTER_ADMIN_TOKEN),
-                                   description="Bootstrap admin bearer token (more tokens are issued via the API)")
-    sweep_interval_s: float = Field(15.0, description="How often waiting items are re-offered and skills relaxed")
+    routing_file: Path = Field(
+        ROOT / "config" / "routing.yaml",
+        description="Teams, queues, agents, SLA policies and routing rules (YAML)",
+    )
+    calendar_file: Path = Field(
+        ROOT / "config" / "calendar.yaml",
+        description="Business calendar for SLA deadlines (shared with the notifier)",
+    )
+    admin_token: SecretStr = Field(
+        SecretStr(DEV_ROUTER_ADMIN_TOKEN),
+        description="Bootstrap admin bearer token (more tokens are issued via the API)",
+    )
+    sweep_interval_s: float = Field(
+        15.0, description="How often waiting items are re-offered and skills relaxed"
+    )
     webhook_endpoints: dict[str, str] = Field(
-        default_factory=dict, description="Helpdesk name -> URL receiving routed, assigned and released-reply "
+        default_factory=dict,
+        description="Helpdesk name -> URL receiving routed, assigned and released-reply "
         "events as Standard Webhooks (for helpdesks that cannot read Kafka)",
     )
     webhook_secrets: dict[str, SecretStr] = Field(
-        default_factory=dict, description="Helpdesk name -> whsec_ secret that signs its deliveries",
+        default_factory=dict,
+        description="Helpdesk name -> whsec_ secret that signs its deliveries",
     )
     webhook_filters: dict[str, WebhookFilter] = Field(
-        default_factory=dict, description="Helpdesk name -> {queues, event_types} it receives; an endpoint "
+        default_factory=dict,
+        description="Helpdesk name -> {queues, event_types} it receives; an endpoint "
         "without a filter receives every event of every queue",
     )
     webhook_timeout_s: float = 10.0
 
     @model_validator(mode="after")
     def _no_placeholder_token(self) -> "RouterSettings":
-        if self.environment != "development" and self.admin_token.get_secret_value() == DEV_ROUTER_ADMIN_TOKEN:
+        if (
+            self.environment != "development"
+            and self.admin_token.get_secret_value() == DEV_ROUTER_ADMIN_TOKEN
+        ):
             raise ValueError("ROUTER_ADMIN_TOKEN is the development placeholder")
         if missing := sorted(set(self.webhook_endpoints) - set(self.webhook_secrets)):
-            raise ValueError(f"ROUTER_WEBHOOK_SECRETS has no secret for endpoint(s) {', '.join(missing)}")
+            raise ValueError(
+                f"ROUTER_WEBHOOK_SECRETS has no secret for endpoint(s) {', '.join(missing)}"
+            )
         if unknown := sorted(set(self.webhook_filters) - set(self.webhook_endpoints)):
-            raise ValueError(f"ROUTER_WEBHOOK_FILTERS names endpoint(s) {', '.join(unknown)} "
-                             "missing from ROUTER_WEBHOOK_ENDPOINTS")
+            raise ValueError(
+                f"ROUTER_WEBHOOK_FILTERS names endpoint(s) {', '.join(unknown)} "
+                "missing from ROUTER_WEBHOOK_ENDPOINTS"
+            )
         return self

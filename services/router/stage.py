@@ -43,9 +43,16 @@ log = get_logger(__name__)
 
 
 def assignment_of(row: RoutedItem, cause: str = "routed") -> Assignment:
-    return Assignment(item_id=row.event_id, message_key=row.message_key, conversation_key=row.conversation_key,
-                      queue=row.queue, agent_id=row.agent_id, cause=cause, relax_level=row.relax_level,
-                      assigned_at=aware(row.assigned_at))
+    return Assignment(
+        item_id=row.event_id,
+        message_key=row.message_key,
+        conversation_key=row.conversation_key,
+        queue=row.queue,
+        agent_id=row.agent_id,
+        cause=cause,
+        relax_level=row.relax_level,
+        assigned_at=aware(row.assigned_at),
+    )
 
 
 @dataclass
@@ -56,15 +63,18 @@ class RouterStage(Stage):
     clock: Clock = utcnow
     bridge: WebhookBridge | None = None
 
-    async def process_batch(self, items: Sequence[tuple[MessageClassified, RecordMeta]],
-                            ) -> list[list[Output]]:
+    async def process_batch(
+        self,
+        items: Sequence[tuple[MessageClassified, RecordMeta]],
+    ) -> list[list[Output]]:
         """A poll in one transaction: per message the KPI fact, ledger row, assignment and audit;
         one commit (``on_batch_acked`` marks all queued once the broker acknowledged them)."""
         answers: list[list[Output]] = []
         async with transaction(self.sessions) as repo:
             messages = [event.data.message for event, _ in items]
-            facts, known = await repo.prefetch([m.message_key for m in messages],
-                                               [m.conversation_key for m in messages])
+            facts, known = await repo.prefetch(
+                [m.message_key for m in messages], [m.conversation_key for m in messages]
+            )
             for event, _meta in items:
                 answers.append(await self._handle(repo, event, facts, known))
             await repo.commit()
@@ -81,42 +91,72 @@ class RouterStage(Stage):
             events = {o.event.id: o.event for outputs in published for o in outputs}
             await self.bridge.enqueue(list(events.values()), self.clock())
 
-    async def _handle(self, repo: Repository, event: MessageClassified, facts: set[str],
-                      known: dict[str, RoutedItem]) -> list[Output]:
+    async def _handle(
+        self,
+        repo: Repository,
+        event: MessageClassified,
+        facts: set[str],
+        known: dict[str, RoutedItem],
+    ) -> list[Output]:
         now, state = self.clock(), self.dispatcher.state
         placement = route(event.data, state.config, state.calendar, now)
         triaged = event.data.classification.decision.value in TRIAGED
         queue = triage.would_be_queue(event.data, state.config) if triaged else None
-        await repo.record_fact(event.data, known=facts, event_id=event.id, classified_at=event.time,
-                               queue=queue)
+        await repo.record_fact(
+            event.data, known=facts, event_id=event.id, classified_at=event.time, queue=queue
+        )
         if placement is None:
             return []
-        item = Routed(message=event.data.message, classification=event.data.classification,
-                      routing=placement.routing)
+        item = Routed(
+            message=event.data.message,
+            classification=event.data.classification,
+            routing=placement.routing,
+        )
         row = await repo.claim(derived_id(event.id, "router"), item, placement, known)
         if row is None:
             return []
         made = await self.dispatcher.place(repo, row, now)
         return await self._outputs(repo, event, item, row, made)
 
-    async def _outputs(self, repo: Repository, event: MessageClassified, item: Routed,
-                       row: RoutedItem, made: Assignment | None) -> list[Output]:
-        routed = ItemRouted(id=row.event_id, source=SOURCE, time=aware(row.routed_at), correlation_id=event.correlation_id,
-                            subject=event.subject, data=item.model_copy(
-                                update={"routing": routing_of(row, item.routing.policy)}))
+    async def _outputs(
+        self,
+        repo: Repository,
+        event: MessageClassified,
+        item: Routed,
+        row: RoutedItem,
+        made: Assignment | None,
+    ) -> list[Output]:
+        routed = ItemRouted(
+            id=row.event_id,
+            source=SOURCE,
+            time=aware(row.routed_at),
+            correlation_id=event.correlation_id,
+            subject=event.subject,
+            data=item.model_copy(update={"routing": routing_of(row, item.routing.policy)}),
+        )
         # the main routed topic (notifier, helpdesks reading every queue) and the queue's own copy
-        outputs = [Output(topics.ROUTED, routed), Output(topics.per_queue(topics.ROUTED, row.queue), routed)]
+        outputs = [
+            Output(topics.ROUTED, routed),
+            Output(topics.per_queue(topics.ROUTED, row.queue), routed),
+        ]
         if row.agent_id is not None:
             assignment = made or assignment_of(row)
-            outputs.append(Output(topics.ASSIGNED, assigned_event(assignment, event.correlation_id)))
+            outputs.append(
+                Output(topics.ASSIGNED, assigned_event(assignment, event.correlation_id))
+            )
         elif row.work_state == WAITING and await self.dispatcher.should_tell_unstaffed(repo, row):
             notice = await self._unstaffed(repo, row, event.correlation_id)
             outputs.append(Output(topics.UNSTAFFED, notice))
         return outputs
 
-    async def _unstaffed(self, repo: Repository, row: RoutedItem,
-                         correlation_id: str) -> QueueUnstaffed:
+    async def _unstaffed(
+        self, repo: Repository, row: RoutedItem, correlation_id: str
+    ) -> QueueUnstaffed:
         notice = await self.dispatcher.unstaffed(repo, row, correlation_id=correlation_id)
-        log.info("router.unstaffed", queue=row.queue, waiting=notice.data.waiting,
-                 online_agents=notice.data.online_agents)
+        log.info(
+            "router.unstaffed",
+            queue=row.queue,
+            waiting=notice.data.waiting,
+            online_agents=notice.data.online_agents,
+        )
         return notice

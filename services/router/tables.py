@@ -50,7 +50,9 @@ class RoutedItem(Base):
     rule: Mapped[str | None] = mapped_column(String(128))
     sla_business_s: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     received_at: Mapped[datetime | None] = mapped_column(Stamp, index=True)
-    work_state: Mapped[str] = mapped_column(String(16), nullable=False, default="waiting", index=True)
+    work_state: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="waiting", index=True
+    )
     agent_id: Mapped[str | None] = mapped_column(String(128), index=True)
     relax_level: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     assigned_at: Mapped[datetime | None] = mapped_column(Stamp)
@@ -161,7 +163,9 @@ class Draft(Base):
     message_key: Mapped[str] = mapped_column(String(1024), nullable=False, index=True)
     author: Mapped[str] = mapped_column(String(128), nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
-    state: Mapped[str] = mapped_column(String(16), nullable=False)  # submitted, approved, rejected, released
+    state: Mapped[str] = mapped_column(
+        String(16), nullable=False
+    )  # submitted, approved, rejected, released
     reviewer: Mapped[str | None] = mapped_column(String(128))
     reason: Mapped[str | None] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
@@ -171,7 +175,9 @@ class Draft(Base):
 class ApiToken(Base):
     __tablename__ = "router_api_tokens"
 
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex, never the token
+    token_hash: Mapped[str] = mapped_column(
+        String(64), primary_key=True
+    )  # sha256 hex, never the token
     subject: Mapped[str] = mapped_column(String(128), nullable=False)
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     team_id: Mapped[str | None] = mapped_column(String(128))
@@ -207,7 +213,9 @@ class WebhookDelivery(Base):
     """One event for one helpdesk webhook endpoint: pending, delivered, or dead after ~3 days."""
 
     __tablename__ = "router_webhook_deliveries"
-    __table_args__ = (UniqueConstraint("endpoint", "event_id", name="uq_router_webhook_endpoint_event"),)
+    __table_args__ = (
+        UniqueConstraint("endpoint", "event_id", name="uq_router_webhook_endpoint_event"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     endpoint: Mapped[str] = mapped_column(String(128), nullable=False)
@@ -259,7 +267,9 @@ class TriageMessage(Base):
     __table_args__ = (Index("ix_router_triage_received", "received_at", "message_key"),)
 
     message_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(128), nullable=False)  # the MessageClassified event
+    event_id: Mapped[str] = mapped_column(
+        String(128), nullable=False
+    )  # the MessageClassified event
     platform: Mapped[str] = mapped_column(String(32), nullable=False)
     channel: Mapped[str] = mapped_column(String(32), nullable=False)
     account_id: Mapped[str] = mapped_column(String(256), nullable=False)

@@ -67,7 +67,9 @@ class BadCursor(ValueError):
 
 
 def cursor_of(row: TriageMessage) -> str:
-    raw = json.dumps([store.aware(row.received_at).isoformat(), row.message_key], separators=(",", ":"))
+    raw = json.dumps(
+        [store.aware(row.received_at).isoformat(), row.message_key], separators=(",", ":")
+    )
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -79,18 +81,28 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str]:
             raise ValueError("not a cursor")
         return moment, key
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadCursor("cursor is not one this API handed out (use the `next` of a previous page)") from exc
+        raise BadCursor(
+            "cursor is not one this API handed out (use the `next` of a previous page)"
+        ) from exc
 
 
-async def page(session: AsyncSession, f: Filters, limit: int = 100,
-               cursor: str | None = None) -> tuple[list[TriageMessage], str | None]:
+async def page(
+    session: AsyncSession, f: Filters, limit: int = 100, cursor: str | None = None
+) -> tuple[list[TriageMessage], str | None]:
     """Up to ``limit`` rows newest first (received time, then message key) after ``cursor``, and
     the cursor of the next page (``None`` on the last). Raises ``BadCursor``."""
     t = TriageMessage
     query = select(t).order_by(t.received_at.desc(), t.message_key.desc()).limit(limit + 1)
-    where = [column == value for column, value in ((t.decision, f.decision), (t.platform, f.platform),
-                                                    (t.channel, f.channel), (t.language, f.language))
-             if value is not None]
+    where = [
+        column == value
+        for column, value in (
+            (t.decision, f.decision),
+            (t.platform, f.platform),
+            (t.channel, f.channel),
+            (t.language, f.language),
+        )
+        if value is not None
+    ]
     if f.tag is not None:
         where.append(exists().where(TriageTag.tag == f.tag, TriageTag.message_key == t.message_key))
     if f.since is not None:
@@ -112,15 +124,37 @@ async def page(session: AsyncSession, f: Filters, limit: int = 100,
 
 
 def as_json(row: TriageMessage) -> dict:
-    correction = None if row.corrected_at is None else {
-        "decision": row.corrected_decision, "tags": row.corrected_tags, "at": store.aware(row.corrected_at).isoformat(),
-        "by": row.corrected_by, "note": row.correction_note, "event_id": row.correction_event_id}
-    return {"message_key": row.message_key, "event_id": row.event_id, "platform": row.platform,
-            "channel": row.channel, "account_id": row.account_id, "author_id": row.author_id,
-            "language": row.language, "text": row.text, "decision": row.decision, "reason": row.reason,
-            "explanation": row.explanation, "evidence": list((row.explanation or {}).get("evidence") or ()),
-            "tags": row.tags, "queue": row.queue, "received_at": store.aware(row.received_at).isoformat(),
-            "classified_at": store.aware(row.classified_at).isoformat(), "correction": correction}
+    correction = (
+        None
+        if row.corrected_at is None
+        else {
+            "decision": row.corrected_decision,
+            "tags": row.corrected_tags,
+            "at": store.aware(row.corrected_at).isoformat(),
+            "by": row.corrected_by,
+            "note": row.correction_note,
+            "event_id": row.correction_event_id,
+        }
+    )
+    return {
+        "message_key": row.message_key,
+        "event_id": row.event_id,
+        "platform": row.platform,
+        "channel": row.channel,
+        "account_id": row.account_id,
+        "author_id": row.author_id,
+        "language": row.language,
+        "text": row.text,
+        "decision": row.decision,
+        "reason": row.reason,
+        "explanation": row.explanation,
+        "evidence": list((row.explanation or {}).get("evidence") or ()),
+        "tags": row.tags,
+        "queue": row.queue,
+        "received_at": store.aware(row.received_at).isoformat(),
+        "classified_at": store.aware(row.classified_at).isoformat(),
+        "correction": correction,
+    }
 
 
 class CorrectionError(ValueError):
@@ -142,8 +176,16 @@ def _same_tags(a: list[str] | None, b: list[str] | None) -> bool:
     return a is None or b is None or set(a) == set(b)
 
 
-async def correct(sessions, message_key: str, decision: str, tags: list[str] | None, note: str | None,
-                  by: str, now: datetime, queues: set[str] | None = None) -> Outcome:
+async def correct(
+    sessions,
+    message_key: str,
+    decision: str,
+    tags: list[str] | None,
+    note: str | None,
+    by: str,
+    now: datetime,
+    queues: set[str] | None = None,
+) -> Outcome:
     """Store the correction and add its event to the outbox in one transaction.
 
     ``tags`` ``None`` leaves the tags as they are (the event then carries no tags: it speaks for the
@@ -156,46 +198,133 @@ async def correct(sessions, message_key: str, decision: str, tags: list[str] | N
         row = await session.get(TriageMessage, message_key)
         if row is None or (queues is not None and row.queue not in queues):
             raise CorrectionError(f"no dropped or tagged message {message_key}", 404)
-        if row.corrected_at is not None and row.corrected_decision == decision and row.corrected_tags == tags:
-            return Outcome(row, _event(row, row.corrected_decision, row.corrected_tags, store.aware(row.corrected_at),
-                                       row.corrected_by, row.correction_event_id), repeated=True)
+        if (
+            row.corrected_at is not None
+            and row.corrected_decision == decision
+            and row.corrected_tags == tags
+        ):
+            return Outcome(
+                row,
+                _event(
+                    row,
+                    row.corrected_decision,
+                    row.corrected_tags,
+                    store.aware(row.corrected_at),
+                    row.corrected_by,
+                    row.correction_event_id,
+                ),
+                repeated=True,
+            )
         current = row.corrected_decision if row.corrected_at is not None else row.decision
-        current_tags = row.corrected_tags if row.corrected_at is not None and row.corrected_tags is not None else row.tags
+        current_tags = (
+            row.corrected_tags
+            if row.corrected_at is not None and row.corrected_tags is not None
+            else row.tags
+        )
         if decision == current and _same_tags(tags, current_tags):
-            raise CorrectionError(f"message {message_key} is already decided {current} with these tags: "
-                                  "nothing to correct", 409)
+            raise CorrectionError(
+                f"message {message_key} is already decided {current} with these tags: "
+                "nothing to correct",
+                409,
+            )
         at = store.utc(now)
-        event_id = derived_id(f"{message_key}#{row.corrections}:{decision}:{json.dumps(tags)}",
-                              "router:triage-correction")
+        event_id = derived_id(
+            f"{message_key}#{row.corrections}:{decision}:{json.dumps(tags)}",
+            "router:triage-correction",
+        )
         previous = {"decision": current, "tags": current_tags}
         # conditional on the revision read: a concurrent correction of the same message wins, this one is a 409
-        changed = await session.execute(update(TriageMessage).where(
-            TriageMessage.message_key == message_key, TriageMessage.corrections == row.corrections).values(
-            corrected_at=at, corrected_decision=decision, corrected_tags=tags, corrected_by=by,
-            correction_note=note, correction_event_id=event_id, corrections=row.corrections + 1))
+        changed = await session.execute(
+            update(TriageMessage)
+            .where(
+                TriageMessage.message_key == message_key,
+                TriageMessage.corrections == row.corrections,
+            )
+            .values(
+                corrected_at=at,
+                corrected_decision=decision,
+                corrected_tags=tags,
+                corrected_by=by,
+                correction_note=note,
+                correction_event_id=event_id,
+                corrections=row.corrections + 1,
+            )
+        )
         if changed.rowcount != 1:
             await session.rollback()
             row = await session.get(TriageMessage, message_key, populate_existing=True)
-            if row.corrected_decision == decision and row.corrected_tags == tags:  # the same, posted twice at once
-                return Outcome(row, _event(row, decision, tags, store.aware(row.corrected_at), row.corrected_by,
-                                           row.correction_event_id), repeated=True)
-            raise CorrectionError(f"message {message_key} was corrected at the same time; reload and retry", 409)
+            if (
+                row.corrected_decision == decision and row.corrected_tags == tags
+            ):  # the same, posted twice at once
+                return Outcome(
+                    row,
+                    _event(
+                        row,
+                        decision,
+                        tags,
+                        store.aware(row.corrected_at),
+                        row.corrected_by,
+                        row.correction_event_id,
+                    ),
+                    repeated=True,
+                )
+            raise CorrectionError(
+                f"message {message_key} was corrected at the same time; reload and retry", 409
+            )
         await session.refresh(row)
         event = _event(row, decision, tags, at, by, event_id)
         await outbox.add(session, topics.CORRECTIONS, event, at)
-        store.audit(session, at, message_key, "triage_corrected",
-              {"event_id": event_id, "from": previous, "to": {"decision": decision, "tags": tags}, "note": note}, by)
+        store.audit(
+            session,
+            at,
+            message_key,
+            "triage_corrected",
+            {
+                "event_id": event_id,
+                "from": previous,
+                "to": {"decision": decision, "tags": tags},
+                "note": note,
+            },
+            by,
+        )
         await session.commit()
-    log.info("router.triage_corrected", message_key=message_key, decision=decision, by=by, event_id=event_id)
+    log.info(
+        "router.triage_corrected",
+        message_key=message_key,
+        decision=decision,
+        by=by,
+        event_id=event_id,
+    )
     return Outcome(row, event, repeated=False)
 
 
-def _event(row: TriageMessage, decision: str, tags: list[str] | None, at: datetime, by: str | None,
-           event_id: str) -> ClassificationCorrected:
+def _event(
+    row: TriageMessage,
+    decision: str,
+    tags: list[str] | None,
+    at: datetime,
+    by: str | None,
+    event_id: str,
+) -> ClassificationCorrected:
     """The correction for the classifier: the text and language it learns from, the right decision
     and tags; the previous ones are the classifier's own."""
-    data = Correction(message_key=row.message_key, text=row.text, language=row.language,
-                      decision=Decision(decision), tags=tuple(tags or ()), previous_decision=Decision(row.decision),
-                      previous_tags=tuple(row.tags or ()), corrected_by=by, origin=ORIGIN, at=at)
-    return ClassificationCorrected(id=event_id, source=SOURCE, time=at, correlation_id=row.event_id,
-                                   subject=row.message_key, data=data)
+    data = Correction(
+        message_key=row.message_key,
+        text=row.text,
+        language=row.language,
+        decision=Decision(decision),
+        tags=tuple(tags or ()),
+        previous_decision=Decision(row.decision),
+        previous_tags=tuple(row.tags or ()),
+        corrected_by=by,
+        origin=ORIGIN,
+        at=at,
+    )
+    return ClassificationCorrected(
+        id=event_id,
+        source=SOURCE,
+        time=at,
+        correlation_id=row.event_id,
+        subject=row.message_key,
+        data=data,
+    )

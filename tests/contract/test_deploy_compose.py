@@ -21,10 +21,18 @@ from tests.contract.test_deploy import APP_SERVICES, COMPOSE, ROOT, registry_fro
 def docker_compose_config(env: dict[str, str] | None = None) -> dict:
     binary = shutil.which("docker-compose")
     if binary is None:
-        pytest.skip("docker-compose is not installed (Debian: apt-get install docker-compose); "
-                    "the compose-spec parser test still checks the file")
-    proc = subprocess.run([binary, "-f", str(COMPOSE), "config"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env={"PATH": os.environ.get("PATH", ""), **(env or {})})
+        pytest.skip(
+            "docker-compose is not installed (Debian: apt-get install docker-compose); "
+            "the compose-spec parser test still checks the file"
+        )
+    proc = subprocess.run(
+        [binary, "-f", str(COMPOSE), "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": os.environ.get("PATH", ""), **(env or {})},
+    )
     assert proc.returncode == 0, proc.stderr
     return yaml.safe_load(proc.stdout)
 
@@ -37,8 +45,13 @@ def test_docker_compose_config_accepts_the_file() -> None:
 
 
 def test_docker_compose_config_passes_shell_values_through() -> None:
-    config = docker_compose_config({"SWITCHBOARD_ENV": "production", "ROUTER_ADMIN_TOKEN": "admin-from-the-shell",
-                                    "NOTIFIER_SIGNING_KEY": "from-the-shell"})
+    config = docker_compose_config(
+        {
+            "SWITCHBOARD_ENV": "production",
+            "ROUTER_ADMIN_TOKEN": "admin-from-the-shell",
+            "NOTIFIER_SIGNING_KEY": "from-the-shell",
+        }
+    )
     services = config["services"]
     assert {services[n]["environment"]["SWITCHBOARD_ENV"] for n in APP_SERVICES} == {"production"}
     assert services["router"]["environment"]["ROUTER_ADMIN_TOKEN"] == "admin-from-the-shell"
@@ -59,11 +72,22 @@ async def test_compose_topics_job_creates_exactly_the_registry(kafka_bootstrap: 
     job = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]["topics"]
     namespace = f"compose-{uuid.uuid4().hex[:8]}."
     env = {k: str(v) for k, v in job["environment"].items() if v is not None and "${" not in str(v)}
-    env |= {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_TOPIC_NAMESPACE": namespace,
-            "PATH": os.environ.get("PATH", "")}
-    command = [sys.executable if job["command"][0] == "python" else job["command"][0], *job["command"][1:]]
-    proc = await asyncio.to_thread(subprocess.run, command, cwd=ROOT, env=env, capture_output=True,
-                                   text=True, timeout=120)
+    env |= {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_TOPIC_NAMESPACE": namespace,
+        "PATH": os.environ.get("PATH", ""),
+    }
+    command = [
+        sys.executable if job["command"][0] == "python" else job["command"][0],
+        *job["command"][1:],
+    ]
+    proc = await asyncio.to_thread(
+        subprocess.run, command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
-    created = {t.removeprefix(namespace) for t in await _topic_names(kafka_bootstrap) if t.startswith(namespace)}
+    created = {
+        t.removeprefix(namespace)
+        for t in await _topic_names(kafka_bootstrap)
+        if t.startswith(namespace)
+    }
     assert created == set(registry_from_file())

@@ -43,19 +43,31 @@ def _selects(selector: dict, labels: dict[str, str]) -> bool:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_scaled_objects_follow_the_registry_and_settings(overlay: str) -> None:
     objects = rendered(overlay)
-    bootstrap = of_kind(objects, "ConfigMap")["switchboard-config"]["data"]["KAFKA_BOOTSTRAP_SERVERS"]
+    bootstrap = of_kind(objects, "ConfigMap")["switchboard-config"]["data"][
+        "KAFKA_BOOTSTRAP_SERVERS"
+    ]
     for service, scaled in of_kind(objects, "ScaledObject").items():
         spec = scaled["spec"]
-        assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": service}
+        assert spec["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": service,
+        }
         consumed = {s.name for s in topics.registry() if service in s.consumers}
         assert {t["metadata"]["topic"] for t in spec["triggers"]} == consumed
         for trigger in spec["triggers"]:
             meta = trigger["metadata"]
             assert trigger["type"] == "kafka"
-            assert meta["consumerGroup"].startswith(settings_class(service).model_fields["consumer_group"].default)
-            assert meta["bootstrapServers"] == bootstrap, "KEDA must read the brokers the services use"
+            assert meta["consumerGroup"].startswith(
+                settings_class(service).model_fields["consumer_group"].default
+            )
+            assert meta["bootstrapServers"] == bootstrap, (
+                "KEDA must read the brokers the services use"
+            )
             assert meta["lagThreshold"].isdigit() and int(meta["lagThreshold"]) > 0
-            assert meta["offsetResetPolicy"] == "earliest", "the consumers start at the earliest offset"
+            assert meta["offsetResetPolicy"] == "earliest", (
+                "the consumers start at the earliest offset"
+            )
 
 
 @functools.cache
@@ -71,33 +83,52 @@ def built_consumers() -> dict[str, dict[str, str]]:
     }
     built = {name: {r.topic: r.settings.consumer_group for r in rs} for name, rs in runners.items()}
     # The classifier builds its one runner with its models loaded; it uses its settings' group.
-    built["classifier"] = {topics.RAW: settings_class("classifier").model_fields["consumer_group"].default}
+    built["classifier"] = {
+        topics.RAW: settings_class("classifier").model_fields["consumer_group"].default
+    }
     from services.classifier.app import (
         CORRECTIONS_GROUP_SUFFIX,  # its corrections runner: own group
     )
-    built["classifier"][topics.CORRECTIONS] = built["classifier"][topics.RAW] + CORRECTIONS_GROUP_SUFFIX
+
+    built["classifier"][topics.CORRECTIONS] = (
+        built["classifier"][topics.RAW] + CORRECTIONS_GROUP_SUFFIX
+    )
     return built
 
 
 def test_scaled_objects_watch_the_groups_the_services_build() -> None:
-    generated = {name: {t["metadata"]["topic"]: t["metadata"]["consumerGroup"] for t in so["spec"]["triggers"]}
-                 for name, so in of_kind(rendered("production"), "ScaledObject").items()}
+    generated = {
+        name: {
+            t["metadata"]["topic"]: t["metadata"]["consumerGroup"] for t in so["spec"]["triggers"]
+        }
+        for name, so in of_kind(rendered("production"), "ScaledObject").items()
+    }
     built, unconsumed = built_consumers(), []
     for service in sorted(set(generated) | set(built)):
         declared, consumed = generated.get(service, {}), built.get(service, {})
-        assert set(consumed) <= set(declared), f"{service} consumes {set(consumed) - set(declared)} unscaled"
-        assert {t: declared[t] for t in consumed} == consumed, f"{service}: groups differ from the runners' (GROUP_SUFFIX)"
+        assert set(consumed) <= set(declared), (
+            f"{service} consumes {set(consumed) - set(declared)} unscaled"
+        )
+        assert {t: declared[t] for t in consumed} == consumed, (
+            f"{service}: groups differ from the runners' (GROUP_SUFFIX)"
+        )
         unconsumed += [f"{service}: {t}" for t in sorted(set(declared) - set(consumed))]
     if unconsumed:
         # Another team's work in progress (a topic registered before its consumer is wired):
         # visible as xfail, and it must be gone before a release.
-        pytest.xfail(f"shared/topics.yaml declares consumers that build no runner: {unconsumed}; KEDA would "
-                     "scale them on lag nobody consumes. Wire the runner or fix the registry's consumers.")
+        pytest.xfail(
+            f"shared/topics.yaml declares consumers that build no runner: {unconsumed}; KEDA would "
+            "scale them on lag nobody consumes. Wire the runner or fix the registry's consumers."
+        )
 
 
 def test_every_consuming_service_is_scaled_on_lag() -> None:
-    consumers = {c for s in topics.registry() for c in s.consumers
-                 if issubclass(settings_class(c) if c in SERVICES else object, settings_mod.ConsumerSettings)}
+    consumers = {
+        c
+        for s in topics.registry()
+        for c in s.consumers
+        if issubclass(settings_class(c) if c in SERVICES else object, settings_mod.ConsumerSettings)
+    }
     assert consumers == set(deploy_gen.consumer_services()) == set(CONSUMERS)
 
 
@@ -111,11 +142,17 @@ def test_kafka_bootstrap_is_fully_qualified_for_keda() -> None:
 def test_ingestor_scales_on_cpu_it_requests(overlay: str) -> None:
     objects = rendered(overlay)
     hpa = of_kind(objects, "HorizontalPodAutoscaler")["ingestor"]["spec"]
-    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "ingestor"}
+    assert hpa["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "ingestor",
+    }
     (metric,) = hpa["metrics"]
     assert metric["type"] == "Resource" and metric["resource"]["name"] == "cpu"
     assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"]
-    (container,) = of_kind(objects, "Deployment")["ingestor"]["spec"]["template"]["spec"]["containers"]
+    (container,) = of_kind(objects, "Deployment")["ingestor"]["spec"]["template"]["spec"][
+        "containers"
+    ]
     assert container["resources"]["requests"]["cpu"], "CPU utilisation is relative to the request"
 
 
@@ -126,7 +163,11 @@ def test_each_service_has_a_pdb_that_lets_a_drain_proceed(overlay: str) -> None:
     for name, pdb in of_kind(objects, "PodDisruptionBudget").items():
         assert _selects(pdb["spec"]["selector"], _pod_labels(objects, name))
         assert pdb["spec"].get("maxUnavailable") == 1, f"{name}: one pod at a time, never zero"
-        least = scaled[name]["spec"]["minReplicaCount"] if name in scaled else hpa[name]["spec"]["minReplicas"]
+        least = (
+            scaled[name]["spec"]["minReplicaCount"]
+            if name in scaled
+            else hpa[name]["spec"]["minReplicas"]
+        )
         assert least >= (2 if overlay == "production" else 1), f"{name}: production keeps two pods"
 
 
@@ -134,8 +175,11 @@ def test_each_service_has_a_pdb_that_lets_a_drain_proceed(overlay: str) -> None:
 
 
 def _policies_for(objects: list[dict], labels: dict[str, str], kind: str) -> list[dict]:
-    return [p["spec"] for p in of_kind(objects, "NetworkPolicy").values()
-            if kind in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], labels)]
+    return [
+        p["spec"]
+        for p in of_kind(objects, "NetworkPolicy").values()
+        if kind in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], labels)
+    ]
 
 
 def _peers(rules: list[dict], direction: str) -> set[tuple[str, str]]:
@@ -144,7 +188,11 @@ def _peers(rules: list[dict], direction: str) -> set[tuple[str, str]]:
     for rule in rules:
         peers = rule.get(direction) or [{}]
         for peer in peers:
-            namespace = peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name", "*")
+            namespace = (
+                peer.get("namespaceSelector", {})
+                .get("matchLabels", {})
+                .get("kubernetes.io/metadata.name", "*")
+            )
             allowed |= {(namespace, str(port["port"])) for port in rule["ports"]}
     return allowed
 
@@ -157,26 +205,45 @@ def test_network_policies_deny_by_default_and_open_only_what_must_talk(overlay: 
     kafka_ns = deploy_gen.KAFKA_NAMESPACE
     for name in SERVICES:
         labels = _pod_labels(objects, name)
-        ingress = _peers([r for p in _policies_for(objects, labels, "Ingress") for r in p.get("ingress", [])], "from")
-        expected_in = {("monitoring", "http")} | ({("ingress-nginx", "http")} if name == "ingestor" else set())
+        ingress = _peers(
+            [r for p in _policies_for(objects, labels, "Ingress") for r in p.get("ingress", [])],
+            "from",
+        )
+        expected_in = {("monitoring", "http")} | (
+            {("ingress-nginx", "http")} if name == "ingestor" else set()
+        )
         assert ingress == expected_in, f"{name}: ingress {ingress}"
-        egress = _peers([r for p in _policies_for(objects, labels, "Egress") for r in p.get("egress", [])], "to")
+        egress = _peers(
+            [r for p in _policies_for(objects, labels, "Egress") for r in p.get("egress", [])], "to"
+        )
         expected_out = {("kube-system", "53"), (kafka_ns, "9092"), ("*", "5432")}
         # HTTPS out: pages (notifier), platform APIs and WebSub (ingestor), helpdesk webhooks (router)
         expected_out |= {("*", "443")} if name in ("notifier", "ingestor", "router") else set()
         assert egress == expected_out, f"{name}: egress {egress}"
-        ports = {p["name"] for p in of_kind(objects, "Deployment")[name]["spec"]["template"]["spec"]["containers"][0]["ports"]}
+        ports = {
+            p["name"]
+            for p in of_kind(objects, "Deployment")[name]["spec"]["template"]["spec"]["containers"][
+                0
+            ]["ports"]
+        }
         assert "http" in ports, f"{name}: the policies name the port 'http'"
-    migrate = of_kind(objects, "Job")["switchboard-migrate"]["spec"]["template"]["metadata"]["labels"]
-    assert ("*", "5432") in _peers([r for p in _policies_for(objects, migrate, "Egress") for r in p.get("egress", [])], "to")
+    migrate = of_kind(objects, "Job")["switchboard-migrate"]["spec"]["template"]["metadata"][
+        "labels"
+    ]
+    assert ("*", "5432") in _peers(
+        [r for p in _policies_for(objects, migrate, "Egress") for r in p.get("egress", [])], "to"
+    )
 
 
 # -- configuration files ---------------------------------------------------------------------
 
 
 def _path_settings(container: dict) -> dict[str, str]:
-    return {v["name"]: v["value"] for v in container.get("env", [])
-            if v["name"].endswith(("_DIR", "_FILE")) and "value" in v}
+    return {
+        v["name"]: v["value"]
+        for v in container.get("env", [])
+        if v["name"].endswith(("_DIR", "_FILE")) and "value" in v
+    }
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -188,23 +255,31 @@ def test_config_files_are_mounted_where_the_settings_point(overlay: str) -> None
     for name in SERVICES:
         pod = of_kind(objects, "Deployment")[name]["spec"]["template"]["spec"]
         (container,) = pod["containers"]
-        volumes = {v["name"]: v["configMap"]["name"] for v in pod.get("volumes", []) if "configMap" in v}
+        volumes = {
+            v["name"]: v["configMap"]["name"] for v in pod.get("volumes", []) if "configMap" in v
+        }
         for var, path in _path_settings(container).items():
             assert var in known_env_names(), f"{name}: {var} is read by no setting"
             directory = path if var.endswith("_DIR") else path.rsplit("/", 1)[0]
             (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == directory]
             assert mount.get("readOnly") is True and mount["name"] in volumes, f"{name}: {var}"
             cm = volumes[mount["name"]]
-            assert configmaps[cm]["data"] == deploy_gen.config_files(cm), f"{cm} is stale: run tools.deploy_gen"
+            assert configmaps[cm]["data"] == deploy_gen.config_files(cm), (
+                f"{cm} is stale: run tools.deploy_gen"
+            )
             if var.endswith("_FILE"):
-                assert path.rsplit("/", 1)[1] in configmaps[cm]["data"], f"{name}: {var} names no file of {cm}"
+                assert path.rsplit("/", 1)[1] in configmaps[cm]["data"], (
+                    f"{name}: {var} names no file of {cm}"
+                )
             mounted.add((cm, name))
     wanted = {(cm, user) for cm, (_, _, users) in deploy_gen.CONFIG_FILES.items() for user in users}
     assert mounted == wanted
 
 
 def test_the_image_defaults_to_the_same_paths_kubernetes_mounts() -> None:
-    env_lines = re.findall(r"(\w+_(?:DIR|FILE))=(\S+)", (ROOT / "Dockerfile").read_text(encoding="utf-8"))
+    env_lines = re.findall(
+        r"(\w+_(?:DIR|FILE))=(\S+)", (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    )
     image = {k: v for k, v in env_lines if k.startswith(tuple(f"{s.upper()}_" for s in SERVICES))}
     k8s = {}
     for deployment in of_kind(rendered("production"), "Deployment").values():
@@ -238,5 +313,7 @@ def test_ingestor_retention_runs_daily_as_a_locked_down_cronjob(overlay: str) ->
     _check_env("switchboard-ingestor-prune", container)
     assert (ROOT / "services" / "ingestor" / "prune.py").exists()
     labels = cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
-    egress = _peers([r for p in _policies_for(objects, labels, "Egress") for r in p.get("egress", [])], "to")
+    egress = _peers(
+        [r for p in _policies_for(objects, labels, "Egress") for r in p.get("egress", [])], "to"
+    )
     assert ("*", "5432") in egress, "the prune job must reach PostgreSQL"

@@ -23,10 +23,29 @@ EXTERNAL_METRICS = {
     "up": "Prometheus itself, one sample per scrape target",
     "kube_pod_container_status_restarts_total": "kube-state-metrics (part of kube-prometheus-stack)",
 }
-PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
-                "offset", "bool", "inf", "nan"}
-SUFFIXES = {"Counter": ("_total", "_created"), "Gauge": ("",), "Histogram": ("_bucket", "_sum", "_count", "_created"),
-            "Summary": ("", "_sum", "_count", "_created"), "Info": ("_info",), "Enum": ("",)}
+PROMQL_WORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "bool",
+    "inf",
+    "nan",
+}
+SUFFIXES = {
+    "Counter": ("_total", "_created"),
+    "Gauge": ("",),
+    "Histogram": ("_bucket", "_sum", "_count", "_created"),
+    "Summary": ("", "_sum", "_count", "_created"),
+    "Info": ("_info",),
+    "Enum": ("",),
+}
 
 
 @functools.cache
@@ -36,15 +55,29 @@ def defined_metrics() -> frozenset[str]:
     names = set()
     for path in [*ROOT.glob("shared/**/*.py"), *ROOT.glob("services/**/*.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        aliases = {a.asname or a.name: a.name for node in ast.walk(tree)  # Counter as PromCounter
-                   if isinstance(node, ast.ImportFrom) and node.module == "prometheus_client" for a in node.names}
+        aliases = {
+            a.asname or a.name: a.name
+            for node in ast.walk(tree)  # Counter as PromCounter
+            if isinstance(node, ast.ImportFrom) and node.module == "prometheus_client"
+            for a in node.names
+        }
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
+            if not (
+                isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+            ):
                 continue
-            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            called = (
+                node.func.attr
+                if isinstance(node.func, ast.Attribute)
+                else getattr(node.func, "id", "")
+            )
             kind = aliases.get(called, called)
             if kind in SUFFIXES and isinstance(node.args[0].value, str):
-                base = node.args[0].value.removesuffix("_total") if kind == "Counter" else node.args[0].value
+                base = (
+                    node.args[0].value.removesuffix("_total")
+                    if kind == "Counter"
+                    else node.args[0].value
+                )
                 names |= {base + suffix for suffix in SUFFIXES[kind]}
     return frozenset(names)
 
@@ -58,8 +91,11 @@ def metric_names(expr: str) -> set[str]:
     text = re.sub(r"\$\w+", "", text)
     text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
     text = re.sub(r"\boffset\s+\w+", "", text)
-    tokens = [m.group() for m in re.finditer(r"(?<![\w.])[A-Za-z_:][A-Za-z0-9_:]*", text)
-              if not text[m.end():].lstrip().startswith("(") or m.group().lower() in PROMQL_WORDS]
+    tokens = [
+        m.group()
+        for m in re.finditer(r"(?<![\w.])[A-Za-z_:][A-Za-z0-9_:]*", text)
+        if not text[m.end() :].lstrip().startswith("(") or m.group().lower() in PROMQL_WORDS
+    ]
     return {t for t in tokens if t.lower() not in PROMQL_WORDS}
 
 
@@ -77,14 +113,21 @@ def dashboard_exprs() -> list[str]:
 
 
 def test_the_promql_lexer_finds_metric_names() -> None:
-    expr = ('histogram_quantile(0.99, sum by (service, le) (rate(a_seconds_bucket{x="y z"}[5m]))) '
-            '/ on (service) group_left b_total offset 1h unless c > 0.5')
+    expr = (
+        'histogram_quantile(0.99, sum by (service, le) (rate(a_seconds_bucket{x="y z"}[5m]))) '
+        "/ on (service) group_left b_total offset 1h unless c > 0.5"
+    )
     assert metric_names(expr) == {"a_seconds_bucket", "b_total", "c"}
 
 
 def test_the_metric_inventory_reads_the_code() -> None:
-    assert {"switchboard_consumer_lag", "switchboard_messages_out_total", "switchboard_stage_seconds_bucket",
-            "switchboard_ingestor_requests_total", "switchboard_router_items_routed_total"} <= defined_metrics()
+    assert {
+        "switchboard_consumer_lag",
+        "switchboard_messages_out_total",
+        "switchboard_stage_seconds_bucket",
+        "switchboard_ingestor_requests_total",
+        "switchboard_router_items_routed_total",
+    } <= defined_metrics()
 
 
 @pytest.mark.parametrize("source", ["alerts", "dashboard"])
@@ -109,7 +152,9 @@ def test_every_alert_is_explained_in_docs() -> None:
 
 
 def test_compose_prometheus_loads_the_same_alerts() -> None:
-    compose_rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text(encoding="utf-8"))
+    compose_rules = yaml.safe_load(
+        (ROOT / "deploy" / "prometheus" / "alerts.yml").read_text(encoding="utf-8")
+    )
     (rule,) = of_kind(rendered("production"), "PrometheusRule").values()
     assert compose_rules == {"groups": rule["spec"]["groups"]}
     config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text(encoding="utf-8"))
@@ -121,12 +166,18 @@ def test_service_monitor_scrapes_every_service(overlay: str) -> None:
     objects = rendered(overlay)
     (monitor,) = of_kind(objects, "ServiceMonitor").values()
     selector = monitor["spec"]["selector"]["matchLabels"]
-    selected = {n for n, s in of_kind(objects, "Service").items() if selector.items() <= s["metadata"]["labels"].items()}
+    selected = {
+        n
+        for n, s in of_kind(objects, "Service").items()
+        if selector.items() <= s["metadata"]["labels"].items()
+    }
     assert selected == set(SERVICES)
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["path"] == "/metrics"
     for name in SERVICES:
-        assert endpoint["port"] in {p["name"] for p in of_kind(objects, "Service")[name]["spec"]["ports"]}
+        assert endpoint["port"] in {
+            p["name"] for p in of_kind(objects, "Service")[name]["spec"]["ports"]
+        }
 
 
 def test_dashboard_has_the_panels_ops_asked_for() -> None:
@@ -137,9 +188,14 @@ def test_dashboard_has_the_panels_ops_asked_for() -> None:
     ids = [p["id"] for p in board["panels"]]
     assert len(ids) == len(set(ids))
     for panel in board["panels"]:
-        assert set(panel["gridPos"]) == {"h", "w", "x", "y"} and panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+        assert (
+            set(panel["gridPos"]) == {"h", "w", "x", "y"}
+            and panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+        )
         if panel["type"] == "text":
-            assert "Pending metric" in panel["options"]["content"], "a text panel stands in for a missing metric"
+            assert "Pending metric" in panel["options"]["content"], (
+                "a text panel stands in for a missing metric"
+            )
         else:
             refs = [t["refId"] for t in panel["targets"]]
             assert refs and len(refs) == len(set(refs))
@@ -153,4 +209,6 @@ def test_dashboard_configmap_carries_the_dashboard() -> None:
 
 def test_generated_files_follow_their_sources(tmp_path: Path) -> None:
     for path, make in deploy_gen.GENERATED.items():
-        assert path.read_text(encoding="utf-8") == make(), f"{path} is stale: run `python -m tools.deploy_gen`"
+        assert path.read_text(encoding="utf-8") == make(), (
+            f"{path} is stale: run `python -m tools.deploy_gen`"
+        )

@@ -18,9 +18,13 @@ def test_runtime_topic_settings_match_the_kafka_topics(overlay: str) -> None:
     config = of_kind(objects, "ConfigMap")["switchboard-config"]["data"]
     settings = CommonSettings.model_validate(config)
     for topic in of_kind(objects, "KafkaTopic").values():
-        assert topic["spec"]["replicas"] == settings.kafka_replication_factor, topic["metadata"]["name"]
+        assert topic["spec"]["replicas"] == settings.kafka_replication_factor, topic["metadata"][
+            "name"
+        ]
         assert topic["spec"]["config"]["min.insync.replicas"] == settings.kafka_min_insync_replicas
-    assert TopicConfig.of(settings) == TopicConfig(settings.kafka_replication_factor, settings.kafka_min_insync_replicas)
+    assert TopicConfig.of(settings) == TopicConfig(
+        settings.kafka_replication_factor, settings.kafka_min_insync_replicas
+    )
 
 
 def test_production_keeps_three_replicas_and_two_in_sync() -> None:
@@ -38,9 +42,17 @@ def test_compose_sets_the_topic_settings_of_its_one_broker() -> None:
 def test_production_refuses_the_development_replication_default() -> None:
     with pytest.raises(BrokerError):
         TopicConfig.of(CommonSettings(environment="production"))
-    assert TopicConfig.of(CommonSettings(environment="production", kafka_replication_factor=3)).replication_factor == 3
+    assert (
+        TopicConfig.of(
+            CommonSettings(environment="production", kafka_replication_factor=3)
+        ).replication_factor
+        == 3
+    )
     assert TopicConfig.of(CommonSettings()) == TopicConfig(1, None)
-    assert TopicConfig(3, 2).configs() == {"min.insync.replicas": "2"} and TopicConfig(1).configs() == {}
+    assert (
+        TopicConfig(3, 2).configs() == {"min.insync.replicas": "2"}
+        and TopicConfig(1).configs() == {}
+    )
 
 
 def test_min_insync_cannot_exceed_the_replication_factor() -> None:

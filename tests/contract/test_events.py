@@ -11,7 +11,9 @@ from shared.events import EVENT_TYPES, MessageReceived
 
 
 def test_committed_schemas_and_examples_are_current():
-    stale = [p.name for p, text in schemagen.generated().items() if p.read_text(encoding="utf-8") != text]
+    stale = [
+        p.name for p, text in schemagen.generated().items() if p.read_text(encoding="utf-8") != text
+    ]
     assert stale == [], "run `python -m shared.schemagen` and commit the result"
 
 

@@ -27,22 +27,45 @@ TOKENS = {"router": DEV_ROUTER_ADMIN_TOKEN, "notifier": DEV_NOTIFIER_ADMIN_TOKEN
 async def fuzz(url: str, token: str | None, workdir) -> tuple[int, str]:
     """Run schemathesis's CLI against ``url`` (in ``workdir``: it keeps a cache there); its exit
     status and output."""
-    command = [sys.executable, "-m", "schemathesis.cli", "run", url, "--checks", "not_a_server_error",
-               "--max-examples", "40", "--seed", SEED, "--workers", "1", "--no-color",
-               # health probes take no input and answer 503 by design while a service is not ready
-               "--exclude-path-regex", "^/(healthz|readyz)$"]
+    command = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        url,
+        "--checks",
+        "not_a_server_error",
+        "--max-examples",
+        "40",
+        "--seed",
+        SEED,
+        "--workers",
+        "1",
+        "--no-color",
+        # health probes take no input and answer 503 by design while a service is not ready
+        "--exclude-path-regex",
+        "^/(healthz|readyz)$",
+    ]
     if token is not None:
         command += ["--header", f"Authorization: Bearer {token}"]
-    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE,
-                                                   stderr=asyncio.subprocess.STDOUT, cwd=workdir)
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=workdir
+    )
     output, _ = await process.communicate()
     return process.returncode, output.decode(errors="replace")
 
 
 async def test_no_api_answers_generated_requests_with_a_server_error(kafka_bootstrap, tmp_path):
-    config = StackConfig(var_dir=tmp_path, bootstrap=kafka_bootstrap, namespace=f"f{uuid.uuid4().hex[:8]}.",
-                         preferred_ports=False, extra_env={"LOG_LEVEL": "WARNING"})
+    config = StackConfig(
+        var_dir=tmp_path,
+        bootstrap=kafka_bootstrap,
+        namespace=f"f{uuid.uuid4().hex[:8]}.",
+        preferred_ports=False,
+        extra_env={"LOG_LEVEL": "WARNING"},
+    )
     async with LocalStack(config) as stack:
         for service in ("ingestor", "classifier", "router", "notifier"):
-            status, output = await fuzz(stack.url(service, "/openapi.json"), TOKENS.get(service), tmp_path)
+            status, output = await fuzz(
+                stack.url(service, "/openapi.json"), TOKENS.get(service), tmp_path
+            )
             assert status == 0 and "passed" in output, f"{service}:\n{output[-4000:]}"

@@ -42,38 +42,70 @@ class Clock:
 
 
 class Pipeline:
-    def __init__(self, client, sink: PagerSink, bootstrap: str, namespace: str, clock: Clock) -> None:
-        self.client, self.sink, self.bootstrap, self.namespace, self.clock = client, sink, bootstrap, namespace, clock
+    def __init__(
+        self, client, sink: PagerSink, bootstrap: str, namespace: str, clock: Clock
+    ) -> None:
+        self.client, self.sink, self.bootstrap, self.namespace, self.clock = (
+            client,
+            sink,
+            bootstrap,
+            namespace,
+            clock,
+        )
 
     async def post(self, event: dict, webhook_id: str | None = None):
         body, headers = signed(DEV_WEBHOOK_SECRET, event, webhook_id=webhook_id)
         return await self.client.post(URL, content=body, headers=headers)
 
     async def routed(self, count: int, settle: float = 0.0):
-        return decoded(await collect(self.bootstrap, topics.qualified(topics.ROUTED, self.namespace), count,
-                                     settle=settle))
+        return decoded(
+            await collect(
+                self.bootstrap,
+                topics.qualified(topics.ROUTED, self.namespace),
+                count,
+                settle=settle,
+            )
+        )
 
 
 @asynccontextmanager
 async def pipeline(bootstrap: str, namespace: str, database_url: str, now: datetime):
-    common = dict(kafka_bootstrap_servers=bootstrap, kafka_topic_namespace=namespace, database_url=database_url)
-    consumer = dict(common, session_timeout_ms=6000, heartbeat_interval_ms=1000, poll_timeout_ms=100)
+    common = dict(
+        kafka_bootstrap_servers=bootstrap,
+        kafka_topic_namespace=namespace,
+        database_url=database_url,
+    )
+    consumer = dict(
+        common, session_timeout_ms=6000, heartbeat_interval_ms=1000, poll_timeout_ms=100
+    )
     group = uuid.uuid4().hex[:6]
     clock, sink, sink_port = Clock(now), PagerSink(DEV_SIGNING_KEY), free_port()
     runners = [
         build_classifier(ClassifierSettings(**consumer, consumer_group=f"c-{group}"))[1],
         build_router(RouterSettings(**consumer, consumer_group=f"r-{group}"), clock=clock)[1],
-        build_notifier(NotifierSettings(**consumer, consumer_group=f"n-{group}",
-                                        page_url=f"http://127.0.0.1:{sink_port}/pages", scheduler_interval_s=0.1),
-                       clock=clock)[1],
+        build_notifier(
+            NotifierSettings(
+                **consumer,
+                consumer_group=f"n-{group}",
+                page_url=f"http://127.0.0.1:{sink_port}/pages",
+                scheduler_interval_s=0.1,
+            ),
+            clock=clock,
+        )[1],
     ]
     import uvicorn
 
-    server = QuietServer(uvicorn.Config(sink.app(), host="127.0.0.1", port=sink_port, log_config=None, lifespan="off"))
+    server = QuietServer(
+        uvicorn.Config(
+            sink.app(), host="127.0.0.1", port=sink_port, log_config=None, lifespan="off"
+        )
+    )
     tasks = [asyncio.create_task(server.serve())] + [asyncio.create_task(r.run()) for r in runners]
     try:
         async with AsyncExitStack() as stack:
-            client = await stack.enter_async_context(running(create_app(IngestorSettings(**common))))
+            client = await stack.enter_async_context(
+                running(create_app(IngestorSettings(**common)))
+            )
             yield Pipeline(client, sink, bootstrap, namespace, clock)
     finally:
         for r in runners:
@@ -82,7 +114,9 @@ async def pipeline(bootstrap: str, namespace: str, database_url: str, now: datet
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
 
 
-async def test_webhook_is_routed_and_paged_outside_office_hours(kafka_bootstrap, topics_ready, database_url):
+async def test_webhook_is_routed_and_paged_outside_office_hours(
+    kafka_bootstrap, topics_ready, database_url
+):
     async with pipeline(kafka_bootstrap, topics_ready, database_url, SUNDAY_NIGHT) as p:
         # urgent (a safety rule fires): the default page threshold is urgency "high"
         event = example_event(text="My order arrived and the charger caught fire. Can you help me?")
@@ -90,7 +124,10 @@ async def test_webhook_is_routed_and_paged_outside_office_hours(kafka_bootstrap,
         assert response.status_code == 202, response.text
         [routed] = await p.routed(1)
         assert routed.data.message.platform_message_id == event["data"]["message_id"]
-        assert routed.data.classification.decision == "reply" and routed.data.classification.urgency == "high"
+        assert (
+            routed.data.classification.decision == "reply"
+            and routed.data.classification.urgency == "high"
+        )
         assert routed.data.routing.queue == "support-en"
         assert routed.data.routing.sla_deadline > SUNDAY_NIGHT
         assert routed.correlation_id == response.json()["event_id"] or routed.correlation_id
@@ -104,15 +141,21 @@ async def test_webhook_is_routed_and_paged_outside_office_hours(kafka_bootstrap,
 
 async def test_no_page_inside_office_hours(kafka_bootstrap, topics_ready, sqlite_url):
     async with pipeline(kafka_bootstrap, topics_ready, sqlite_url, MONDAY_MORNING) as p:
-        assert (await p.post(example_event(text="Where is my refund? Please help"))).status_code == 202
+        assert (
+            await p.post(example_event(text="Where is my refund? Please help"))
+        ).status_code == 202
         assert len(await p.routed(1, settle=2.0)) == 1
         # the item itself pages nobody; the router reports its queue unstaffed (no agent online
         # in this test) and that, during office hours, is worth one page per queue
-        assert all(page["data"]["incident_key"] == "unstaffed:support-en" for page in p.sink.pages.values())
+        assert all(
+            page["data"]["incident_key"] == "unstaffed:support-en" for page in p.sink.pages.values()
+        )
         assert p.sink.deliveries <= 1
 
 
-async def test_same_webhook_twice_yields_one_routed_item(kafka_bootstrap, topics_ready, database_url):
+async def test_same_webhook_twice_yields_one_routed_item(
+    kafka_bootstrap, topics_ready, database_url
+):
     async with pipeline(kafka_bootstrap, topics_ready, database_url, SUNDAY_NIGHT) as p:
         event = example_event(text="The phone overheated since the update, can you help?")
         first = await p.post(event, webhook_id="msg_once")
@@ -129,10 +172,17 @@ async def test_same_webhook_twice_yields_one_routed_item(kafka_bootstrap, topics
         assert p.sink.deliveries == 1
 
 
-async def test_poison_is_dead_lettered_and_the_pipeline_keeps_flowing(kafka_bootstrap, topics_ready, sqlite_url):
+async def test_poison_is_dead_lettered_and_the_pipeline_keeps_flowing(
+    kafka_bootstrap, topics_ready, sqlite_url
+):
     async with pipeline(kafka_bootstrap, topics_ready, sqlite_url, SUNDAY_NIGHT) as p:
         raw = topics.qualified(topics.RAW, p.namespace)
-        await produce_raw(p.bootstrap, raw, b'{"half": ', headers=[("ce_type", b"switchboard.message.received.v1")])
+        await produce_raw(
+            p.bootstrap,
+            raw,
+            b'{"half": ',
+            headers=[("ce_type", b"switchboard.message.received.v1")],
+        )
         event = example_event(text="Hello, I was charged twice. Can you help?")
         assert (await p.post(event)).status_code == 202
         [routed] = await p.routed(1)

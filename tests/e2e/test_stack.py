@@ -15,25 +15,46 @@ from tools import replay
 from tools.stack import LocalStack, StackConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
-FAST_GROUPS = {f"{s}_{k}": v for s in ("CLASSIFIER", "ROUTER", "NOTIFIER")
-               for k, v in (("SESSION_TIMEOUT_MS", "6000"), ("HEARTBEAT_INTERVAL_MS", "1000"))}
+FAST_GROUPS = {
+    f"{s}_{k}": v
+    for s in ("CLASSIFIER", "ROUTER", "NOTIFIER")
+    for k, v in (("SESSION_TIMEOUT_MS", "6000"), ("HEARTBEAT_INTERVAL_MS", "1000"))
+}
 
 
 def reply_needed(n: int) -> list[dict]:
     run = uuid.uuid4().hex[:6]
-    return [{"platform": "generic", "channel_kind": "direct_message", "account_id": "acme",
-             "conversation_id": f"c-{run}-{i % 7}", "message_id": f"m-{run}-{i}",
-             "author": {"id": f"u{i}"}, "text": f"Hello, my order {i} never arrived. Can you help me?",
-             "created_at": "2026-11-22T21:00:00+00:00"} for i in range(n)]
+    return [
+        {
+            "platform": "generic",
+            "channel_kind": "direct_message",
+            "account_id": "acme",
+            "conversation_id": f"c-{run}-{i % 7}",
+            "message_id": f"m-{run}-{i}",
+            "author": {"id": f"u{i}"},
+            "text": f"Hello, my order {i} never arrived. Can you help me?",
+            "created_at": "2026-11-22T21:00:00+00:00",
+        }
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
 async def stack(kafka_bootstrap, tmp_path):
-    config = StackConfig(var_dir=tmp_path, bootstrap=kafka_bootstrap, namespace=f"s{uuid.uuid4().hex[:8]}.",
-                         preferred_ports=False,
-                         extra_env={**FAST_GROUPS, "NOTIFIER_OFFICE_HOURS": "{}", "LOG_LEVEL": "WARNING",
-                                    # these DMs are of normal urgency: page them too (default: urgent only)
-                                    "NOTIFIER_PAGE_MIN_URGENCY": "normal", "NOTIFIER_SCHEDULER_INTERVAL_S": "0.2"})
+    config = StackConfig(
+        var_dir=tmp_path,
+        bootstrap=kafka_bootstrap,
+        namespace=f"s{uuid.uuid4().hex[:8]}.",
+        preferred_ports=False,
+        extra_env={
+            **FAST_GROUPS,
+            "NOTIFIER_OFFICE_HOURS": "{}",
+            "LOG_LEVEL": "WARNING",
+            # these DMs are of normal urgency: page them too (default: urgent only)
+            "NOTIFIER_PAGE_MIN_URGENCY": "normal",
+            "NOTIFIER_SCHEDULER_INTERVAL_S": "0.2",
+        },
+    )
     async with LocalStack(config) as running:
         yield running
 
@@ -53,8 +74,11 @@ async def notifier_counts(stack, until_items: int, timeout: float = 60.0) -> dic
 
 async def test_killed_consumers_lose_nothing_and_services_stop_cleanly(stack):
     messages = reply_needed(300)
-    sending = asyncio.create_task(replay.replay(stack.webhook_url, stack.config.webhook_secret, messages,
-                                                concurrency=4, rate_per_s=60))
+    sending = asyncio.create_task(
+        replay.replay(
+            stack.webhook_url, stack.config.webhook_secret, messages, concurrency=4, rate_per_s=60
+        )
+    )
     await asyncio.sleep(1.5)
     assert await stack.stop_service("classifier", signal.SIGKILL) == -signal.SIGKILL
     await stack.start_service("classifier")
@@ -65,15 +89,30 @@ async def test_killed_consumers_lose_nothing_and_services_stop_cleanly(stack):
     assert outcomes == {"accepted": len(messages)}
 
     ns = stack.config.namespace
-    routed = decoded(await collect(stack.bootstrap, topics.qualified(topics.ROUTED, ns), len(messages), timeout=120))
-    assert {e.data.message.platform_message_id for e in routed} == {m["message_id"] for m in messages}
+    routed = decoded(
+        await collect(
+            stack.bootstrap, topics.qualified(topics.ROUTED, ns), len(messages), timeout=120
+        )
+    )
+    assert {e.data.message.platform_message_id for e in routed} == {
+        m["message_id"] for m in messages
+    }
     # one incident (one page) per conversation; every item reached the notifier exactly once
     conversations = {f"generic:acme:{m['conversation_id']}" for m in messages}
-    pages = decoded(await collect(stack.bootstrap, topics.qualified(topics.PAGES, ns), len(conversations),
-                                  timeout=60, settle=1.0))
+    pages = decoded(
+        await collect(
+            stack.bootstrap,
+            topics.qualified(topics.PAGES, ns),
+            len(conversations),
+            timeout=60,
+            settle=1.0,
+        )
+    )
     assert sorted(p.data.incident_key for p in pages) == sorted(conversations)
     assert len(stack.sink.pages) == len(conversations)
-    assert stack.sink.deliveries == len(conversations), "a redelivered routed event never pages twice"
+    assert stack.sink.deliveries == len(conversations), (
+        "a redelivered routed event never pages twice"
+    )
     counts = await notifier_counts(stack, until_items=len(messages))
     assert counts == {"sent": len(conversations), "items": len(messages)}
 

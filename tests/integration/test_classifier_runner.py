@@ -28,20 +28,36 @@ pytestmark = pytest.mark.kafka
 
 def received() -> MessageReceived:
     message = CanonicalMessage(
-        platform="facebook", channel_kind="public_comment", source="test", account_id="acme",
-        conversation_id="post-1", platform_message_id="comment-1", author=Author(id="u1"),
-        text="Ich will meine Kündigung, mein Anwalt meldet sich.", created_at=datetime.now(UTC),
+        platform="facebook",
+        channel_kind="public_comment",
+        source="test",
+        account_id="acme",
+        conversation_id="post-1",
+        platform_message_id="comment-1",
+        author=Author(id="u1"),
+        text="Ich will meine Kündigung, mein Anwalt meldet sich.",
+        created_at=datetime.now(UTC),
     )
-    return MessageReceived(id=str(uuid.uuid4()), source="test", time=datetime.now(UTC),
-                           correlation_id="corr-42", subject=message.conversation_key, data=message)
+    return MessageReceived(
+        id=str(uuid.uuid4()),
+        source="test",
+        time=datetime.now(UTC),
+        correlation_id="corr-42",
+        subject=message.conversation_key,
+        data=message,
+    )
 
 
 async def produce(bootstrap: str, topic: str, event: MessageReceived) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, b"\x00not json", key=b"poison-key",
-                                     headers=[("ce_type", b"switchboard.bogus.v9")])
+        await producer.send_and_wait(
+            topic,
+            b"\x00not json",
+            key=b"poison-key",
+            headers=[("ce_type", b"switchboard.bogus.v9")],
+        )
         encoded = encode(event)
         await producer.send_and_wait(topic, encoded.value, key=encoded.key, headers=encoded.headers)
     finally:
@@ -50,7 +66,9 @@ async def produce(bootstrap: str, topic: str, event: MessageReceived) -> None:
 
 async def collect(bootstrap: str, wanted: set[str], timeout: float = 30.0) -> dict:
     """The first record of each topic in ``wanted`` (raises TimeoutError when one is missing)."""
-    consumer = AIOKafkaConsumer(*wanted, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        *wanted, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
     await consumer.start()
     found: dict = {}
     try:
@@ -67,10 +85,14 @@ async def test_runner_classifies_and_dead_letters(kafka_bootstrap, topics_ready,
     namespace = topics_ready
     raw, dlq = topics.qualified(topics.RAW, namespace), topics.dlq_for(topics.RAW, namespace)
     classified = topics.qualified(topics.CLASSIFIED, namespace)
-    settings = ClassifierSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_namespace=namespace,
-                                  database_url=sqlite_url,
-                                  consumer_group=f"{namespace}classifier", session_timeout_ms=6000,
-                                  heartbeat_interval_ms=1000)
+    settings = ClassifierSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic_namespace=namespace,
+        database_url=sqlite_url,
+        consumer_group=f"{namespace}classifier",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
     _, runner = build(settings)
     event = received()
     await produce(kafka_bootstrap, raw, event)
@@ -82,8 +104,15 @@ async def test_runner_classifies_and_dead_letters(kafka_bootstrap, topics_ready,
         await asyncio.wait_for(task, timeout=30)
     out = decode(found[classified].headers, found[classified].value)
     assert isinstance(out, MessageClassified) and out.id == derived_id(event.id, "classifier")
-    assert (out.correlation_id, out.subject, out.data.message) == ("corr-42", event.subject, event.data)
-    assert (out.data.classification.decision, out.data.classification.urgency) == (Decision.REPLY, Urgency.HIGH)
+    assert (out.correlation_id, out.subject, out.data.message) == (
+        "corr-42",
+        event.subject,
+        event.data,
+    )
+    assert (out.data.classification.decision, out.data.classification.urgency) == (
+        Decision.REPLY,
+        Urgency.HIGH,
+    )
     assert found[classified].key == event.subject.encode()
     poison = found[dlq]
     assert (poison.value, poison.key) == (b"\x00not json", b"poison-key")
@@ -92,4 +121,8 @@ async def test_runner_classifies_and_dead_letters(kafka_bootstrap, topics_ready,
     assert header(poison.headers, "dlq.service") == "classifier"
     assert header(poison.headers, "dlq.error.type") == "PoisonMessage"
     assert "unsupported event type 'switchboard.bogus.v9'" in header(poison.headers, "dlq.error")
-    assert (runner.state.processed, runner.state.dead_lettered, runner.state.status) == (1, 1, "stopped")
+    assert (runner.state.processed, runner.state.dead_lettered, runner.state.status) == (
+        1,
+        1,
+        "stopped",
+    )

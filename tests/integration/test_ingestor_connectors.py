@@ -40,15 +40,28 @@ async def statuses(bootstrap: str, namespace: str) -> list:
     return await records(bootstrap, topics.CONNECTORS, namespace, settle_s=0.3, timeout_s=3)
 
 
-async def test_silence_and_recovery_with_a_configured_and_a_learned_rhythm(kafka_bootstrap, topics_ready, database_url):
-    settings = IngestorSettings(environment="test", kafka_bootstrap_servers=kafka_bootstrap, database_url=database_url,
-                                kafka_topic_namespace=topics_ready, webhook_secrets={}, source_expected_intervals={"shop": 600},
-                                silence_min_interval_s=120, silence_factor=6, silence_min_samples=3, silence_flush_s=5)
+async def test_silence_and_recovery_with_a_configured_and_a_learned_rhythm(
+    kafka_bootstrap, topics_ready, database_url
+):
+    settings = IngestorSettings(
+        environment="test",
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+        kafka_topic_namespace=topics_ready,
+        webhook_secrets={},
+        source_expected_intervals={"shop": 600},
+        silence_min_interval_s=120,
+        silence_factor=6,
+        silence_min_samples=3,
+        silence_flush_s=5,
+    )
     clock, ledger = Clock(), Ledger(database_url)
     delivery = await started(settings)
     health = SourceHealth(SOURCES, clock=lambda: clock().timestamp())
     watch = SilenceWatch(settings, ledger, delivery, SOURCES, clock=clock)
-    replica = SilenceWatch(settings, ledger, delivery, SOURCES, clock=clock)  # a second ingestor replica
+    replica = SilenceWatch(
+        settings, ledger, delivery, SOURCES, clock=clock
+    )  # a second ingestor replica
     health.listen(watch.observe)
     try:
         for _ in range(5):  # "fedi" delivers every 10 s (learned); "shop" once
@@ -58,25 +71,41 @@ async def test_silence_and_recovery_with_a_configured_and_a_learned_rhythm(kafka
         health.observe("shop", "accepted", 1)
         health.observe("fedi", "poll_error")  # counted as an error since fedi's last event
         await watch.flush(force=True)
-        ewma, samples = rows(database_url, "SELECT ewma_interval_s, samples FROM connector_activity WHERE source='fedi'")[0]
+        ewma, samples = rows(
+            database_url,
+            "SELECT ewma_interval_s, samples FROM connector_activity WHERE source='fedi'",
+        )[0]
         assert samples == 4 and abs(ewma - 10.0) < 1e-6
         assert await watch.check() == []  # fedi: 10 s silent < max(120, 10 x 6); shop: 0 s < 600
         clock.advance(115)  # fedi silent 125 s > 120 (the floor, above the learned 60)
         silent = await watch.check()
-        assert [(e.data.source, e.data.state, e.data.expected_interval_seconds, e.data.errors) for e in silent] == \
-            [("fedi", ConnectorState.SILENT, 120.0, 1)]
-        assert await replica.check() == []  # the state is shared: the other replica does not repeat it
+        assert [
+            (e.data.source, e.data.state, e.data.expected_interval_seconds, e.data.errors)
+            for e in silent
+        ] == [("fedi", ConnectorState.SILENT, 120.0, 1)]
+        assert (
+            await replica.check() == []
+        )  # the state is shared: the other replica does not repeat it
         clock.advance(500)  # shop: 615 s > its configured 600
         shop = await replica.check()
-        assert [(e.data.source, e.data.state, e.data.platform) for e in shop] == [("shop", ConnectorState.SILENT, "standard")]
+        assert [(e.data.source, e.data.state, e.data.platform) for e in shop] == [
+            ("shop", ConnectorState.SILENT, "standard")
+        ]
         assert shop[0].data.silent_seconds == 615.0
         health.observe("fedi", "accepted", 2)
         await watch.flush()
         recovered = await watch.check()
-        assert [(e.data.source, e.data.state) for e in recovered] == [("fedi", ConnectorState.RECOVERED)]
-        published = [decode(r.headers, r.value) for r in await statuses(kafka_bootstrap, topics_ready)]
+        assert [(e.data.source, e.data.state) for e in recovered] == [
+            ("fedi", ConnectorState.RECOVERED)
+        ]
+        published = [
+            decode(r.headers, r.value) for r in await statuses(kafka_bootstrap, topics_ready)
+        ]
         assert [(e.data.source, e.data.state) for e in published] == [
-            ("fedi", "silent"), ("shop", "silent"), ("fedi", "recovered")]
+            ("fedi", "silent"),
+            ("shop", "silent"),
+            ("fedi", "recovered"),
+        ]
         assert all(isinstance(e, ConnectorStatusChanged) for e in published)
         keys = {r.key for r in await statuses(kafka_bootstrap, topics_ready)}
         assert keys == {b"fedi", b"shop"}
@@ -85,10 +114,17 @@ async def test_silence_and_recovery_with_a_configured_and_a_learned_rhythm(kafka
         await ledger.close()
 
 
-async def test_replicas_noticing_one_silence_publish_the_same_event_id(kafka_bootstrap, topics_ready, database_url):
-    settings = IngestorSettings(environment="test", kafka_bootstrap_servers=kafka_bootstrap, database_url=database_url,
-                                kafka_topic_namespace=topics_ready, webhook_secrets={},
-                                source_expected_intervals={"shop": 60})
+async def test_replicas_noticing_one_silence_publish_the_same_event_id(
+    kafka_bootstrap, topics_ready, database_url
+):
+    settings = IngestorSettings(
+        environment="test",
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+        kafka_topic_namespace=topics_ready,
+        webhook_secrets={},
+        source_expected_intervals={"shop": 60},
+    )
     clock, ledgers = Clock(), [Ledger(database_url), Ledger(database_url)]
     delivery = await started(settings)
     a, b = (SilenceWatch(settings, ledger, delivery, SOURCES, clock=clock) for ledger in ledgers)
@@ -118,5 +154,8 @@ async def _set_state(database_url: str, source: str, state: str) -> None:
 
     engine = create_engine(sync_url(database_url))
     with engine.begin() as conn:
-        conn.execute(text("UPDATE connector_activity SET state = :s WHERE source = :src"), {"s": state, "src": source})
+        conn.execute(
+            text("UPDATE connector_activity SET state = :s WHERE source = :src"),
+            {"s": state, "src": source},
+        )
     engine.dispose()

@@ -28,22 +28,32 @@ URL = "/v1/webhooks/standard/shop"
 
 def settings(bootstrap: str, namespace: str, database_url: str) -> IngestorSettings:
     return IngestorSettings(
-        environment="test", kafka_bootstrap_servers=bootstrap, kafka_topic_namespace=namespace,
-        database_url=database_url, webhook_secrets={"shop": SecretStr(SECRET)}, produce_timeout_s=5.0,
+        environment="test",
+        kafka_bootstrap_servers=bootstrap,
+        kafka_topic_namespace=namespace,
+        database_url=database_url,
+        webhook_secrets={"shop": SecretStr(SECRET)},
+        produce_timeout_s=5.0,
     )
 
 
-async def records(bootstrap: str, name: str, namespace: str, settle_s: float = 0.5, timeout_s: float = 10.0):
+async def records(
+    bootstrap: str, name: str, namespace: str, settle_s: float = 0.5, timeout_s: float = 10.0
+):
     """Every record on registered topic ``name`` under ``namespace``: read until at least one
     arrived and ``settle_s`` passed without more (or ``timeout_s``)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         parts = [TopicPartition(namespace + name, p) for p in range(topics.spec(name).partitions)]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         found, deadline, quiet_since = [], time.monotonic() + timeout_s, time.monotonic()
-        while time.monotonic() < deadline and not (found and time.monotonic() - quiet_since > settle_s):
+        while time.monotonic() < deadline and not (
+            found and time.monotonic() - quiet_since > settle_s
+        ):
             batch = [r for rs in (await consumer.getmany(timeout_ms=100)).values() for r in rs]
             if batch:
                 found.extend(batch)
@@ -72,7 +82,9 @@ async def client(kafka_bootstrap, topics_ready, database_url):
         yield client
 
 
-async def test_a_signed_message_is_acknowledged_then_on_the_raw_topic(client, kafka_bootstrap, namespace, database_url):
+async def test_a_signed_message_is_acknowledged_then_on_the_raw_topic(
+    client, kafka_bootstrap, namespace, database_url
+):
     raw, headers = signed(SECRET, example_event(message_id="m-1"), webhook_id="msg_first")
     response = await client.post(URL, content=raw, headers=headers)
     assert response.status_code == 202
@@ -86,7 +98,9 @@ async def test_a_signed_message_is_acknowledged_then_on_the_raw_topic(client, ka
     assert ledger_rows(database_url) == [("generic:acme:m-1", event_id, "msg_first")]
 
 
-async def test_the_same_message_twice_is_one_record(client, kafka_bootstrap, namespace, database_url):
+async def test_the_same_message_twice_is_one_record(
+    client, kafka_bootstrap, namespace, database_url
+):
     raw, headers = signed(SECRET, example_event(message_id="m-2"))
     first = await client.post(URL, content=raw, headers=headers)
     again = await client.post(URL, content=raw, headers=headers)
@@ -94,16 +108,28 @@ async def test_the_same_message_twice_is_one_record(client, kafka_bootstrap, nam
     resent = await client.post(URL, content=raw, headers=headers)
     assert first.status_code == 202
     assert again.status_code == resent.status_code == 200
-    assert again.json() == {"status": "duplicate", "event_id": first.json()["event_id"]} == resent.json()
+    assert (
+        again.json()
+        == {"status": "duplicate", "event_id": first.json()["event_id"]}
+        == resent.json()
+    )
     assert len(await records(kafka_bootstrap, topics.RAW, namespace, settle_s=1.0)) == 1
     assert len(ledger_rows(database_url)) == 1
 
 
-async def test_an_unhandled_event_type_is_accepted_and_dead_lettered(client, kafka_bootstrap, namespace, database_url):
-    raw, headers = signed(SECRET, {"type": "message.deleted", "data": {"id": "m-3"}}, webhook_id="msg_del")
+async def test_an_unhandled_event_type_is_accepted_and_dead_lettered(
+    client, kafka_bootstrap, namespace, database_url
+):
+    raw, headers = signed(
+        SECRET, {"type": "message.deleted", "data": {"id": "m-3"}}, webhook_id="msg_del"
+    )
     response = await client.post(URL, content=raw, headers=headers)
     assert response.status_code == 202
-    assert response.json() == {"status": "ignored", "reason": "unhandled_event_type", "type": "message.deleted"}
+    assert response.json() == {
+        "status": "ignored",
+        "reason": "unhandled_event_type",
+        "type": "message.deleted",
+    }
     [record] = await records(kafka_bootstrap, topics.spec(topics.RAW).dlq, namespace)
     assert record.value == raw and record.key == b"msg_del"
     assert header(record.headers, "dlq.reason") == "unhandled_event_type"
@@ -126,7 +152,9 @@ async def test_broker_unavailable_is_503_with_retry_after_and_nothing_recorded(d
 
 async def test_database_unavailable_is_503(kafka_bootstrap, topics_ready):
     url = f"postgresql://nobody@127.0.0.1:{free_port()}/none"
-    async with running(create_app(settings(kafka_bootstrap, topics_ready, url)), ready_timeout_s=None) as client:
+    async with running(
+        create_app(settings(kafka_bootstrap, topics_ready, url)), ready_timeout_s=None
+    ) as client:
         raw, headers = signed(SECRET, example_event())
         response = await client.post(URL, content=raw, headers=headers)
         await asyncio.sleep(0.2)

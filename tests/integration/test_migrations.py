@@ -20,8 +20,12 @@ from tools import migrate
 
 LEGACY = Path(__file__).resolve().parent / "legacy_migrations"
 VERSION_TABLES = {f"alembic_version_{name}" for name in migrate.HISTORIES}
-HEADS = {"ingestor": "0006_ingestor_pollers", "classifier": "0009_classifier_signals",
-         "router": "0010_router_triage", "notifier": "0008_notifier"}
+HEADS = {
+    "ingestor": "0006_ingestor_pollers",
+    "classifier": "0009_classifier_signals",
+    "router": "0010_router_triage",
+    "notifier": "0008_notifier",
+}
 
 
 def _tables(url: str) -> set[str]:
@@ -43,7 +47,12 @@ def _rows(url: str, sql: str) -> list[tuple]:
 
 def test_upgrade_creates_every_table(database_url):
     names = _tables(database_url)
-    assert {"ingested_messages", "routed_items", "notifier_incidents", "notifier_handled"} | VERSION_TABLES <= names
+    assert {
+        "ingested_messages",
+        "routed_items",
+        "notifier_incidents",
+        "notifier_handled",
+    } | VERSION_TABLES <= names
 
 
 def test_downgrade_to_base_removes_tables(database_url):
@@ -86,7 +95,9 @@ def _owned(service: str) -> set[str]:
 def test_a_service_database_holds_only_that_services_tables(empty_database_url, service):
     migrate.upgrade(empty_database_url, [service])
     assert _tables(empty_database_url) == _owned(service) | {f"alembic_version_{service}"}
-    assert _rows(empty_database_url, f"SELECT version_num FROM alembic_version_{service}") == [(HEADS[service],)]
+    assert _rows(empty_database_url, f"SELECT version_num FROM alembic_version_{service}") == [
+        (HEADS[service],)
+    ]
 
 
 def test_no_table_is_owned_twice():
@@ -106,13 +117,19 @@ def _legacy_upgrade(url: str, revision: str) -> None:
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 SEED = {  # one row in a table of each service, written by the old release
-    "ingested_messages": ("INSERT INTO ingested_messages (message_key, event_id, source, received_at) "
-                          "VALUES ('k1', 'e1', 'demo', :at)"),
-    "router_config": ("INSERT INTO router_config (name, body, version, updated_by, updated_at) "
-                      "VALUES ('routing', 'queues: []', 3, 'lead', :at)"),
+    "ingested_messages": (
+        "INSERT INTO ingested_messages (message_key, event_id, source, received_at) "
+        "VALUES ('k1', 'e1', 'demo', :at)"
+    ),
+    "router_config": (
+        "INSERT INTO router_config (name, body, version, updated_by, updated_at) "
+        "VALUES ('routing', 'queues: []', 3, 'lead', :at)"
+    ),
     "notifier_handled": "INSERT INTO notifier_handled (event_id, kind, subject, at) VALUES ('h1', 'ack', 'inc-1', :at)",
-    "classifier_campaigns": ("INSERT INTO classifier_campaigns (id, messages, authors, last_at_us) "
-                             "VALUES ('c1', 12, 7, 1)"),
+    "classifier_campaigns": (
+        "INSERT INTO classifier_campaigns (id, messages, authors, last_at_us) "
+        "VALUES ('c1', 12, 7, 1)"
+    ),
 }
 
 
@@ -164,13 +181,25 @@ def test_one_service_adopts_its_part_of_an_old_database_and_leaves_the_rest(tmp_
     _legacy_upgrade(url, "heads")
     migrate.upgrade(url, ["router"])
     names = _tables(url)
-    assert "alembic_version_router" in names and not (VERSION_TABLES - {"alembic_version_router"}) & names
-    assert {"ingested_messages", "notifier_handled"} <= names, "other services' tables are never dropped"
+    assert (
+        "alembic_version_router" in names
+        and not (VERSION_TABLES - {"alembic_version_router"}) & names
+    )
+    assert {"ingested_messages", "notifier_handled"} <= names, (
+        "other services' tables are never dropped"
+    )
 
 
 def test_legacy_positions():
-    router, notifier, classifier = (migrate.HISTORIES[n] for n in ("router", "notifier", "classifier"))
-    heads = {"0006_ingestor_pollers", "0010_router_triage", "0005_classifier", "0009_classifier_signals"}
+    router, notifier, classifier = (
+        migrate.HISTORIES[n] for n in ("router", "notifier", "classifier")
+    )
+    heads = {
+        "0006_ingestor_pollers",
+        "0010_router_triage",
+        "0005_classifier",
+        "0009_classifier_signals",
+    }
     assert legacy_position(heads, router) == "0010_router_triage"
     assert legacy_position(heads, notifier) == "0008_notifier"  # implied by 0009, which followed it
     assert legacy_position({"0002_ingestor"}, router) == "0001_router"

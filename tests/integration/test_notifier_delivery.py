@@ -60,7 +60,11 @@ class Receivers:
         async def smseagle(request: Request) -> Response:
             call = await request.json()
             params = call.get("params", {})
-            if call.get("method") != "sms.send_sms" or not params.get("to") or not params.get("message"):
+            if (
+                call.get("method") != "sms.send_sms"
+                or not params.get("to")
+                or not params.get("message")
+            ):
                 return Response(status_code=400)
             if self.sms_refuse or params.get("access_token") != SMS_TOKEN:
                 answer = {"result": {"error_text": "Invalid login or password", "status": "error"}}
@@ -76,8 +80,13 @@ class Receivers:
             if self.teams_fail:
                 return Response(status_code=500)
             [card] = message["attachments"]
-            if (message.get("type") != "message" or card["contentType"] != "application/vnd.microsoft.card.adaptive"
-                    or card["content"]["type"] != "AdaptiveCard" or not query.get("sig") or not query.get("api-version")):
+            if (
+                message.get("type") != "message"
+                or card["contentType"] != "application/vnd.microsoft.card.adaptive"
+                or card["content"]["type"] != "AdaptiveCard"
+                or not query.get("sig")
+                or not query.get("api-version")
+            ):
                 return Response(status_code=400)
             self.teams.append({"workflow": workflow, "sig": query["sig"], **card["content"]})
             return Response(status_code=202)
@@ -92,7 +101,9 @@ class Receivers:
 
 async def serve(app: FastAPI, **ssl) -> tuple[QuietServer, asyncio.Task, int]:
     port = free_port()
-    server = QuietServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off", **ssl))
+    server = QuietServer(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off", **ssl)
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
@@ -102,25 +113,53 @@ async def serve(app: FastAPI, **ssl) -> tuple[QuietServer, asyncio.Task, int]:
 @pytest.fixture
 async def receivers(tmp_path):
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     found = Receivers()
     plain = await serve(found.app())
     tls = await serve(found.app(), ssl_keyfile=str(key), ssl_certfile=str(cert))
-    found.urls = {"sms": f"smseagle://{SMS_TOKEN}@127.0.0.1:{plain[2]}/+4915112345678",
-                  "teams": f"workflows://127.0.0.1:{tls[2]}/wf-oncall/s1gnature?verify=no",
-                  "json": f"json://127.0.0.1:{plain[2]}/notify"}
+    found.urls = {
+        "sms": f"smseagle://{SMS_TOKEN}@127.0.0.1:{plain[2]}/+4915112345678",
+        "teams": f"workflows://127.0.0.1:{tls[2]}/wf-oncall/s1gnature?verify=no",
+        "json": f"json://127.0.0.1:{plain[2]}/notify",
+    }
     yield found
     for server, task, _ in (plain, tls):
         server.should_exit = True
         await task
 
 
-def setup(tmp_path: Path, sink_url: str, receivers: Receivers, clock: Clock, alice=("sms", "teams", "chat", "json"),
-          max_pages: int = 5):
+def setup(
+    tmp_path: Path,
+    sink_url: str,
+    receivers: Receivers,
+    clock: Clock,
+    alice=("sms", "teams", "chat", "json"),
+    max_pages: int = 5,
+):
     path = oncall_file(tmp_path, sink_url)
     spec = yaml.safe_load(path.read_text())
-    spec["targets"].update({"sms": {"kind": "apprise"}, "teams": {"kind": "apprise"}, "json": {"kind": "apprise"}})
+    spec["targets"].update(
+        {"sms": {"kind": "apprise"}, "teams": {"kind": "apprise"}, "json": {"kind": "apprise"}}
+    )
     spec["people"]["alice"] = {"contacts": list(alice), "max_pages_per_hour": max_pages}
     path.write_text(yaml.safe_dump(spec))
     app, paging = notifier(f"sqlite:///{tmp_path / 'n.db'}", path, sink_url, clock)
@@ -141,19 +180,27 @@ async def test_one_page_reaches_teams_sms_mattermost_and_a_json_hook(tmp_path, s
     await paging.on_routed(routed(), clock())
     await paging.tick(clock())
     [incident] = await paging.incidents.listing()
-    assert {d.target: d.status for d in await paging.incidents.deliveries(incident.id)} == \
-        {"sms": "sent", "teams": "sent", "chat": "sent", "json": "sent"}
+    assert {d.target: d.status for d in await paging.incidents.deliveries(incident.id)} == {
+        "sms": "sent",
+        "teams": "sent",
+        "chat": "sent",
+        "json": "sent",
+    }
     [sms], [card], [chat], [generic] = receivers.sms, receivers.teams, sink.chat, receivers.json
     assert sms["to"] == "+4915112345678" and sms["message"].startswith("[support] [high]")
     assert "/v1/incidents/" in sms["message"] and "ack: http" in sms["message"]
     texts = [block.get("text", "") for block in card["body"]]
     assert card["workflow"] == "wf-oncall" and card["sig"] == "s1gnature"
-    assert any(t.startswith("[support] [high]") for t in texts) and any("resolve: http" in t for t in texts)
+    assert any(t.startswith("[support] [high]") for t in texts) and any(
+        "resolve: http" in t for t in texts
+    )
     assert chat["token"] == "hooktoken" and "ack: http" in chat["text"]
     assert generic["title"].startswith("[support] [high]") and "ack: http" in generic["message"]
 
 
-async def test_failing_sms_and_teams_fall_through_to_the_next_step_at_once(tmp_path, sink, receivers, db):
+async def test_failing_sms_and_teams_fall_through_to_the_next_step_at_once(
+    tmp_path, sink, receivers, db
+):
     clock = Clock(SUNDAY_NIGHT)
     _, paging = setup(tmp_path, sink.url, receivers, clock, alice=("sms", "teams"))
     receivers.sms_refuse, receivers.teams_fail = True, True
@@ -166,11 +213,15 @@ async def test_failing_sms_and_teams_fall_through_to_the_next_step_at_once(tmp_p
     assert deliveries["sms"].status == "failed" and deliveries["teams"].status == "failed"
     assert deliveries["sms"].attempts == 2 and "could not deliver" in deliveries["sms"].error
     assert [p["person"] for p in sink.pages.values()] == ["carol"], "step 2 paged at once"
-    assert any(e["event"] == "escalation.step_unreached" and e["log_level"] == "error" for e in logs)
+    assert any(
+        e["event"] == "escalation.step_unreached" and e["log_level"] == "error" for e in logs
+    )
     assert not receivers.sms and not receivers.teams
 
 
-async def test_rate_limit_per_person_sends_the_extra_page_to_the_next_step(tmp_path, sink, receivers, db):
+async def test_rate_limit_per_person_sends_the_extra_page_to_the_next_step(
+    tmp_path, sink, receivers, db
+):
     clock = Clock(SUNDAY_NIGHT)
     _, paging = setup(tmp_path, sink.url, receivers, clock, alice=("json",), max_pages=3)
     for i in range(4):  # four conversations: four incidents within the hour
@@ -178,9 +229,15 @@ async def test_rate_limit_per_person_sends_the_extra_page_to_the_next_step(tmp_p
         await paging.tick(clock())
         await paging.tick(clock())
     assert len(receivers.json) == 3, "alice gets at most 3 pages an hour"
-    assert [p["person"] for p in sink.pages.values()] == ["carol"], "the fourth went to step 2 at once"
-    statuses = [d.status for r in await paging.incidents.listing() for d in await paging.incidents.deliveries(r.id)
-                if d.person == "alice"]
+    assert [p["person"] for p in sink.pages.values()] == ["carol"], (
+        "the fourth went to step 2 at once"
+    )
+    statuses = [
+        d.status
+        for r in await paging.incidents.listing()
+        for d in await paging.incidents.deliveries(r.id)
+        if d.person == "alice"
+    ]
     assert sorted(statuses) == ["rate_limited", "sent", "sent", "sent"]
     clock.advance(hours=1, minutes=1)
     await paging.on_routed(routed(9, conversation="conv-later"), clock())

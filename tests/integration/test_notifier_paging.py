@@ -58,7 +58,9 @@ class Mailbox:
 @pytest.fixture
 async def sink():
     sink, port = PagerSink(DEV_SIGNING_KEY), free_port()
-    server = QuietServer(uvicorn.Config(sink.app(), host="127.0.0.1", port=port, log_config=None, lifespan="off"))
+    server = QuietServer(
+        uvicorn.Config(sink.app(), host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
@@ -68,48 +70,101 @@ async def sink():
     await task
 
 
-def oncall_file(tmp_path: Path, sink_url: str, primary_contacts=("hook",), smtp_port: int | None = None) -> Path:
-    targets = {"hook": {"kind": "webhook"}, "pd": {"kind": "pagerduty", "url": f"{sink_url}/v2/enqueue"},
-               "chat": {"kind": "apprise"}, "broken": {"kind": "webhook", "url": "http://127.0.0.1:9/none"}}
+def oncall_file(
+    tmp_path: Path, sink_url: str, primary_contacts=("hook",), smtp_port: int | None = None
+) -> Path:
+    targets = {
+        "hook": {"kind": "webhook"},
+        "pd": {"kind": "pagerduty", "url": f"{sink_url}/v2/enqueue"},
+        "chat": {"kind": "apprise"},
+        "broken": {"kind": "webhook", "url": "http://127.0.0.1:9/none"},
+    }
     if smtp_port:
         targets["mail"] = {"kind": "apprise"}
-    spec = {"default_team": "support", "targets": targets,
-            "people": {"alice": {"contacts": list(primary_contacts), "max_pages_per_hour": 5},
-                       "carol": {"contacts": ["hook", "pd"]}},
-            "teams": {"support": {"digest_contacts": ["chat"], "rotations": {
-                "primary": {"layers": [{"people": ["alice"], "start": START}]},
-                "secondary": {"layers": [{"people": ["carol"], "start": START}]}},
-                "escalation": {"steps": [{"notify": ["rotation:primary"], "wait_minutes": 15},
-                                         {"notify": ["rotation:secondary"], "wait_minutes": 15}],
-                               "repeat": 0, "ack_timeout_minutes": 60}}}}
+    spec = {
+        "default_team": "support",
+        "targets": targets,
+        "people": {
+            "alice": {"contacts": list(primary_contacts), "max_pages_per_hour": 5},
+            "carol": {"contacts": ["hook", "pd"]},
+        },
+        "teams": {
+            "support": {
+                "digest_contacts": ["chat"],
+                "rotations": {
+                    "primary": {"layers": [{"people": ["alice"], "start": START}]},
+                    "secondary": {"layers": [{"people": ["carol"], "start": START}]},
+                },
+                "escalation": {
+                    "steps": [
+                        {"notify": ["rotation:primary"], "wait_minutes": 15},
+                        {"notify": ["rotation:secondary"], "wait_minutes": 15},
+                    ],
+                    "repeat": 0,
+                    "ack_timeout_minutes": 60,
+                },
+            }
+        },
+    }
     path = tmp_path / "oncall.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
 
 
-def notifier(url: str, path: Path, sink_url: str, clock: Clock, smtp_port: int | None = None, **extra):
-    secrets = {"pd": "R0UTINGKEY", "chat": f"mmost://127.0.0.1:{sink_url.rsplit(':', 1)[1]}/hooktoken"}
+def notifier(
+    url: str, path: Path, sink_url: str, clock: Clock, smtp_port: int | None = None, **extra
+):
+    secrets = {
+        "pd": "R0UTINGKEY",
+        "chat": f"mmost://127.0.0.1:{sink_url.rsplit(':', 1)[1]}/hooktoken",
+    }
     if smtp_port:
-        secrets["mail"] = (f"mailto://127.0.0.1:{smtp_port}?smtp=127.0.0.1&from=notifier@example.com"
-                           "&to=alice@example.com")
-    settings = NotifierSettings(database_url=url, oncall_file=path, page_url=f"{sink_url}/pages",
-                                target_secrets=secrets, delivery_attempts=2, delivery_backoff_s=0.01, **extra)
+        secrets["mail"] = (
+            f"mailto://127.0.0.1:{smtp_port}?smtp=127.0.0.1&from=notifier@example.com"
+            "&to=alice@example.com"
+        )
+    settings = NotifierSettings(
+        database_url=url,
+        oncall_file=path,
+        page_url=f"{sink_url}/pages",
+        target_secrets=secrets,
+        delivery_attempts=2,
+        delivery_backoff_s=0.01,
+        **extra,
+    )
     app, service = build(settings, clock=clock)
     return app, service.paging
 
 
-def routed(i: int = 0, urgency: Urgency = Urgency.HIGH, conversation: str = "conv-1", deadline_min: int = 60,
-           now: datetime = SUNDAY_NIGHT):
+def routed(
+    i: int = 0,
+    urgency: Urgency = Urgency.HIGH,
+    conversation: str = "conv-1",
+    deadline_min: int = 60,
+    now: datetime = SUNDAY_NIGHT,
+):
     event = schemagen.example_events()[2]
     data = event.data
-    message = data.message.model_copy(update={"conversation_id": conversation, "platform_message_id": f"m-{i}"})
-    routing = data.routing.model_copy(update={"sla_deadline": now + timedelta(minutes=deadline_min), "routed_at": now})
+    message = data.message.model_copy(
+        update={"conversation_id": conversation, "platform_message_id": f"m-{i}"}
+    )
+    routing = data.routing.model_copy(
+        update={"sla_deadline": now + timedelta(minutes=deadline_min), "routed_at": now}
+    )
     cls = data.classification.model_copy(update={"urgency": urgency})
-    return event.model_copy(update={"id": f"item-{conversation}-{i}", "data": data.model_copy(
-        update={"message": message, "routing": routing, "classification": cls})})
+    return event.model_copy(
+        update={
+            "id": f"item-{conversation}-{i}",
+            "data": data.model_copy(
+                update={"message": message, "routing": routing, "classification": cls}
+            ),
+        }
+    )
 
 
-async def test_urgent_item_pages_then_escalates_to_the_second_step_when_nobody_acks(database_url, tmp_path, sink):
+async def test_urgent_item_pages_then_escalates_to_the_second_step_when_nobody_acks(
+    database_url, tmp_path, sink
+):
     clock = Clock(SUNDAY_NIGHT)
     _, paging = notifier(database_url, oncall_file(tmp_path, sink.url), sink.url, clock)
     await paging.on_routed(routed(), clock())
@@ -128,26 +183,35 @@ async def test_urgent_item_pages_then_escalates_to_the_second_step_when_nobody_a
     assert event["routing_key"] == "R0UTINGKEY" and event["links"][0]["href"].startswith("http")
 
 
-async def test_signed_link_ack_stops_escalation_until_the_ack_times_out(database_url, tmp_path, sink):
+async def test_signed_link_ack_stops_escalation_until_the_ack_times_out(
+    database_url, tmp_path, sink
+):
     clock = Clock(SUNDAY_NIGHT)
     app, paging = notifier(database_url, oncall_file(tmp_path, sink.url), sink.url, clock)
     await paging.on_routed(routed(), clock())
     await paging.tick(clock())
     [page] = sink.pages.values()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://n"
+    ) as client:
         ack = page["links"]["ack"].split("http://127.0.0.1:8004", 1)[1]
         forged = await client.get(ack.replace("by=alice", "by=mallory"))
         assert forged.status_code == 403 and forged.json()["detail"] == "bad signature"
         ok = await client.get(ack)
-        assert ok.status_code == 200 and ok.json()["status"] == "acknowledged" and ok.json()["acked_by"] == "alice"
+        assert (
+            ok.status_code == 200
+            and ok.json()["status"] == "acknowledged"
+            and ok.json()["acked_by"] == "alice"
+        )
         clock.advance(minutes=59)
         await paging.tick(clock())
         assert len(sink.pages) == 1, "an ack stops the escalation"
         clock.advance(minutes=1)
         await paging.tick(clock())
         assert len(sink.pages) == 2, "an ack that timed out re-triggers"
-        resolved = await client.post(f"/v1/incidents/{page['incident_id']}/resolve", json={"by": "alice"},
-                                     headers=ADMIN)
+        resolved = await client.post(
+            f"/v1/incidents/{page['incident_id']}/resolve", json={"by": "alice"}, headers=ADMIN
+        )
         assert resolved.json()["status"] == "resolved"
         clock.advance(hours=13)
         expired = await client.get(ack)
@@ -161,13 +225,17 @@ async def test_a_restart_mid_escalation_continues_it(database_url, tmp_path, sin
     await first.tick(clock())
     await first.incidents._sessions.kw["bind"].dispose()
     clock.advance(minutes=20)
-    _, second = notifier(database_url, path, sink.url, clock)  # a new process: only the database remains
+    _, second = notifier(
+        database_url, path, sink.url, clock
+    )  # a new process: only the database remains
     await second.tick(clock())
     await second.tick(clock())
     assert [p["person"] for p in sink.pages.values()] == ["alice", "carol"]
 
 
-async def test_burst_is_one_page_redelivery_never_pages_twice_inside_hours_nothing(database_url, tmp_path, sink):
+async def test_burst_is_one_page_redelivery_never_pages_twice_inside_hours_nothing(
+    database_url, tmp_path, sink
+):
     clock = Clock(SUNDAY_NIGHT)
     app, paging = notifier(database_url, oncall_file(tmp_path, sink.url), sink.url, clock)
     burst = [routed(i) for i in range(20)]
@@ -178,7 +246,9 @@ async def test_burst_is_one_page_redelivery_never_pages_twice_inside_hours_nothi
     [page] = sink.pages.values()
     [incident] = await paging.incidents.listing()
     assert incident.item_count == 20 and sink.deliveries == 1
-    await paging.on_routed(routed(0, conversation="daytime"), datetime(2026, 11, 23, 10, tzinfo=UTC))
+    await paging.on_routed(
+        routed(0, conversation="daytime"), datetime(2026, 11, 23, 10, tzinfo=UTC)
+    )
     assert len(await paging.incidents.listing()) == 1
 
 
@@ -186,7 +256,9 @@ async def test_low_urgency_waits_for_the_digest_when_the_office_opens(database_u
     clock = Clock(SUNDAY_NIGHT)
     _, paging = notifier(database_url, oncall_file(tmp_path, sink.url), sink.url, clock)
     for i in range(3):
-        await paging.on_routed(routed(i, Urgency.NORMAL, conversation=f"c{i}", deadline_min=24 * 60), clock())
+        await paging.on_routed(
+            routed(i, Urgency.NORMAL, conversation=f"c{i}", deadline_min=24 * 60), clock()
+        )
     await paging.tick(clock())
     assert not sink.pages and not sink.chat
     clock.now = datetime(2026, 11, 23, 7, 59, tzinfo=UTC)  # Monday 08:59 Berlin
@@ -216,46 +288,96 @@ async def test_sla_timer_pages_when_the_deadline_nears_after_closing(database_ur
 async def test_alertmanager_groups_repeats_and_resolves(sqlite_url, tmp_path, sink):
     clock = Clock(datetime(2026, 11, 23, 10, tzinfo=UTC))  # office hours: ops alerts page anyway
     app, paging = notifier(sqlite_url, oncall_file(tmp_path, sink.url), sink.url, clock)
-    alert = {"status": "firing", "labels": {"alertname": "KafkaLag"}, "annotations": {},
-             "startsAt": "2026-11-23T09:55:00Z", "fingerprint": "abc123"}
-    hook = {"version": "4", "groupKey": "{}:{alertname=\"KafkaLag\"}", "status": "firing", "receiver": "switchboard",
-            "commonLabels": {"alertname": "KafkaLag"}, "commonAnnotations": {"summary": "lag high"}, "alerts": [alert]}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as client:
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "KafkaLag"},
+        "annotations": {},
+        "startsAt": "2026-11-23T09:55:00Z",
+        "fingerprint": "abc123",
+    }
+    hook = {
+        "version": "4",
+        "groupKey": '{}:{alertname="KafkaLag"}',
+        "status": "firing",
+        "receiver": "switchboard",
+        "commonLabels": {"alertname": "KafkaLag"},
+        "commonAnnotations": {"summary": "lag high"},
+        "alerts": [alert],
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://n"
+    ) as client:
         refused = await client.post("/v1/alertmanager", json=hook)
         assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
         first = (await client.post("/v1/alertmanager", json=hook, headers=ADMIN)).json()
-        again = (await client.post("/v1/alertmanager", json=hook, headers=ADMIN)).json()  # repeat_interval resend
+        again = (
+            await client.post("/v1/alertmanager", json=hook, headers=ADMIN)
+        ).json()  # repeat_interval resend
         await paging.tick(clock())
         assert first["attached"] == 1 and again["attached"] == 0 and len(sink.pages) == 1
-        done = await client.post("/v1/alertmanager", json={**hook, "status": "resolved",
-                                                           "alerts": [{**alert, "status": "resolved"}]}, headers=ADMIN)
+        done = await client.post(
+            "/v1/alertmanager",
+            json={**hook, "status": "resolved", "alerts": [{**alert, "status": "resolved"}]},
+            headers=ADMIN,
+        )
         assert done.json()["status"] == "resolved"
-        assert (await client.get("/v1/rotas/support.ics")).status_code == 403, "the feed needs its key"
-        assert (await client.get("/v1/rotas/support.ics?key=guess")).json()["detail"] == "bad feed key"
+        assert (await client.get("/v1/rotas/support.ics")).status_code == 403, (
+            "the feed needs its key"
+        )
+        assert (await client.get("/v1/rotas/support.ics?key=guess")).json()[
+            "detail"
+        ] == "bad feed key"
         key = links.feed_key(DEV_SIGNING_KEY, "support")
         rota = await client.get(f"/v1/rotas/support.ics?key={key}")
-        assert rota.status_code == 200 and b"BEGIN:VEVENT" in rota.content and b"alice on call" in rota.content
+        assert (
+            rota.status_code == 200
+            and b"BEGIN:VEVENT" in rota.content
+            and b"alice on call" in rota.content
+        )
 
 
-async def test_alertmanager_from_older_releases_without_fingerprint_or_alert_status(sqlite_url, tmp_path, sink):
+async def test_alertmanager_from_older_releases_without_fingerprint_or_alert_status(
+    sqlite_url, tmp_path, sink
+):
     clock = Clock(datetime(2026, 11, 23, 10, tzinfo=UTC))
     app, paging = notifier(sqlite_url, oncall_file(tmp_path, sink.url), sink.url, clock)
-    alert = {"labels": {"alertname": "DiskFull", "instance": "db-1"}, "annotations": {"summary": "secret-ish text"},
-             "startsAt": "2026-11-23T09:55:00Z"}
-    hook = {"version": "4", "groupKey": "{}:{alertname=\"DiskFull\"}", "status": "firing", "receiver": "switchboard",
-            "commonLabels": {"alertname": "DiskFull"}, "alerts": [alert]}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as client:
+    alert = {
+        "labels": {"alertname": "DiskFull", "instance": "db-1"},
+        "annotations": {"summary": "secret-ish text"},
+        "startsAt": "2026-11-23T09:55:00Z",
+    }
+    hook = {
+        "version": "4",
+        "groupKey": '{}:{alertname="DiskFull"}',
+        "status": "firing",
+        "receiver": "switchboard",
+        "commonLabels": {"alertname": "DiskFull"},
+        "alerts": [alert],
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://n"
+    ) as client:
         first = await client.post("/v1/alertmanager", json=hook, headers=ADMIN)
         again = await client.post("/v1/alertmanager", json=hook, headers=ADMIN)
-        assert first.status_code == 200 and first.json()["attached"] == 1, "the alert takes its group's status"
-        assert again.json()["attached"] == 0, "the label-derived fingerprint makes the re-send the same alert"
+        assert first.status_code == 200 and first.json()["attached"] == 1, (
+            "the alert takes its group's status"
+        )
+        assert again.json()["attached"] == 0, (
+            "the label-derived fingerprint makes the re-send the same alert"
+        )
         await paging.tick(clock())
         assert len(sink.pages) == 1
         other = {**alert, "labels": {"alertname": "DiskFull", "instance": "db-2"}}
-        assert (await client.post("/v1/alertmanager", json={**hook, "alerts": [alert, other]},
-                                  headers=ADMIN)).json()["attached"] == 1, "other labels, other alert"
-        broken = await client.post("/v1/alertmanager", json={**hook, "alerts": [{**alert, "startsAt": "soon"}]},
-                                   headers=ADMIN)
+        assert (
+            await client.post(
+                "/v1/alertmanager", json={**hook, "alerts": [alert, other]}, headers=ADMIN
+            )
+        ).json()["attached"] == 1, "other labels, other alert"
+        broken = await client.post(
+            "/v1/alertmanager",
+            json={**hook, "alerts": [{**alert, "startsAt": "soon"}]},
+            headers=ADMIN,
+        )
         assert broken.status_code == 422
         [error] = broken.json()["detail"]
         assert error["loc"] == ["alerts", 0, "startsAt"] and "input" not in error
@@ -273,7 +395,9 @@ async def test_failed_delivery_falls_through_and_email_goes_out_by_smtp(sqlite_u
         sink.fail_next = 0
         await paging.on_routed(routed(), clock())
         await paging.tick(clock())
-        [mail] = [email.message_from_string(m, policy=email.policy.default) for m in mailbox.messages]
+        [mail] = [
+            email.message_from_string(m, policy=email.policy.default) for m in mailbox.messages
+        ]
         assert mail["subject"].startswith("[support] [high]") and mail["to"] == "alice@example.com"
         [incident] = await paging.incidents.listing()
         statuses = {d.target: d.status for d in await paging.incidents.deliveries(incident.id)}
@@ -295,9 +419,24 @@ async def test_a_spike_pages_once_per_issue_at_any_hour(sqlite_url, tmp_path, si
 
     clock = Clock(datetime(2026, 11, 23, 10, tzinfo=UTC))  # office hours
     _, paging = notifier(sqlite_url, oncall_file(tmp_path, sink.url), sink.url, clock)
-    spikes = [WidespreadIssueDetected(id=f"spike-{i}", source="switchboard/classifier", time=clock(), correlation_id="c",
-                          data=IssueSpike(key="tag:outage", account_id="acme", window_start=clock(), window_seconds=300,
-                                          count=40 + i, expected=3.0, threshold=12.0)) for i in range(3)]
+    spikes = [
+        WidespreadIssueDetected(
+            id=f"spike-{i}",
+            source="switchboard/classifier",
+            time=clock(),
+            correlation_id="c",
+            data=IssueSpike(
+                key="tag:outage",
+                account_id="acme",
+                window_start=clock(),
+                window_seconds=300,
+                count=40 + i,
+                expected=3.0,
+                threshold=12.0,
+            ),
+        )
+        for i in range(3)
+    ]
     for event in spikes + spikes[:1]:
         await paging.on_spike(event, clock())
     await paging.tick(clock())

@@ -43,14 +43,32 @@ class Clock:
         return self.now
 
 
-def classified(n: int, conversation: str | None = None, language="de", tags=("question",), decision="reply",
-               channel=ChannelKind.PUBLIC_COMMENT) -> MessageClassified:
+def classified(
+    n: int,
+    conversation: str | None = None,
+    language="de",
+    tags=("question",),
+    decision="reply",
+    channel=ChannelKind.PUBLIC_COMMENT,
+) -> MessageClassified:
     base = schemagen.example_events()[1]
-    msg = base.data.message.model_copy(update={"platform_message_id": f"m-{n}", "channel_kind": channel,
-                                               "conversation_id": conversation or f"conv-{n}", "created_at": T0})
-    cls = base.data.classification.model_copy(update={"language": language, "tags": tuple(tags), "decision": Decision(decision)})
-    return base.model_copy(update={"id": derived_id(f"m-{n}", "test"), "data": base.data.model_copy(
-        update={"message": msg, "classification": cls})})
+    msg = base.data.message.model_copy(
+        update={
+            "platform_message_id": f"m-{n}",
+            "channel_kind": channel,
+            "conversation_id": conversation or f"conv-{n}",
+            "created_at": T0,
+        }
+    )
+    cls = base.data.classification.model_copy(
+        update={"language": language, "tags": tuple(tags), "decision": Decision(decision)}
+    )
+    return base.model_copy(
+        update={
+            "id": derived_id(f"m-{n}", "test"),
+            "data": base.data.model_copy(update={"message": msg, "classification": cls}),
+        }
+    )
 
 
 @pytest.fixture
@@ -92,22 +110,32 @@ async def outboxed(runtime, topic=None) -> list:
 
 async def row(runtime, n) -> RoutedItem:
     async with runtime.sessions() as s:
-        return (await s.execute(select(RoutedItem).where(RoutedItem.message_key.endswith(f":m-{n}")))).scalar_one()
+        return (
+            await s.execute(select(RoutedItem).where(RoutedItem.message_key.endswith(f":m-{n}")))
+        ).scalar_one()
 
 
 async def test_nobody_online_item_waits_and_the_notifier_is_told(router):
     outputs = await route(router, classified(1))
     assert kinds(outputs) == ["ItemRouted", "QueueUnstaffed"]
     # the routed event also goes to the queue's own topic: same event, same key
-    assert [o.topic for o in outputs[:2]] == [topics.ROUTED, "switchboard.items.routed.v1.support-de"]
+    assert [o.topic for o in outputs[:2]] == [
+        topics.ROUTED,
+        "switchboard.items.routed.v1.support-de",
+    ]
     assert outputs[0].event is outputs[1].event
     unstaffed = main(outputs)[1].event
     assert isinstance(unstaffed, QueueUnstaffed) and unstaffed.data.queue == "support-de"
     assert unstaffed.data.online_agents == 0 and unstaffed.data.waiting == 1
     assert (await row(router, 1)).work_state == "waiting"
-    assert kinds(await route(router, classified(2))) == ["ItemRouted"]  # told once per queue, not per item
+    assert kinds(await route(router, classified(2))) == [
+        "ItemRouted"
+    ]  # told once per queue, not per item
     router.clock_.now = T0 + timedelta(minutes=16)
-    assert kinds(await route(router, classified(3))) == ["ItemRouted", "QueueUnstaffed"]  # still unstaffed
+    assert kinds(await route(router, classified(3))) == [
+        "ItemRouted",
+        "QueueUnstaffed",
+    ]  # still unstaffed
 
 
 async def test_least_loaded_agent_gets_the_item_and_capacity_is_respected(router):
@@ -134,15 +162,28 @@ async def test_follow_up_stays_with_the_conversations_agent(router):
 async def test_resolution_frees_capacity_and_the_most_urgent_oldest_waiting_item_is_offered(router):
     await online(router, "lena")  # escalations: capacity 2
     for n in (1, 2, 3, 4):
-        await route(router, classified(n, tags=("reason:press",) + (("sentiment:negative",) if n == 4 else ())))
+        await route(
+            router,
+            classified(n, tags=("reason:press",) + (("sentiment:negative",) if n == 4 else ())),
+        )
     assert [(await row(router, n)).agent_id for n in (1, 2, 3, 4)] == ["lena", "lena", None, None]
     lifecycle = LifecycleStage(router.sessions, router.dispatcher)
-    resolved = HelpdeskItemUpdated(id="hd-1", source="helpdesk/test", time=T0, correlation_id="c",
-                                   data=Lifecycle(item_id=(await row(router, 1)).event_id,
-                                                  action=LifecycleAction.RESOLVED, at=T0 + timedelta(minutes=5)))
+    resolved = HelpdeskItemUpdated(
+        id="hd-1",
+        source="helpdesk/test",
+        time=T0,
+        correlation_id="c",
+        data=Lifecycle(
+            item_id=(await row(router, 1)).event_id,
+            action=LifecycleAction.RESOLVED,
+            at=T0 + timedelta(minutes=5),
+        ),
+    )
     assert await lifecycle(resolved, META) == []  # the re-offer goes through the outbox
     offered = await outboxed(router, topics.ASSIGNED)
-    assert [e.data.message_key.split(":")[-1] for e in offered] == ["m-4"]  # negative sentiment: more urgent
+    assert [e.data.message_key.split(":")[-1] for e in offered] == [
+        "m-4"
+    ]  # negative sentiment: more urgent
     assert offered[0].data.cause == "reoffered" and offered[0].correlation_id == "c"
     assert await lifecycle(resolved, META) == []  # the same event again changes nothing
     assert len(await outboxed(router)) == 1
@@ -151,13 +192,20 @@ async def test_resolution_frees_capacity_and_the_most_urgent_oldest_waiting_item
 
 
 async def test_agent_coming_online_gets_waiting_work_and_skills_relax_after_timeout(router):
-    await route(router, classified(1, tags=("reason:billing",)))  # billing-de needs billing >= 2: only anna
+    await route(
+        router, classified(1, tags=("reason:billing",))
+    )  # billing-de needs billing >= 2: only anna
     await online(router, "jonas")  # no billing skill
     assert await router.dispatcher.offer_waiting(T0 + timedelta(minutes=5)) == []
-    made = await router.dispatcher.offer_waiting(T0 + timedelta(minutes=21))  # level 2: skill dropped
+    made = await router.dispatcher.offer_waiting(
+        T0 + timedelta(minutes=21)
+    )  # level 2: skill dropped
     assert [(m.agent_id, m.cause, m.relax_level) for m in made] == [("jonas", "relaxed", 2)]
     async with router.sessions() as s:
-        actions = [a.action for a in (await s.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars()]
+        actions = [
+            a.action
+            for a in (await s.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars()
+        ]
     assert actions[:1] == ["routed"] and "relaxed" in actions and actions[-1] == "assigned"
 
 
@@ -174,7 +222,9 @@ async def test_duplicate_classified_event_changes_nothing(router):
 
 async def test_four_eyes_never_by_the_author_and_a_rejection_needs_a_reason(router):
     await online(router, "lena")
-    item_id = [o.event for o in main(await route(router, classified(1, tags=("reason:legal",))))][0].id
+    item_id = [o.event for o in main(await route(router, classified(1, tags=("reason:legal",))))][
+        0
+    ].id
     reviews = Reviews(router.sessions, lambda: router.dispatcher.state.config)
     draft, released = await reviews.submit(item_id, "lena", "Wir melden uns.", T0)
     assert draft.state == "submitted" and released is None
@@ -183,7 +233,11 @@ async def test_four_eyes_never_by_the_author_and_a_rejection_needs_a_reason(rout
     with pytest.raises(ReviewError, match="reason"):
         await reviews.decide(draft.id, "anna", False, " ", T0)
     draft, released = await reviews.decide(draft.id, "anna", True, None, T0)
-    assert draft.state == "released" and released.data.approver == "anna" and released.data.author == "lena"
+    assert (
+        draft.state == "released"
+        and released.data.approver == "anna"
+        and released.data.author == "lena"
+    )
     with pytest.raises(ReviewError, match="not awaiting"):
         await reviews.decide(draft.id, "emma", False, "late", T0)
     plain = [o.event for o in main(await route(router, classified(2)))][0].id
@@ -193,39 +247,69 @@ async def test_four_eyes_never_by_the_author_and_a_rejection_needs_a_reason(rout
 
 async def test_kpis_from_a_replayed_stream(router):
     await online(router, "anna", "emma")
-    events = [classified(1), classified(2, language="en", channel=ChannelKind.DIRECT_MESSAGE),
-              classified(3, decision="tag", tags=("reason:praise",)), classified(4, decision="drop"),
-              classified(5, conversation="conv-1", tags=("sentiment:positive",))]
+    events = [
+        classified(1),
+        classified(2, language="en", channel=ChannelKind.DIRECT_MESSAGE),
+        classified(3, decision="tag", tags=("reason:praise",)),
+        classified(4, decision="drop"),
+        classified(5, conversation="conv-1", tags=("sentiment:positive",)),
+    ]
     for e in events + events:  # replayed: the second pass changes nothing
         for o in await route(router, e):
             if o.on_acked:
                 await o.on_acked()
     lifecycle = LifecycleStage(router.sessions, router.dispatcher)
     one, two = (await row(router, 1)).event_id, (await row(router, 2)).event_id
-    changes = [("r1", one, LifecycleAction.REPLIED, 10, 120.0), ("r2", two, LifecycleAction.REPLIED, 30, 60.0),
-               ("x1", one, LifecycleAction.RESOLVED, 40, None), ("x2", two, LifecycleAction.RESOLVED, 50, None)]
+    changes = [
+        ("r1", one, LifecycleAction.REPLIED, 10, 120.0),
+        ("r2", two, LifecycleAction.REPLIED, 30, 60.0),
+        ("x1", one, LifecycleAction.RESOLVED, 40, None),
+        ("x2", two, LifecycleAction.RESOLVED, 50, None),
+    ]
     for eid, item, action, minutes, handling in changes * 2:
-        await lifecycle.apply(eid, Lifecycle(item_id=item, action=action, at=T0 + timedelta(minutes=minutes),
-                                             handling_seconds=handling), "helpdesk/test")
+        await lifecycle.apply(
+            eid,
+            Lifecycle(
+                item_id=item,
+                action=action,
+                at=T0 + timedelta(minutes=minutes),
+                handling_seconds=handling,
+            ),
+            "helpdesk/test",
+        )
     k = await kpi_report(router.sessions, router.dispatcher.state.calendar)
     assert k["messages"] == 4 and k["share_needing_reply"]["overall"] == 0.75
     assert k["share_needing_reply"]["per_channel"]["direct_message"] == 1.0
     assert k["first_response_time"] == {"calendar_s": 1200.0, "business_s": 1200.0}
     assert k["time_to_resolution"]["calendar_s"] == 2700.0
     assert k["handling_time_s"]["reply"] == 90.0
-    assert k["sla_attainment"] == {"business": 0.5, "calendar": 0.5, "answered": 2}  # DM due in 20 min
+    assert k["sla_attainment"] == {
+        "business": 0.5,
+        "calendar": 0.5,
+        "answered": 2,
+    }  # DM due in 20 min
     assert k["contact_reasons"]["praise"] == 1
 
 
 async def test_skills_relax_in_business_time_not_over_the_weekend(router):
-    friday = datetime(2026, 11, 27, 16, 55, tzinfo=ZoneInfo("Europe/Berlin"))  # 5 business minutes left
+    friday = datetime(
+        2026, 11, 27, 16, 55, tzinfo=ZoneInfo("Europe/Berlin")
+    )  # 5 business minutes left
     router.clock_.now = friday
-    await route(router, classified(1, tags=("reason:billing",)))  # billing-de: billing >= 2, only anna
+    await route(
+        router, classified(1, tags=("reason:billing",))
+    )  # billing-de: billing >= 2, only anna
     await online(router, "jonas")  # no billing skill
-    monday = datetime(2026, 11, 30, 9, 10, tzinfo=ZoneInfo("Europe/Berlin"))  # 64 wall hours, 15 business minutes
-    assert await router.dispatcher.offer_waiting(monday) == []  # level 1 (proficiency) only: still needs the skill
+    monday = datetime(
+        2026, 11, 30, 9, 10, tzinfo=ZoneInfo("Europe/Berlin")
+    )  # 64 wall hours, 15 business minutes
+    assert (
+        await router.dispatcher.offer_waiting(monday) == []
+    )  # level 1 (proficiency) only: still needs the skill
     assert (await row(router, 1)).relax_level == 1
-    made = await router.dispatcher.offer_waiting(monday + timedelta(minutes=6))  # 21 business minutes: skill dropped
+    made = await router.dispatcher.offer_waiting(
+        monday + timedelta(minutes=6)
+    )  # 21 business minutes: skill dropped
     assert [(m.agent_id, m.cause, m.relax_level) for m in made] == [("jonas", "relaxed", 2)]
 
 
@@ -236,51 +320,100 @@ async def test_kpis_in_sql_match_the_python_reference_and_honour_windows(router)
 
     await online(router, "anna", "emma", "lena")
     late = T0 + timedelta(hours=6, minutes=30)  # 16:30: replies run into the night
-    events = [classified(1), classified(2, language="en", channel=ChannelKind.DIRECT_MESSAGE),
-              classified(3, decision="tag", tags=("reason:praise",)), classified(4, decision="drop"),
-              classified(5, conversation="conv-1", tags=("sentiment:positive",)),
-              classified(6, tags=("reason:press", "sentiment:negative"), channel=ChannelKind.MENTION),
-              classified(7, language="en", tags=("reason:delivery",))]
+    events = [
+        classified(1),
+        classified(2, language="en", channel=ChannelKind.DIRECT_MESSAGE),
+        classified(3, decision="tag", tags=("reason:praise",)),
+        classified(4, decision="drop"),
+        classified(5, conversation="conv-1", tags=("sentiment:positive",)),
+        classified(6, tags=("reason:press", "sentiment:negative"), channel=ChannelKind.MENTION),
+        classified(7, language="en", tags=("reason:delivery",)),
+    ]
     for e in events + events:  # replayed: the second pass changes nothing
         for o in await route(router, e):
             if o.on_acked:
                 await o.on_acked()
     router.clock_.now = late
     eight = classified(8, language="en", channel=ChannelKind.DIRECT_MESSAGE)
-    eight = eight.model_copy(update={"data": eight.data.model_copy(update={
-        "message": eight.data.message.model_copy(update={"created_at": late})})})
+    eight = eight.model_copy(
+        update={
+            "data": eight.data.model_copy(
+                update={"message": eight.data.message.model_copy(update={"created_at": late})}
+            )
+        }
+    )
     await route(router, eight)
     lifecycle = LifecycleStage(router.sessions, router.dispatcher)
     ids = {n: (await row(router, n)).event_id for n in (1, 2, 5, 6, 7)}
-    changes = [("r1", 1, LifecycleAction.REPLIED, 10, 120.0), ("r2", 2, LifecycleAction.REPLIED, 30, 60.0),
-               ("r6", 6, LifecycleAction.REPLIED, 8 * 60, 30.0), ("r6b", 6, LifecycleAction.REPLIED, 22 * 60, 10.0),
-               ("x1", 1, LifecycleAction.RESOLVED, 40, None), ("x2", 2, LifecycleAction.RESOLVED, 50, None),
-               ("x6", 6, LifecycleAction.RESOLVED, 23 * 60, None), ("x7", 7, LifecycleAction.RESOLVED, 15, 45.0)]
+    changes = [
+        ("r1", 1, LifecycleAction.REPLIED, 10, 120.0),
+        ("r2", 2, LifecycleAction.REPLIED, 30, 60.0),
+        ("r6", 6, LifecycleAction.REPLIED, 8 * 60, 30.0),
+        ("r6b", 6, LifecycleAction.REPLIED, 22 * 60, 10.0),
+        ("x1", 1, LifecycleAction.RESOLVED, 40, None),
+        ("x2", 2, LifecycleAction.RESOLVED, 50, None),
+        ("x6", 6, LifecycleAction.RESOLVED, 23 * 60, None),
+        ("x7", 7, LifecycleAction.RESOLVED, 15, 45.0),
+    ]
     for eid, n, action, minutes, handling in changes * 2:
-        await lifecycle.apply(eid, Lifecycle(item_id=ids[n], action=action, at=T0 + timedelta(minutes=minutes),
-                                             handling_seconds=handling), "helpdesk/test")
+        await lifecycle.apply(
+            eid,
+            Lifecycle(
+                item_id=ids[n],
+                action=action,
+                at=T0 + timedelta(minutes=minutes),
+                handling_seconds=handling,
+            ),
+            "helpdesk/test",
+        )
     calendar = router.dispatcher.state.calendar
     async with router.sessions() as s:  # the reference: the former Python aggregation over all rows
-        facts = [kpis.Fact(f.channel, f.decision, f.reason) for f in (await s.execute(select(MessageFact))).scalars()]
+        facts = [
+            kpis.Fact(f.channel, f.decision, f.reason)
+            for f in (await s.execute(select(MessageFact))).scalars()
+        ]
         rows = list((await s.execute(select(RoutedItem))).scalars())
-        sentiments = [(c.first_sentiment, c.last_sentiment) for c in (await s.execute(select(Conversation))).scalars()]
-    times = [kpis.ItemTimes(received_at=min(aware(r.received_at), aware(r.routed_at)), routed_at=aware(r.routed_at),
-                            sla_deadline=aware(r.sla_deadline), sla_business_s=r.sla_business_s,
-                            first_response_at=aware(r.first_response_at), resolved_at=aware(r.resolved_at),
-                            responses=r.responses, response_s_total=r.response_s_total, handling_s=r.handling_s,
-                            reason=r.reason) for r in rows]
+        sentiments = [
+            (c.first_sentiment, c.last_sentiment)
+            for c in (await s.execute(select(Conversation))).scalars()
+        ]
+    times = [
+        kpis.ItemTimes(
+            received_at=min(aware(r.received_at), aware(r.routed_at)),
+            routed_at=aware(r.routed_at),
+            sla_deadline=aware(r.sla_deadline),
+            sla_business_s=r.sla_business_s,
+            first_response_at=aware(r.first_response_at),
+            resolved_at=aware(r.resolved_at),
+            responses=r.responses,
+            response_s_total=r.response_s_total,
+            handling_s=r.handling_s,
+            reason=r.reason,
+        )
+        for r in rows
+    ]
     tag_only = [r.handling_s for r in rows if r.work_state == RESOLVED and not r.responses]
     reference = kpis.compute(facts, times, sentiments, tag_only, calendar)
     report = await kpi_report(router.sessions, calendar)
     assert {k: report[k] for k in reference} == reference
-    assert report["first_response_time"]["business_s"] < report["first_response_time"]["calendar_s"]  # the night
+    assert (
+        report["first_response_time"]["business_s"] < report["first_response_time"]["calendar_s"]
+    )  # the night
     assert report["by_channel"]["direct_message"]["items"] == 2
-    assert report["by_channel"]["direct_message"]["sla_attainment"] == {"business": 0.0, "calendar": 0.0, "answered": 1}
+    assert report["by_channel"]["direct_message"]["sla_attainment"] == {
+        "business": 0.0,
+        "calendar": 0.0,
+        "answered": 1,
+    }
     assert report["by_reason"]["press"]["time_to_resolution"]["calendar_s"] == 23 * 3600.0
 
     # a window: only the messages received from 16:00 on (the late direct message)
-    window = await kpi_report(router.sessions, calendar, since=T0 + timedelta(hours=6), until=T0 + timedelta(days=1))
-    assert window["messages"] == 1 and window["share_needing_reply"]["per_channel"] == {"direct_message": 1.0}
+    window = await kpi_report(
+        router.sessions, calendar, since=T0 + timedelta(hours=6), until=T0 + timedelta(days=1)
+    )
+    assert window["messages"] == 1 and window["share_needing_reply"]["per_channel"] == {
+        "direct_message": 1.0
+    }
     assert window["first_response_time"] == {"calendar_s": None, "business_s": None}
     assert window["window"]["since"].startswith("2026-11-23T15:00")  # UTC
     queues = await kpi_report(router.sessions, calendar, queues={"escalations"})
@@ -292,12 +425,22 @@ async def test_sweeper_reminds_the_notifier_of_a_queue_that_stays_unstaffed(rout
     outputs = await route(router, classified(1))  # nobody online: told at routing
     assert kinds(outputs) == ["ItemRouted", "QueueUnstaffed"]
     await route(router, classified(2))
-    assert await router.dispatcher.remind_unstaffed(T0 + timedelta(minutes=10)) == 0  # told 10 minutes ago
+    assert (
+        await router.dispatcher.remind_unstaffed(T0 + timedelta(minutes=10)) == 0
+    )  # told 10 minutes ago
     assert await router.dispatcher.remind_unstaffed(T0 + timedelta(minutes=16)) == 1
     [notice] = await outboxed(router, topics.UNSTAFFED)
-    assert (notice.data.queue, notice.data.waiting, notice.data.online_agents) == ("support-de", 2, 0)
-    assert notice.data.message_key.endswith(":m-1") and notice.subject == "support-de"  # the oldest waiting item
-    assert await router.dispatcher.remind_unstaffed(T0 + timedelta(minutes=20)) == 0  # once per 15 minutes
+    assert (notice.data.queue, notice.data.waiting, notice.data.online_agents) == (
+        "support-de",
+        2,
+        0,
+    )
+    assert (
+        notice.data.message_key.endswith(":m-1") and notice.subject == "support-de"
+    )  # the oldest waiting item
+    assert (
+        await router.dispatcher.remind_unstaffed(T0 + timedelta(minutes=20)) == 0
+    )  # once per 15 minutes
     assert await router.dispatcher.remind_unstaffed(T0 + timedelta(minutes=32)) == 1
     await online(router, "anna")
     router.clock_.now = T0 + timedelta(minutes=50)

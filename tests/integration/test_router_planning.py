@@ -29,27 +29,42 @@ def arrivals() -> list[RoutedItem]:
             at = start + timedelta(days=day, minutes=30 * slot)
             for k in range(2 + (slot >= 36) * 2 + (slot + day) % 2):
                 key = f"x:{day}:{slot}:{k}"
-                rows.append(RoutedItem(message_key=key, event_id=uuid.uuid5(uuid.NAMESPACE_URL, key).hex,
-                                       conversation_key=key, queue="support-de", priority=50,
-                                       sla_deadline=at + timedelta(minutes=20), routed_at=at, received_at=at,
-                                       handling_s=300.0))
+                rows.append(
+                    RoutedItem(
+                        message_key=key,
+                        event_id=uuid.uuid5(uuid.NAMESPACE_URL, key).hex,
+                        conversation_key=key,
+                        queue="support-de",
+                        priority=50,
+                        sla_deadline=at + timedelta(minutes=20),
+                        routed_at=at,
+                        received_at=at,
+                        handling_s=300.0,
+                    )
+                )
     return rows
 
 
 @pytest.fixture
 async def router(database_url):
-    app, runtime = build(RouterSettings(database_url=database_url, sweep_interval_s=3600), clock=Clock())
+    app, runtime = build(
+        RouterSettings(database_url=database_url, sweep_interval_s=3600), clock=Clock()
+    )
     await runtime.prepare()
     async with runtime.dispatcher._sessions() as s:
         s.add_all(arrivals())
         await s.commit()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://router") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://router"
+    ) as http:
         yield http
     await runtime.relay.close()
 
 
 async def token(http, subject, role, team=None) -> dict:
-    answer = await http.post("/v1/admin/tokens", json={"subject": subject, "role": role, "team": team}, headers=ADMIN)
+    answer = await http.post(
+        "/v1/admin/tokens", json={"subject": subject, "role": role, "team": team}, headers=ADMIN
+    )
     assert answer.status_code == 201, answer.text
     return {"Authorization": f"Bearer {answer.json()['token']}"}
 
@@ -62,7 +77,9 @@ async def test_a_lead_gets_the_agents_needed_tomorrow_evening_and_the_what_if(ro
     assert reply["workload"] == "reply" and len(reply["intervals"]) == 96
     evening = [i for i in reply["intervals"] if "T19:00" in i["start"] or "T20:00" in i["start"]]
     night = [i for i in reply["intervals"] if "T03:00" in i["start"]]
-    assert min(i["mean"] for i in evening) > 2 > max(i["mean"] for i in night), "the daily pattern is learnt"
+    assert min(i["mean"] for i in evening) > 2 > max(i["mean"] for i in night), (
+        "the daily pattern is learnt"
+    )
 
     tomorrow = (NOW + timedelta(days=1)).date().isoformat()
     window = f"queue=support-de&start={tomorrow}T18:00:00Z&end={tomorrow}T22:00:00Z&days=2"
@@ -71,7 +88,9 @@ async def test_a_lead_gets_the_agents_needed_tomorrow_evening_and_the_what_if(ro
     assert plain.status_code == doubled.status_code == 200, plain.text
     rows, more = plain.json()["intervals"], doubled.json()["intervals"]
     assert len(rows) == 8 and all(r["agents"] >= 1 for r in rows)
-    assert sum(r["agents"] for r in more) > sum(r["agents"] for r in rows), "double the volume, more agents"
+    assert sum(r["agents"] for r in more) > sum(r["agents"] for r in rows), (
+        "double the volume, more agents"
+    )
     assert all(r["service_level"] >= 0.8 for r in rows), "staffed to the queue's SLA target"
 
 
@@ -85,4 +104,6 @@ async def test_what_is_missing_is_said(router):
     assert (await router.get("/v1/forecast?queue=nowhere", headers=ADMIN)).status_code == 404
     empty = await router.get("/v1/staffing?queue=support-en", headers=ADMIN)
     assert empty.status_code == 422 and "support-en" in empty.json()["detail"]
-    assert (await router.get("/v1/staffing?queue=support-de&target=1.5", headers=ADMIN)).status_code == 422
+    assert (
+        await router.get("/v1/staffing?queue=support-de&target=1.5", headers=ADMIN)
+    ).status_code == 422

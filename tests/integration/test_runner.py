@@ -18,9 +18,15 @@ RECEIVED = schemagen.example_events()[0]
 
 
 def settings(bootstrap, namespace, **kw) -> ConsumerSettings:
-    return ConsumerSettings(kafka_bootstrap_servers=bootstrap, kafka_topic_namespace=namespace,
-                            consumer_group=f"g-{uuid.uuid4().hex[:8]}", session_timeout_ms=6000,
-                            heartbeat_interval_ms=1000, retry_initial_backoff_s=0.01, **kw)
+    return ConsumerSettings(
+        kafka_bootstrap_servers=bootstrap,
+        kafka_topic_namespace=namespace,
+        consumer_group=f"g-{uuid.uuid4().hex[:8]}",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        retry_initial_backoff_s=0.01,
+        **kw,
+    )
 
 
 def events(n):
@@ -37,15 +43,24 @@ async def run_until(runner, predicate, timeout=30):
     await asyncio.wait_for(task, timeout=20)
 
 
-async def test_outputs_acked_and_poison_dead_lettered_with_provenance(kafka_bootstrap, topics_ready):
+async def test_outputs_acked_and_poison_dead_lettered_with_provenance(
+    kafka_bootstrap, topics_ready
+):
     ns = topics_ready
     raw = topics.qualified(topics.RAW, ns)
     await produce(kafka_bootstrap, raw, events(3))
-    await produce_raw(kafka_bootstrap, raw, b"not json", headers=[("ce_type", RECEIVED.TYPE.encode())], key=b"k")
+    await produce_raw(
+        kafka_bootstrap, raw, b"not json", headers=[("ce_type", RECEIVED.TYPE.encode())], key=b"k"
+    )
     await produce(kafka_bootstrap, raw, events(5)[3:])
 
     async def echo(event, meta):
-        return [Output(topics.CLASSIFIED, schemagen.example_events()[1].model_copy(update={"id": f"out-{event.id}"}))]
+        return [
+            Output(
+                topics.CLASSIFIED,
+                schemagen.example_events()[1].model_copy(update={"id": f"out-{event.id}"}),
+            )
+        ]
 
     cfg = settings(kafka_bootstrap, ns)
     runner = ConsumerRunner(cfg, "test", topics.RAW, echo)
@@ -104,7 +119,9 @@ async def test_too_many_poison_messages_in_a_row_stop_the_runner(kafka_bootstrap
     async def never(event, meta):
         raise AssertionError("no valid event expected")
 
-    runner = ConsumerRunner(settings(kafka_bootstrap, ns, dlq_max_consecutive=2), "test", topics.RAW, never)
+    runner = ConsumerRunner(
+        settings(kafka_bootstrap, ns, dlq_max_consecutive=2), "test", topics.RAW, never
+    )
     with pytest.raises(RunnerFailed, match="poison messages in a row"):
         await asyncio.wait_for(runner.run(), timeout=30)
 
@@ -127,8 +144,9 @@ async def test_stop_finishes_the_batch_and_commits(kafka_bootstrap, topics_ready
     assert await committed_total(kafka_bootstrap, cfg.consumer_group, raw) == len(seen)
 
 
-async def test_an_event_the_topic_does_not_carry_is_dead_lettered_before_the_stage(kafka_bootstrap,
-                                                                                   topics_ready):
+async def test_an_event_the_topic_does_not_carry_is_dead_lettered_before_the_stage(
+    kafka_bootstrap, topics_ready
+):
     ns = topics_ready
     raw = topics.qualified(topics.RAW, ns)
     foreign = schemagen.example_events()[1]  # a classified message, on the raw topic
@@ -157,8 +175,10 @@ class Batched(Stage):
 
     async def process_batch(self, items):
         self.polls.append([event.id for event, _ in items])
-        return [PoisonMessage(f"odd {event.id}") if int(event.id[2:]) % 2 else [echoed(event)]
-                for event, _ in items]
+        return [
+            PoisonMessage(f"odd {event.id}") if int(event.id[2:]) % 2 else [echoed(event)]
+            for event, _ in items
+        ]
 
     async def on_batch_acked(self, results):
         self.acked.append([r[0].event.id for r in results if not isinstance(r, PoisonMessage)])
@@ -169,8 +189,9 @@ def echoed(event) -> Output:
     return Output(topics.CLASSIFIED, out)
 
 
-async def test_a_batch_stage_answers_per_event_and_hears_once_per_acknowledged_batch(kafka_bootstrap,
-                                                                                    topics_ready):
+async def test_a_batch_stage_answers_per_event_and_hears_once_per_acknowledged_batch(
+    kafka_bootstrap, topics_ready
+):
     ns = topics_ready
     raw = topics.qualified(topics.RAW, ns)
     await produce(kafka_bootstrap, raw, events(6))
@@ -188,8 +209,9 @@ async def test_a_batch_stage_answers_per_event_and_hears_once_per_acknowledged_b
     assert await committed_total(kafka_bootstrap, cfg.consumer_group, raw) == 6
 
 
-async def test_a_failing_batch_hook_fails_the_runner_without_committing(kafka_bootstrap,
-                                                                       topics_ready):
+async def test_a_failing_batch_hook_fails_the_runner_without_committing(
+    kafka_bootstrap, topics_ready
+):
     ns = topics_ready
     raw = topics.qualified(topics.RAW, ns)
     await produce(kafka_bootstrap, raw, events(2))

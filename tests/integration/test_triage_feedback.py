@@ -46,18 +46,30 @@ async def until(check, timeout: float = 60.0):
 
 
 async def test_a_dropped_message_corrected_in_the_router_is_learnt_by_the_classifier(
-        kafka_bootstrap, topics_ready, database_url):
+    kafka_bootstrap, topics_ready, database_url
+):
     ns = topics_ready
-    common = dict(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_namespace=ns, database_url=database_url,
-                  session_timeout_ms=6000, heartbeat_interval_ms=1000, poll_timeout_ms=100)
-    app, router = build(RouterSettings(**common, consumer_group=f"r-{uuid.uuid4().hex[:6]}", sweep_interval_s=3600),
-                        clock=Clock())
+    common = dict(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic_namespace=ns,
+        database_url=database_url,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        poll_timeout_ms=100,
+    )
+    app, router = build(
+        RouterSettings(**common, consumer_group=f"r-{uuid.uuid4().hex[:6]}", sweep_interval_s=3600),
+        clock=Clock(),
+    )
     dropped = message(1, "drop", text=TEXT)
     key = dropped.data.message.message_key
     router_task = asyncio.create_task(router.run())
     try:
         await produce(kafka_bootstrap, topics.qualified(topics.CLASSIFIED, ns), [dropped, dropped])
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://router") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://router"
+        ) as http:
+
             async def listed():
                 answer = await http.get("/v1/triage?decision=drop", headers=ADMIN)
                 assert answer.status_code == 200, answer.text
@@ -65,34 +77,60 @@ async def test_a_dropped_message_corrected_in_the_router_is_learnt_by_the_classi
 
             [row] = await until(listed)
             assert (row["message_key"], row["text"], row["decision"]) == (key, TEXT, "drop")
-            assert row["reason"] == dropped.data.classification.reason and row["evidence"] == ["call now", "free"]
-            made = await http.post("/v1/admin/tokens", json={"subject": "erika", "role": "lead", "team": "care-de"},
-                                   headers=ADMIN)
+            assert row["reason"] == dropped.data.classification.reason and row["evidence"] == [
+                "call now",
+                "free",
+            ]
+            made = await http.post(
+                "/v1/admin/tokens",
+                json={"subject": "erika", "role": "lead", "team": "care-de"},
+                headers=ADMIN,
+            )
             lead = {"Authorization": f"Bearer {made.json()['token']}"}
-            answer = await http.post(f"/v1/triage/{quote(key)}/correction",
-                                     json={"decision": "reply", "note": "an outage report, not spam"}, headers=lead)
+            answer = await http.post(
+                f"/v1/triage/{quote(key)}/correction",
+                json={"decision": "reply", "note": "an outage report, not spam"},
+                headers=lead,
+            )
             assert answer.status_code == 200, answer.text
             event_id = answer.json()["event_id"]
-            again = await http.post(f"/v1/triage/{quote(key)}/correction", json={"decision": "reply"}, headers=lead)
-            assert again.status_code == 200 and again.json()["event_id"] == event_id  # idempotent re-post
-            assert [i["message_key"] for i in (await http.get("/v1/triage?corrected=true", headers=lead)).json()[
-                "items"]] == [key]
-        [record] = await collect(kafka_bootstrap, topics.qualified(topics.CORRECTIONS, ns), 1, settle=1.0)
+            again = await http.post(
+                f"/v1/triage/{quote(key)}/correction", json={"decision": "reply"}, headers=lead
+            )
+            assert (
+                again.status_code == 200 and again.json()["event_id"] == event_id
+            )  # idempotent re-post
+            assert [
+                i["message_key"]
+                for i in (await http.get("/v1/triage?corrected=true", headers=lead)).json()["items"]
+            ] == [key]
+        [record] = await collect(
+            kafka_bootstrap, topics.qualified(topics.CORRECTIONS, ns), 1, settle=1.0
+        )
     finally:
         router.stop()
         await asyncio.wait_for(router_task, timeout=30)
     assert record.key == key.encode()
     [corrected] = decoded([record])
     assert corrected.id == event_id
-    assert (corrected.data.decision.value, corrected.data.previous_decision.value, corrected.data.origin,
-            corrected.data.corrected_by, corrected.data.text) == ("reply", "drop", "router-triage", "erika", TEXT)
+    assert (
+        corrected.data.decision.value,
+        corrected.data.previous_decision.value,
+        corrected.data.origin,
+        corrected.data.corrected_by,
+        corrected.data.text,
+    ) == ("reply", "drop", "router-triage", "erika", TEXT)
 
-    classifier = ClassifierService(ClassifierSettings(**common, consumer_group=f"{ns}classifier"), NeverCalled())
+    classifier = ClassifierService(
+        ClassifierSettings(**common, consumer_group=f"{ns}classifier"), NeverCalled()
+    )
     classifier_task = asyncio.create_task(classifier.run())
     try:
+
         async def stored():
             assert not classifier_task.done(), classifier_task.exception()
             return classifier.corrections.state.processed >= 1
+
         await until(stored)
     finally:
         classifier.stop()

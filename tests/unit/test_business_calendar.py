@@ -16,8 +16,12 @@ def berlin(*args) -> datetime:
     return datetime(*args, tzinfo=BERLIN)
 
 
-BY = calendar_from({"timezone": "Europe/Berlin", "holidays": {"country": "DE", "subdivision": "BY"}})
-BE = calendar_from({"timezone": "Europe/Berlin", "holidays": {"country": "DE", "subdivision": "BE"}})
+BY = calendar_from(
+    {"timezone": "Europe/Berlin", "holidays": {"country": "DE", "subdivision": "BY"}}
+)
+BE = calendar_from(
+    {"timezone": "Europe/Berlin", "holidays": {"country": "DE", "subdivision": "BE"}}
+)
 
 
 def test_friday_afternoon_deadline_moves_over_the_weekend():
@@ -44,7 +48,9 @@ def test_state_holiday_depends_on_the_region():
 
 
 def test_business_time_between_spans_the_weekend():
-    assert BY.between(berlin(2026, 11, 20, 16, 0), berlin(2026, 11, 23, 10, 0)) == timedelta(hours=2)
+    assert BY.between(berlin(2026, 11, 20, 16, 0), berlin(2026, 11, 23, 10, 0)) == timedelta(
+        hours=2
+    )
     assert BY.between(berlin(2026, 11, 23, 10, 0), berlin(2026, 11, 23, 9, 0)) == timedelta(0)
 
 
@@ -58,8 +64,17 @@ def test_daylight_saving_change_keeps_local_hours():
 
 
 def test_closure_from_config_and_next_open():
-    cal = calendar_from({"closures": [{"start": "2026-11-23T12:00:00+01:00", "end": "2026-11-24T12:00:00+01:00",
-                                       "reason": "team offsite"}]})
+    cal = calendar_from(
+        {
+            "closures": [
+                {
+                    "start": "2026-11-23T12:00:00+01:00",
+                    "end": "2026-11-24T12:00:00+01:00",
+                    "reason": "team offsite",
+                }
+            ]
+        }
+    )
     assert cal.closed_because(berlin(2026, 11, 23, 13, 0)) == "closure: team offsite"
     assert cal.next_open(berlin(2026, 11, 23, 13, 0)) == berlin(2026, 11, 24, 12, 0)
     assert cal.add(berlin(2026, 11, 23, 11, 0), timedelta(hours=2)) == berlin(2026, 11, 24, 13, 0)
@@ -100,7 +115,10 @@ def test_ical_closures_including_recurring_events(tmp_path):
         ({"timezone": "Nowhere/Land"}, "unknown time zone"),
         ({"holidays": {"country": "XX"}}, "no holidays known"),
         ({"weekly": {"mon": "late"}}, "not HH:MM-HH:MM"),
-        ({"closures": [{"start": "2026-01-01T00:00:00", "end": "2026-01-02T00:00:00+00:00"}]}, "closures.0.start"),
+        (
+            {"closures": [{"start": "2026-01-01T00:00:00", "end": "2026-01-02T00:00:00+00:00"}]},
+            "closures.0.start",
+        ),
         ({"ical": "/nonexistent.ics"}, "not found"),
         ({"colour": "blue"}, "calendar colour"),
     ],

@@ -37,16 +37,28 @@ def models(built):
 
 def message(text: str) -> CanonicalMessage:
     return CanonicalMessage(
-        platform="instagram", channel_kind=ChannelKind.PUBLIC_COMMENT, source="test", account_id="acme",
-        conversation_id="c1", platform_message_id="m1", author=Author(id="u1"), text=text,
+        platform="instagram",
+        channel_kind=ChannelKind.PUBLIC_COMMENT,
+        source="test",
+        account_id="acme",
+        conversation_id="c1",
+        platform_message_id="m1",
+        author=Author(id="u1"),
+        text=text,
         created_at=datetime(2025, 1, 6, 10, 0, tzinfo=UTC),
     )
 
 
 def received(text: str) -> MessageReceived:
     msg = message(text)
-    return MessageReceived(id="evt-1", source="test", time=datetime.now(UTC), correlation_id="corr-1",
-                           subject=msg.conversation_key, data=msg)
+    return MessageReceived(
+        id="evt-1",
+        source="test",
+        time=datetime.now(UTC),
+        correlation_id="corr-1",
+        subject=msg.conversation_key,
+        data=msg,
+    )
 
 
 async def test_stage_publishes_one_classified_event_with_a_derived_id(models):
@@ -60,8 +72,15 @@ async def test_stage_publishes_one_classified_event_with_a_derived_id(models):
 
 
 async def test_stage_refuses_other_event_types_as_poison(models):
-    page = Page(incident_key="k", item_event_id="e", queue="q", target="t", summary="s",
-                sent_at=datetime.now(UTC), message_key="m")
+    page = Page(
+        incident_key="k",
+        item_event_id="e",
+        queue="q",
+        target="t",
+        summary="s",
+        sent_at=datetime.now(UTC),
+        message_key="m",
+    )
     event = PageSent(id="p1", source="test", time=datetime.now(UTC), correlation_id="c", data=page)
     with pytest.raises(PoisonMessage, match="switchboard.page.sent.v1"):
         await make_stage(models)(event, RecordMeta(topics.RAW, 0, 0, None))
@@ -74,10 +93,15 @@ async def test_http_classify_models_and_validation(built):
         answer = await client.post("/v1/classify", json=body)
         assert answer.status_code == 200
         assert (answer.json()["decision"], answer.json()["language"]) == ("reply", "de")
-        assert (await client.post("/v1/classify", json={**body, "platform": "myspace"})).status_code == 422
+        assert (
+            await client.post("/v1/classify", json={**body, "platform": "myspace"})
+        ).status_code == 422
         described = (await client.get("/v1/models")).json()
         assert described["spam"]["version"] == built[0].state.models.spam.card.version
-        assert (described["rules"]["de"]["version"], described["rules"]["en"]["version"]) == ("de-3", "en-3")
+        assert (described["rules"]["de"]["version"], described["rules"]["en"]["version"]) == (
+            "de-3",
+            "en-3",
+        )
         assert (await client.get("/readyz")).status_code == 503  # the runner is not started here
         assert described["reload"]["last_error"] is None and described["reload"]["reloads"] == 0
 

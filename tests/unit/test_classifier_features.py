@@ -16,7 +16,16 @@ from services.classifier.settings import ClassifierSettings
 from services.classifier.signals.language import LanguageDetector, languages_of
 from tools import replay
 
-ODD = ["", "   ", "a", "ÄÖÜ ß STRASSE straße", "x" * 3000, "hi  there\t\nyou 👍🏽 ok", "İstanbul ǅ ﬁ", "12 345 678"]
+ODD = [
+    "",
+    "   ",
+    "a",
+    "ÄÖÜ ß STRASSE straße",
+    "x" * 3000,
+    "hi  there\t\nyou 👍🏽 ok",
+    "İstanbul ǅ ﬁ",
+    "12 345 678",
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +36,30 @@ def texts() -> list[str]:
 @pytest.mark.parametrize("name", ["spam-v1", "offense-de-v1"])
 def test_fast_transform_equals_scikit_learn(texts, name):
     models_dir = ClassifierSettings().models_dir
-    model = SpamModel.load(models_dir, name) if name.startswith("spam") else TaskModel.load(models_dir, name)
+    model = (
+        SpamModel.load(models_dir, name)
+        if name.startswith("spam")
+        else TaskModel.load(models_dir, name)
+    )
     fast = FastUnion(model._features)
     assert fast.accelerated
     normalised = [normalise(t) for t in texts]
     # the whole set twice (cold, then from the word cache), and batches that start or end with documents
     # that have no n-gram at all (their rows must stay empty, the others in place)
-    for batch in (normalised, normalised, ["", *ODD[:3], "zzqx"], ["", ""], [" ", "refund now", ""], ["a"]):
+    for batch in (
+        normalised,
+        normalised,
+        ["", *ODD[:3], "zzqx"],
+        ["", ""],
+        [" ", "refund now", ""],
+        ["a"],
+    ):
         expected, got = model._features.transform(batch).tocsr(), fast.transform(batch)
         expected.sort_indices()
         assert expected.shape == got.shape and expected.dtype == got.dtype
-        assert np.array_equal(expected.indptr, got.indptr) and np.array_equal(expected.indices, got.indices)
+        assert np.array_equal(expected.indptr, got.indptr) and np.array_equal(
+            expected.indices, got.indices
+        )
         assert np.array_equal(expected.data, got.data)
 
 
@@ -61,15 +83,24 @@ def test_strongest_contributions_per_row_as_one_sort_per_row_gives_them():
             return f"c{column}"
 
     def reference(row: int, w: np.ndarray, top: int) -> tuple:
-        pairs = [(c, v * w[c]) for c, v in zip(x.indices[x.indptr[row]:x.indptr[row + 1]],
-                                               x.data[x.indptr[row]:x.indptr[row + 1]], strict=True)]
+        pairs = [
+            (c, v * w[c])
+            for c, v in zip(
+                x.indices[x.indptr[row] : x.indptr[row + 1]],
+                x.data[x.indptr[row] : x.indptr[row + 1]],
+                strict=True,
+            )
+        ]
         pairs = sorted((p for p in pairs if p[1] > 0), key=lambda p: (-p[1], p[0]))[:top]
         return tuple((f"c{c}", round(float(v), 3)) for c, v in pairs)
 
     for top in (1, 5, 40):
-        assert strongest(x, weights[0], Names(), top) == [reference(r, weights[0], top) for r in range(40)]
+        assert strongest(x, weights[0], Names(), top) == [
+            reference(r, weights[0], top) for r in range(40)
+        ]
         assert strongest(x, weights, Names(), top, labels=labels) == [
-            reference(r, weights[labels[r]], top) for r in range(40)]
+            reference(r, weights[labels[r]], top) for r in range(40)
+        ]
     assert strongest(sp.csr_matrix((0, 30)), weights[0], Names(), 5) == []
     assert strongest(sp.csr_matrix((2, 30)), weights[0], Names(), 5) == [(), ()]
 
@@ -78,7 +109,9 @@ def test_unusual_vectorisers_fall_back_to_scikit_learn():
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion
 
-    union = FeatureUnion([("w", TfidfVectorizer(stop_words=["the"])), ("c", TfidfVectorizer(analyzer="char"))])
+    union = FeatureUnion(
+        [("w", TfidfVectorizer(stop_words=["the"])), ("c", TfidfVectorizer(analyzer="char"))]
+    )
     union.fit(["the cat sat", "a dog ran far"])
     fast = FastUnion(union)
     assert not fast.accelerated
@@ -87,6 +120,7 @@ def test_unusual_vectorisers_fall_back_to_scikit_learn():
 
 def test_batched_language_detection_equals_one_by_one(texts):
     detector = LanguageDetector()
+
     def single(text: str) -> str:  # the old path: one detect_language_of call per text
         sample = text[:1000]
         if not any(c.isalpha() for c in sample):
@@ -105,7 +139,11 @@ def test_batched_language_detection_equals_one_by_one(texts):
 
 def test_phrase_prefilter_never_hides_a_match(texts):
     rule_sets = load_dir(ClassifierSettings().rules_dir)
-    probes = texts + ["Das ist eine FRECHHEIT!", "worst. customer. service. ever", "Reporterin der Redaktion hier"]
+    probes = texts + [
+        "Das ist eine FRECHHEIT!",
+        "worst. customer. service. ever",
+        "Reporterin der Redaktion hier",
+    ]
     for rule_set in rule_sets.values():
         for text in probes:
             if not rule_set._may_phrase(text):
@@ -113,9 +151,24 @@ def test_phrase_prefilter_never_hides_a_match(texts):
 
 
 # spellings Python's re matches case-insensitively that str.lower() alone would miss or shift
-ADVERSARIAL = ["ſubscribe to my channel", "SUBSCRIBE TO MY CHANNEL", "İ want a REFUND now", "CANCEL MY ACCOUNT",
-               "KÜNDIGUNG", "ıch will kündigen", "RECHTSANWALT eingeschaltet", "\u212aÜNDIGUNG sofort", "ΣΥΝ ς σ",
-               "İİİ refund", "MEIN ANWALT", "STRAẞE", "I'M LEAVING", "Where Is My Parcel?", "HELP", "www.EXAMPLE.com"]
+ADVERSARIAL = [
+    "ſubscribe to my channel",
+    "SUBSCRIBE TO MY CHANNEL",
+    "İ want a REFUND now",
+    "CANCEL MY ACCOUNT",
+    "KÜNDIGUNG",
+    "ıch will kündigen",
+    "RECHTSANWALT eingeschaltet",
+    "\u212aÜNDIGUNG sofort",
+    "ΣΥΝ ς σ",
+    "İİİ refund",
+    "MEIN ANWALT",
+    "STRAẞE",
+    "I'M LEAVING",
+    "Where Is My Parcel?",
+    "HELP",
+    "www.EXAMPLE.com",
+]
 
 
 def test_rule_prefilter_finds_exactly_what_the_rule_finds(texts):
@@ -123,7 +176,9 @@ def test_rule_prefilter_finds_exactly_what_the_rule_finds(texts):
 
     rule_sets = load_dir(ClassifierSettings().rules_dir)
     patterned = [r for rs in rule_sets.values() for r in rs.rules if r.pattern is not None]
-    assert patterned and all(r.prefilter is not None for r in patterned)  # every shipped pattern is accelerated
+    assert patterned and all(
+        r.prefilter is not None for r in patterned
+    )  # every shipped pattern is accelerated
     for rule in patterned:
         for text in texts + ADVERSARIAL:
             slow, fast = rule.pattern.search(text), rule.prefilter.search(fold(text))
@@ -132,8 +187,12 @@ def test_rule_prefilter_finds_exactly_what_the_rule_finds(texts):
                 assert slow.span() == fast.span(), (rule.id, text)
     for rule_set in rule_sets.values():  # and the matcher's answers are the rules' own
         for text in texts + ADVERSARIAL:
-            expected = [r.id for r in rule_set.rules if r.pattern is not None and r.pattern.search(text)]
-            assert [h.rule.id for h in rule_set.match(text) if h.rule.pattern is not None] == expected
+            expected = [
+                r.id for r in rule_set.rules if r.pattern is not None and r.pattern.search(text)
+            ]
+            assert [
+                h.rule.id for h in rule_set.match(text) if h.rule.pattern is not None
+            ] == expected
 
 
 def test_every_rule_match_contains_one_of_its_literals(texts):
@@ -194,8 +253,15 @@ def test_fast_probabilities_equal_scikit_learn(texts):
     x = fitted[1][1]  # the tone model's features, three labels, two calibration folds averaged
     labels = np.array(["a", "b", "c"])[np.arange(x.shape[0]) % 3]
     fitted.append((CalibratedClassifierCV(LinearSVC(), cv=2).fit(x, labels), x))
-    fitted.append((LogisticRegression(max_iter=200).fit(x, labels), x))  # multiclass: asked directly
+    fitted.append(
+        (LogisticRegression(max_iter=200).fit(x, labels), x)
+    )  # multiclass: asked directly
     for clf, x in fitted:
         fast = FastProba(clf)
         assert np.array_equal(fast.predict_proba(x), clf.predict_proba(x))
-    assert [FastProba(clf)._kind for clf, _ in fitted] == ["logistic", "calibrated", "calibrated", "direct"]
+    assert [FastProba(clf)._kind for clf, _ in fitted] == [
+        "logistic",
+        "calibrated",
+        "calibrated",
+        "direct",
+    ]

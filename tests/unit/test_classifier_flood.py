@@ -13,16 +13,24 @@ SCAM = "Congratulations! You have been selected for our exclusive giveaway, clai
 
 def message(i: int, text: str, author: str | None = None, at: datetime = T0) -> CanonicalMessage:
     return CanonicalMessage(
-        platform="instagram", channel_kind="public_comment", source="t", account_id="acme",
-        conversation_id=f"post-{i % 3}", platform_message_id=f"m{i}", author=Author(id=author or f"u{i}"),
-        text=text, created_at=at,
+        platform="instagram",
+        channel_kind="public_comment",
+        source="t",
+        account_id="acme",
+        conversation_id=f"post-{i % 3}",
+        platform_message_id=f"m{i}",
+        author=Author(id=author or f"u{i}"),
+        text=text,
+        created_at=at,
     )
 
 
 def test_near_duplicates_from_different_authors_form_one_growing_campaign():
     detector = CampaignDetector()
     texts = [SCAM.format(url=f"http://bit.ly/x{i}") + "!" * (i % 3) for i in range(7)]
-    matches = detector.observe([message(i, t, at=T0 + timedelta(seconds=i)) for i, t in enumerate(texts)])
+    matches = detector.observe(
+        [message(i, t, at=T0 + timedelta(seconds=i)) for i, t in enumerate(texts)]
+    )
     assert matches[0] is None  # the first of a kind is not yet a campaign
     ids = {m.campaign_id for m in matches[1:]}
     assert len(ids) == 1
@@ -35,9 +43,15 @@ def test_different_texts_short_texts_and_one_author_repeating_are_not_campaigns(
     batch = [
         message(1, "My order 1234 has not arrived after two weeks, where is it?"),
         message(2, "The app crashes every time I open the settings page on Android."),
-        message(3, "danke!"), message(4, "danke!"), message(5, "danke!"),
-        message(6, "I keep asking the same thing: where is my refund for order 5567?", author="same"),
-        message(7, "I keep asking the same thing: where is my refund for order 5567?", author="same"),
+        message(3, "danke!"),
+        message(4, "danke!"),
+        message(5, "danke!"),
+        message(
+            6, "I keep asking the same thing: where is my refund for order 5567?", author="same"
+        ),
+        message(
+            7, "I keep asking the same thing: where is my refund for order 5567?", author="same"
+        ),
     ]
     assert detector.observe(batch) == [None] * 7
 
@@ -66,11 +80,13 @@ def _reference_signature(text: str) -> list[int] | None:
     grams = []
     for i in range(len(points) - flood.SHINGLE + 1):
         value = points[i]
-        for c in points[i + 1:i + flood.SHINGLE]:
+        for c in points[i + 1 : i + flood.SHINGLE]:
             value = (value * int(flood._P) + c) & mask
         grams.append(value)
-    return [min((((g * int(a)) & mask) + int(b) & mask) >> 32 for g in grams)
-            for a, b in zip(flood._A, flood._B, strict=True)]
+    return [
+        min((((g * int(a)) & mask) + int(b) & mask) >> 32 for g in grams)
+        for a, b in zip(flood._A, flood._B, strict=True)
+    ]
 
 
 def test_batched_signatures_equal_the_plain_definition_across_chunks():
@@ -79,8 +95,13 @@ def test_batched_signatures_equal_the_plain_definition_across_chunks():
     signature equals the per-text definition and what the text gets alone."""
     from services.classifier.signals import flood
 
-    texts = [f"{SCAM.format(url=i)} {'x' * (i * 7)}" for i in range(70)]  # up to ~600 characters: cut at 500
-    texts[3], texts[17] = "ok", "Kündigung sofort!!! Ärger mit İstanbul-Filiale, 😡 refund now please ok"
+    texts = [
+        f"{SCAM.format(url=i)} {'x' * (i * 7)}" for i in range(70)
+    ]  # up to ~600 characters: cut at 500
+    texts[3], texts[17] = (
+        "ok",
+        "Kündigung sofort!!! Ärger mit İstanbul-Filiale, 😡 refund now please ok",
+    )
     texts[40] = "short text"
     got = signatures(texts)
     assert sum(len(flood._normalise(t)) for t in texts) > 10 * flood.CHUNK_GRAMS

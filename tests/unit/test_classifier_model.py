@@ -32,7 +32,10 @@ def test_shipped_artifact_is_small_and_its_card_is_complete():
     assert artifact.stat().st_size < 5_000_000
     assert sha256_file(artifact) == card["artifact_sha256"]
     assert len(card["training_data_sha256"]) == 64 and card["rows"]["train"] > 6000
-    assert card["evaluation"]["overall"]["mcc"] > 0.85 and card["evaluation"]["overall"]["spam_f1"] > 0.85
+    assert (
+        card["evaluation"]["overall"]["mcc"] > 0.85
+        and card["evaluation"]["overall"]["spam_f1"] > 0.85
+    )
 
 
 def test_an_artifact_with_untrusted_types_is_refused(tmp_path):
@@ -50,7 +53,9 @@ def test_an_artifact_with_untrusted_types_is_refused(tmp_path):
 def test_an_artifact_that_does_not_match_its_card_is_refused(tmp_path):
     shutil.copy(SHIPPED / f"{NAME}.skops", tmp_path)
     card = json.loads((SHIPPED / f"{NAME}.json").read_text("utf-8"))
-    (tmp_path / f"{NAME}.json").write_text(json.dumps({**card, "artifact_sha256": "0" * 64}), "utf-8")
+    (tmp_path / f"{NAME}.json").write_text(
+        json.dumps({**card, "artifact_sha256": "0" * 64}), "utf-8"
+    )
     with pytest.raises(UntrustedArtifact, match="sha256 does not match"):
         SpamModel.load(tmp_path)
 
@@ -94,15 +99,23 @@ def test_corpus_adds_german_ham_and_the_team_examples_where_present(tmp_path, mo
     root = make_datasets(tmp_path)
     (root / "germeval2018").mkdir()
     (root / "germeval2018" / "germeval2018.training.txt").write_text(
-        "Die Bahn ist wieder zu spät\tOTHER\tOTHER\nSo ein Mist heute\tOFFENSE\tPROFANITY\n", "utf-8")
+        "Die Bahn ist wieder zu spät\tOTHER\tOTHER\nSo ein Mist heute\tOFFENSE\tPROFANITY\n",
+        "utf-8",
+    )
     team = tmp_path / "examples.csv"
-    team.write_text("text,language,label,sentiment,kind\nKostenlose Follower hier klicken,de,spam,neutral,promotion\n"
-                    "Seit gestern kein Internet,de,reply,negative,outage\n", "utf-8")
+    team.write_text(
+        "text,language,label,sentiment,kind\nKostenlose Follower hier klicken,de,spam,neutral,promotion\n"
+        "Seit gestern kein Internet,de,reply,negative,outage\n",
+        "utf-8",
+    )
     monkeypatch.setattr(corpus, "TEAM_EXAMPLES", team)
     loaded = corpus.load(root)
     assert loaded.raw_rows["germeval2018"] == 2 and loaded.raw_rows["team"] == 2
     labels = {e.text: e.label for e in loaded.examples}
-    assert labels["Kostenlose Follower hier klicken"] == 1 and labels["Seit gestern kein Internet"] == 0
+    assert (
+        labels["Kostenlose Follower hier klicken"] == 1
+        and labels["Seit gestern kein Internet"] == 0
+    )
     assert labels["Die Bahn ist wieder zu spät"] == 0
     assert "team" not in corpus.load(root, extra=False).raw_rows
 

@@ -29,28 +29,64 @@ def models():
 
 def classified(models, text: str, kind: ChannelKind = ChannelKind.PUBLIC_COMMENT) -> Classified:
     message = CanonicalMessage(
-        platform="facebook", channel_kind=kind, source="test", account_id="acme", conversation_id="c1",
-        platform_message_id="m1", author=Author(id="u1"), text=text, created_at=MONDAY)
+        platform="facebook",
+        channel_kind=kind,
+        source="test",
+        account_id="acme",
+        conversation_id="c1",
+        platform_message_id="m1",
+        author=Author(id="u1"),
+        text=text,
+        created_at=MONDAY,
+    )
     return Classified(message=message, classification=classify(message, models))
 
 
-@pytest.mark.parametrize(("text", "queue", "rule", "four_eyes"), [
-    ("I have forwarded this to my lawyer, expect a lawsuit", "escalations", "press-or-legal", True),
-    ("I'm a journalist at the Guardian writing a story about your outage, can you comment?", "escalations",
-     "press-or-legal", True),
-    ("Ich möchte mein Geld zurück, bitte erstatten Sie den Betrag", "billing-de", "billing-de", False),
-    ("Where is my order? Still no tracking number", "support-en", "english", False),
-])
-def test_classified_messages_reach_the_queue_their_contact_reason_asks_for(models, text, queue, rule, four_eyes):
+@pytest.mark.parametrize(
+    ("text", "queue", "rule", "four_eyes"),
+    [
+        (
+            "I have forwarded this to my lawyer, expect a lawsuit",
+            "escalations",
+            "press-or-legal",
+            True,
+        ),
+        (
+            "I'm a journalist at the Guardian writing a story about your outage, can you comment?",
+            "escalations",
+            "press-or-legal",
+            True,
+        ),
+        (
+            "Ich möchte mein Geld zurück, bitte erstatten Sie den Betrag",
+            "billing-de",
+            "billing-de",
+            False,
+        ),
+        ("Where is my order? Still no tracking number", "support-en", "english", False),
+    ],
+)
+def test_classified_messages_reach_the_queue_their_contact_reason_asks_for(
+    models, text, queue, rule, four_eyes
+):
     item = classified(models, text)
     assert item.classification.decision == Decision.REPLY
     placement = route(item, CONFIG, CALENDAR, MONDAY)
-    assert (placement.routing.queue, placement.rule, placement.routing.four_eyes) == (queue, rule, four_eyes)
+    assert (placement.routing.queue, placement.rule, placement.routing.four_eyes) == (
+        queue,
+        rule,
+        four_eyes,
+    )
     assert Signals.of(item.classification.tags).reason is not None
 
 
-@pytest.mark.parametrize("text", ["Your agent was racist to me, this is discrimination",
-                                  "Meine Mutter ist verstorben, bitte kündigen Sie ihr Konto"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your agent was racist to me, this is discrimination",
+        "Meine Mutter ist verstorben, bitte kündigen Sie ihr Konto",
+    ],
+)
 def test_a_classifier_review_rule_makes_the_routed_reply_four_eyes(models, text):
     item = classified(models, text)
     assert item.classification.review_required and item.classification.decision == Decision.REPLY
@@ -58,6 +94,14 @@ def test_a_classifier_review_rule_makes_the_routed_reply_four_eyes(models, text)
 
 
 def test_noise_and_spam_from_the_classifier_are_not_routed(models):
-    assert route(classified(models, "Great video, thanks for sharing"), CONFIG, CALENDAR, MONDAY) is None
-    spam = classified(models, "Check out my channel!!! Subscribe to me and win free iPhone http://bit.ly/xyz")
-    assert spam.classification.decision == Decision.DROP and route(spam, CONFIG, CALENDAR, MONDAY) is None
+    assert (
+        route(classified(models, "Great video, thanks for sharing"), CONFIG, CALENDAR, MONDAY)
+        is None
+    )
+    spam = classified(
+        models, "Check out my channel!!! Subscribe to me and win free iPhone http://bit.ly/xyz"
+    )
+    assert (
+        spam.classification.decision == Decision.DROP
+        and route(spam, CONFIG, CALENDAR, MONDAY) is None
+    )

@@ -40,8 +40,10 @@ def test_min_count_guards_quiet_keys_and_keys_are_per_account():
 
 def test_empty_windows_decay_the_usual_rate():
     """20 per window is usual; after six silent windows, 20 again is a spike (threshold ~1)."""
-    busy, steady = SpikeDetector(window=W, alpha=0.5, factor=2.0, min_count=1, warmup_windows=0), SpikeDetector(
-        window=W, alpha=0.5, factor=2.0, min_count=1, warmup_windows=0)
+    busy, steady = (
+        SpikeDetector(window=W, alpha=0.5, factor=2.0, min_count=1, warmup_windows=0),
+        SpikeDetector(window=W, alpha=0.5, factor=2.0, min_count=1, warmup_windows=0),
+    )
     assert feed(busy, [20, 20, 20, 0, 0, 0, 0, 0, 0, 20])[-1]
     assert not feed(steady, [20, 20, 20, 20])[-1]
 

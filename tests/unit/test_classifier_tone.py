@@ -16,10 +16,21 @@ def models():
     return load_models(ClassifierSettings())
 
 
-def message(text: str, kind: str = "public_comment", language: str | None = None) -> CanonicalMessage:
-    return CanonicalMessage(platform="x", channel_kind=kind, source="t", account_id="brand", conversation_id="c",
-                            platform_message_id="m", author=Author(id="u"), text=text, language_hint=language,
-                            created_at=datetime(2026, 11, 22, 21, 0, tzinfo=UTC))
+def message(
+    text: str, kind: str = "public_comment", language: str | None = None
+) -> CanonicalMessage:
+    return CanonicalMessage(
+        platform="x",
+        channel_kind=kind,
+        source="t",
+        account_id="brand",
+        conversation_id="c",
+        platform_message_id="m",
+        author=Author(id="u"),
+        text=text,
+        language_hint=language,
+        created_at=datetime(2026, 11, 22, 21, 0, tzinfo=UTC),
+    )
 
 
 def test_offensive_german_comment_is_tagged_with_the_model_as_evidence(models):
@@ -47,4 +58,9 @@ def test_tone_model_is_not_applied_to_other_languages(models):
 def test_tone_can_be_disabled():
     models = load_models(ClassifierSettings(tone_model=None))
     assert models.tone is None and models.describe()["tone"] is None
-    assert "tone:offensive" not in classify(message("Ihr seid so eine verlogene Drecksbande, ihr Idioten!"), models).tags
+    assert (
+        "tone:offensive"
+        not in classify(
+            message("Ihr seid so eine verlogene Drecksbande, ihr Idioten!"), models
+        ).tags
+    )

@@ -14,8 +14,10 @@ from shared.settings import ROOT
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 SAMPLE = 400
-needs_data = pytest.mark.skipif(not (DATASETS / "twcs").is_dir(),
-                                reason=f"no datasets at {DATASETS}: the triage sample needs ../shared/datasets")
+needs_data = pytest.mark.skipif(
+    not (DATASETS / "twcs").is_dir(),
+    reason=f"no datasets at {DATASETS}: the triage sample needs ../shared/datasets",
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,10 @@ def rows():
 @needs_data
 def test_customers_are_not_dropped_and_requests_reach_an_agent(rows):
     for stream in ("twcs", "airline", "germeval2017"):
-        assert rows[stream]["false_drops"] <= 0.01, (stream, rows[stream]["examples"]["false_drops"])
+        assert rows[stream]["false_drops"] <= 0.01, (
+            stream,
+            rows[stream]["examples"]["false_drops"],
+        )
     assert rows["twcs"]["reply_recall"] >= 0.9, rows["twcs"]["examples"]["missed_replies"]
     assert rows["airline"]["reply_recall"] >= 0.93, rows["airline"]["examples"]["missed_replies"]
 
@@ -36,12 +41,16 @@ def test_customers_are_not_dropped_and_requests_reach_an_agent(rows):
 def test_comment_spam_is_still_dropped_and_praise_is_not_all_sent_to_agents(rows):
     pooled = rows["youtube (4 videos)"]
     assert pooled["spam_recall"] >= 0.85 and pooled["false_drops"] <= 0.03
-    assert rows["airline"]["no_reply_sent_to_agent"] <= 0.7  # some positive tweets are tagged, not queued
+    assert (
+        rows["airline"]["no_reply_sent_to_agent"] <= 0.7
+    )  # some positive tweets are tagged, not queued
 
 
 @needs_data
 def test_the_report_is_written_and_printed(tmp_path, capsys):
-    assert evaluate.main(["--triage", "--sample", "50", "--triage-out", str(tmp_path / "t.json")]) == 0
+    assert (
+        evaluate.main(["--triage", "--sample", "50", "--triage-out", str(tmp_path / "t.json")]) == 0
+    )
     report = json.loads((tmp_path / "t.json").read_text("utf-8"))
     assert {r["stream"] for r in report["streams"]} >= {"twcs", "airline", "germeval2017", "sms"}
     assert report["goals"]["false_drops_max"] == 0.005

@@ -23,9 +23,12 @@ URL = "/v1/webhooks/standard/shop"
 
 def app_settings(tmp_path, **kw) -> IngestorSettings:
     return IngestorSettings(
-        environment="test", kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
-        database_url=f"sqlite:///{tmp_path / 'api.db'}", webhook_secrets={"shop": SecretStr(SECRET)},
-        max_body_bytes=4096, **kw,
+        environment="test",
+        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
+        database_url=f"sqlite:///{tmp_path / 'api.db'}",
+        webhook_secrets={"shop": SecretStr(SECRET)},
+        max_body_bytes=4096,
+        **kw,
     )
 
 
@@ -37,7 +40,9 @@ async def client(tmp_path):
 
 async def post(client, body, headers=None, url=URL):
     raw, signed_headers = signed(SECRET, body)
-    return await client.post(url, content=raw, headers=signed_headers if headers is None else headers)
+    return await client.post(
+        url, content=raw, headers=signed_headers if headers is None else headers
+    )
 
 
 async def test_unknown_source_is_404_without_naming_the_configured_ones(client):
@@ -50,14 +55,18 @@ async def test_unknown_source_is_404_without_naming_the_configured_ones(client):
 @pytest.mark.parametrize("content_type", ["text/plain", "", "application/x-www-form-urlencoded"])
 async def test_non_json_content_type_is_415(client, content_type):
     raw, headers = signed(SECRET, example_event())
-    response = await client.post(URL, content=raw, headers={**headers, "content-type": content_type})
+    response = await client.post(
+        URL, content=raw, headers={**headers, "content-type": content_type}
+    )
     assert response.status_code == 415 and response.json()["error"] == "unsupported_media_type"
 
 
 async def test_json_with_parameters_and_plus_json_types_are_accepted_as_json(client):
     for content_type in ("application/json; charset=utf-8", "application/webhook+json"):
         raw, headers = signed(SECRET, b"{")
-        response = await client.post(URL, content=raw, headers={**headers, "content-type": content_type})
+        response = await client.post(
+            URL, content=raw, headers={**headers, "content-type": content_type}
+        )
         assert response.status_code == 400  # past the 415 check
 
 
@@ -71,7 +80,7 @@ async def test_body_over_the_limit_is_413_when_no_length_is_declared(client):
 
     async def chunks():
         for start in range(0, len(raw), 500):
-            yield raw[start:start + 500]
+            yield raw[start : start + 500]
 
     response = await client.post(URL, content=chunks(), headers=headers)
     assert "content-length" not in response.request.headers
@@ -98,10 +107,16 @@ async def test_stale_timestamp_is_401(client, age):
     assert response.status_code == 401 and response.json()["error"] == "stale_timestamp"
 
 
-@pytest.mark.parametrize("body, fragment", [
-    (b"", "line 1 column 1"), (b'{"type": ', "line 1"), (b"\xff\xfe", "UTF-8"),
-    (b"[" * 1025 + b"]" * 1025, "depth"), (b"[" * 1500, "line 1"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        (b"", "line 1 column 1"),
+        (b'{"type": ', "line 1"),
+        (b"\xff\xfe", "UTF-8"),
+        (b"[" * 1025 + b"]" * 1025, "depth"),
+        (b"[" * 1500, "line 1"),
+    ],
+)
 async def test_malformed_json_is_400_with_the_reason(client, body, fragment):
     response = await post(client, body)
     assert response.status_code == 400
@@ -117,10 +132,19 @@ async def test_invalid_message_is_422_naming_the_fields(client):
     assert {"data.channel_kind", "data.created_at", "data.author"} <= locs
 
 
-@pytest.mark.parametrize("document", [
-    [], "text", 42, None, {"type": "message.created"}, {"type": "message.created", "data": []},
-    {"type": 7, "data": {}}, {"type": "message.created", "data": {"author": "x" * 100}},
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],
+        "text",
+        42,
+        None,
+        {"type": "message.created"},
+        {"type": "message.created", "data": []},
+        {"type": 7, "data": {}},
+        {"type": "message.created", "data": {"author": "x" * 100}},
+    ],
+)
 async def test_well_formed_json_of_the_wrong_shape_is_422(client, document):
     response = await post(client, orjson.dumps(document))
     assert response.status_code == 422 and response.json()["fields"]
@@ -148,21 +172,37 @@ async def test_probes_and_metrics(client):
     assert (await client.get("/healthz")).status_code == 200
     assert (await client.get("/readyz")).status_code == 503  # no broker
     await post(client, b"{")
-    assert REGISTRY.get_sample_value(
-        "switchboard_ingestor_requests_total", {"source": "shop", "outcome": "malformed"}) >= 1
+    assert (
+        REGISTRY.get_sample_value(
+            "switchboard_ingestor_requests_total", {"source": "shop", "outcome": "malformed"}
+        )
+        >= 1
+    )
     assert "switchboard_ingestor_requests_total" in (await client.get("/metrics")).text
 
 
 async def test_openapi_documents_the_payload_and_the_answers(client):
     spec = (await client.get("/openapi.json")).json()
     operation = spec["paths"]["/v1/webhooks/standard/{source}"]["post"]
-    assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/MessageCreated")
-    assert {"200", "202", "400", "401", "403", "404", "413", "415", "422", "503"} <= set(operation["responses"])
+    assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/MessageCreated"
+    )
+    assert {"200", "202", "400", "401", "403", "404", "413", "415", "422", "503"} <= set(
+        operation["responses"]
+    )
     assert "created_at" in spec["components"]["schemas"]["GenericMessage"]["properties"]
 
 
 def test_an_unusable_secret_or_source_name_fails_at_creation(tmp_path):
     with pytest.raises(ValueError, match="shop"):
-        create_app(app_settings(tmp_path).model_copy(update={"webhook_secrets": {"shop": SecretStr("whsec_!!")}}))
+        create_app(
+            app_settings(tmp_path).model_copy(
+                update={"webhook_secrets": {"shop": SecretStr("whsec_!!")}}
+            )
+        )
     with pytest.raises(ValueError, match="source name"):
-        create_app(app_settings(tmp_path).model_copy(update={"webhook_secrets": {"Bad/Name": SecretStr(SECRET)}}))
+        create_app(
+            app_settings(tmp_path).model_copy(
+                update={"webhook_secrets": {"Bad/Name": SecretStr(SECRET)}}
+            )
+        )

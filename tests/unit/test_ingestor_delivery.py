@@ -78,7 +78,9 @@ async def test_start_failures_are_retried_until_connected():
 
 
 async def test_an_unreachable_broker_keeps_retrying_without_raising():
-    delivery = Delivery(settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}"), max_backoff_s=0.05)
+    delivery = Delivery(
+        settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}"), max_backoff_s=0.05
+    )
     task = asyncio.create_task(delivery.connect_forever())
     await asyncio.sleep(0.3)
     assert not task.done() and not delivery.ready

@@ -22,32 +22,99 @@ REFUSALS = (PayloadInvalid, ValidationError)
 
 text = st.text(max_size=20)
 # times and ids live near these magnitudes: sample them on purpose, beside the whole range
-edges = st.sampled_from([0, -1, 2**63, 10**15, 10**16 - 1, 253_402_300_800, 99_999_999_999, 1e15 + 0.5, "99999999999999"])
-scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | text | edges
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
-                           max_leaves=10)
+edges = st.sampled_from(
+    [
+        0,
+        -1,
+        2**63,
+        10**15,
+        10**16 - 1,
+        253_402_300_800,
+        99_999_999_999,
+        1e15 + 0.5,
+        "99999999999999",
+    ]
+)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | text
+    | edges
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+    max_leaves=10,
+)
 
 EXAMPLES = {
-    "meta": [ex.meta_body("page", [ex.page_entry(changes=[ex.feed_change(), ex.feed_change(verb="edited")],
-                                                 messaging=[ex.messenger_message(attachments=[{"type": "image",
-                                                            "payload": {"url": "u"}}], reply_to="m0")])]),
-             ex.meta_body("instagram", [ex.instagram_comment_entry()]),
-             ex.meta_body("whatsapp_business_account", [ex.whatsapp_entry(
-                 [ex.whatsapp_text(), {"from": "1", "id": "i", "timestamp": "1", "type": "image",
-                                       "image": {"id": "9", "mime_type": "image/png"}, "context": {"id": "c"}}],
-                 statuses=[ex.whatsapp_status()])])],
-    "x": [{"for_user_id": "2244994945", "tweet_create_events": [ex.x_tweet()], "direct_message_events": [ex.x_dm()],
-           "users": {"3001": ex.x_user()}, "tweet_delete_events": [{"status": {"id": "1", "user_id": "2"},
-                                                                    "timestamp_ms": "1"}]}],
-    "telegram": [ex.telegram_update(), ex.telegram_update(kind="channel_post", chat_type="channel")],
+    "meta": [
+        ex.meta_body(
+            "page",
+            [
+                ex.page_entry(
+                    changes=[ex.feed_change(), ex.feed_change(verb="edited")],
+                    messaging=[
+                        ex.messenger_message(
+                            attachments=[{"type": "image", "payload": {"url": "u"}}], reply_to="m0"
+                        )
+                    ],
+                )
+            ],
+        ),
+        ex.meta_body("instagram", [ex.instagram_comment_entry()]),
+        ex.meta_body(
+            "whatsapp_business_account",
+            [
+                ex.whatsapp_entry(
+                    [
+                        ex.whatsapp_text(),
+                        {
+                            "from": "1",
+                            "id": "i",
+                            "timestamp": "1",
+                            "type": "image",
+                            "image": {"id": "9", "mime_type": "image/png"},
+                            "context": {"id": "c"},
+                        },
+                    ],
+                    statuses=[ex.whatsapp_status()],
+                )
+            ],
+        ),
+    ],
+    "x": [
+        {
+            "for_user_id": "2244994945",
+            "tweet_create_events": [ex.x_tweet()],
+            "direct_message_events": [ex.x_dm()],
+            "users": {"3001": ex.x_user()},
+            "tweet_delete_events": [{"status": {"id": "1", "user_id": "2"}, "timestamp_ms": "1"}],
+        }
+    ],
+    "telegram": [
+        ex.telegram_update(),
+        ex.telegram_update(kind="channel_post", chat_type="channel"),
+    ],
 }
-PARSERS = {"meta": lambda d: meta.parse(d, CTX), "x": lambda d: xaa.parse(d, CTX),
-           "telegram": lambda d: telegram.parse(d, CTX, "bot")}
+PARSERS = {
+    "meta": lambda d: meta.parse(d, CTX),
+    "x": lambda d: xaa.parse(d, CTX),
+    "telegram": lambda d: telegram.parse(d, CTX, "bot"),
+}
 
 
 def _paths(node, prefix=()):
     yield prefix
-    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    children = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
     for key, child in children:
         yield from _paths(child, (*prefix, key))
 
@@ -79,8 +146,12 @@ def _total(platform: str, document) -> None:
         parsed = PARSERS[platform](document)
     except REFUSALS:
         return
-    assert all(item.dedup_key.startswith(("facebook", "messenger", "instagram", "whatsapp", "x", "telegram"))
-               for item in parsed.items)
+    assert all(
+        item.dedup_key.startswith(
+            ("facebook", "messenger", "instagram", "whatsapp", "x", "telegram")
+        )
+        for item in parsed.items
+    )
 
 
 @PROPERTY
@@ -96,10 +167,16 @@ def test_documented_payloads_with_a_hostile_node_are_parsed_or_refused(data, pla
 
 
 @PROPERTY
-@given(body=st.binary(max_size=300) | st.builds(lambda a, b, c: a + b + c, st.binary(max_size=20),
-                                                 st.sampled_from([ex.youtube_atom(), ex.youtube_deleted()]),
-                                                 st.binary(max_size=20)),
-       cut=st.integers(0, 2000))
+@given(
+    body=st.binary(max_size=300)
+    | st.builds(
+        lambda a, b, c: a + b + c,
+        st.binary(max_size=20),
+        st.sampled_from([ex.youtube_atom(), ex.youtube_deleted()]),
+        st.binary(max_size=20),
+    ),
+    cut=st.integers(0, 2000),
+)
 def test_atom_bytes_are_parsed_or_refused(body, cut):
     for candidate in (body, body[:cut]):
         try:

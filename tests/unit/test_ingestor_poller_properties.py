@@ -21,12 +21,28 @@ from tests.unit.test_ingestor_parser_properties import CTX, PROPERTY, REFUSALS, 
 
 SINCE = datetime(2026, 11, 22, 10, 1, tzinfo=UTC)
 EXAMPLES = {
-    "youtube": {"items": [thread("Ug1", "v", "UC", "2026-11-22T10:02:00Z", "hi",
-                                 [comment("Ug1.r", "v", "UC", "2026-11-22T10:03:00Z", "re", parent="Ug1")])],
-                "nextPageToken": "2"},
-    "mastodon": [mention(1, "hi"), mention(2, "dm", visibility="direct"), mention(3, "", kind="favourite")],
-    "meta": ex.meta_body("whatsapp_business_account", [ex.whatsapp_entry([ex.whatsapp_edit("wamid.O"),
-                                                                          ex.whatsapp_revoke("wamid.O")])]),
+    "youtube": {
+        "items": [
+            thread(
+                "Ug1",
+                "v",
+                "UC",
+                "2026-11-22T10:02:00Z",
+                "hi",
+                [comment("Ug1.r", "v", "UC", "2026-11-22T10:03:00Z", "re", parent="Ug1")],
+            )
+        ],
+        "nextPageToken": "2",
+    },
+    "mastodon": [
+        mention(1, "hi"),
+        mention(2, "dm", visibility="direct"),
+        mention(3, "", kind="favourite"),
+    ],
+    "meta": ex.meta_body(
+        "whatsapp_business_account",
+        [ex.whatsapp_entry([ex.whatsapp_edit("wamid.O"), ex.whatsapp_revoke("wamid.O")])],
+    ),
     "instagram": ex.meta_body("instagram", [ex.instagram_mention_entry()]),
 }
 
@@ -43,8 +59,12 @@ def _mastodon(document):
     return parse_notifications(document, "m.example", "fedi", "raw_payloads/x")[0]
 
 
-PARSERS = {"youtube": _youtube, "mastodon": _mastodon, "meta": lambda d: meta.parse(d, CTX),
-           "instagram": lambda d: meta.parse(d, CTX)}
+PARSERS = {
+    "youtube": _youtube,
+    "mastodon": _mastodon,
+    "meta": lambda d: meta.parse(d, CTX),
+    "instagram": lambda d: meta.parse(d, CTX),
+}
 
 
 @st.composite
@@ -64,15 +84,24 @@ def test_documented_responses_with_a_hostile_node_are_parsed_or_refused(data, na
 
 
 @PROPERTY
-@given(body=st.binary(max_size=300) | st.builds(lambda a, b, c: a + b + c, st.binary(max_size=20),
-                                                 st.sampled_from([atom([("urn:1", "t", "<b>x</b>")]).encode(),
-                                                                  rss([("g", "t", "y")]).encode()]),
-                                                 st.binary(max_size=20)),
-       cut=st.integers(0, 2000))
+@given(
+    body=st.binary(max_size=300)
+    | st.builds(
+        lambda a, b, c: a + b + c,
+        st.binary(max_size=20),
+        st.sampled_from(
+            [atom([("urn:1", "t", "<b>x</b>")]).encode(), rss([("g", "t", "y")]).encode()]
+        ),
+        st.binary(max_size=20),
+    ),
+    cut=st.integers(0, 2000),
+)
 def test_feed_bytes_are_parsed_or_refused(body, cut):
     for candidate in (body, body[:cut]):
         try:
-            parsed = parse_feed(candidate, "acct", "s", "raw_payloads/x", datetime(2026, 11, 23, tzinfo=UTC))
+            parsed = parse_feed(
+                candidate, "acct", "s", "raw_payloads/x", datetime(2026, 11, 23, tzinfo=UTC)
+            )
         except PollFailed:
             continue
         assert all(len(item.message.platform_message_id) <= 512 for item in parsed.items)

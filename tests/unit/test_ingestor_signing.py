@@ -41,7 +41,9 @@ def test_reference_library_accepts_our_headers_and_we_accept_its_own():
     Webhook(SECRET).verify(b'{"a": 1}', headers, json_parse=False)
     ts = int(headers["webhook-timestamp"])
     theirs = Webhook(SECRET).sign("msg_2", datetime.fromtimestamp(ts, UTC), '{"a": 1}')
-    assert verify(KEY, {**headers, "webhook-signature": theirs}, b'{"a": 1}', tolerance_s=300, now=ts)
+    assert verify(
+        KEY, {**headers, "webhook-signature": theirs}, b'{"a": 1}', tolerance_s=300, now=ts
+    )
 
 
 def test_good_signature_verifies_and_returns_id_and_timestamp():
@@ -60,14 +62,19 @@ def test_non_utf8_body_is_verified_over_its_raw_bytes():
     assert check(sign(SECRET, "msg_5", NOW, body), body)
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda h: {**h, "webhook-id": "msg_other"},
-    lambda h: {**h, "webhook-signature": "v1,AAAA"},
-    lambda h: {**h, "webhook-signature": h["webhook-signature"].replace("v1,", "v2,")},
-    lambda h: {**h, "webhook-signature": "v1"},
-    lambda h: {**h, "webhook-signature": "v1,@@@not-base64"},
-    lambda h: sign("whsec_" + base64.b64encode(b"another secret").decode(), "msg_6", NOW, b"{}"),
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda h: {**h, "webhook-id": "msg_other"},
+        lambda h: {**h, "webhook-signature": "v1,AAAA"},
+        lambda h: {**h, "webhook-signature": h["webhook-signature"].replace("v1,", "v2,")},
+        lambda h: {**h, "webhook-signature": "v1"},
+        lambda h: {**h, "webhook-signature": "v1,@@@not-base64"},
+        lambda h: sign(
+            "whsec_" + base64.b64encode(b"another secret").decode(), "msg_6", NOW, b"{}"
+        ),
+    ],
+)
 def test_wrong_or_junk_signatures_are_rejected_not_crashed(mutate):
     assert reason(mutate(sign(SECRET, "msg_6", NOW, b"{}")), b"{}") == "bad_signature"
 
@@ -84,7 +91,9 @@ def test_each_missing_header_is_named(missing):
     assert caught.value.reason == "missing_signature_headers"
 
 
-@pytest.mark.parametrize("stamp", ["1800000000.5", "nan", "-1", "1e9", "１８００", "", "99999999999999"])
+@pytest.mark.parametrize(
+    "stamp", ["1800000000.5", "nan", "-1", "1e9", "１８００", "", "99999999999999"]
+)
 def test_malformed_timestamps_are_rejected(stamp):
     headers = {**sign(SECRET, "msg_9", NOW, b"{}"), "webhook-timestamp": stamp}
     assert reason(headers, b"{}") in {"invalid_timestamp", "missing_signature_headers"}
@@ -115,7 +124,12 @@ def test_secret_parsing_accepts_unpadded_and_refuses_junk_without_echoing_it():
         secret_key("whsec_")
 
 
-@given(webhook_id=st.text(max_size=40), stamp=st.text(max_size=20), sig=st.text(max_size=200), body=st.binary())
+@given(
+    webhook_id=st.text(max_size=40),
+    stamp=st.text(max_size=20),
+    sig=st.text(max_size=200),
+    body=st.binary(),
+)
 def test_verify_only_ever_raises_signature_rejected(webhook_id, stamp, sig, body):
     headers = {"webhook-id": webhook_id, "webhook-timestamp": stamp, "webhook-signature": sig}
     with pytest.raises(SignatureRejected):

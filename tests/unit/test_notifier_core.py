@@ -15,9 +15,14 @@ BERLIN = "Europe/Berlin"
 START = datetime.fromisoformat("2026-01-05T09:00:00+01:00")  # a Monday, 09:00 Berlin
 WEEKLY = oncall.Layer(people=("alice", "bob"), handoff="weekly", start=START)
 WEEKEND = oncall.Layer(people=("dave",), handoff="daily", start=START, days=("sat", "sun"))
-POLICY = oncall.Policy(steps=(oncall.Step(notify=("rotation:primary",), wait_minutes=15),
-                              oncall.Step(notify=("rotation:secondary",), wait_minutes=10)),
-                       repeat=1, ack_timeout_minutes=60)
+POLICY = oncall.Policy(
+    steps=(
+        oncall.Step(notify=("rotation:primary",), wait_minutes=15),
+        oncall.Step(notify=("rotation:secondary",), wait_minutes=10),
+    ),
+    repeat=1,
+    ack_timeout_minutes=60,
+)
 CALENDAR = calendar_from({"timezone": BERLIN, "holidays": {"country": "DE", "subdivision": "BE"}})
 
 
@@ -26,13 +31,17 @@ def test_weekly_rotation_hands_off_at_local_nine_even_across_dst():
     assert oncall.on_call(rot, START + timedelta(days=6), BERLIN) == "alice"
     assert oncall.on_call(rot, START + timedelta(days=7), BERLIN) == "bob"
     # 2026-03-30 is a Monday after the switch to summer time: hand-off at 09:00 CEST = 07:00 UTC
-    assert oncall.on_call(rot, datetime(2026, 3, 30, 6, 59, tzinfo=UTC), BERLIN) != \
-        oncall.on_call(rot, datetime(2026, 3, 30, 7, 0, tzinfo=UTC), BERLIN)
+    assert oncall.on_call(rot, datetime(2026, 3, 30, 6, 59, tzinfo=UTC), BERLIN) != oncall.on_call(
+        rot, datetime(2026, 3, 30, 7, 0, tzinfo=UTC), BERLIN
+    )
 
 
 def test_higher_layer_wins_on_its_days_and_an_override_wins_over_all():
-    override = oncall.Override(person="erin", start=datetime(2026, 1, 7, 12, tzinfo=UTC),
-                               end=datetime(2026, 1, 7, 18, tzinfo=UTC))
+    override = oncall.Override(
+        person="erin",
+        start=datetime(2026, 1, 7, 12, tzinfo=UTC),
+        end=datetime(2026, 1, 7, 18, tzinfo=UTC),
+    )
     rot = oncall.Rotation(layers=(WEEKLY, WEEKEND), overrides=(override,))
     assert oncall.on_call(rot, datetime(2026, 1, 10, 12, tzinfo=UTC), BERLIN) == "dave"  # Saturday
     assert oncall.on_call(rot, datetime(2026, 1, 7, 11, tzinfo=UTC), BERLIN) == "alice"
@@ -42,8 +51,10 @@ def test_higher_layer_wins_on_its_days_and_an_override_wins_over_all():
 def test_shifts_merge_consecutive_hours_of_one_person():
     rot = oncall.Rotation(layers=(WEEKLY,))
     got = oncall.shifts(rot, START, START + timedelta(days=14), BERLIN)
-    assert [(p, b, e) for p, b, e in got] == [("alice", START, START + timedelta(days=7)),
-                                               ("bob", START + timedelta(days=7), START + timedelta(days=14))]
+    assert [(p, b, e) for p, b, e in got] == [
+        ("alice", START, START + timedelta(days=7)),
+        ("bob", START + timedelta(days=7), START + timedelta(days=14)),
+    ]
 
 
 def test_config_refuses_unknown_references(tmp_path):
@@ -93,21 +104,38 @@ def routed(urgency: Urgency):
     return event.model_copy(update={"data": event.data.model_copy(update={"classification": cls})})
 
 
-@pytest.mark.parametrize("when, urgency, expected", [
-    (datetime(2026, 11, 23, 10, 0, tzinfo=UTC), Urgency.HIGH, None),  # Monday 11:00 Berlin: open
-    (datetime(2026, 11, 22, 22, 0, tzinfo=UTC), Urgency.HIGH, "page"),  # Sunday night
-    (datetime(2026, 11, 22, 22, 0, tzinfo=UTC), Urgency.NORMAL, "digest"),
-    (datetime(2026, 12, 25, 10, 0, tzinfo=UTC), Urgency.HIGH, "page"),  # Christmas Day, a Friday
-    (datetime(2026, 10, 19, 7, 30, tzinfo=UTC), Urgency.HIGH, None),  # 09:30 CEST: open
-    (datetime(2026, 10, 26, 7, 30, tzinfo=UTC), Urgency.HIGH, "page"),  # 08:30 CET after the DST change
-])
+@pytest.mark.parametrize(
+    "when, urgency, expected",
+    [
+        (
+            datetime(2026, 11, 23, 10, 0, tzinfo=UTC),
+            Urgency.HIGH,
+            None,
+        ),  # Monday 11:00 Berlin: open
+        (datetime(2026, 11, 22, 22, 0, tzinfo=UTC), Urgency.HIGH, "page"),  # Sunday night
+        (datetime(2026, 11, 22, 22, 0, tzinfo=UTC), Urgency.NORMAL, "digest"),
+        (
+            datetime(2026, 12, 25, 10, 0, tzinfo=UTC),
+            Urgency.HIGH,
+            "page",
+        ),  # Christmas Day, a Friday
+        (datetime(2026, 10, 19, 7, 30, tzinfo=UTC), Urgency.HIGH, None),  # 09:30 CEST: open
+        (
+            datetime(2026, 10, 26, 7, 30, tzinfo=UTC),
+            Urgency.HIGH,
+            "page",
+        ),  # 08:30 CET after the DST change
+    ],
+)
 def test_triage_by_the_shared_calendar(when, urgency, expected):
     decided = planner.triage(routed(urgency), CALENDAR, when, Urgency.HIGH)
     assert (decided.action if decided else None) == expected
 
 
 def test_holiday_page_says_why_and_sla_timers_bracket_the_deadline():
-    decided = planner.triage(routed(Urgency.HIGH), CALENDAR, datetime(2026, 12, 25, 10, tzinfo=UTC), Urgency.HIGH)
+    decided = planner.triage(
+        routed(Urgency.HIGH), CALENDAR, datetime(2026, 12, 25, 10, tzinfo=UTC), Urgency.HIGH
+    )
     assert decided.reason.startswith("public holiday")
     event = routed(Urgency.NORMAL)
     timers = planner.sla_timers(event, timedelta(minutes=5), Urgency.NORMAL)

@@ -22,30 +22,78 @@ def _timestamps(path: Path, days: int, with_handle: bool = False) -> Path:
         w.writerow(["timestamp", "queue", *(["handle_s"] if with_handle else [])])
         for d in range(days):
             for s in range(48):
-                n = rng.poisson(6 * np.exp(-((s - 26) / 6) ** 2) * (1 if (d % 7) < 5 else 0.4))
+                n = rng.poisson(6 * np.exp(-(((s - 26) / 6) ** 2)) * (1 if (d % 7) < 5 else 0.4))
                 for _ in range(n):
                     t = start + timedelta(days=d, minutes=30 * s, seconds=int(rng.uniform(0, 1800)))
-                    w.writerow([t.isoformat(), "support-de", *([int(rng.uniform(100, 500))] if with_handle else [])])
+                    w.writerow(
+                        [
+                            t.isoformat(),
+                            "support-de",
+                            *([int(rng.uniform(100, 500))] if with_handle else []),
+                        ]
+                    )
     return path
 
 
 def test_plan_writes_a_table_and_a_plot_with_a_what_if_and_a_roster(tmp_path, capsys):
     roster = tmp_path / "roster.yaml"
-    roster.write_text('team: de\ntimezone: UTC\npattern:\n  - {days: mon-fri, from: "09:00", to: "17:00", agents: 2}\n')
-    rc = main(["plan", str(_timestamps(tmp_path / "a.csv", 21)), "--out", str(tmp_path / "out"), "--aht-s", "300",
-               "--sla-s", "900", "--target", "0.8", "--days", "2", "--concurrency", "2", "--shrinkage", "0.2",
-               "--roster", str(roster), "--volume-factor", "2", "--plot-format", "svg"])
+    roster.write_text(
+        'team: de\ntimezone: UTC\npattern:\n  - {days: mon-fri, from: "09:00", to: "17:00", agents: 2}\n'
+    )
+    rc = main(
+        [
+            "plan",
+            str(_timestamps(tmp_path / "a.csv", 21)),
+            "--out",
+            str(tmp_path / "out"),
+            "--aht-s",
+            "300",
+            "--sla-s",
+            "900",
+            "--target",
+            "0.8",
+            "--days",
+            "2",
+            "--concurrency",
+            "2",
+            "--shrinkage",
+            "0.2",
+            "--roster",
+            str(roster),
+            "--volume-factor",
+            "2",
+            "--plot-format",
+            "svg",
+        ]
+    )
     assert rc == 0
     rows = list(csv.DictReader(open(tmp_path / "out" / "plan.csv")))
-    assert len(rows) == 96 and {"forecast", "lower", "upper", "scheduled", "whatif_scheduled", "rostered"} <= set(rows[0])
+    assert len(rows) == 96 and {
+        "forecast",
+        "lower",
+        "upper",
+        "scheduled",
+        "whatif_scheduled",
+        "rostered",
+    } <= set(rows[0])
     assert sum(int(r["whatif_scheduled"]) for r in rows) > sum(int(r["scheduled"]) for r in rows)
     assert (tmp_path / "out" / "support-de.svg").read_text().lstrip().startswith("<?xml")
     assert "support-de: method" in capsys.readouterr().out
 
 
 def test_plan_takes_handling_times_from_the_file(tmp_path):
-    rc = main(["plan", str(_timestamps(tmp_path / "a.csv", 9, with_handle=True)), "--out", str(tmp_path / "o"),
-               "--days", "1", "--sla-s", "60"])
+    rc = main(
+        [
+            "plan",
+            str(_timestamps(tmp_path / "a.csv", 9, with_handle=True)),
+            "--out",
+            str(tmp_path / "o"),
+            "--days",
+            "1",
+            "--sla-s",
+            "60",
+        ]
+    )
     assert rc == 0 and (tmp_path / "o" / "support-de.png").stat().st_size > 1000
 
 
@@ -55,34 +103,48 @@ def test_interval_counts_are_summed_to_the_interval_asked(tmp_path):
         fh.write("date,interval_start,calls\n")
         for d in range(2):
             for k in range(240):
-                fh.write(f"2025-03-0{d + 3},{k * 6 // 60:02d}:{k * 6 % 60:02d},{1 if k % 2 else 2}\n")
+                fh.write(
+                    f"2025-03-0{d + 3},{k * 6 // 60:02d}:{k * 6 % 60:02d},{1 if k % 2 else 2}\n"
+                )
     s = csvio.read(path, interval_s=1800).series["default"]
     assert len(s.counts) == 96 and set(s.counts) == {7.0, 8.0}
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    ([], "no handling time: pass --aht-s"),
-    (["--aht-s", "300", "--target", "1.0"], "never answer 100 %"),
-    (["--aht-s", "300", "--days", "30"], "choose 1 to 14"),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ([], "no handling time: pass --aht-s"),
+        (["--aht-s", "300", "--target", "1.0"], "never answer 100 %"),
+        (["--aht-s", "300", "--days", "30"], "choose 1 to 14"),
+    ],
+)
 def test_bad_inputs_get_a_sentence_and_status_2(tmp_path, capsys, args, words):
-    rc = main(["plan", str(_timestamps(tmp_path / "a.csv", 9)), "--out", str(tmp_path / "o"), *args])
+    rc = main(
+        ["plan", str(_timestamps(tmp_path / "a.csv", 9)), "--out", str(tmp_path / "o"), *args]
+    )
     assert rc == 2 and words in capsys.readouterr().err
 
 
 def test_too_little_history_is_explained(tmp_path, capsys):
     path = tmp_path / "a.csv"
     path.write_text("timestamp\n2025-03-03T10:00:00\n2025-03-03T10:05:00\n")
-    rc = main(["plan", str(path), "--out", str(tmp_path / "o"), "--aht-s", "300", "--interval-min", "15"])
+    rc = main(
+        ["plan", str(path), "--out", str(tmp_path / "o"), "--aht-s", "300", "--interval-min", "15"]
+    )
     assert rc == 2 and "at least one full day" in capsys.readouterr().err
 
 
 def test_evaluate_skips_clearly_without_the_data(tmp_path, capsys):
-    assert main(["evaluate", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "e.json")]) == 0
+    assert (
+        main(["evaluate", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "e.json")])
+        == 0
+    )
     assert "skipped" in capsys.readouterr().out and not (tmp_path / "e.json").exists()
 
 
-@pytest.mark.skipif(not (DEFAULT_DATA / anonbank.CALLS).exists(), reason="research data set not present")
+@pytest.mark.skipif(
+    not (DEFAULT_DATA / anonbank.CALLS).exists(), reason="research data set not present"
+)
 def test_research_readers_handle_the_traps():
     calls = anonbank.read_calls(DEFAULT_DATA)
     # README: 31,094 sought an agent = 27,162 AGENT + 3,932 HANG after queueing; we drop the 491

@@ -21,15 +21,22 @@ NOW = START + timedelta(weeks=6)
 
 
 def _series(days: int) -> Series:
-    shape = 8 * np.exp(-((np.arange(48) - 26) / 6) ** 2)
-    counts = np.random.default_rng(2).poisson(np.concatenate([shape * (1 if d % 7 < 5 else 0.4) for d in range(days)]))
+    shape = 8 * np.exp(-(((np.arange(48) - 26) / 6) ** 2))
+    counts = np.random.default_rng(2).poisson(
+        np.concatenate([shape * (1 if d % 7 < 5 else 0.4) for d in range(days)])
+    )
     return Series(NOW - timedelta(days=days), 1800, counts.astype(float))
 
 
-HISTORY = {"support-de": {"reply": _series(42)}, "new-queue": {"reply": Series(NOW, 1800, np.ones(10))},
-           "no-aht": {"reply": _series(42)}}
-TARGETS = {"support-de": StaffingTarget(sla_s=900, target=0.8, aht_s=1, concurrency=2),
-           "no-aht": StaffingTarget(sla_s=900, target=0.8, aht_s=1)}
+HISTORY = {
+    "support-de": {"reply": _series(42)},
+    "new-queue": {"reply": Series(NOW, 1800, np.ones(10))},
+    "no-aht": {"reply": _series(42)},
+}
+TARGETS = {
+    "support-de": StaffingTarget(sla_s=900, target=0.8, aht_s=1, concurrency=2),
+    "no-aht": StaffingTarget(sla_s=900, target=0.8, aht_s=1),
+}
 AHT = {"support-de": {"reply": 420.0}, "no-aht": {"reply": None}}
 
 
@@ -55,9 +62,17 @@ def lead(authorization: str | None = Header(None)) -> str:
 
 def _client(store=None) -> TestClient:
     app = FastAPI()
-    app.include_router(planning_router(history=history, targets=targets, handling_times=handling, lead=lead,
-                                       store=store, clock=lambda: NOW,
-                                       may_see=lambda p, q: q != "other-team"))
+    app.include_router(
+        planning_router(
+            history=history,
+            targets=targets,
+            handling_times=handling,
+            lead=lead,
+            store=store,
+            clock=lambda: NOW,
+            may_see=lambda p, q: q != "other-team",
+        )
+    )
     return TestClient(app, headers={"Authorization": "Bearer lead"})
 
 
@@ -65,12 +80,19 @@ def test_forecast_for_a_lead():
     r = _client().get("/v1/forecast", params={"queue": "support-de", "days": 2})
     assert r.status_code == 200
     w = r.json()["workloads"][0]
-    assert len(w["intervals"]) == 96 and w["method"] and w["intervals"][0]["start"] == NOW.isoformat()
+    assert (
+        len(w["intervals"]) == 96 and w["method"] and w["intervals"][0]["start"] == NOW.isoformat()
+    )
 
 
-@pytest.mark.parametrize(("headers", "status"), [({"Authorization": ""}, 403), ({"Authorization": "Bearer agent"}, 403)])
+@pytest.mark.parametrize(
+    ("headers", "status"), [({"Authorization": ""}, 403), ({"Authorization": "Bearer agent"}, 403)]
+)
 def test_below_lead_is_refused(headers, status):
-    assert _client().get("/v1/forecast", params={"queue": "support-de"}, headers=headers).status_code == status
+    assert (
+        _client().get("/v1/forecast", params={"queue": "support-de"}, headers=headers).status_code
+        == status
+    )
 
 
 def test_unknown_other_team_and_short_history():
@@ -83,8 +105,11 @@ def test_unknown_other_team_and_short_history():
 
 def test_staffing_for_tomorrow_evening_and_what_if_the_launch_doubles_it():
     c = _client()
-    window = {"queue": "support-de", "start": (NOW + timedelta(hours=12)).isoformat(),
-              "end": (NOW + timedelta(hours=16)).isoformat()}
+    window = {
+        "queue": "support-de",
+        "start": (NOW + timedelta(hours=12)).isoformat(),
+        "end": (NOW + timedelta(hours=16)).isoformat(),
+    }
     base = c.get("/v1/staffing", params=window).json()
     doubled = c.get("/v1/staffing", params={**window, "volume_factor": 2}).json()
     assert len(base["intervals"]) == 8 and base["totals"]["peak"] >= 1
@@ -99,14 +124,22 @@ def test_staffing_refusals_say_what_is_missing():
     assert r.status_code == 422 and "no handling time" in r.json()["detail"]
     r = c.get("/v1/staffing", params={"queue": "support-de", "target": 1.0})
     assert r.status_code == 422  # validation: a target must be below 1
-    r = c.get("/v1/staffing", params={"queue": "support-de", "start": (NOW + timedelta(days=20)).isoformat()})
+    r = c.get(
+        "/v1/staffing",
+        params={"queue": "support-de", "start": (NOW + timedelta(days=20)).isoformat()},
+    )
     assert r.status_code == 422 and "outside the forecast" in r.json()["detail"]
 
 
 def test_refresh_stores_forecasts_the_api_then_serves(tmp_path):
     store = JsonFileStore(tmp_path / "forecasts.json")
-    outcome = asyncio.run(refresh(["support-de", "new-queue"], history=history, store=store, now=NOW, days=7))
-    assert outcome["support-de:reply"] == "ok" and "at least one full day" in outcome["new-queue:reply"]
+    outcome = asyncio.run(
+        refresh(["support-de", "new-queue"], history=history, store=store, now=NOW, days=7)
+    )
+    assert (
+        outcome["support-de:reply"] == "ok"
+        and "at least one full day" in outcome["new-queue:reply"]
+    )
     memo = MemoryStore()
     stored = asyncio.run(store.get("support-de:reply"))
     asyncio.run(memo.put(stored))
@@ -124,8 +157,9 @@ def test_periodic_refresh_runs_until_stopped():
             stop.set()  # one round, then stop
             return ["support-de"]
 
-        rounds = await refresh_periodically(3600, queues=queues, clock=lambda: NOW, stop=stop, history=history,
-                                            store=store, days=2)
+        rounds = await refresh_periodically(
+            3600, queues=queues, clock=lambda: NOW, stop=stop, history=history, store=store, days=2
+        )
         return rounds, await store.get("support-de:reply")
 
     rounds, stored = asyncio.run(scenario())

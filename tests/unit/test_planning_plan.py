@@ -18,8 +18,13 @@ TARGET = StaffingTarget(sla_s=900, target=0.8, aht_s=600, concurrency=2, shrinka
 
 
 def test_more_volume_needs_more_agents_and_shrinkage_adds_on_top():
-    plan = staff("q", start=START, interval_s=1800, workloads=[Workload("reply", np.array([0, 10, 40.0]), 600)],
-                 target=TARGET)
+    plan = staff(
+        "q",
+        start=START,
+        interval_s=1800,
+        workloads=[Workload("reply", np.array([0, 10, 40.0]), 600)],
+        target=TARGET,
+    )
     agents = [r.agents for r in plan.rows]
     assert agents[0] == 0 and agents[1] < agents[2]
     assert all(r.scheduled >= r.agents for r in plan.rows)
@@ -28,22 +33,38 @@ def test_more_volume_needs_more_agents_and_shrinkage_adds_on_top():
 
 def test_tag_only_work_adds_its_own_handling_time():
     reply = Workload("reply", np.array([20.0]), 600)
-    both = staff("q", start=START, interval_s=1800, workloads=[reply, Workload("tag-only", np.array([200.0]), 30)],
-                 target=TARGET)
+    both = staff(
+        "q",
+        start=START,
+        interval_s=1800,
+        workloads=[reply, Workload("tag-only", np.array([200.0]), 30)],
+        target=TARGET,
+    )
     alone = staff("q", start=START, interval_s=1800, workloads=[reply], target=TARGET)
     assert both.rows[0].load_erlangs > alone.rows[0].load_erlangs
     assert both.rows[0].agents >= alone.rows[0].agents
 
 
 def test_a_queue_without_handling_time_is_named():
-    with pytest.raises(MissingHandlingTime, match="'support-de'.*reply items forecast but no handling time"):
-        staff("support-de", start=START, interval_s=1800, workloads=[Workload("reply", np.array([5.0]), None)],
-              target=TARGET)
+    with pytest.raises(
+        MissingHandlingTime, match="'support-de'.*reply items forecast but no handling time"
+    ):
+        staff(
+            "support-de",
+            start=START,
+            interval_s=1800,
+            workloads=[Workload("reply", np.array([5.0]), None)],
+            target=TARGET,
+        )
 
 
 def test_what_if_doubles_the_volume_only_in_its_window():
     w = [Workload("reply", np.full(8, 20.0), 600)]
-    s = Scenario(volume_factor=2.0, window_start=START + timedelta(hours=2), window_end=START + timedelta(hours=3))
+    s = Scenario(
+        volume_factor=2.0,
+        window_start=START + timedelta(hours=2),
+        window_end=START + timedelta(hours=3),
+    )
     changed = apply_workloads(s, w, start=START, interval_s=1800)[0].volume
     assert list(changed) == [20, 20, 20, 20, 40, 40, 20, 20]
     assert apply_target(Scenario(sla_s=60, concurrency=3), TARGET).concurrency == 3
@@ -51,24 +72,36 @@ def test_what_if_doubles_the_volume_only_in_its_window():
         apply_workloads(Scenario(volume_factor=-1), w, start=START, interval_s=1800)
 
 
-ROSTER = {"team": "de", "timezone": "Europe/Berlin",
-          "pattern": [{"days": "mon-fri", "from": "08:00", "to": "12:00", "agents": 2}],
-          "exceptions": [{"date": "2025-03-03", "from": "10:00", "to": "12:00", "agents": -1, "reason": "training"}]}
+ROSTER = {
+    "team": "de",
+    "timezone": "Europe/Berlin",
+    "pattern": [{"days": "mon-fri", "from": "08:00", "to": "12:00", "agents": 2}],
+    "exceptions": [
+        {"date": "2025-03-03", "from": "10:00", "to": "12:00", "agents": -1, "reason": "training"}
+    ],
+}
 
 
 def test_roster_counts_whole_intervals_in_its_time_zone_with_exceptions():
     r = parse_roster(ROSTER)
-    on = scheduled_per_interval(r, start=START, intervals=48, interval_s=1800)  # UTC day; Berlin is UTC+1
-    assert on[13] == 0 and on[14] == 2 and on[18] == 1 and on[22] == 0  # 07:00, 08:00, 10:00, 12:00 Berlin
+    on = scheduled_per_interval(
+        r, start=START, intervals=48, interval_s=1800
+    )  # UTC day; Berlin is UTC+1
+    assert (
+        on[13] == 0 and on[14] == 2 and on[18] == 1 and on[22] == 0
+    )  # 07:00, 08:00, 10:00, 12:00 Berlin
     found = gaps([3] * 48, on, start=START, interval_s=1800)
     assert found[0].short == 3 and len(found) == 48
 
 
-@pytest.mark.parametrize(("bad", "words"), [
-    ({"pattern": [{"days": "someday", "from": "08:00", "to": "12:00"}]}, "mon..sun"),
-    ({"pattern": [{"days": "mon", "from": "8h", "to": "12:00"}]}, "HH:MM"),
-    ({"timezone": "Mars/Olympus"}, "time zone"),
-])
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        ({"pattern": [{"days": "someday", "from": "08:00", "to": "12:00"}]}, "mon..sun"),
+        ({"pattern": [{"days": "mon", "from": "8h", "to": "12:00"}]}, "HH:MM"),
+        ({"timezone": "Mars/Olympus"}, "time zone"),
+    ],
+)
 def test_bad_rosters_say_what_is_wrong(bad, words):
     with pytest.raises(PlanningError, match=words):
         parse_roster({**ROSTER, **bad})

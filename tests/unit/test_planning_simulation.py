@@ -20,13 +20,21 @@ def _arrivals(seed: int, rate: float, aht: float, patience: float = math.inf) ->
         t += rng.expovariate(rate)
         if t >= HOURS * 3600:
             return out
-        out.append(Arrival(t, rng.expovariate(1 / aht), rng.expovariate(1 / patience) if math.isfinite(patience) else math.inf))
+        out.append(
+            Arrival(
+                t,
+                rng.expovariate(1 / aht),
+                rng.expovariate(1 / patience) if math.isfinite(patience) else math.inf,
+            )
+        )
 
 
 def test_replay_matches_erlang_c_with_concurrency():
     rate, aht = 200 / 3600, 540.0  # 30 Erlangs of conversations, 3 per agent
     predicted = metrics_c(rate=rate, aht_s=aht, agents=12, sla_s=120, concurrency=3)
-    got = replay(_arrivals(5, rate, aht), staffing=[12] * HOURS, interval_s=3600, sla_s=120, concurrency=3)
+    got = replay(
+        _arrivals(5, rate, aht), staffing=[12] * HOURS, interval_s=3600, sla_s=120, concurrency=3
+    )
     assert got.service_level == pytest.approx(predicted.service_level, abs=0.04)
     assert got.mean_wait_s == pytest.approx(predicted.mean_wait_s, rel=0.35)
 

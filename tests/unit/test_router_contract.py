@@ -11,7 +11,9 @@ from shared import topics
 
 
 def test_committed_asyncapi_document_is_current():
-    assert asyncapi.main(["--check"]) == 0, "run `python -m services.router.asyncapi` and commit the result"
+    assert asyncapi.main(["--check"]) == 0, (
+        "run `python -m services.router.asyncapi` and commit the result"
+    )
 
 
 def test_channels_are_registered_topics_with_the_documented_event_type():
@@ -20,8 +22,9 @@ def test_channels_are_registered_topics_with_the_documented_event_type():
         address = channel["address"]
         if "{queue}" in address:  # the per-queue copies: one topic per queue of the routing file
             queues = channel["parameters"]["queue"]["examples"]
-            assert queues and {topics.per_queue_parent(address.replace("{queue}", q)).name for q in queues} == {
-                topics.ROUTED}
+            assert queues and {
+                topics.per_queue_parent(address.replace("{queue}", q)).name for q in queues
+            } == {topics.ROUTED}
             address = topics.ROUTED
         spec = topics.spec(address)
         [message] = channel["messages"]
@@ -29,7 +32,9 @@ def test_channels_are_registered_topics_with_the_documented_event_type():
     assert {op["action"] for op in doc["operations"].values()} == {"send", "receive"}
 
 
-@pytest.mark.parametrize("name", ["ItemRouted", "ItemAssigned", "ReplyReleased", "HelpdeskItemUpdated"])
+@pytest.mark.parametrize(
+    "name", ["ItemRouted", "ItemAssigned", "ReplyReleased", "HelpdeskItemUpdated"]
+)
 def test_examples_validate_against_the_message_payload_schema(name):
     doc = json.loads(asyncapi.OUT.read_text())
     message = doc["components"]["messages"][name]

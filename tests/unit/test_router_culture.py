@@ -10,22 +10,40 @@ from shared.settings import ROOT
 
 
 def agent(id_, languages, load=0, capacity=4, status="online"):
-    return AgentView(id=id_, team="care-de", languages=frozenset(languages), skills={}, channels=frozenset({"mention"}),
-                     capacity=capacity, load=load, status=status)
+    return AgentView(
+        id=id_,
+        team="care-de",
+        languages=frozenset(languages),
+        skills={},
+        channels=frozenset({"mention"}),
+        capacity=capacity,
+        load=load,
+        status=status,
+    )
 
 
 def need(locale=None, language="de"):
-    return Need(language=language, channel="mention", skill=None, min_proficiency=1, team="care-de", locale=locale)
+    return Need(
+        language=language,
+        channel="mention",
+        skill=None,
+        min_proficiency=1,
+        team="care-de",
+        locale=locale,
+    )
 
 
-@pytest.mark.parametrize(("language", "hint", "tags", "expected"), [
-    ("de", None, (), None),  # nothing says where the customer is
-    ("de", "de-AT", (), "de-AT"),  # the platform's hint
-    ("de", "de_ch", (), "de-CH"),
-    ("de-AT", None, (), "de-AT"),  # the classifier's language with a region
-    ("de", "en-GB", (), None),  # a locale of another language does not count
-    ("de", "de-DE", ("locale:de-AT",), "de-AT"),  # a locale tag wins over the hint
-])
+@pytest.mark.parametrize(
+    ("language", "hint", "tags", "expected"),
+    [
+        ("de", None, (), None),  # nothing says where the customer is
+        ("de", "de-AT", (), "de-AT"),  # the platform's hint
+        ("de", "de_ch", (), "de-CH"),
+        ("de-AT", None, (), "de-AT"),  # the classifier's language with a region
+        ("de", "en-GB", (), None),  # a locale of another language does not count
+        ("de", "de-DE", ("locale:de-AT",), "de-AT"),  # a locale tag wins over the hint
+    ],
+)
 def test_locale_of_an_item(language, hint, tags, expected):
     assert locale_of(language, hint, tags) == expected
 
@@ -40,14 +58,20 @@ def test_an_agent_of_the_customers_locale_is_preferred_even_when_busier():
     assert choose(pool, need("de-CH")).agent_id == "zurich"
     assert choose(pool, need(None)).agent_id == "berlin"  # unknown locale: least loaded, then id
     full = [agent("vienna", ["de-AT"], load=4), berlin, plain]
-    assert choose(full, need("de-AT")).agent_id == "berlin"  # no Austrian with room: the language suffices
+    assert (
+        choose(full, need("de-AT")).agent_id == "berlin"
+    )  # no Austrian with room: the language suffices
     assert all(eligible(a, need("de-AT")) for a in pool)  # every German speaker stays eligible
     assert not eligible(agent("london", ["en-GB"]), need("de-AT"))
 
 
 @pytest.mark.parametrize("bad", ["Support_DE", "dlq", "a.b", "-x"])
 def test_queue_ids_must_name_a_topic(bad):
-    text = (ROOT / "config" / "routing.yaml").read_text().replace("{id: support-default,", f"{{id: {bad!r},")
+    text = (
+        (ROOT / "config" / "routing.yaml")
+        .read_text()
+        .replace("{id: support-default,", f"{{id: {bad!r},")
+    )
     text = text.replace("fallback_queue: support-default", f"fallback_queue: {bad!r}")
     with pytest.raises(RoutingConfigError, match="cannot name its topic"):
         load_routing(text)
@@ -55,7 +79,10 @@ def test_queue_ids_must_name_a_topic(bad):
 
 def test_per_queue_topic_names_follow_the_documented_rule():
     assert topics.per_queue(topics.ROUTED, "support-de") == "switchboard.items.routed.v1.support-de"
-    assert topics.qualified("switchboard.items.routed.v1.support-de", "t1.") == "t1.switchboard.items.routed.v1.support-de"
+    assert (
+        topics.qualified("switchboard.items.routed.v1.support-de", "t1.")
+        == "t1.switchboard.items.routed.v1.support-de"
+    )
     assert topics.per_queue_parent("switchboard.items.routed.v1.support-de").name == topics.ROUTED
     assert topics.per_queue_parent("switchboard.items.routed.v1.dlq") is None  # the registered DLQ
     with pytest.raises(topics.UnknownTopic):

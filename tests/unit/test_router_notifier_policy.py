@@ -6,7 +6,9 @@ from services.notifier.planner import plan_page
 from shared import schemagen
 from shared.calendar import OfficeHours
 
-HOURS = OfficeHours.parse("Europe/Berlin", {d: "09:00-17:00" for d in ("mon", "tue", "wed", "thu", "fri")})
+HOURS = OfficeHours.parse(
+    "Europe/Berlin", {d: "09:00-17:00" for d in ("mon", "tue", "wed", "thu", "fri")}
+)
 ROUTED = schemagen.example_events()[2]
 
 

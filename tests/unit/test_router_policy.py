@@ -22,35 +22,65 @@ from shared.settings import ROOT
 
 CONFIG = load_routing((ROOT / "config" / "routing.yaml").read_text())
 WEEKDAYS = {d: "09:00-17:00" for d in ("mon", "tue", "wed", "thu", "fri")}
-BERLIN = calendar_from({"timezone": "Europe/Berlin", "weekly": WEEKDAYS, "holidays": {"country": "DE", "subdivision": "BE"}})
-BAVARIA = calendar_from({"timezone": "Europe/Berlin", "weekly": WEEKDAYS, "holidays": {"country": "DE", "subdivision": "BY"}})
+BERLIN = calendar_from(
+    {
+        "timezone": "Europe/Berlin",
+        "weekly": WEEKDAYS,
+        "holidays": {"country": "DE", "subdivision": "BE"},
+    }
+)
+BAVARIA = calendar_from(
+    {
+        "timezone": "Europe/Berlin",
+        "weekly": WEEKDAYS,
+        "holidays": {"country": "DE", "subdivision": "BY"},
+    }
+)
 
 
 def at(y, mo, d, h, mi):  # Berlin local wall time -> aware
     from zoneinfo import ZoneInfo
+
     return datetime(y, mo, d, h, mi, tzinfo=ZoneInfo("Europe/Berlin"))
 
 
-def item(language="de", tags=("question",), urgency=Urgency.NORMAL, channel=ChannelKind.PUBLIC_COMMENT,
-         decision=Decision.REPLY):
+def item(
+    language="de",
+    tags=("question",),
+    urgency=Urgency.NORMAL,
+    channel=ChannelKind.PUBLIC_COMMENT,
+    decision=Decision.REPLY,
+):
     base = schemagen.example_events()[1].data
-    return base.model_copy(update={
-        "message": base.message.model_copy(update={"channel_kind": channel}),
-        "classification": base.classification.model_copy(update={
-            "language": language, "tags": tuple(tags), "urgency": urgency, "decision": decision})})
+    return base.model_copy(
+        update={
+            "message": base.message.model_copy(update={"channel_kind": channel}),
+            "classification": base.classification.model_copy(
+                update={
+                    "language": language,
+                    "tags": tuple(tags),
+                    "urgency": urgency,
+                    "decision": decision,
+                }
+            ),
+        }
+    )
 
 
 MONDAY_10 = at(2026, 11, 23, 10, 0)
 
 
-@pytest.mark.parametrize("kwargs,queue,rule", [
-    ({"language": "de"}, "support-de", "german"),
-    ({"language": "en"}, "support-en", "english"),
-    ({"language": "tr"}, "support-default", "fallback"),
-    ({"language": "de", "tags": ("reason:billing",)}, "billing-de", "billing-de"),
-    ({"language": "en", "tags": ("reason:billing",)}, "support-en", "english"),
-    ({"language": "en", "tags": ("reason:press",)}, "escalations", "press-or-legal"),
-])
+@pytest.mark.parametrize(
+    "kwargs,queue,rule",
+    [
+        ({"language": "de"}, "support-de", "german"),
+        ({"language": "en"}, "support-en", "english"),
+        ({"language": "tr"}, "support-default", "fallback"),
+        ({"language": "de", "tags": ("reason:billing",)}, "billing-de", "billing-de"),
+        ({"language": "en", "tags": ("reason:billing",)}, "support-en", "english"),
+        ({"language": "en", "tags": ("reason:press",)}, "escalations", "press-or-legal"),
+    ],
+)
 def test_rules_pick_the_queue_by_language_and_contact_reason(kwargs, queue, rule):
     placement = route(item(**kwargs), CONFIG, BERLIN, MONDAY_10)
     assert (placement.routing.queue, placement.rule) == (queue, rule)
@@ -80,14 +110,20 @@ def test_deadline_skips_the_weekend():
 
 def test_deadline_skips_national_holidays_christmas():
     wednesday = at(2026, 12, 23, 16, 30)  # 30 min left; 24th is a normal weekday in DE (no holiday)
-    due = route(item(channel=ChannelKind.REVIEW), CONFIG, BERLIN, wednesday).routing.sla_deadline  # 480 min
+    due = route(
+        item(channel=ChannelKind.REVIEW), CONFIG, BERLIN, wednesday
+    ).routing.sla_deadline  # 480 min
     assert due == at(2026, 12, 24, 16, 30)
-    after = route(item(channel=ChannelKind.REVIEW), CONFIG, BERLIN, at(2026, 12, 24, 16, 0)).routing.sla_deadline
+    after = route(
+        item(channel=ChannelKind.REVIEW), CONFIG, BERLIN, at(2026, 12, 24, 16, 0)
+    ).routing.sla_deadline
     assert after == at(2026, 12, 28, 16, 0)  # 25th, 26th holidays, 27th Sunday
 
 
 def test_state_holiday_counts_only_in_its_state():
-    wednesday = at(2026, 6, 3, 16, 50)  # Thursday 4 June 2026: Corpus Christi, a holiday in BY, not in BE
+    wednesday = at(
+        2026, 6, 3, 16, 50
+    )  # Thursday 4 June 2026: Corpus Christi, a holiday in BY, not in BE
     dm = item(channel=ChannelKind.DIRECT_MESSAGE)
     assert route(dm, CONFIG, BERLIN, wednesday).routing.sla_deadline == at(2026, 6, 4, 9, 10)
     assert route(dm, CONFIG, BAVARIA, wednesday).routing.sla_deadline == at(2026, 6, 5, 9, 10)
@@ -95,7 +131,9 @@ def test_state_holiday_counts_only_in_its_state():
 
 def test_priority_grows_as_business_time_runs_out_and_with_urgency_sentiment_vip():
     sla = timedelta(minutes=60)
-    fresh, half, breached = (priority(left, sla, "normal", None, False) for left in (sla, sla / 2, timedelta(0)))
+    fresh, half, breached = (
+        priority(left, sla, "normal", None, False) for left in (sla, sla / 2, timedelta(0))
+    )
     assert fresh < half < breached
     assert priority(sla, sla, "high", None, False) > fresh
     assert priority(sla, sla, "normal", "negative", False) > fresh
@@ -108,22 +146,46 @@ def test_priority_recomputed_on_read_stands_still_over_the_weekend():
     friday, saturday = at(2026, 11, 27, 17, 30), at(2026, 11, 28, 12, 0)
     args = (deadline, timedelta(minutes=60), "normal", None, False)
     assert priority_at(BERLIN, friday, *args) == priority_at(BERLIN, saturday, *args)
-    assert priority_at(BERLIN, at(2026, 11, 30, 9, 20), *args) > priority_at(BERLIN, saturday, *args)
+    assert priority_at(BERLIN, at(2026, 11, 30, 9, 20), *args) > priority_at(
+        BERLIN, saturday, *args
+    )
 
 
-def agent(id, load=0, capacity=3, status="online", languages=("de",), skills=None, team="care-de", channels=None):
-    return AgentView(id=id, team=team, languages=frozenset(languages), skills=skills or {},
-                     channels=frozenset(channels or [c.value for c in ChannelKind]), capacity=capacity, load=load,
-                     status=status)
+def agent(
+    id,
+    load=0,
+    capacity=3,
+    status="online",
+    languages=("de",),
+    skills=None,
+    team="care-de",
+    channels=None,
+):
+    return AgentView(
+        id=id,
+        team=team,
+        languages=frozenset(languages),
+        skills=skills or {},
+        channels=frozenset(channels or [c.value for c in ChannelKind]),
+        capacity=capacity,
+        load=load,
+        status=status,
+    )
 
 
-NEED = Need(language="de", channel="public_comment", skill="billing", min_proficiency=2, team="care-de")
+NEED = Need(
+    language="de", channel="public_comment", skill="billing", min_proficiency=2, team="care-de"
+)
 
 
 def test_least_loaded_online_agent_with_skill_and_capacity_wins():
-    agents = [agent("a", load=2, skills={"billing": 3}), agent("b", load=1, skills={"billing": 2}),
-              agent("c", load=0, skills={"billing": 1}), agent("d", load=0, status="away", skills={"billing": 5}),
-              agent("e", load=3, skills={"billing": 5})]
+    agents = [
+        agent("a", load=2, skills={"billing": 3}),
+        agent("b", load=1, skills={"billing": 2}),
+        agent("c", load=0, skills={"billing": 1}),
+        agent("d", load=0, status="away", skills={"billing": 5}),
+        agent("e", load=3, skills={"billing": 5}),
+    ]
     assert choose(agents, NEED).agent_id == "b"
 
 
@@ -131,7 +193,12 @@ def test_follow_up_sticks_to_its_agent_even_at_capacity_while_the_conversation_i
     agents = [agent("a", load=3, skills={"billing": 3}), agent("b", skills={"billing": 3})]
     assert choose(agents, NEED, sticky="a", sticky_open=True).cause == "sticky"
     assert choose(agents, NEED, sticky="a", sticky_open=False).agent_id == "b"
-    assert choose([agent("a", status="offline"), agent("b", skills={"billing": 3})], NEED, sticky="a").agent_id == "b"
+    assert (
+        choose(
+            [agent("a", status="offline"), agent("b", skills={"billing": 3})], NEED, sticky="a"
+        ).agent_id
+        == "b"
+    )
 
 
 def test_relaxation_drops_requirements_step_by_step():
@@ -145,14 +212,28 @@ def test_relaxation_drops_requirements_step_by_step():
     assert choose(only_english, NEED, relaxed_steps(steps, 4)) is None  # language still required
     assert choose(only_english, NEED, relaxed_steps(steps, 5)).agent_id == "x"
     assert relax_level(timedelta(hours=5), timedelta(minutes=10), steps) == len(steps)
-    assert not eligible(agent("o", status="offline", skills={"billing": 5}), NEED, relaxed_steps(steps, 5))
+    assert not eligible(
+        agent("o", status="offline", skills={"billing": 5}), NEED, relaxed_steps(steps, 5)
+    )
 
 
 BAD = [
-    ("rules:\n  - id: x\n    queue: nowhere\n", "rule 'x' (line 29): queue 'nowhere' is not a declared queue"),
-    ("rules:\n  - id: x\n    queue: support-de\n    match: {urgency: [panic]}\n", "rule 'x' (line 29): match.urgency.0"),
-    ("rules:\n  - id: x\n    queue: support-de\n  - id: x\n    queue: support-de\n", "rule 'x' (line 31): duplicate id"),
-    ("rules:\n  - id: x\n    queue: support-de\n    colour: red\n", "rule 'x' (line 29): colour: Extra inputs"),
+    (
+        "rules:\n  - id: x\n    queue: nowhere\n",
+        "rule 'x' (line 29): queue 'nowhere' is not a declared queue",
+    ),
+    (
+        "rules:\n  - id: x\n    queue: support-de\n    match: {urgency: [panic]}\n",
+        "rule 'x' (line 29): match.urgency.0",
+    ),
+    (
+        "rules:\n  - id: x\n    queue: support-de\n  - id: x\n    queue: support-de\n",
+        "rule 'x' (line 31): duplicate id",
+    ),
+    (
+        "rules:\n  - id: x\n    queue: support-de\n    colour: red\n",
+        "rule 'x' (line 29): colour: Extra inputs",
+    ),
 ]
 
 
@@ -170,6 +251,10 @@ def test_invalid_rules_are_refused_naming_rule_and_line(rules, message):
 def test_missing_sla_and_unknown_fallback_are_refused():
     text = (ROOT / "config" / "routing.yaml").read_text()
     with pytest.raises(RoutingConfigError, match="sla.minutes.review.low"):
-        load_routing(text.replace("review: {high: 240, normal: 480, low: 960}", "review: {high: 240, normal: 480}"))
+        load_routing(
+            text.replace(
+                "review: {high: 240, normal: 480, low: 960}", "review: {high: 240, normal: 480}"
+            )
+        )
     with pytest.raises(RoutingConfigError, match="fallback_queue 'nope'"):
         load_routing(text.replace("fallback_queue: support-default", "fallback_queue: nope"))

@@ -8,8 +8,15 @@ import pytest
 from shared import topics
 from shared.codec import PoisonMessage
 from shared.events import MessageClassified
-from shared.runner import (Output, PerMessage, RecordMeta, RunnerFailed, Stage, per_message,
-                           refuse_foreign)
+from shared.runner import (
+    Output,
+    PerMessage,
+    RecordMeta,
+    RunnerFailed,
+    Stage,
+    per_message,
+    refuse_foreign,
+)
 from shared.schemagen import example_events
 from shared.supervisor import Periodic, Restart, RunnerSlot, Supervisor, Task
 
@@ -61,9 +68,13 @@ async def test_a_restarted_runner_keeps_the_service_up_and_a_stop_ends_it():
         return built[-1]
 
     vital = FakeRunner()
-    supervisor = Supervisor("svc", runners=[RunnerSlot("main", lambda: vital),
-                                            RunnerSlot("side", make, restart=Restart(0.01, 0.02),
-                                                       on_failure=failures.append)])
+    supervisor = Supervisor(
+        "svc",
+        runners=[
+            RunnerSlot("main", lambda: vital),
+            RunnerSlot("side", make, restart=Restart(0.01, 0.02), on_failure=failures.append),
+        ],
+    )
     assert supervisor.runner("side") is built[0] and not supervisor.ready
     run = asyncio.create_task(supervisor.run())
     await eventually(lambda: len(built) == 3 and built[2].status == "running")
@@ -80,8 +91,14 @@ async def test_a_vital_runner_failing_stops_the_others_and_the_service():
     async def on_stop():
         stopped.append(other.status)
 
-    supervisor = Supervisor("svc", runners=[RunnerSlot("a", lambda: FakeRunner(fail_after=0.05)),
-                                            RunnerSlot("b", lambda: other)], on_stop=on_stop)
+    supervisor = Supervisor(
+        "svc",
+        runners=[
+            RunnerSlot("a", lambda: FakeRunner(fail_after=0.05)),
+            RunnerSlot("b", lambda: other),
+        ],
+        on_stop=on_stop,
+    )
     with pytest.raises(RunnerFailed, match="gave up"):
         await asyncio.wait_for(supervisor.run(), 5)
     assert other.status == "stopped" and stopped == ["stopped"] and not supervisor.live
@@ -107,10 +124,14 @@ async def test_periodic_jobs_run_on_schedule_survive_errors_wake_and_run_once_mo
         if name == "first" and calls[name] == 1:
             raise ConnectionError("briefly away")
 
-    supervisor = Supervisor("svc", jobs=[
-        Periodic("first", 0.02, lambda: count("first"), at_start=True),
-        Periodic("later", 60, lambda: count("later")),
-        Periodic("woken", 60, lambda: count("woken"), at_start=True, final=True, wake=wake)])
+    supervisor = Supervisor(
+        "svc",
+        jobs=[
+            Periodic("first", 0.02, lambda: count("first"), at_start=True),
+            Periodic("later", 60, lambda: count("later")),
+            Periodic("woken", 60, lambda: count("woken"), at_start=True, final=True, wake=wake),
+        ],
+    )
     run = asyncio.create_task(supervisor.run())
     await eventually(lambda: calls["first"] >= 3 and calls["woken"] == 1)
     wake.set()
@@ -134,8 +155,9 @@ async def test_tasks_get_the_stop_event_or_are_cancelled():
             ended.append("cancelled")
             raise
 
-    supervisor = Supervisor("svc", tasks=[Task("polite", polite),
-                                          Task("forever", forever, cancel=True)])
+    supervisor = Supervisor(
+        "svc", tasks=[Task("polite", polite), Task("forever", forever, cancel=True)]
+    )
     run = asyncio.create_task(supervisor.run())
     await asyncio.sleep(0.05)
     assert supervisor.live and supervisor.ready  # no runners
@@ -181,8 +203,10 @@ def test_the_registry_says_which_event_type_a_topic_carries():
     assert refuse_foreign(RECEIVED, topics.RAW, "svc") is None
     refused = refuse_foreign(RECEIVED, topics.CLASSIFIED, "svc")
     assert isinstance(refused, PoisonMessage)
-    assert str(refused) == (f"svc cannot handle {RECEIVED.TYPE} on {topics.CLASSIFIED}: "
-                            f"it carries {MessageClassified.TYPE}")
+    assert str(refused) == (
+        f"svc cannot handle {RECEIVED.TYPE} on {topics.CLASSIFIED}: "
+        f"it carries {MessageClassified.TYPE}"
+    )
     copy = topics.per_queue(topics.ROUTED, "support-de")
     assert topics.event_type_of(copy) == topics.spec(topics.ROUTED).event_type
     assert topics.event_type_of(topics.spec(topics.RAW).dlq) is None  # a dead-letter topic: any

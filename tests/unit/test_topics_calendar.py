@@ -20,7 +20,9 @@ def test_namespace_prefixes_topic_and_dlq():
         topics.qualified("nope")
 
 
-BERLIN = OfficeHours.parse("Europe/Berlin", {"mon": "09:00-12:00,13:00-17:00", "sat": "10:00-14:00"})
+BERLIN = OfficeHours.parse(
+    "Europe/Berlin", {"mon": "09:00-12:00,13:00-17:00", "sat": "10:00-14:00"}
+)
 
 
 @pytest.mark.parametrize(

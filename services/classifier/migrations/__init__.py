@@ -10,6 +10,8 @@ HISTORY = History(
     service="classifier",
     location=Path(__file__).resolve().parent,
     # the retired shared history's revisions holding these tables -> this history's
-    legacy=(("0005_classifier", "0005_classifier"),
-            ("0009_classifier_signals", "0009_classifier_signals")),
+    legacy=(
+        ("0005_classifier", "0005_classifier"),
+        ("0009_classifier_signals", "0009_classifier_signals"),
+    ),
 )

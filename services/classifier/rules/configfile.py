@@ -9,7 +9,9 @@ from pathlib import Path
 import yaml
 
 
-def read_versioned(path: Path, keys: set[str], error: type[ValueError]) -> tuple[dict, yaml.Node | None]:
+def read_versioned(
+    path: Path, keys: set[str], error: type[ValueError]
+) -> tuple[dict, yaml.Node | None]:
     """The document and its node tree. Raises ``error`` naming the file."""
     try:
         source = path.read_text(encoding="utf-8")

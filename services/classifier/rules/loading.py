@@ -58,7 +58,8 @@ def load_dir(rules_dir: Path, taxonomy: Taxonomy | None = None) -> dict[str, Rul
                 raise RuleFileError(
                     f"{rule_set.language}.yaml:{rule.line}: rule {rule.id}: tag {unknown[0]!r} is not in "
                     f"{TAXONOMY_FILE} (contact reasons: {', '.join(taxonomy.contact_reasons)}; "
-                    f"labels: {', '.join(taxonomy.labels)})")
+                    f"labels: {', '.join(taxonomy.labels)})"
+                )
     return rule_sets
 
 
@@ -67,20 +68,28 @@ def load_file(path: Path) -> RuleSet:
     doc, root = read_versioned(path, _FILE_KEYS, RuleFileError)
     lines = _rule_lines(root)
     if doc["language"] != path.stem:
-        raise RuleFileError(f"{path.name}: language {doc['language']!r} does not match the file name")
+        raise RuleFileError(
+            f"{path.name}: language {doc['language']!r} does not match the file name"
+        )
     if not isinstance(doc["rules"], list) or not doc["rules"]:
         raise RuleFileError(f"{path.name}: rules must be a non-empty list")
-    rules = tuple(_rule(path.name, i, entry, lines.get(i, 0)) for i, entry in enumerate(doc["rules"]))
+    rules = tuple(
+        _rule(path.name, i, entry, lines.get(i, 0)) for i, entry in enumerate(doc["rules"])
+    )
     seen: set[str] = set()
     for rule in rules:
         if rule.id in seen:
             raise RuleFileError(f"{path.name}:{rule.line}: rule {rule.id}: duplicate id")
         seen.add(rule.id)
     rules = expand_lemmas(path.name, doc["language"], rules)
-    return RuleSet(language=doc["language"], version=str(doc["version"]), rules=rules,
-                   phrase_matcher=phrase_matcher(doc["language"], rules),
-                   phrase_heads=phrase_heads(doc["language"], rules),
-                   lemma_matcher=lemma_matcher(doc["language"], rules))
+    return RuleSet(
+        language=doc["language"],
+        version=str(doc["version"]),
+        rules=rules,
+        phrase_matcher=phrase_matcher(doc["language"], rules),
+        phrase_heads=phrase_heads(doc["language"], rules),
+        lemma_matcher=lemma_matcher(doc["language"], rules),
+    )
 
 
 def _rule_lines(root: yaml.Node | None) -> dict[int, int]:
@@ -112,8 +121,11 @@ def _rule(file: str, index: int, entry: Any, line: int) -> Rule:
     if sum(key in entry for key in _MATCHERS) != 1:
         raise RuleFileError(f"{where}: needs exactly one of pattern or phrases or lemmas")
     lemmas = entry.get("lemmas", [])
-    if not isinstance(lemmas, list) or not all(isinstance(x, str) and x.strip() for x in lemmas) or (
-            "lemmas" in entry and not lemmas):
+    if (
+        not isinstance(lemmas, list)
+        or not all(isinstance(x, str) and x.strip() for x in lemmas)
+        or ("lemmas" in entry and not lemmas)
+    ):
         raise RuleFileError(f"{where}: lemmas must be a non-empty list of strings")
     phrases = entry.get("phrases", [])
     if not isinstance(phrases, list) or not all(isinstance(p, str) and p.strip() for p in phrases):
@@ -126,7 +138,14 @@ def _rule(file: str, index: int, entry: Any, line: int) -> Rule:
             pattern = re.compile(str(entry["pattern"]), re.IGNORECASE)
         except re.error as exc:
             raise RuleFileError(f"{where}: pattern does not compile: {exc}") from exc
-    return Rule(name, Action(entry["action"]), pattern, tuple(tags), str(entry.get("description", "")),
-                tuple(phrases), line, tuple(x.strip() for x in lemmas),
-                **(rule_prefilters(str(entry["pattern"])) if pattern is not None else {}))
-
+    return Rule(
+        name,
+        Action(entry["action"]),
+        pattern,
+        tuple(tags),
+        str(entry.get("description", "")),
+        tuple(phrases),
+        line,
+        tuple(x.strip() for x in lemmas),
+        **(rule_prefilters(str(entry["pattern"])) if pattern is not None else {}),
+    )

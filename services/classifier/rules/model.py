@@ -46,7 +46,9 @@ class Rule:
     line: int = 0
     lemmas: tuple[str, ...] = ()
     # per lemma entry, per token: the lower-cased word forms that match it (filled on load)
-    lemma_forms: tuple[tuple[frozenset[str], ...], ...] = field(default=(), compare=False, repr=False)
+    lemma_forms: tuple[tuple[frozenset[str], ...], ...] = field(
+        default=(), compare=False, repr=False
+    )
     # ``pattern`` without IGNORECASE, for ``fold``-ed text; None when the pattern does not qualify
     prefilter: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     # every match of ``prefilter`` contains one of these (``required_literals``); None: no such set
@@ -118,4 +120,3 @@ class RuleSet:
                 for match_id, start, end in matcher(doc):
                     found.setdefault(matcher.vocab.strings[match_id], doc[start:end].text)  # type: ignore[union-attr]
         return found
-

@@ -32,7 +32,11 @@ if TYPE_CHECKING:
     from services.classifier.rules.model import Rule
 
 # every character re matches case-insensitively with another, mapped to the lowest of its class
-_FOLD = {code: min(code, *others) for code, others in _casefix._EXTRA_CASES.items() if min(code, *others) != code}
+_FOLD = {
+    code: min(code, *others)
+    for code, others in _casefix._EXTRA_CASES.items()
+    if min(code, *others) != code
+}
 _DOTTED_I = "\u0130"  # "İ": the one character whose str.lower() is two characters long
 
 
@@ -112,7 +116,11 @@ def required_literals(parsed: Any) -> frozenset[str] | None:
             needed = required_literals(av[3])
         elif op == _sre.BRANCH:
             branches = [required_literals(branch) for branch in av[1]]
-            needed = None if any(b is None for b in branches) else frozenset[str]().union(*[b for b in branches if b is not None])
+            needed = (
+                None
+                if any(b is None for b in branches)
+                else frozenset[str]().union(*[b for b in branches if b is not None])
+            )
         elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT) and av[0] >= 1:
             needed = required_literals(av[2])
         if needed:

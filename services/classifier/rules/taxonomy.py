@@ -38,9 +38,13 @@ from services.classifier.rules.configfile import read_versioned
 
 FILE = "taxonomy.yaml"
 # tags the stage itself sets (decision and signals): never contact reasons
-BUILTIN_LABELS = frozenset({"spam", "noise", "vip", "large-account", "blocked-author", "text-unavailable"})
+BUILTIN_LABELS = frozenset(
+    {"spam", "noise", "vip", "large-account", "blocked-author", "text-unavailable"}
+)
 OPEN_LABELS = BUILTIN_LABELS | {"link"}  # what an open taxonomy does not count as a reason
-MODEL_REASON = "contact_reason:"  # the tag a served contact-reason model sets: ``contact_reason:<label>``
+MODEL_REASON = (
+    "contact_reason:"  # the tag a served contact-reason model sets: ``contact_reason:<label>``
+)
 _ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 _KEYS = {"version", "contact_reasons", "labels"}
 
@@ -84,8 +88,13 @@ class Taxonomy:
         return not self.declared or tag in self.contact_reasons or tag in self.labels
 
     def describe(self) -> dict:
-        return {"version": self.version, "declared": self.declared, "contact_reasons": dict(self.contact_reasons),
-                "labels": dict(self.labels), "builtin_labels": sorted(BUILTIN_LABELS)}
+        return {
+            "version": self.version,
+            "declared": self.declared,
+            "contact_reasons": dict(self.contact_reasons),
+            "labels": dict(self.labels),
+            "builtin_labels": sorted(BUILTIN_LABELS),
+        }
 
 
 def load(rules_dir: Path) -> Taxonomy:
@@ -99,10 +108,14 @@ def load(rules_dir: Path) -> Taxonomy:
     if not reasons:
         raise TaxonomyError(f"{FILE}: contact_reasons must name at least one reason")
     for tag in sorted(set(reasons) & set(labels)):
-        raise TaxonomyError(f"{FILE}:{lines.get(('labels', tag), 0)}: {tag!r} is both a contact reason and a label")
+        raise TaxonomyError(
+            f"{FILE}:{lines.get(('labels', tag), 0)}: {tag!r} is both a contact reason and a label"
+        )
     for tag in sorted(set(reasons) & BUILTIN_LABELS):
-        raise TaxonomyError(f"{FILE}:{lines.get(('contact_reasons', tag), 0)}: {tag!r} is set by the stage itself "
-                            f"({', '.join(sorted(BUILTIN_LABELS))}) and cannot be a contact reason")
+        raise TaxonomyError(
+            f"{FILE}:{lines.get(('contact_reasons', tag), 0)}: {tag!r} is set by the stage itself "
+            f"({', '.join(sorted(BUILTIN_LABELS))}) and cannot be a contact reason"
+        )
     return Taxonomy(str(doc["version"]), reasons, labels)
 
 
@@ -113,7 +126,9 @@ def _entries(doc: dict, key: str, lines: dict[tuple[str, str], int]) -> dict[str
     for tag, description in entries.items():
         where = f"{FILE}:{lines.get((key, str(tag)), 0)}"
         if not isinstance(tag, str) or not _ID.match(tag):
-            raise TaxonomyError(f"{where}: {key}: {tag!r} is not an id (lower-case words joined by dashes)")
+            raise TaxonomyError(
+                f"{where}: {key}: {tag!r} is not an id (lower-case words joined by dashes)"
+            )
         if not isinstance(description, str) or not description.strip():
             raise TaxonomyError(f"{where}: {key}: {tag} needs a description")
     return {tag: description.strip() for tag, description in entries.items()}

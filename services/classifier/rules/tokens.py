@@ -38,7 +38,9 @@ def read_lemma_table(language: str, keep: Callable[[str, str], None]) -> None:
     try:
         raw = lemma_table_file(language).read_bytes()
     except (ImportError, ModuleNotFoundError, FileNotFoundError, OSError) as exc:
-        raise LookupError(f"no spaCy lemma table for {language!r} (spacy-lookups-data): {exc}") from exc
+        raise LookupError(
+            f"no spaCy lemma table for {language!r} (spacy-lookups-data): {exc}"
+        ) from exc
 
     def pairs(items: list) -> None:
         for form, lemma in items:

@@ -35,7 +35,12 @@ TASKS = ("reply_needed", "relevance", "contact_reason", "sentiment")
 # Task models that ship with the product: served when ``active.json`` names none for the task
 # (a promoted retrain replaces them) and their card is in the models directory.
 SHIPPED_TASKS = {"reply_needed": "reply-needed-v1"}
-DEFAULT_TASK_THRESHOLDS = {"reply_needed": 0.8, "relevance": 0.8, "contact_reason": 0.5, "sentiment": 0.5}
+DEFAULT_TASK_THRESHOLDS = {
+    "reply_needed": 0.8,
+    "relevance": 0.8,
+    "contact_reason": 0.5,
+    "sentiment": 0.5,
+}
 # Labels of the binary reply-needed / relevance models: which one means "answer it".
 REPLY_LABELS = frozenset({"reply", "relevant", "true", "1", "yes"})
 NOISE_LABELS = frozenset({"noise", "irrelevant", "false", "0", "no"})
@@ -53,7 +58,9 @@ class ServedTask:
     model: TaskModel
     threshold: float
     source: str  # "active.json" or the CLASSIFIER_TASK_MODELS entry
-    reply_label: str | None = None  # binary tasks (reply_needed, relevance): the label meaning "reply"
+    reply_label: str | None = (
+        None  # binary tasks (reply_needed, relevance): the label meaning "reply"
+    )
     noise_label: str | None = None  # … and the one meaning "no reply needed"
 
 
@@ -66,12 +73,16 @@ class Models:
     authors: AuthorLists = field(default_factory=AuthorLists.empty)
     large_account_followers: int = 100_000
     shadow_rules: Mapping[str, RuleSet] | None = None  # evaluated beside, never applied
-    tone: TaskModel | None = None  # offensive-tone model (e.g. offense-de-v1), for its languages only
+    tone: TaskModel | None = (
+        None  # offensive-tone model (e.g. offense-de-v1), for its languages only
+    )
     tone_languages: tuple[str, ...] = ()
     tone_threshold: float = 0.8
     tasks: tuple[ServedTask, ...] = ()  # task models in service (none by default)
     taxonomy: Taxonomy = field(default_factory=Taxonomy.open)  # which tags are contact reasons
-    spam_threshold_addressed: float = 0.9  # mentions, direct messages, reviews (written to the brand)
+    spam_threshold_addressed: float = (
+        0.9  # mentions, direct messages, reviews (written to the brand)
+    )
     spam_languages: tuple[str, ...] = ("en",)  # what the spam model was trained on
     spam_threshold_foreign: float = 0.9  # the least threshold in any other language
 
@@ -98,27 +109,66 @@ class Models:
         """Versions of what is loaded, for ``GET /v1/models`` and start-up logs."""
         card = self.spam.card
         return {
-            "spam": {"name": card.name, "version": card.version, "trained_at": card.trained_at,
-                     "training_data_sha256": card.training_data_sha256, "threshold": self.spam_threshold,
-                     "threshold_addressed": self.spam_threshold_addressed,
-                     "evaluation": card.evaluation.get("overall", {})},
-            "rules": {lang: {"version": rs.version, "rules": len(rs.rules)} for lang, rs in sorted(self.rules.items())},
-            "shadow_rules": {lang: {"version": rs.version, "rules": len(rs.rules)}
-                             for lang, rs in sorted((self.shadow_rules or {}).items())},
-            "tone": ({"name": self.tone.card.name, "version": self.tone.card.version, "languages": list(self.tone_languages),
-                      "threshold": self.tone_threshold} if self.tone is not None else None),
-            "taxonomy": {"version": self.taxonomy.version, "declared": self.taxonomy.declared,
-                         "contact_reasons": len(self.taxonomy.contact_reasons)},
-            "tasks": {t.task: {"name": t.model.card.name, "version": t.model.card.version, "threshold": t.threshold,
-                               "labels_outside_taxonomy": sorted(
-                                   label for label in t.model.classes if t.task == "contact_reason"
-                                   and self.taxonomy.declared and not self.taxonomy.is_reason(label)),
-                               "labels": list(t.model.classes), "source": t.source,
-                               "training_data_sha256": t.model.card.training_data_sha256} for t in self.tasks},
-            "authors": {"blocked": len(self.authors.blocked.entries), "vip": len(self.authors.vip.entries)},
+            "spam": {
+                "name": card.name,
+                "version": card.version,
+                "trained_at": card.trained_at,
+                "training_data_sha256": card.training_data_sha256,
+                "threshold": self.spam_threshold,
+                "threshold_addressed": self.spam_threshold_addressed,
+                "evaluation": card.evaluation.get("overall", {}),
+            },
+            "rules": {
+                lang: {"version": rs.version, "rules": len(rs.rules)}
+                for lang, rs in sorted(self.rules.items())
+            },
+            "shadow_rules": {
+                lang: {"version": rs.version, "rules": len(rs.rules)}
+                for lang, rs in sorted((self.shadow_rules or {}).items())
+            },
+            "tone": (
+                {
+                    "name": self.tone.card.name,
+                    "version": self.tone.card.version,
+                    "languages": list(self.tone_languages),
+                    "threshold": self.tone_threshold,
+                }
+                if self.tone is not None
+                else None
+            ),
+            "taxonomy": {
+                "version": self.taxonomy.version,
+                "declared": self.taxonomy.declared,
+                "contact_reasons": len(self.taxonomy.contact_reasons),
+            },
+            "tasks": {
+                t.task: {
+                    "name": t.model.card.name,
+                    "version": t.model.card.version,
+                    "threshold": t.threshold,
+                    "labels_outside_taxonomy": sorted(
+                        label
+                        for label in t.model.classes
+                        if t.task == "contact_reason"
+                        and self.taxonomy.declared
+                        and not self.taxonomy.is_reason(label)
+                    ),
+                    "labels": list(t.model.classes),
+                    "source": t.source,
+                    "training_data_sha256": t.model.card.training_data_sha256,
+                }
+                for t in self.tasks
+            },
+            "authors": {
+                "blocked": len(self.authors.blocked.entries),
+                "vip": len(self.authors.vip.entries),
+            },
             "large_account_followers": self.large_account_followers,
-            "language_detector": {"library": "lingua", "languages": list(self.detector.languages),
-                                  "short_text_accuracy": self.detector.short_accuracy},
+            "language_detector": {
+                "library": "lingua",
+                "languages": list(self.detector.languages),
+                "short_text_accuracy": self.detector.short_accuracy,
+            },
         }
 
 
@@ -135,16 +185,20 @@ def load_models(settings: ClassifierSettings, detector: LanguageDetector | None 
     # models last; loading lingua first put the peak at ~770 MB, over the 600 MB limit.
     spam = SpamModel.load(settings.models_dir, registry.active(settings.models_dir, "spam", NAME))
     _release_heap()
-    tone = load_task_model(settings.models_dir, settings.tone_model) if settings.tone_model else None
+    tone = (
+        load_task_model(settings.models_dir, settings.tone_model) if settings.tone_model else None
+    )
     _release_heap()
     taxonomy = load_taxonomy(settings.rules_dir)
     served = load_task_models(settings, taxonomy)
     models = Models(
         spam=spam,
         rules=MappingProxyType(load_dir(settings.rules_dir, taxonomy)),
-        detector=detector if detector is not None and (detector.languages, detector.short_accuracy) == (
-            tuple(settings.languages), settings.language_short_accuracy) else LanguageDetector(
-            tuple(settings.languages), settings.language_short_accuracy),
+        detector=detector
+        if detector is not None
+        and (detector.languages, detector.short_accuracy)
+        == (tuple(settings.languages), settings.language_short_accuracy)
+        else LanguageDetector(tuple(settings.languages), settings.language_short_accuracy),
         spam_threshold=settings.spam_threshold,
         spam_threshold_addressed=settings.spam_threshold_addressed,
         spam_languages=tuple(spam.card.model_extra.get("languages") or settings.spam_languages),
@@ -162,7 +216,9 @@ def load_models(settings: ClassifierSettings, detector: LanguageDetector | None 
     return models
 
 
-def load_task_models(settings: ClassifierSettings, taxonomy: Taxonomy | None = None) -> tuple[ServedTask, ...]:
+def load_task_models(
+    settings: ClassifierSettings, taxonomy: Taxonomy | None = None
+) -> tuple[ServedTask, ...]:
     """The task models in service, in ``TASKS`` order: each ``CLASSIFIER_TASK_MODELS`` entry (its
     card's ``task`` says which task), and for every other task the artifact ``active.json``
     names (promoted by ``retrain``). Loaded like every artifact (card sha256, skops allow-list,
@@ -174,11 +230,15 @@ def load_task_models(settings: ClassifierSettings, taxonomy: Taxonomy | None = N
         directory, name = _locate(entry, settings.models_dir)
         task = _card_task(directory, name)  # checked before the (large) artifact is read
         if task not in TASKS:
-            raise TaskModelError(f"CLASSIFIER_TASK_MODELS: {entry}: task {task!r} is not one the stage serves "
-                                 f"({', '.join(TASKS)}); train it with --task one of these")
+            raise TaskModelError(
+                f"CLASSIFIER_TASK_MODELS: {entry}: task {task!r} is not one the stage serves "
+                f"({', '.join(TASKS)}); train it with --task one of these"
+            )
         if task in chosen:
-            raise TaskModelError(f"CLASSIFIER_TASK_MODELS: {entry}: a second {task} model "
-                                 f"(already {chosen[task][1]})")
+            raise TaskModelError(
+                f"CLASSIFIER_TASK_MODELS: {entry}: a second {task} model "
+                f"(already {chosen[task][1]})"
+            )
         chosen[task] = (load_task_model(directory, name), entry)
         _release_heap()
     for task in TASKS:
@@ -188,13 +248,20 @@ def load_task_models(settings: ClassifierSettings, taxonomy: Taxonomy | None = N
         if task in chosen or (name := registry.active(settings.models_dir, task, shipped)) is None:
             continue
         if (card_task := _card_task(settings.models_dir, name)) not in (None, task):
-            raise TaskModelError(f"{settings.models_dir / registry.FILE}: {task} points at {name}, a {card_task} model")
+            raise TaskModelError(
+                f"{settings.models_dir / registry.FILE}: {task} points at {name}, a {card_task} model"
+            )
         chosen[task] = (load_task_model(settings.models_dir, name), registry.FILE)
         _release_heap()
     if taxonomy is not None and taxonomy.declared and "contact_reason" in chosen:
         model, source = chosen["contact_reason"]
         if unknown := sorted(label for label in model.classes if not taxonomy.is_reason(label)):
-            log.warning("classifier.labels_outside_taxonomy", model=model.card.name, source=source, labels=unknown)
+            log.warning(
+                "classifier.labels_outside_taxonomy",
+                model=model.card.name,
+                source=source,
+                labels=unknown,
+            )
     return tuple(_serve(task, *chosen[task], thresholds[task]) for task in TASKS if task in chosen)
 
 
@@ -215,15 +282,21 @@ def _locate(entry: str, models_dir: Path) -> tuple[Path, str]:
         return path.parent, path.stem
     if len(path.parts) == 1:
         return models_dir, entry
-    raise TaskModelError(f"CLASSIFIER_TASK_MODELS: {entry}: give a model name in {models_dir} "
-                         "or a path to its <name>.json or <name>.skops")
+    raise TaskModelError(
+        f"CLASSIFIER_TASK_MODELS: {entry}: give a model name in {models_dir} "
+        "or a path to its <name>.json or <name>.skops"
+    )
 
 
 def _thresholds(configured: Mapping[str, float]) -> dict[str, float]:
     if unknown := sorted(set(configured) - set(TASKS)):
-        raise TaskModelError(f"CLASSIFIER_TASK_THRESHOLDS: unknown task(s) {unknown}; known: {', '.join(TASKS)}")
+        raise TaskModelError(
+            f"CLASSIFIER_TASK_THRESHOLDS: unknown task(s) {unknown}; known: {', '.join(TASKS)}"
+        )
     if bad := sorted(k for k, v in configured.items() if not 0.0 <= v <= 1.0):
-        raise TaskModelError(f"CLASSIFIER_TASK_THRESHOLDS: {bad} must be probabilities between 0 and 1")
+        raise TaskModelError(
+            f"CLASSIFIER_TASK_THRESHOLDS: {bad} must be probabilities between 0 and 1"
+        )
     return DEFAULT_TASK_THRESHOLDS | dict(configured)
 
 
@@ -233,8 +306,10 @@ def _serve(task: str, model: TaskModel, source: str, threshold: float) -> Served
     reply = [c for c in model.classes if c.lower() in REPLY_LABELS]
     noise = [c for c in model.classes if c.lower() in NOISE_LABELS]
     if len(model.classes) != 2 or len(reply) != 1 or len(noise) != 1:
-        raise TaskModelError(f"{model.card.name}: a {task} model needs two labels, one of {sorted(REPLY_LABELS)} "
-                             f"and one of {sorted(NOISE_LABELS)}; it has {list(model.classes)}")
+        raise TaskModelError(
+            f"{model.card.name}: a {task} model needs two labels, one of {sorted(REPLY_LABELS)} "
+            f"and one of {sorted(NOISE_LABELS)}; it has {list(model.classes)}"
+        )
     return ServedTask(task, model, threshold, source, reply[0], noise[0])
 
 

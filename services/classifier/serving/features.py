@@ -52,11 +52,21 @@ def _plain(vectorizer: Any) -> bool:
     p = vectorizer.get_params()
     # lower-casing with the default token pattern, or spaCy lemmas (which lower-case themselves)
     tokens = (p.get("lowercase") is True and p.get("tokenizer") is None) or (
-        p.get("lowercase") is False and isinstance(p.get("tokenizer"), LemmaTokenizer) and p["analyzer"] == "word")
-    return (p.get("analyzer") in ("word", "char_wb") and tokens and p.get("input") == "content"
-            and p.get("preprocessor") is None and p.get("stop_words") is None
-            and p.get("strip_accents") is None and not p.get("binary") and hasattr(vectorizer, "_tfidf")
-            and (p["analyzer"] == "char_wb" or tuple(p.get("ngram_range", ())) in ((1, 1), (1, 2))))
+        p.get("lowercase") is False
+        and isinstance(p.get("tokenizer"), LemmaTokenizer)
+        and p["analyzer"] == "word"
+    )
+    return (
+        p.get("analyzer") in ("word", "char_wb")
+        and tokens
+        and p.get("input") == "content"
+        and p.get("preprocessor") is None
+        and p.get("stop_words") is None
+        and p.get("strip_accents") is None
+        and not p.get("binary")
+        and hasattr(vectorizer, "_tfidf")
+        and (p["analyzer"] == "char_wb" or tuple(p.get("ngram_range", ())) in ((1, 1), (1, 2)))
+    )
 
 
 class _Vectorizer:
@@ -64,11 +74,15 @@ class _Vectorizer:
         self.vectorizer = vectorizer
         self.char = vectorizer.analyzer == "char_wb"
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self.width = len(vectorizer.get_feature_names_out()) if not self.vocabulary else (
-            max(self.vocabulary.values()) + 1)
+        self.width = (
+            len(vectorizer.get_feature_names_out())
+            if not self.vocabulary
+            else (max(self.vocabulary.values()) + 1)
+        )
         self.bigrams = tuple(vectorizer.ngram_range) == (1, 2)
-        self.lemmas: LemmaTokenizer | None = (vectorizer.tokenizer if isinstance(vectorizer.tokenizer, LemmaTokenizer)
-                                              else None)  # reads the text as written, not lower-cased
+        self.lemmas: LemmaTokenizer | None = (
+            vectorizer.tokenizer if isinstance(vectorizer.tokenizer, LemmaTokenizer) else None
+        )  # reads the text as written, not lower-cased
         self.token = re.compile(vectorizer.token_pattern) if self.lemmas is None else None
         self.dtype = vectorizer.dtype
         self._cache: dict[str, bytes] = {}
@@ -90,7 +104,9 @@ class _Vectorizer:
             for words in split:
                 parts += map(cache.__getitem__, words)
                 lengths.append(len(parts))
-            sizes = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) // 4  # int32 columns per word
+            sizes = (
+                np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) // 4
+            )  # int32 columns per word
             return np.frombuffer(b"".join(parts), dtype=np.int32), _segment_sums(sizes, lengths)
         grams: list[str] = []
         lengths = []
@@ -105,7 +121,9 @@ class _Vectorizer:
 
     def _look_up(self, grams: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The vocabulary columns of the known ``grams`` (int32, in order) and which were known."""
-        found = np.fromiter(map(self.vocabulary.get, grams, repeat(-1)), dtype=np.int32, count=len(grams))
+        found = np.fromiter(
+            map(self.vocabulary.get, grams, repeat(-1)), dtype=np.int32, count=len(grams)
+        )
         known = found >= 0
         return found[known], known
 
@@ -125,12 +143,15 @@ class _Vectorizer:
                 if n >= size:
                     grams.append(padded)
                     break
-                grams += [padded[i:i + n] for i in range(size - n + 1)]
+                grams += [padded[i : i + n] for i in range(size - n + 1)]
             ends.append(len(grams))
         found, known = self._look_up(grams)
         raw = found.tobytes()
         offsets = (_segment_sums(known, ends).cumsum() * 4).tolist()
-        return {word: raw[start:end] for word, start, end in zip(words, [0, *offsets[:-1]], offsets, strict=True)}
+        return {
+            word: raw[start:end]
+            for word, start, end in zip(words, [0, *offsets[:-1]], offsets, strict=True)
+        }
 
     def transform(self, lowered: Sequence[str]) -> sp.csr_matrix:
         cols, lengths = self.columns(lowered)
@@ -199,8 +220,9 @@ class FastUnion:
         if not self.accelerated:
             return self.union.transform(texts)
         lowered = [t.lower() for t in texts]
-        return sp.hstack([part.transform(texts if part.lemmas is not None else lowered)
-                          for part in self._parts]).tocsr()
+        return sp.hstack(
+            [part.transform(texts if part.lemmas is not None else lowered) for part in self._parts]
+        ).tocsr()
 
 
 class FastProba:
@@ -213,13 +235,21 @@ class FastProba:
         self._kind = "direct"
         if isinstance(clf, LogisticRegression) and len(clf.classes_) == 2:
             self._kind = "logistic"
-        elif (isinstance(clf, CalibratedClassifierCV) and clf.method == "sigmoid"
-              and all(_linear(c.estimator) and all(isinstance(k, _SigmoidCalibration) for k in c.calibrators)
-                      for c in clf.calibrated_classifiers_)):
+        elif (
+            isinstance(clf, CalibratedClassifierCV)
+            and clf.method == "sigmoid"
+            and all(
+                _linear(c.estimator)
+                and all(isinstance(k, _SigmoidCalibration) for k in c.calibrators)
+                for c in clf.calibrated_classifiers_
+            )
+        ):
             self._kind = "calibrated"
             # LabelEncoder().fit(c.classes).transform(estimator.classes_), once
-            self._positions = [np.searchsorted(np.unique(c.classes), c.estimator.classes_)
-                               for c in clf.calibrated_classifiers_]
+            self._positions = [
+                np.searchsorted(np.unique(c.classes), c.estimator.classes_)
+                for c in clf.calibrated_classifiers_
+            ]
 
     def predict_proba(self, x: sp.csr_matrix) -> np.ndarray:
         if self._kind == "logistic":
@@ -227,7 +257,9 @@ class FastProba:
             return np.stack([1 - probability, probability], axis=1)
         if self._kind == "calibrated":
             mean = np.zeros((x.shape[0], self.classes_.shape[0]))
-            for calibrated, positions in zip(self.clf.calibrated_classifiers_, self._positions, strict=True):
+            for calibrated, positions in zip(
+                self.clf.calibrated_classifiers_, self._positions, strict=True
+            ):
                 mean += _calibrated(calibrated, positions, x)
             mean /= len(self.clf.calibrated_classifiers_)
             return mean
@@ -235,7 +267,11 @@ class FastProba:
 
 
 def _linear(estimator: Any) -> bool:
-    return hasattr(estimator, "coef_") and hasattr(estimator, "intercept_") and hasattr(estimator, "decision_function")
+    return (
+        hasattr(estimator, "coef_")
+        and hasattr(estimator, "intercept_")
+        and hasattr(estimator, "decision_function")
+    )
 
 
 def _decision(estimator: Any, x: sp.csr_matrix) -> np.ndarray:
@@ -252,13 +288,19 @@ def _calibrated(calibrated: Any, positions: np.ndarray, x: sp.csr_matrix) -> np.
         predictions = predictions.reshape(-1, 1)
     n_classes = calibrated.classes.shape[0]
     proba = np.zeros((x.shape[0], n_classes))
-    for class_index, column, calibrator in zip(positions, predictions.T, calibrated.calibrators, strict=False):
-        proba[:, class_index + 1 if n_classes == 2 else class_index] = expit(-(calibrator.a_ * column + calibrator.b_))
+    for class_index, column, calibrator in zip(
+        positions, predictions.T, calibrated.calibrators, strict=False
+    ):
+        proba[:, class_index + 1 if n_classes == 2 else class_index] = expit(
+            -(calibrator.a_ * column + calibrator.b_)
+        )
     if n_classes == 2:
         proba[:, 0] = 1.0 - proba[:, 1]
     else:
         denominator = np.sum(proba, axis=1)[:, np.newaxis]
-        proba = np.divide(proba, denominator, out=np.full_like(proba, 1 / n_classes), where=denominator != 0)
+        proba = np.divide(
+            proba, denominator, out=np.full_like(proba, 1 / n_classes), where=denominator != 0
+        )
     proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
     return proba
 
@@ -292,8 +334,13 @@ class FeatureNames:
         raise IndexError(column)
 
 
-def strongest(x: sp.csr_matrix, weights: np.ndarray, names: FeatureNames, top: int,
-              labels: np.ndarray | None = None) -> list[tuple[tuple[str, float], ...]]:
+def strongest(
+    x: sp.csr_matrix,
+    weights: np.ndarray,
+    names: FeatureNames,
+    top: int,
+    labels: np.ndarray | None = None,
+) -> list[tuple[tuple[str, float], ...]]:
     """Per row of ``x``, up to ``top`` ``(name, contribution)`` pairs of the columns whose
     contribution ``value × weight`` is positive, strongest first (ties in column order),
     contributions rounded to 3 places. ``weights`` is one weight per column, or one row of
@@ -316,7 +363,11 @@ def strongest(x: sp.csr_matrix, weights: np.ndarray, names: FeatureNames, top: i
         at = dense.argmax(axis=1)
         places[:, k], values[:, k] = at, dense[every, at]
         dense[every, at] = 0.0
-    positive = values > 0  # a zero or negative maximum: the row has no more (and ``at`` may be padding)
+    positive = (
+        values > 0
+    )  # a zero or negative maximum: the row has no more (and ``at`` may be padding)
     columns = x.indices[np.where(positive, places + x.indptr[:-1, None], 0)]
-    return [tuple((names(c), round(v, 3)) for c, v, keep in zip(cs, vs, ks, strict=True) if keep)
-            for cs, vs, ks in zip(columns.tolist(), values.tolist(), positive.tolist(), strict=True)]
+    return [
+        tuple((names(c), round(v, 3)) for c, v, keep in zip(cs, vs, ks, strict=True) if keep)
+        for cs, vs, ks in zip(columns.tolist(), values.tolist(), positive.tolist(), strict=True)
+    ]

@@ -31,12 +31,20 @@ NAME = "spam-v1"
 MAX_CHARS = 5_000  # longer texts are scored on their beginning: bounded CPU per message
 TOP_FEATURES = 5
 # Types the training pipeline is allowed to contain beyond what skops trusts by default.
-ALLOWED_TYPES = frozenset({
-    "numpy.dtype", "numpy.float32", "numpy.float64", "numpy.int64", "numpy.ndarray",
-    "sklearn.feature_extraction.text.TfidfTransformer",
-    "sklearn.feature_extraction.text.TfidfVectorizer", "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.pipeline.FeatureUnion", "sklearn.pipeline.Pipeline",
-})
+ALLOWED_TYPES = frozenset(
+    {
+        "numpy.dtype",
+        "numpy.float32",
+        "numpy.float64",
+        "numpy.int64",
+        "numpy.ndarray",
+        "sklearn.feature_extraction.text.TfidfTransformer",
+        "sklearn.feature_extraction.text.TfidfVectorizer",
+        "sklearn.linear_model._logistic.LogisticRegression",
+        "sklearn.pipeline.FeatureUnion",
+        "sklearn.pipeline.Pipeline",
+    }
+)
 _HREF = re.compile(r"""<a\s[^>]*href=["']([^"']*)["'][^>]*>""", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]{1,500}>")
 # Invisible characters; the YouTube export ends most ham (not spam) rows with U+FEFF: a leak.
@@ -123,9 +131,13 @@ class SpamModel:
     def __init__(self, pipeline: Any, card: ModelCard) -> None:
         self.card = card
         self._features = pipeline.named_steps["features"]
-        self._fast = FastUnion(self._features)  # same matrix as _features.transform, several times faster
+        self._fast = FastUnion(
+            self._features
+        )  # same matrix as _features.transform, several times faster
         self._clf = pipeline.named_steps["clf"]
-        self._proba = FastProba(self._clf)  # same as _clf.predict_proba, without per-call validation
+        self._proba = FastProba(
+            self._clf
+        )  # same as _clf.predict_proba, without per-call validation
         self._spam_column = int(np.flatnonzero(self._clf.classes_ == 1)[0])
         self._coef = self._clf.coef_[0]
         self._label = FeatureNames(self._features)  # column -> "word:refund"
@@ -135,7 +147,9 @@ class SpamModel:
         """Read ``<name>.json`` and the artifact it names; check integrity and types.
 
         Raises ``FileNotFoundError``, ``pydantic.ValidationError`` or ``UntrustedArtifact``."""
-        card = ModelCard.model_validate(json.loads((models_dir / f"{name}.json").read_text("utf-8")))
+        card = ModelCard.model_validate(
+            json.loads((models_dir / f"{name}.json").read_text("utf-8"))
+        )
         artifact = models_dir / card.artifact
         if sha256_file(artifact) != card.artifact_sha256:
             raise UntrustedArtifact(f"{artifact.name}: sha256 does not match {name}.json")
@@ -157,5 +171,9 @@ class SpamModel:
             return []
         x = self._fast.transform(normalised)
         probabilities = self._proba.predict_proba(x)[:, self._spam_column].tolist()
-        return [SpamScore(p, f) for p, f in zip(probabilities, strongest(x, self._coef, self._label, TOP_FEATURES),
-                                                strict=True)]
+        return [
+            SpamScore(p, f)
+            for p, f in zip(
+                probabilities, strongest(x, self._coef, self._label, TOP_FEATURES), strict=True
+            )
+        ]

@@ -41,7 +41,9 @@ def active(models_dir: Path, family: str, default: str | None = None) -> str | N
     """The live artifact name of ``family`` (``spam``, a task), or ``default``."""
     name = read(models_dir).get(family, default)
     if name is not None and (not isinstance(name, str) or "/" in name or name.startswith(".")):
-        raise RegistryError(f"{models_dir / FILE}: {family} must name an artifact in the directory, got {name!r}")
+        raise RegistryError(
+            f"{models_dir / FILE}: {family} must name an artifact in the directory, got {name!r}"
+        )
     return name
 
 
@@ -51,8 +53,16 @@ def promote(models_dir: Path, family: str, name: str, version: str) -> dict:
         raise RegistryError(f"cannot promote {name}: {name}.json is not in {models_dir}")
     data = read(models_dir)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    history = [*data.get("history", []), {"family": family, "name": name, "version": version,
-                                           "previous": data.get(family), "at": now}][-HISTORY:]
+    history = [
+        *data.get("history", []),
+        {
+            "family": family,
+            "name": name,
+            "version": version,
+            "previous": data.get(family),
+            "at": now,
+        },
+    ][-HISTORY:]
     data |= {family: name, "updated_at": now, "history": history}
     handle, temp = tempfile.mkstemp(prefix=".active-", suffix=".json", dir=models_dir)
     try:

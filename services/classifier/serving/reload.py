@@ -35,16 +35,31 @@ from services.classifier.signals.authors import AuthorListError
 from shared.logging import get_logger
 
 log = get_logger("classifier.reload")
-RELOADS = Counter("switchboard_classifier_model_reloads_total",
-                  "Reloads of models, rules and author lists after their files changed", ["outcome"])
-LOAD_ERRORS = (OSError, ValueError, RuleFileError, AuthorListError, TaskModelError, RegistryError, UntrustedArtifact)
+RELOADS = Counter(
+    "switchboard_classifier_model_reloads_total",
+    "Reloads of models, rules and author lists after their files changed",
+    ["outcome"],
+)
+LOAD_ERRORS = (
+    OSError,
+    ValueError,
+    RuleFileError,
+    AuthorListError,
+    TaskModelError,
+    RegistryError,
+    UntrustedArtifact,
+)
 
 
 def fingerprint(settings: ClassifierSettings) -> str:
     """sha256 over the names and contents of every small file ``load_models`` depends on
     (model cards carry their artifact's sha256, so artifacts themselves are not re-read)."""
     digest = hashlib.sha256()
-    folders = [(settings.models_dir, "*.json"), (settings.rules_dir, "*.yaml"), (settings.authors_dir, "*.txt")]
+    folders = [
+        (settings.models_dir, "*.json"),
+        (settings.rules_dir, "*.yaml"),
+        (settings.authors_dir, "*.txt"),
+    ]
     if settings.shadow_rules_dir is not None:
         folders.append((settings.shadow_rules_dir, "*.yaml"))
     for folder, pattern in folders:
@@ -52,7 +67,9 @@ def fingerprint(settings: ClassifierSettings) -> str:
             digest.update(f"{path}\0".encode())
             try:
                 digest.update(path.read_bytes())
-            except OSError as exc:  # vanished between listing and reading: next look sees the new state
+            except (
+                OSError
+            ) as exc:  # vanished between listing and reading: next look sees the new state
                 digest.update(repr(exc).encode())
     return digest.hexdigest()
 
@@ -67,34 +84,55 @@ class ReloadStatus:
     last_error_at: datetime | None = None
 
     def describe(self) -> dict:
-        return {"loaded_at": self.loaded_at.isoformat(timespec="seconds"), "reloads": self.reloads,
-                "last_error": self.last_error,
-                "last_error_at": self.last_error_at.isoformat(timespec="seconds") if self.last_error_at else None}
+        return {
+            "loaded_at": self.loaded_at.isoformat(timespec="seconds"),
+            "reloads": self.reloads,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at.isoformat(timespec="seconds")
+            if self.last_error_at
+            else None,
+        }
 
 
 class Reloader:
     """See the module docstring. ``check`` blocks (file reads, model loading): run it in a thread."""
 
-    def __init__(self, settings: ClassifierSettings, current: Models, apply: Callable[[Models], None],
-                 loaded_fingerprint: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: ClassifierSettings,
+        current: Models,
+        apply: Callable[[Models], None],
+        loaded_fingerprint: str | None = None,
+    ) -> None:
         self.settings, self.current, self.apply = settings, current, apply
         self.status = ReloadStatus(loaded_fingerprint or fingerprint(settings), datetime.now(UTC))
 
     def check(self) -> bool:
         """Load and apply new models if the files changed since the last load; True if applied."""
         seen = fingerprint(self.settings)
-        if seen == self.status.fingerprint:  # the files are what is serving (again, after a bad edit was undone)
-            self.status.failed_fingerprint = self.status.last_error = self.status.last_error_at = None
+        if (
+            seen == self.status.fingerprint
+        ):  # the files are what is serving (again, after a bad edit was undone)
+            self.status.failed_fingerprint = self.status.last_error = self.status.last_error_at = (
+                None
+            )
             return False
         if seen == self.status.failed_fingerprint:
             return False
         try:
             models = load_models(self.settings, detector=self.current.detector)
         except LOAD_ERRORS as exc:
-            self.status.failed_fingerprint, self.status.last_error = seen, f"{type(exc).__name__}: {exc}"
+            self.status.failed_fingerprint, self.status.last_error = (
+                seen,
+                f"{type(exc).__name__}: {exc}",
+            )
             self.status.last_error_at = datetime.now(UTC)
             RELOADS.labels("failed").inc()
-            log.error("classifier.reload_failed", error=self.status.last_error, kept=self.current.describe()["spam"]["name"])
+            log.error(
+                "classifier.reload_failed",
+                error=self.status.last_error,
+                kept=self.current.describe()["spam"]["name"],
+            )
             return False
         before = self.current.describe()
         self.apply(models)
@@ -104,9 +142,13 @@ class Reloader:
         self.status.failed_fingerprint = self.status.last_error = self.status.last_error_at = None
         RELOADS.labels("loaded").inc()
         after = models.describe()
-        log.info("classifier.models_reloaded", spam=after["spam"]["name"], spam_was=before["spam"]["name"],
-                 tasks={k: v["name"] for k, v in after["tasks"].items()},
-                 rules={k: v["version"] for k, v in after["rules"].items()})
+        log.info(
+            "classifier.models_reloaded",
+            spam=after["spam"]["name"],
+            spam_was=before["spam"]["name"],
+            tasks={k: v["name"] for k, v in after["tasks"].items()},
+            rules={k: v["version"] for k, v in after["rules"].items()},
+        )
         return True
 
     async def run(self, stopping: asyncio.Event) -> None:

@@ -41,11 +41,17 @@ from services.classifier.serving.model import (  # noqa: F401 - fingerprint is p
 )
 
 TOP_FEATURES = 5
-ALLOWED_TYPES = spam_model.ALLOWED_TYPES | frozenset({
-    "sklearn.calibration.CalibratedClassifierCV", "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration", "sklearn.svm._classes.LinearSVC", "numpy.str_",
-    "builtins.str", lemmas.TYPE_NAME,  # spaCy lemmas as word features (``recipes``' lemma feature set)
-})
+ALLOWED_TYPES = spam_model.ALLOWED_TYPES | frozenset(
+    {
+        "sklearn.calibration.CalibratedClassifierCV",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.svm._classes.LinearSVC",
+        "numpy.str_",
+        "builtins.str",
+        lemmas.TYPE_NAME,  # spaCy lemmas as word features (``recipes``' lemma feature set)
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,17 @@ def save(pipeline: Any, out: Path, name: str, card: dict) -> ModelCard:
     out.mkdir(parents=True, exist_ok=True)
     artifact = out / f"{name}.skops"
     sio.dump(compact(pipeline), artifact, compression=8)  # zipfile.ZIP_DEFLATED
-    full = {"name": name, **card, "artifact": artifact.name, "artifact_sha256": sha256_file(artifact),
-            "artifact_bytes": artifact.stat().st_size,
-            "trained_at": card.get("trained_at") or datetime.now(UTC).isoformat(timespec="seconds")}
-    (out / f"{name}.json").write_text(json.dumps(full, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    full = {
+        "name": name,
+        **card,
+        "artifact": artifact.name,
+        "artifact_sha256": sha256_file(artifact),
+        "artifact_bytes": artifact.stat().st_size,
+        "trained_at": card.get("trained_at") or datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (out / f"{name}.json").write_text(
+        json.dumps(full, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return ModelCard.model_validate(full)
 
 
@@ -75,7 +88,9 @@ class TaskModel:
         self._features = pipeline.named_steps["features"]
         self._fast = FastUnion(self._features)  # same matrix as _features.transform, faster
         self._clf = pipeline.named_steps["clf"]
-        self._proba = FastProba(self._clf)  # same as _clf.predict_proba, without per-call validation
+        self._proba = FastProba(
+            self._clf
+        )  # same as _clf.predict_proba, without per-call validation
         self.classes: tuple[str, ...] = tuple(str(c) for c in self._clf.classes_)
         coef = self._clf.calibrated_classifiers_[0].estimator.coef_
         # binary SVMs have one row, for the second class; the first class gets its negation
@@ -86,7 +101,9 @@ class TaskModel:
     def load(cls, models_dir: Path, name: str) -> TaskModel:
         """Read ``<name>.json`` and its artifact. Raises ``FileNotFoundError``,
         ``pydantic.ValidationError`` or ``UntrustedArtifact``."""
-        card = ModelCard.model_validate(json.loads((models_dir / f"{name}.json").read_text("utf-8")))
+        card = ModelCard.model_validate(
+            json.loads((models_dir / f"{name}.json").read_text("utf-8"))
+        )
         artifact = models_dir / card.artifact
         if sha256_file(artifact) != card.artifact_sha256:
             raise UntrustedArtifact(f"{artifact.name}: sha256 does not match {name}.json")
@@ -118,8 +135,10 @@ class TaskModel:
         best = probabilities.argmax(axis=1)
         chosen = probabilities[np.arange(x.shape[0]), best].tolist()
         grams = strongest(x, self._coef, self._label, TOP_FEATURES, labels=best)
-        return [Explanation(self.classes[label], round(p, 4), features)
-                for label, p, features in zip(best.tolist(), chosen, grams, strict=True)]
+        return [
+            Explanation(self.classes[label], round(p, 4), features)
+            for label, p, features in zip(best.tolist(), chosen, grams, strict=True)
+        ]
 
     def explain(self, text: str) -> Explanation:
         """The most probable label, its probability, and the n-grams that pushed towards it."""

@@ -46,7 +46,9 @@ class AuthorLists:
 
 def load_lists(directory: Path) -> AuthorLists:
     """``blocked.txt`` and ``vip.txt`` of ``directory`` (a missing file is an empty list)."""
-    return AuthorLists(blocked=load_list(directory / "blocked.txt"), vip=load_list(directory / "vip.txt"))
+    return AuthorLists(
+        blocked=load_list(directory / "blocked.txt"), vip=load_list(directory / "vip.txt")
+    )
 
 
 def load_list(path: Path) -> AuthorList:
@@ -61,8 +63,10 @@ def load_list(path: Path) -> AuthorList:
             continue
         found = _ENTRY.match(line)
         if not found or found.group(1) not in platforms:
-            raise AuthorListError(f"{path.name}:{number}: expected <platform>:<author id> or "
-                                  f"<platform>:@<handle> with a platform of {sorted(platforms)}")
+            raise AuthorListError(
+                f"{path.name}:{number}: expected <platform>:<author id> or "
+                f"<platform>:@<handle> with a platform of {sorted(platforms)}"
+            )
         platform, at, name = found.groups()
         entries.add(f"{platform}:@{name.lower()}" if at else f"{platform}:{name}")
     return AuthorList(frozenset(entries))

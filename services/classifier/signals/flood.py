@@ -88,24 +88,30 @@ def signatures(texts: Sequence[str]) -> list[np.ndarray | None]:
     mapped by the ``NUM_PERM`` multiply-shift permutations and a text's signature is the
     minimum per permutation over its 5-grams (a repeated 5-gram cannot change a minimum, so no
     set is built)."""
-    norms = ["" if text.startswith(TEXT_UNAVAILABLE) else _normalise(text) for text in texts]  # not their words
+    norms = [
+        "" if text.startswith(TEXT_UNAVAILABLE) else _normalise(text) for text in texts
+    ]  # not their words
     kept = [i for i, norm in enumerate(norms) if len(norm) >= MIN_CHARS]
     out: list[np.ndarray | None] = [None] * len(texts)
     if not kept:
         return out
     lengths = np.fromiter((len(norms[i]) for i in kept), dtype=np.int64, count=len(kept))
-    points = np.frombuffer("".join(norms[i] for i in kept).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    points = np.frombuffer(
+        "".join(norms[i] for i in kept).encode("utf-32-le"), dtype=np.uint32
+    ).astype(np.uint64)
     count = points.size - SHINGLE + 1
     grams = points[:count].copy()
     for k in range(1, SHINGLE):  # Horner: ((c0·P + c1)·P + c2)…
         grams *= _P
-        grams += points[k:k + count]
+        grams += points[k : k + count]
     ends = np.cumsum(lengths)
     starts = ends - lengths
     owner = np.repeat(np.arange(len(kept)), lengths)[:count]
     inside = np.arange(count) + SHINGLE <= ends[owner]
     grams = grams[inside]
-    firsts = starts - np.arange(len(kept)) * (SHINGLE - 1)  # each text has len - 4 5-grams, contiguous
+    firsts = starts - np.arange(len(kept)) * (
+        SHINGLE - 1
+    )  # each text has len - 4 5-grams, contiguous
     for i, signature in zip(kept, _minhash(grams, firsts), strict=True):
         out[i] = signature
     return out
@@ -128,8 +134,8 @@ def _minhash(grams: np.ndarray, firsts: np.ndarray) -> np.ndarray:
         k = j + 1  # at least one text; more while they fit in the chunk
         while k < texts and bounds[k + 1] - bounds[j] <= CHUNK_GRAMS:
             k += 1
-        block = buffer[:bounds[k] - bounds[j]]
-        np.multiply(grams[bounds[j]:bounds[k], None], _A[None, :], out=block)
+        block = buffer[: bounds[k] - bounds[j]]
+        np.multiply(grams[bounds[j] : bounds[k], None], _A[None, :], out=block)
         np.add(block, _B[None, :], out=block)
         np.right_shift(block, shift, out=block)
         result[j:k] = np.minimum.reduceat(block, bounds[j:k] - bounds[j], axis=0)
@@ -142,14 +148,18 @@ def campaign_id(first_key: str) -> str:
     return hashlib.sha1(first_key.encode()).hexdigest()[:10]
 
 
-def nearest(candidates: Iterable[_C], signature: np.ndarray, similarity: float) -> tuple[_C | None, float]:
+def nearest(
+    candidates: Iterable[_C], signature: np.ndarray, similarity: float
+) -> tuple[_C | None, float]:
     """The earlier message a new one joins, and their estimated similarity: the most similar
     candidate at or above ``similarity``, a later one already in a campaign displacing one
     that is not (both detectors, in memory and shared, decide with this)."""
     best, found = 0.0, None
     for other in candidates:
         score = np.count_nonzero(other.signature == signature) / NUM_PERM
-        if score >= similarity and (score > best or (found and other.campaign and not found.campaign)):
+        if score >= similarity and (
+            score > best or (found and other.campaign and not found.campaign)
+        ):
             best, found = score, other
     return found, best
 
@@ -176,12 +186,20 @@ class CampaignDetector:
         """Index each message in order; its campaign when it is a near-duplicate of another
         author's message (or of one already in a campaign) within the window, else ``None``."""
         sigs = signatures([m.text for m in messages])
-        return [self._observe_one(m, sig) if sig is not None else None for m, sig in zip(messages, sigs, strict=True)]
+        return [
+            self._observe_one(m, sig) if sig is not None else None
+            for m, sig in zip(messages, sigs, strict=True)
+        ]
 
     def _observe_one(self, message: CanonicalMessage, sig: np.ndarray) -> CampaignMatch | None:
         self._expire(message.created_at)
-        entry = _Entry(message.message_key, message.created_at, f"{message.platform}:{message.author.id}", sig,
-                       bands=self._bands(sig))
+        entry = _Entry(
+            message.message_key,
+            message.created_at,
+            f"{message.platform}:{message.author.id}",
+            sig,
+            bands=self._bands(sig),
+        )
         nearest, best = self._nearest(entry)
         self._insert(entry)
         if nearest is None or (nearest.author == entry.author and nearest.campaign is None):
@@ -230,4 +248,4 @@ class CampaignDetector:
     def _bands(sig: np.ndarray) -> tuple[tuple[int, bytes], ...]:
         raw = sig.tobytes()
         width = ROWS * sig.itemsize
-        return tuple((b, raw[b * width:(b + 1) * width]) for b in range(BANDS))
+        return tuple((b, raw[b * width : (b + 1) * width]) for b in range(BANDS))

@@ -30,15 +30,24 @@ _LETTER = re.compile(r"[^\W\d_]")
 class LanguageDetector:
     """A lingua detector over ``languages`` (ISO 639-1 codes). Build once; thread-safe."""
 
-    def __init__(self, languages: tuple[str, ...] = LANGUAGES, short_accuracy: str = "high") -> None:
+    def __init__(
+        self, languages: tuple[str, ...] = LANGUAGES, short_accuracy: str = "high"
+    ) -> None:
         """Raises ``ValueError`` naming an unknown language code or mode."""
         self.languages, self.short_accuracy = tuple(languages), short_accuracy
         unknown = [code for code in self.languages if not hasattr(IsoCode639_1, code.upper())]
         if unknown or len(self.languages) < 1:
-            raise ValueError(f"classifier languages: unknown ISO 639-1 codes {unknown or list(languages)}")
+            raise ValueError(
+                f"classifier languages: unknown ISO 639-1 codes {unknown or list(languages)}"
+            )
         if short_accuracy not in ("high", "low"):
-            raise ValueError(f"classifier language accuracy must be high or low, got {short_accuracy!r}")
-        chosen = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in self.languages]
+            raise ValueError(
+                f"classifier language accuracy must be high or low, got {short_accuracy!r}"
+            )
+        chosen = [
+            Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper()))
+            for code in self.languages
+        ]
         # lingua's builder changes in place: build the high-accuracy detector before switching it
         # to low accuracy. High accuracy loads every n-gram model (most of the classifier's
         # memory); "low" serves short texts with the trigram-only detector too.
@@ -70,7 +79,10 @@ class LanguageDetector:
                 results[i] = known
             else:
                 short.setdefault(sample, []).append(i)
-        for detector, group, cache in ((self._detector, short, self._cache), (self._fast, long, None)):
+        for detector, group, cache in (
+            (self._detector, short, self._cache),
+            (self._fast, long, None),
+        ):
             if not group:
                 continue
             samples = list(group)
@@ -113,7 +125,9 @@ def language_of(text: str, hint: str | None, detector: LanguageDetector) -> str:
     return normalise_hint(hint) or detector.detect(text)
 
 
-def languages_of(texts: Sequence[str], hints: Sequence[str | None], detector: LanguageDetector) -> list[str]:
+def languages_of(
+    texts: Sequence[str], hints: Sequence[str | None], detector: LanguageDetector
+) -> list[str]:
     """``language_of`` for a batch: one detector call for all texts without a usable hint."""
     found = [normalise_hint(hint) for hint in hints]
     missing = [i for i, code in enumerate(found) if code is None]

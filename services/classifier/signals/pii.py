@@ -22,7 +22,16 @@ _EMAIL = re.compile(r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})*\.[a-z]{2,24}
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _DIGIT = re.compile(r"\d")
-REGIONS = {"de": "DE", "en": "US", "fr": "FR", "es": "ES", "it": "IT", "nl": "NL", "pt": "PT", "tr": "TR"}
+REGIONS = {
+    "de": "DE",
+    "en": "US",
+    "fr": "FR",
+    "es": "ES",
+    "it": "IT",
+    "nl": "NL",
+    "pt": "PT",
+    "tr": "TR",
+}
 
 
 @dataclass(frozen=True)
@@ -37,17 +46,23 @@ def find_pii(text: str, region: str | None = None) -> tuple[PiiFinding, ...]:
     text = text[:MAX_CHARS]
     if "@" not in text and len(_DIGIT.findall(text)) < 7:
         return ()
-    found: list[PiiFinding] = [PiiFinding("email", mask_email(m.group(0))) for m in _EMAIL.finditer(text)]
+    found: list[PiiFinding] = [
+        PiiFinding("email", mask_email(m.group(0))) for m in _EMAIL.finditer(text)
+    ]
     for match in _IBAN.finditer(text.upper()):
         if _valid_iban(match.group(0)):
-            found.append(PiiFinding("iban", mask_tail(match.group(0).replace(" ", ""), keep_head=2)))
-            text = text[:match.start()] + " " * (match.end() - match.start()) + text[match.end():]
+            found.append(
+                PiiFinding("iban", mask_tail(match.group(0).replace(" ", ""), keep_head=2))
+            )
+            text = text[: match.start()] + " " * (match.end() - match.start()) + text[match.end() :]
     for match in _CARD.finditer(text):
         digits = re.sub(r"\D", "", match.group(0))
         if luhn_ok(digits):
             found.append(PiiFinding("card", mask_tail(digits, keep_tail=4)))
-            text = text[:match.start()] + " " * (match.end() - match.start()) + text[match.end():]
-    found.extend(PiiFinding("phone", mask_tail(number, keep_head=3)) for number in _phones(text, region))
+            text = text[: match.start()] + " " * (match.end() - match.start()) + text[match.end() :]
+    found.extend(
+        PiiFinding("phone", mask_tail(number, keep_head=3)) for number in _phones(text, region)
+    )
     return tuple(dict.fromkeys(found))
 
 
@@ -72,7 +87,7 @@ def mask_email(address: str) -> str:
 def mask_tail(value: str, keep_head: int = 0, keep_tail: int = 2) -> str:
     """All but ``keep_head`` leading and ``keep_tail`` trailing characters replaced by ``*``."""
     hidden = max(len(value) - keep_head - keep_tail, 0)
-    return value[:keep_head] + "*" * hidden + value[len(value) - keep_tail:]
+    return value[:keep_head] + "*" * hidden + value[len(value) - keep_tail :]
 
 
 def _valid_iban(candidate: str) -> bool:
@@ -86,7 +101,12 @@ def _valid_iban(candidate: str) -> bool:
 def _phones(text: str, region: str | None) -> list[str]:
     """E.164 forms of the valid phone numbers in ``text``."""
     try:
-        matches = phonenumbers.PhoneNumberMatcher(text, region or "ZZ", leniency=phonenumbers.Leniency.VALID)
-        return [phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164) for m in matches]
+        matches = phonenumbers.PhoneNumberMatcher(
+            text, region or "ZZ", leniency=phonenumbers.Leniency.VALID
+        )
+        return [
+            phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
+            for m in matches
+        ]
     except Exception:  # noqa: BLE001 - a parser bug must not stop classification
         return []

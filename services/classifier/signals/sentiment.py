@@ -17,6 +17,7 @@ cut-offs.
 
 Pure and deterministic: the lexicons are read once on first use; nothing is read, written or fetched per call.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,7 +32,9 @@ POSITIVE_AT_LEAST = 0.05  # compound >= this → "positive"
 
 LEXICON_DE = Path(__file__).with_name("sentiment_de.tsv")
 SUPPLEMENT_EN = Path(__file__).with_name("sentiment_en.tsv")
-MAX_CHARS = 2_000  # a message's tone is in its beginning; bounds CPU per message (a tweet is at most 280)
+MAX_CHARS = (
+    2_000  # a message's tone is in its beginning; bounds CPU per message (a tweet is at most 280)
+)
 
 _LANGUAGE = {"en": "en", "eng": "en", "de": "de", "deu": "de", "ger": "de", "gsw": "de"}
 
@@ -45,25 +48,88 @@ EXCLAMATION = 0.292  # per "!" (at most 4)
 QUESTION = 0.18  # per "?" when there are 2 or 3; 0.96 for more
 ALPHA = 15.0  # normaliser: x / sqrt(x² + ALPHA)
 SCOPE = 3  # a negator or booster reaches this many words
-SEPARABLE_REACH = 8  # a separable verb's particle is looked for this many words on, in the same clause
+SEPARABLE_REACH = (
+    8  # a separable verb's particle is looked for this many words on, in the same clause
+)
 BEFORE_CONTRAST, AFTER_CONTRAST = 0.5, 1.5  # "aber": the clause after it counts more
 
-NEGATORS = frozenset({
-    "nicht", "nich", "net", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals",
-    "nimmer", "nichts", "ohne", "weder", "garnicht", "niemand", "niemanden", "niemandem", "keinerlei", "nirgends",
-})
+NEGATORS = frozenset(
+    {
+        "nicht",
+        "nich",
+        "net",
+        "kein",
+        "keine",
+        "keinen",
+        "keinem",
+        "keiner",
+        "keines",
+        "nie",
+        "niemals",
+        "nimmer",
+        "nichts",
+        "ohne",
+        "weder",
+        "garnicht",
+        "niemand",
+        "niemanden",
+        "niemandem",
+        "keinerlei",
+        "nirgends",
+    }
+)
 # "nie wieder", "nicht mehr": these words after a negator are no negated form of their own
-_NOT_NEGATABLE = frozenset({"mehr", "wieder", "nur", "mal", "einmal", "so", "ganz", "zu", "sehr", "wirklich"})
+_NOT_NEGATABLE = frozenset(
+    {"mehr", "wieder", "nur", "mal", "einmal", "so", "ganz", "zu", "sehr", "wirklich"}
+)
 BOOSTERS = {
-    "sehr": BOOST, "total": BOOST, "extrem": BOOST, "echt": BOOST, "mega": BOOST, "voll": BOOST,
-    "absolut": BOOST, "so": BOOST, "richtig": BOOST, "super": BOOST, "völlig": BOOST, "komplett": BOOST,
-    "wirklich": BOOST, "unglaublich": BOOST, "äußerst": BOOST, "ausgesprochen": BOOST, "besonders": BOOST,
-    "höchst": BOOST, "zutiefst": BOOST, "ultra": BOOST, "sowas": BOOST, "dermaßen": BOOST, "derart": BOOST,
-    "enorm": BOOST, "furchtbar": BOOST, "schrecklich": BOOST, "verdammt": BOOST, "sau": BOOST, "tierisch": BOOST,
-    "ständig": SMALL_BOOST, "immer": SMALL_BOOST, "ziemlich": SMALL_BOOST, "recht": SMALL_BOOST,
-    "ganz": SMALL_BOOST, "zu": SMALL_BOOST, "einfach": SMALL_BOOST, "wieder": SMALL_BOOST,
-    "etwas": DAMPEN, "bisschen": DAMPEN, "bissl": DAMPEN, "leicht": DAMPEN, "eher": DAMPEN, "relativ": DAMPEN,
-    "kaum": DAMPEN, "wenig": DAMPEN, "halbwegs": DAMPEN, "einigermaßen": DAMPEN,
+    "sehr": BOOST,
+    "total": BOOST,
+    "extrem": BOOST,
+    "echt": BOOST,
+    "mega": BOOST,
+    "voll": BOOST,
+    "absolut": BOOST,
+    "so": BOOST,
+    "richtig": BOOST,
+    "super": BOOST,
+    "völlig": BOOST,
+    "komplett": BOOST,
+    "wirklich": BOOST,
+    "unglaublich": BOOST,
+    "äußerst": BOOST,
+    "ausgesprochen": BOOST,
+    "besonders": BOOST,
+    "höchst": BOOST,
+    "zutiefst": BOOST,
+    "ultra": BOOST,
+    "sowas": BOOST,
+    "dermaßen": BOOST,
+    "derart": BOOST,
+    "enorm": BOOST,
+    "furchtbar": BOOST,
+    "schrecklich": BOOST,
+    "verdammt": BOOST,
+    "sau": BOOST,
+    "tierisch": BOOST,
+    "ständig": SMALL_BOOST,
+    "immer": SMALL_BOOST,
+    "ziemlich": SMALL_BOOST,
+    "recht": SMALL_BOOST,
+    "ganz": SMALL_BOOST,
+    "zu": SMALL_BOOST,
+    "einfach": SMALL_BOOST,
+    "wieder": SMALL_BOOST,
+    "etwas": DAMPEN,
+    "bisschen": DAMPEN,
+    "bissl": DAMPEN,
+    "leicht": DAMPEN,
+    "eher": DAMPEN,
+    "relativ": DAMPEN,
+    "kaum": DAMPEN,
+    "wenig": DAMPEN,
+    "halbwegs": DAMPEN,
+    "einigermaßen": DAMPEN,
 }
 CONTRAST = frozenset({"aber", "jedoch", "allerdings", "trotzdem", "dennoch", "sondern"})
 _DAMPING = (1.0, 0.95, 0.9)  # a booster one, two, three words before
@@ -87,7 +153,9 @@ class _German:
     def __init__(self, path: Path, emoji: dict[str, float]) -> None:
         self.words: dict[str, float] = {}
         self.negated: dict[str, float] = {}  # valence of a word when it is negated
-        self.phrases: dict[str, list[tuple[tuple[str, ...], float]]] = {}  # first word → (words, valence)
+        self.phrases: dict[
+            str, list[tuple[tuple[str, ...], float]]
+        ] = {}  # first word → (words, valence)
         self.separable: dict[str, list[tuple[str, float]]] = {}  # verb → (particle, valence)
         self.emoji = emoji
         for raw in path.read_text(encoding="utf-8").splitlines():
@@ -109,7 +177,9 @@ class _German:
         for entries in self.phrases.values():
             entries.sort(key=lambda e: -len(e[0]))
         # compound heads: "Internetstörung" → "störung"; only strong words of six letters or more
-        self.heads = {w: v for w, v in self.words.items() if len(w) >= 6 and abs(v) >= 1.0 and w.isalpha()}
+        self.heads = {
+            w: v for w, v in self.words.items() if len(w) >= 6 and abs(v) >= 1.0 and w.isalpha()
+        }
 
     # ---------------------------------------------------------------------------------------------------
     def _valence(self, word: str) -> float | None:
@@ -170,8 +240,17 @@ class _German:
                 continue
             if kind == "emo":
                 v = self.words.get(tok, self.words.get(tok.lower()))
-                _append(kinds, values, caps, negated_values, "lex" if v else "other", v or 0.0, False,
-                        None, tok)
+                _append(
+                    kinds,
+                    values,
+                    caps,
+                    negated_values,
+                    "lex" if v else "other",
+                    v or 0.0,
+                    False,
+                    None,
+                    tok,
+                )
                 i += 1
                 continue
             if kind == "sym":
@@ -192,9 +271,20 @@ class _German:
             matched = False
             for phrase, v in self.phrases.get(w, ()):
                 k = len(phrase)
-                if i + k <= n and all(tokens[i + j][0] == "word" and low[i + j] == phrase[j] for j in range(1, k)):
-                    _append(kinds, values, caps, negated_values, "phrase" if v else "other", v, is_caps,
-                            None, w)
+                if i + k <= n and all(
+                    tokens[i + j][0] == "word" and low[i + j] == phrase[j] for j in range(1, k)
+                ):
+                    _append(
+                        kinds,
+                        values,
+                        caps,
+                        negated_values,
+                        "phrase" if v else "other",
+                        v,
+                        is_caps,
+                        None,
+                        w,
+                    )
                     i += k
                     matched = True
                     break
@@ -321,8 +411,17 @@ class _German:
         return False
 
 
-def _append(kinds: list[str], values: list[float], caps: list[bool], negated_values: list[float | None],
-            kind: str, value: float, cap: bool, neg: float | None, word: str) -> None:
+def _append(
+    kinds: list[str],
+    values: list[float],
+    caps: list[bool],
+    negated_values: list[float | None],
+    kind: str,
+    value: float,
+    cap: bool,
+    neg: float | None,
+    word: str,
+) -> None:
     """One item of a text: its kind, valence (or boost), caps, valence when negated; ``word`` only for reading."""
     kinds.append(kind)
     values.append(value)
@@ -361,11 +460,16 @@ class _English:
                 self.analyzer.lexicon[token] = float(value)
                 words = [re.escape(w).replace("'", "['’]?") for w in term.split()]
                 patterns.append(r"\s+".join(words))
-            elif term not in self.analyzer.lexicon:  # a supplement: never changes VADER's own entries
+            elif (
+                term not in self.analyzer.lexicon
+            ):  # a supplement: never changes VADER's own entries
                 self.analyzer.lexicon[term] = float(value)
         patterns.sort(key=len, reverse=True)
-        self.pattern = re.compile(r"(?<![\w'’])(?:" + "|".join(patterns) + r")(?![\w'’])", re.IGNORECASE) \
-            if patterns else None
+        self.pattern = (
+            re.compile(r"(?<![\w'’])(?:" + "|".join(patterns) + r")(?![\w'’])", re.IGNORECASE)
+            if patterns
+            else None
+        )
 
     def score(self, text: str) -> float:
         if self.pattern is not None:

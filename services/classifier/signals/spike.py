@@ -57,9 +57,22 @@ class _Series:
 class SpikeDetector:
     """EWMA per (account, key) over tumbling windows; see the module docstring."""
 
-    def __init__(self, window: timedelta = timedelta(minutes=5), alpha: float = 0.2, factor: float = 4.0,
-                 min_count: int = 10, max_keys: int = 50_000, warmup_windows: int = 3) -> None:
-        self.window, self.alpha, self.factor, self.min_count, self.max_keys = window, alpha, factor, min_count, max_keys
+    def __init__(
+        self,
+        window: timedelta = timedelta(minutes=5),
+        alpha: float = 0.2,
+        factor: float = 4.0,
+        min_count: int = 10,
+        max_keys: int = 50_000,
+        warmup_windows: int = 3,
+    ) -> None:
+        self.window, self.alpha, self.factor, self.min_count, self.max_keys = (
+            window,
+            alpha,
+            factor,
+            min_count,
+            max_keys,
+        )
         self.warmup_windows = warmup_windows
         self._series: OrderedDict[tuple[str, str], _Series] = OrderedDict()
         self._since: datetime | None = None  # first window this detector saw
@@ -67,17 +80,25 @@ class SpikeDetector:
     def __len__(self) -> int:
         return len(self._series)
 
-    def observe(self, account_id: str, keys: tuple[str, ...], at: datetime, message_key: str) -> list[IssueSpike]:
+    def observe(
+        self, account_id: str, keys: tuple[str, ...], at: datetime, message_key: str
+    ) -> list[IssueSpike]:
         """Count one message under each of ``keys``; the spikes it completes (usually none)."""
         start = self._window_start(at)
         self._since = start if self._since is None else min(self._since, start)
-        return [spike for key in keys if (spike := self._count(account_id, key, start, message_key)) is not None]
+        return [
+            spike
+            for key in keys
+            if (spike := self._count(account_id, key, start, message_key)) is not None
+        ]
 
     def observe_batch(self, observations: Sequence[Observation]) -> list[list[IssueSpike]]:
         """``observe`` each in order; the spikes each completes."""
         return [self.observe(*observation) for observation in observations]
 
-    def _count(self, account: str, key: str, start: datetime, message_key: str) -> IssueSpike | None:
+    def _count(
+        self, account: str, key: str, start: datetime, message_key: str
+    ) -> IssueSpike | None:
         series = self._series_for((account, key), start)
         if start < series.window_start:
             return None  # late message for a closed window: it no longer changes the verdict
@@ -86,13 +107,24 @@ class SpikeDetector:
         if len(series.samples) < MAX_SAMPLES:
             series.samples.append(message_key)
         threshold = max(float(self.min_count), self.factor * series.expected)
-        if series.reported or series.count < threshold or start < self._since + self.warmup_windows * self.window:
+        if (
+            series.reported
+            or series.count < threshold
+            or start < self._since + self.warmup_windows * self.window
+        ):
             return None
         series.reported = True
-        return IssueSpike(key=key, account_id=account, window_start=series.window_start,
-                          window_seconds=int(self.window.total_seconds()), count=series.count,
-                          expected=round(series.expected, 3), threshold=round(threshold, 3),
-                          sample_message_keys=tuple(series.samples), detected_by=DETECTOR)
+        return IssueSpike(
+            key=key,
+            account_id=account,
+            window_start=series.window_start,
+            window_seconds=int(self.window.total_seconds()),
+            count=series.count,
+            expected=round(series.expected, 3),
+            threshold=round(threshold, 3),
+            sample_message_keys=tuple(series.samples),
+            detected_by=DETECTOR,
+        )
 
     def _series_for(self, ident: tuple[str, str], start: datetime) -> _Series:
         series = self._series.get(ident)

@@ -63,29 +63,52 @@ class _Hit:
 class SharedSpikeDetector:
     """``spike.SpikeDetector`` with its counts in the database; see the module docstring."""
 
-    def __init__(self, engine: Engine, window: timedelta = timedelta(minutes=5), alpha: float = 0.2,
-                 factor: float = 4.0, min_count: int = 10, warmup_windows: int = 3,
-                 history_windows: int | None = None, prune_every_s: float = 30.0) -> None:
-        self.engine, self.window, self.alpha, self.factor, self.min_count = engine, window, alpha, factor, min_count
+    def __init__(
+        self,
+        engine: Engine,
+        window: timedelta = timedelta(minutes=5),
+        alpha: float = 0.2,
+        factor: float = 4.0,
+        min_count: int = 10,
+        warmup_windows: int = 3,
+        history_windows: int | None = None,
+        prune_every_s: float = 30.0,
+    ) -> None:
+        self.engine, self.window, self.alpha, self.factor, self.min_count = (
+            engine,
+            window,
+            alpha,
+            factor,
+            min_count,
+        )
         self.warmup_windows = warmup_windows
-        self.history_windows = history_windows or max(warmup_windows + 1, math.ceil(math.log(1e-3) / math.log(1 - alpha)))
+        self.history_windows = history_windows or max(
+            warmup_windows + 1, math.ceil(math.log(1e-3) / math.log(1 - alpha))
+        )
         self._window_us = span_us(window)
         self._pruner = Pruner(prune_every_s)
 
-    def observe(self, account_id: str, keys: tuple[str, ...], at: datetime, message_key: str) -> list[IssueSpike]:
+    def observe(
+        self, account_id: str, keys: tuple[str, ...], at: datetime, message_key: str
+    ) -> list[IssueSpike]:
         """Count one message under each of ``keys``; the spikes it completes (usually none)."""
         return self.observe_batch([Observation(account_id, keys, at, message_key)])[0]
 
     def observe_batch(self, observations: Sequence[Observation]) -> list[list[IssueSpike]]:
         """Count each message under each of its keys, in order; the spikes each completes."""
-        hits = [_Hit(i, (o.account_id, key, self._window_start(o.at)), o.message_key)
-                for i, o in enumerate(observations) for key in o.keys]
+        hits = [
+            _Hit(i, (o.account_id, key, self._window_start(o.at)), o.message_key)
+            for i, o in enumerate(observations)
+            for key in o.keys
+        ]
         out: list[list[IssueSpike]] = [[] for _ in observations]
         if not hits:
             return out
         with self.engine.begin() as conn:
             history, since = self._read(conn, hits)
-            newest = {(account, key): start for account, key, start in sorted(history, key=lambda w: w[2])}
+            newest = {
+                (account, key): start for account, key, start in sorted(history, key=lambda w: w[2])
+            }
             before = self._add(conn, hits, history)
             candidates = self._judge(hits, history, before, newest, since)
             won = self._claim(conn, [spike for _, spike in candidates])
@@ -99,43 +122,88 @@ class SharedSpikeDetector:
         us = micros(at)
         return us - us % self._window_us
 
-    def _read(self, conn: Connection, hits: list[_Hit]) -> tuple[dict[Window, tuple[int, list[str]]], int | None]:
+    def _read(
+        self, conn: Connection, hits: list[_Hit]
+    ) -> tuple[dict[Window, tuple[int, list[str]]], int | None]:
         """The stored (count, samples) of the touched series' windows within the horizon, and
         the oldest window stored at all."""
         series = sorted({hit.window[:2] for hit in hits})
         horizon = min(hit.window[2] for hit in hits) - self.history_windows * self._window_us
-        rows = [row for part in chunks(series, PARAMS_PER_QUERY // 2) for row in conn.execute(
-            select(Counts.c.account_id, Counts.c.key, Counts.c.window_start_us, Counts.c.count, Counts.c.samples)
-            .where(tuple_(Counts.c.account_id, Counts.c.key).in_(part), Counts.c.window_start_us >= horizon))]
+        rows = [
+            row
+            for part in chunks(series, PARAMS_PER_QUERY // 2)
+            for row in conn.execute(
+                select(
+                    Counts.c.account_id,
+                    Counts.c.key,
+                    Counts.c.window_start_us,
+                    Counts.c.count,
+                    Counts.c.samples,
+                ).where(
+                    tuple_(Counts.c.account_id, Counts.c.key).in_(part),
+                    Counts.c.window_start_us >= horizon,
+                )
+            )
+        ]
         since = conn.execute(select(func.min(Counts.c.window_start_us))).scalar()
-        return {(r.account_id, r.key, r.window_start_us): (r.count, list(r.samples or ())) for r in rows}, since
+        return {
+            (r.account_id, r.key, r.window_start_us): (r.count, list(r.samples or ())) for r in rows
+        }, since
 
-    def _add(self, conn: Connection, hits: list[_Hit], history: dict[Window, tuple[int, list[str]]]) -> dict[Window, int]:
+    def _add(
+        self, conn: Connection, hits: list[_Hit], history: dict[Window, tuple[int, list[str]]]
+    ) -> dict[Window, int]:
         """Add the batch's counts; per window the shared count before this batch's messages.
         ``history`` is updated to the totals after them."""
         delta: dict[Window, list[str]] = defaultdict(list)
         for hit in hits:
             delta[hit.window].append(hit.message_key)
-        rows = [{"account_id": w[0], "key": w[1], "window_start_us": w[2], "count": len(keys),
-                 "samples": (history.get(w, (0, []))[1] + keys)[:MAX_SAMPLES]} for w, keys in sorted(delta.items())]
+        rows = [
+            {
+                "account_id": w[0],
+                "key": w[1],
+                "window_start_us": w[2],
+                "count": len(keys),
+                "samples": (history.get(w, (0, []))[1] + keys)[:MAX_SAMPLES],
+            }
+            for w, keys in sorted(delta.items())
+        ]
         stmt = insert_for(conn)(Counts)
-        stmt = stmt.on_conflict_do_update(index_elements=list(Counts.primary_key.columns), set_={
-            "count": Counts.c.count + stmt.excluded.count,
-            "samples": case((Counts.c.count < MAX_SAMPLES, stmt.excluded.samples), else_=Counts.c.samples)})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(Counts.primary_key.columns),
+            set_={
+                "count": Counts.c.count + stmt.excluded.count,
+                "samples": case(
+                    (Counts.c.count < MAX_SAMPLES, stmt.excluded.samples), else_=Counts.c.samples
+                ),
+            },
+        )
         before: dict[Window, int] = {}
-        for r in conn.execute(stmt.returning(Counts.c.account_id, Counts.c.key, Counts.c.window_start_us,
-                                             Counts.c.count), rows):
+        for r in conn.execute(
+            stmt.returning(
+                Counts.c.account_id, Counts.c.key, Counts.c.window_start_us, Counts.c.count
+            ),
+            rows,
+        ):
             window = (r.account_id, r.key, r.window_start_us)
             before[window] = r.count - len(delta[window])
             history[window] = (r.count, history.get(window, (0, []))[1])
         return before
 
-    def _judge(self, hits: list[_Hit], history: dict[Window, tuple[int, list[str]]], before: dict[Window, int],
-               newest: dict[tuple[str, str], int], since: int | None) -> list[tuple[int, IssueSpike]]:
+    def _judge(
+        self,
+        hits: list[_Hit],
+        history: dict[Window, tuple[int, list[str]]],
+        before: dict[Window, int],
+        newest: dict[tuple[str, str], int],
+        since: int | None,
+    ) -> list[tuple[int, IssueSpike]]:
         """In message order, the first message of each window that reaches its threshold
         (``history`` holds the totals after this batch, and the samples stored before it)."""
         series: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
-        for (account, key, start), (count, _) in sorted(history.items(), key=lambda item: item[0][2]):
+        for (account, key, start), (count, _) in sorted(
+            history.items(), key=lambda item: item[0][2]
+        ):
             series[(account, key)].append((start, count))
         counted: dict[Window, list[str]] = defaultdict(list)
         judged: set[Window] = set()
@@ -145,7 +213,11 @@ class SharedSpikeDetector:
             since = start if since is None else min(since, start)
             counted[window].append(hit.message_key)
             latest = newest[(account, key)] = max(newest.get((account, key), start), start)
-            if start < latest or window in judged or start < since + self.warmup_windows * self._window_us:
+            if (
+                start < latest
+                or window in judged
+                or start < since + self.warmup_windows * self._window_us
+            ):
                 continue
             count = before[window] + len(counted[window])
             expected = self._expected(series[(account, key)], start)
@@ -153,10 +225,24 @@ class SharedSpikeDetector:
             if count < threshold:
                 continue
             judged.add(window)
-            candidates.append((hit.index, IssueSpike(
-                key=key, account_id=account, window_start=moment(start), window_seconds=int(self.window.total_seconds()),
-                count=count, expected=round(expected, 3), threshold=round(threshold, 3),
-                sample_message_keys=tuple((history[window][1] + counted[window])[:MAX_SAMPLES]), detected_by=DETECTOR)))
+            candidates.append(
+                (
+                    hit.index,
+                    IssueSpike(
+                        key=key,
+                        account_id=account,
+                        window_start=moment(start),
+                        window_seconds=int(self.window.total_seconds()),
+                        count=count,
+                        expected=round(expected, 3),
+                        threshold=round(threshold, 3),
+                        sample_message_keys=tuple(
+                            (history[window][1] + counted[window])[:MAX_SAMPLES]
+                        ),
+                        detected_by=DETECTOR,
+                    ),
+                )
+            )
         return candidates
 
     def _expected(self, windows: list[tuple[int, int]], start: int) -> float:
@@ -166,7 +252,12 @@ class SharedSpikeDetector:
             if window_start >= start:
                 break
             if previous is not None:
-                expected = roll(expected, previous[1], (window_start - previous[0]) // self._window_us, self.alpha)
+                expected = roll(
+                    expected,
+                    previous[1],
+                    (window_start - previous[0]) // self._window_us,
+                    self.alpha,
+                )
             previous = (window_start, count)
         if previous is None:
             return 0.0
@@ -177,10 +268,17 @@ class SharedSpikeDetector:
         if not spikes:
             return set()
         rows = sorted({(s.account_id, s.key, micros(s.window_start)) for s in spikes})
-        stmt = insert_for(conn)(Reports).on_conflict_do_nothing().returning(
-            Reports.c.account_id, Reports.c.key, Reports.c.window_start_us)
-        return {tuple(r) for r in conn.execute(stmt, [{"account_id": a, "key": k, "window_start_us": w}
-                                                      for a, k, w in rows])}
+        stmt = (
+            insert_for(conn)(Reports)
+            .on_conflict_do_nothing()
+            .returning(Reports.c.account_id, Reports.c.key, Reports.c.window_start_us)
+        )
+        return {
+            tuple(r)
+            for r in conn.execute(
+                stmt, [{"account_id": a, "key": k, "window_start_us": w} for a, k, w in rows]
+            )
+        }
 
     def _prune(self, conn: Connection, newest_us: int) -> None:
         cutoff = Pruner.cap(newest_us - self.history_windows * self._window_us)

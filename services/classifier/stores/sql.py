@@ -113,18 +113,22 @@ def insert_ignore_integers(conn: Connection, table: Table, rows: Sequence[tuple[
     into = f"INSERT INTO {table.name} ({', '.join(names)})"
     if conn.dialect.name == "postgresql":
         arrays = ", ".join(f"CAST(:c{i} AS BIGINT[])" for i in range(len(names)))
-        conn.execute(text(f"{into} SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"),
-                     {f"c{i}": pg_array([row[i] for row in rows]) for i in range(len(names))})
+        conn.execute(
+            text(f"{into} SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"),
+            {f"c{i}": pg_array([row[i] for row in rows]) for i in range(len(names))},
+        )
     else:  # "WHERE true": SQLite's upsert after INSERT … SELECT needs it to parse
         picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(names)))
-        conn.execute(text(f"{into} SELECT {picks} FROM json_each(:rows) WHERE true ON CONFLICT DO NOTHING"),
-                     {"rows": json.dumps(rows)})
+        conn.execute(
+            text(f"{into} SELECT {picks} FROM json_each(:rows) WHERE true ON CONFLICT DO NOTHING"),
+            {"rows": json.dumps(rows)},
+        )
 
 
 def chunks(items: Sequence[T], size: int = PARAMS_PER_QUERY) -> Iterator[Sequence[T]]:
     """``items`` in slices small enough for one statement's bind parameters."""
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 class Pruner:

@@ -33,16 +33,28 @@ def to_message(record: dict, number: int, text_column: str) -> CanonicalMessage:
     except ValidationError:
         pass
     if not isinstance(record.get(text_column), str):
-        raise userdata.InputError(f"line {number}: neither a CanonicalMessage nor an object with a "
-                                  f"string {text_column!r} field (use --text-column)")
+        raise userdata.InputError(
+            f"line {number}: neither a CanonicalMessage nor an object with a "
+            f"string {text_column!r} field (use --text-column)"
+        )
     ident = str(record.get("id") or number)
-    return CanonicalMessage(platform="generic", channel_kind="public_comment", source="bulk", account_id="bulk",
-                            conversation_id=ident, platform_message_id=ident,
-                            author={"id": str(record.get("author") or "unknown")}, text=record[text_column],
-                            language_hint=record.get("language"), created_at=_EPOCH)
+    return CanonicalMessage(
+        platform="generic",
+        channel_kind="public_comment",
+        source="bulk",
+        account_id="bulk",
+        conversation_id=ident,
+        platform_message_id=ident,
+        author={"id": str(record.get("author") or "unknown")},
+        text=record[text_column],
+        language_hint=record.get("language"),
+        created_at=_EPOCH,
+    )
 
 
-def classify_file(source: Path, target: Path, text_column: str, progress: Callable[[str], None]) -> int:
+def classify_file(
+    source: Path, target: Path, text_column: str, progress: Callable[[str], None]
+) -> int:
     """Classify every record of ``source`` into ``target``. Returns how many were written."""
     if not source.is_file():  # before the second it takes to load the models
         raise userdata.InputError(f"input file {source} not found")
@@ -54,8 +66,18 @@ def classify_file(source: Path, target: Path, text_column: str, progress: Callab
         for number, record in userdata.records(source):
             message = to_message(record, number, text_column)
             result = stage.classify(message, models)
-            out.write(json.dumps({"line": number, "message_key": message.message_key, "text": message.text,
-                                  "classification": result.model_dump(mode="json")}, ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "line": number,
+                        "message_key": message.message_key,
+                        "text": message.text,
+                        "classification": result.model_dump(mode="json"),
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
             count += 1
             if count % PROGRESS_EVERY == 0:
                 progress(f"{count} messages classified")

@@ -44,33 +44,60 @@ def _columns(parser: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m services.classifier.cli", description=__doc__.splitlines()[0])
+    root = argparse.ArgumentParser(
+        prog="python -m services.classifier.cli", description=__doc__.splitlines()[0]
+    )
     commands = root.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="fit a task model on labelled CSV/JSONL")
     train.add_argument("--task", required=True)
     _columns(train)
     train.add_argument("--out", type=Path, default=DEFAULT_MODELS)
     train.add_argument("--name", help="artifact name (default: the task)")
-    train.add_argument("--language", help="ISO 639-1 code of the texts (e.g. de): inner CV then also tries word "
-                       "n-grams over spaCy tokens and lemmas")
-    evaluate = commands.add_parser("evaluate", help="score a saved task model on labelled CSV/JSONL")
+    train.add_argument(
+        "--language",
+        help="ISO 639-1 code of the texts (e.g. de): inner CV then also tries word "
+        "n-grams over spaCy tokens and lemmas",
+    )
+    evaluate = commands.add_parser(
+        "evaluate", help="score a saved task model on labelled CSV/JSONL"
+    )
     evaluate.add_argument("--task", required=True)
     _columns(evaluate)
     evaluate.add_argument("--models", type=Path, default=DEFAULT_MODELS)
     evaluate.add_argument("--name", help="artifact name (default: the task)")
-    classify = commands.add_parser("classify", help="run the classifier stage over a JSONL of messages")
+    classify = commands.add_parser(
+        "classify", help="run the classifier stage over a JSONL of messages"
+    )
     classify.add_argument("--input", type=Path, required=True)
     classify.add_argument("--output", type=Path, required=True)
-    classify.add_argument("--text-column", default="text", help="for rows that are not full messages")
-    retrain = commands.add_parser("retrain", help="retrain from stored corrections; promote only if not worse")
-    retrain.add_argument("--database-url", help="where the corrections are stored (default: DATABASE_URL)")
+    classify.add_argument(
+        "--text-column", default="text", help="for rows that are not full messages"
+    )
+    retrain = commands.add_parser(
+        "retrain", help="retrain from stored corrections; promote only if not worse"
+    )
+    retrain.add_argument(
+        "--database-url", help="where the corrections are stored (default: DATABASE_URL)"
+    )
     retrain.add_argument("--models", type=Path, default=DEFAULT_MODELS)
-    retrain.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets",
-                         help="shipped spam training data and held evaluation sets")
-    retrain.add_argument("--only", choices=["spam", *TASK_FAMILIES], help="retrain this family only")
-    retrain.add_argument("--tolerance", type=float, default=TOLERANCE,
-                         help="how much lower a figure may be and still count as not worse")
-    retrain.add_argument("--dry-run", action="store_true", help="compare and report, promote nothing")
+    retrain.add_argument(
+        "--datasets",
+        type=Path,
+        default=ROOT.parent / "shared" / "datasets",
+        help="shipped spam training data and held evaluation sets",
+    )
+    retrain.add_argument(
+        "--only", choices=["spam", *TASK_FAMILIES], help="retrain this family only"
+    )
+    retrain.add_argument(
+        "--tolerance",
+        type=float,
+        default=TOLERANCE,
+        help="how much lower a figure may be and still count as not worse",
+    )
+    retrain.add_argument(
+        "--dry-run", action="store_true", help="compare and report, promote nothing"
+    )
     return root
 
 
@@ -88,18 +115,38 @@ def run_retrain(args: argparse.Namespace) -> list[dict]:
         try:
             base = corpus.load(args.datasets)
         except corpus.CorpusMissing as exc:
-            progress(f"spam: cannot retrain: the shipped training data is missing ({exc}); keeping the current model")
+            progress(
+                f"spam: cannot retrain: the shipped training data is missing ({exc}); keeping the current model"
+            )
             outcomes.append(retrain.Outcome("spam", False, f"shipped training data missing: {exc}"))
         else:
-            outcomes.append(retrain.retrain_spam(
-                base.texts, base.labels, examples, models_dir=args.models,
-                protocols=retrain.spam_protocols(args.datasets, progress), recipe=train.build_pipeline,
-                progress=progress, threshold=settings.spam_threshold, tolerance=args.tolerance, dry_run=args.dry_run))
+            outcomes.append(
+                retrain.retrain_spam(
+                    base.texts,
+                    base.labels,
+                    examples,
+                    models_dir=args.models,
+                    protocols=retrain.spam_protocols(args.datasets, progress),
+                    recipe=train.build_pipeline,
+                    progress=progress,
+                    threshold=settings.spam_threshold,
+                    tolerance=args.tolerance,
+                    dry_run=args.dry_run,
+                )
+            )
     for family in TASK_FAMILIES:
         if args.only in (None, family):
-            outcomes.append(retrain.retrain_task(family, examples, models_dir=args.models, progress=progress,
-                                                 tolerance=args.tolerance, dry_run=args.dry_run,
-                                                 base=_shipped_base(family, args.datasets)))
+            outcomes.append(
+                retrain.retrain_task(
+                    family,
+                    examples,
+                    models_dir=args.models,
+                    progress=progress,
+                    tolerance=args.tolerance,
+                    dry_run=args.dry_run,
+                    base=_shipped_base(family, args.datasets),
+                )
+            )
     return [o.as_dict() for o in outcomes]
 
 
@@ -109,10 +156,13 @@ def _shipped_base(family: str, datasets: Path) -> tuple[list[str], list[str]] | 
         return None
     from services.classifier.training import replytrain
     from services.classifier.training.datasets import DatasetMissing
+
     try:
         texts, labels, _ = replytrain.load(datasets)
     except (DatasetMissing, FileNotFoundError) as exc:
-        progress(f"reply_needed: shipped training data missing ({exc}); fitting on the corrections alone")
+        progress(
+            f"reply_needed: shipped training data missing ({exc}); fitting on the corrections alone"
+        )
         return None
     return texts, labels
 
@@ -120,10 +170,22 @@ def _shipped_base(family: str, datasets: Path) -> tuple[list[str], list[str]] | 
 def run(args: argparse.Namespace) -> int:
     if args.command == "train":
         texts, labels = userdata.read_labelled(args.input, args.text_column, args.label_column)
-        card = task_models.train_task(texts, labels, task=args.task, name=args.name or args.task, out=args.out,
-                                   progress=progress, extra={"sources": [f"user data: {args.input.name}"]},
-                                   language=args.language)
-        print(json.dumps({"name": card.name, "version": card.version, "evaluation": card.evaluation}, indent=2))
+        card = task_models.train_task(
+            texts,
+            labels,
+            task=args.task,
+            name=args.name or args.task,
+            out=args.out,
+            progress=progress,
+            extra={"sources": [f"user data: {args.input.name}"]},
+            language=args.language,
+        )
+        print(
+            json.dumps(
+                {"name": card.name, "version": card.version, "evaluation": card.evaluation},
+                indent=2,
+            )
+        )
     elif args.command == "evaluate":
         model = TaskModel.load(args.models, args.name or args.task)
         texts, labels = userdata.read_labelled(args.input, args.text_column, args.label_column)
@@ -144,12 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     except userdata.InputError as exc:
         progress(f"error: {exc}")
     except FileNotFoundError as exc:
-        progress(f"error: {exc.filename or exc} not found (train a model first, or pass --models DIR)")
+        progress(
+            f"error: {exc.filename or exc} not found (train a model first, or pass --models DIR)"
+        )
     except (UntrustedArtifact, RegistryError) as exc:
         progress(f"error: {exc}")
     except SQLAlchemyError as exc:
-        progress(f"error: cannot read the stored corrections ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
-                 "is the database migrated (switchboard migrate)?")
+        progress(
+            f"error: cannot read the stored corrections ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+            "is the database migrated (switchboard migrate)?"
+        )
     return 2
 
 

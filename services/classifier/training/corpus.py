@@ -87,8 +87,11 @@ def read_german_ham(datasets: Path) -> list[Example]:
     path = datasets / GERMEVAL2018_FILE
     if not path.is_file():
         return []
-    return [Example(line.split("\t")[0], 0, "germeval2018")
-            for line in path.read_text(encoding="utf-8").splitlines() if line.count("\t") == 2]
+    return [
+        Example(line.split("\t")[0], 0, "germeval2018")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.count("\t") == 2
+    ]
 
 
 def read_team(path: Path | None = None) -> list[Example]:
@@ -97,8 +100,11 @@ def read_team(path: Path | None = None) -> list[Example]:
     if not path.is_file():
         return []
     with path.open(encoding="utf-8", newline="") as handle:
-        return [Example(r["text"], int(r["label"] == "spam"), "team") for r in csv.DictReader(handle)
-                if r.get("text") and r.get("label") in ("spam", "reply", "noise")]
+        return [
+            Example(r["text"], int(r["label"] == "spam"), "team")
+            for r in csv.DictReader(handle)
+            if r.get("text") and r.get("label") in ("spam", "reply", "noise")
+        ]
 
 
 def load(datasets: Path, extra: bool = True) -> Corpus:

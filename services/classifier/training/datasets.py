@@ -71,9 +71,14 @@ def youtube(root: Path, video: str) -> Protocol:
         cut = int(len(members) * 0.7)
         train += members[:cut]
         test += members[cut:]
-    return Protocol("youtube-spam/" + video, "spam", tuple(t for t, _ in rows), tuple(y for _, y in rows),
-                    ((np.array(sorted(train)), np.array(sorted(test))),),
-                    "per class, file order: first 70 % train, rest test (authors' split_dataset.py)")
+    return Protocol(
+        "youtube-spam/" + video,
+        "spam",
+        tuple(t for t, _ in rows),
+        tuple(y for _, y in rows),
+        ((np.array(sorted(train)), np.array(sorted(test))),),
+        "per class, file order: first 70 % train, rest test (authors' split_dataset.py)",
+    )
 
 
 def sms(root: Path, k: int = 5) -> Protocol:
@@ -83,14 +88,26 @@ def sms(root: Path, k: int = 5) -> Protocol:
         label, _, text = line.partition("\t")
         seen.setdefault(normalise(text), "1" if label == "spam" else "0")
     labels = list(seen.values())
-    return Protocol("sms-spam", "spam", tuple(seen), tuple(labels), _kfold(labels, k),
-                    f"deduplicated ({len(labels)} texts), stratified {k}-fold CV, seed {SEED}")
+    return Protocol(
+        "sms-spam",
+        "spam",
+        tuple(seen),
+        tuple(labels),
+        _kfold(labels, k),
+        f"deduplicated ({len(labels)} texts), stratified {k}-fold CV, seed {SEED}",
+    )
 
 
 def _germeval2017_docs(path: Path) -> list[tuple[str, str, str]]:
     """(text, relevance, sentiment) per document of a GermEval 2017 XML file."""
-    return [(normalise(doc.findtext("text") or ""), doc.findtext("relevance") or "",
-             doc.findtext("sentiment") or "") for doc in ET.parse(_need(path)).getroot().iter("Document")]
+    return [
+        (
+            normalise(doc.findtext("text") or ""),
+            doc.findtext("relevance") or "",
+            doc.findtext("sentiment") or "",
+        )
+        for doc in ET.parse(_need(path)).getroot().iter("Document")
+    ]
 
 
 def germeval2017(root: Path, task: str) -> Protocol:
@@ -102,30 +119,56 @@ def germeval2017(root: Path, task: str) -> Protocol:
     docs = dev + test
     fold = (np.arange(len(dev)), np.arange(len(dev), len(docs)))
     split = f"train dev ({len(dev)}), test test_syn ({len(test)})"
-    notes = ["sentiment scored on all documents (non-relevant ones are labelled neutral), as the shared task did"
-             ] if task == "sentiment" else []
-    return Protocol("germeval2017", task, tuple(d[0] for d in docs), tuple(d[column] for d in docs),
-                    (fold,), split, notes)
+    notes = (
+        [
+            "sentiment scored on all documents (non-relevant ones are labelled neutral), as the shared task did"
+        ]
+        if task == "sentiment"
+        else []
+    )
+    return Protocol(
+        "germeval2017",
+        task,
+        tuple(d[0] for d in docs),
+        tuple(d[column] for d in docs),
+        (fold,),
+        split,
+        notes,
+    )
 
 
 def germeval2018(root: Path, k: int = 10) -> Protocol:
     """Task 1 (OFFENSE/OTHER) on the training file, stratified k-fold CV."""
     texts, labels = [], []
-    for line in _need(root / "germeval2018/germeval2018.training.txt").read_text(encoding="utf-8").splitlines():
+    for line in (
+        _need(root / "germeval2018/germeval2018.training.txt")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    ):
         parts = line.split("\t")
         if len(parts) == 3:
             texts.append(normalise(parts[0]))
             labels.append(parts[1])
-    return Protocol("germeval2018", "offense", tuple(texts), tuple(labels), _kfold(labels, k),
-                    f"training file ({len(labels)} tweets), stratified {k}-fold CV, seed {SEED}")
+    return Protocol(
+        "germeval2018",
+        "offense",
+        tuple(texts),
+        tuple(labels),
+        _kfold(labels, k),
+        f"training file ({len(labels)} tweets), stratified {k}-fold CV, seed {SEED}",
+    )
 
 
 def _airline_rows(root: Path) -> tuple[list[tuple[str, str, str]], int]:
     """(text, sentiment, negative reason), unique by tweet_id and by text; ids or texts seen
     with different labels are dropped entirely. Returns the rows and how many were dropped."""
-    with _need(root / "twitter-airline-sentiment/Tweets.dev.csv").open(encoding="utf-8", newline="") as handle:
-        raw = [(r["tweet_id"], normalise(r["text"]), r["airline_sentiment"], r["negativereason"])
-               for r in csv.DictReader(handle)]
+    with _need(root / "twitter-airline-sentiment/Tweets.dev.csv").open(
+        encoding="utf-8", newline=""
+    ) as handle:
+        raw = [
+            (r["tweet_id"], normalise(r["text"]), r["airline_sentiment"], r["negativereason"])
+            for r in csv.DictReader(handle)
+        ]
     labels_by: dict[str, set] = defaultdict(set)
     for tweet_id, text, sentiment, reason in raw:
         labels_by["id:" + tweet_id].add((sentiment, reason))
@@ -145,14 +188,31 @@ def airline(root: Path, task: str) -> Protocol:
     """A fixed stratified 80/20 split of the deduplicated Tweets.dev.csv; ``task`` is
     ``sentiment`` or ``negative_reason`` (negative tweets with a reason, same split)."""
     rows, dropped = _airline_rows(root)
-    (train, test), = _holdout([r[1] for r in rows], 0.2)
-    split = (f"deduplicated Tweets.dev.csv ({len(rows)} kept, {dropped} duplicate or conflicting rows dropped), "
-             f"stratified 80/20 by sentiment, seed {SEED}")
+    ((train, test),) = _holdout([r[1] for r in rows], 0.2)
+    split = (
+        f"deduplicated Tweets.dev.csv ({len(rows)} kept, {dropped} duplicate or conflicting rows dropped), "
+        f"stratified 80/20 by sentiment, seed {SEED}"
+    )
     if task == "sentiment":
-        return Protocol("twitter-airline", task, tuple(r[0] for r in rows), tuple(r[1] for r in rows),
-                        ((train, test),), split)
+        return Protocol(
+            "twitter-airline",
+            task,
+            tuple(r[0] for r in rows),
+            tuple(r[1] for r in rows),
+            ((train, test),),
+            split,
+        )
     keep = np.array([i for i, r in enumerate(rows) if r[1] == "negative" and r[2]])
     remap = {old: new for new, old in enumerate(keep)}
-    fold = (np.array([remap[i] for i in train if i in remap]), np.array([remap[i] for i in test if i in remap]))
-    return Protocol("twitter-airline", task, tuple(rows[i][0] for i in keep), tuple(rows[i][2] for i in keep),
-                    (fold,), split + "; negative tweets with a reason only")
+    fold = (
+        np.array([remap[i] for i in train if i in remap]),
+        np.array([remap[i] for i in test if i in remap]),
+    )
+    return Protocol(
+        "twitter-airline",
+        task,
+        tuple(rows[i][0] for i in keep),
+        tuple(rows[i][2] for i in keep),
+        (fold,),
+        split + "; negative tweets with a reason only",
+    )

@@ -39,8 +39,9 @@ def progress(message: str) -> None:
     sys.stderr.flush()
 
 
-def run_fold(protocol: Protocol, fold: int, metric: str,
-             language: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+def run_fold(
+    protocol: Protocol, fold: int, metric: str, language: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Fit both recipes on the fold's training rows; predict its test rows."""
     train, test = protocol.folds[fold]
     x, y = np.array(protocol.texts, dtype=object), np.array(protocol.labels)
@@ -52,15 +53,29 @@ def run_fold(protocol: Protocol, fold: int, metric: str,
 def rows_for(spec: Spec, protocol: Protocol, results: list) -> list[dict]:
     """One result row per metric: the mean over folds for each recipe."""
     rows = []
-    chosen = sorted({f"{p['features']}/C={p['C']}/{p['class_weight'] or 'unweighted'}" for *_, p in results})
+    chosen = sorted(
+        {f"{p['features']}/C={p['C']}/{p['class_weight'] or 'unweighted'}" for *_, p in results}
+    )
     for metric in spec.metrics:
         score = METRICS[metric]
         ours = float(np.mean([score(y, o) for y, _, o, _ in results]))
         base = float(np.mean([score(y, b) for y, b, _, _ in results]))
-        rows.append({"dataset": protocol.dataset, "task": protocol.task, "metric": metric,
-                     "ours": round(ours, 4), "published": spec.published.get(metric), "baseline": round(base, 4),
-                     "split": protocol.split,
-                     "notes": [*protocol.notes, *spec.notes, f"ours chose {', '.join(chosen)} by inner CV"]})
+        rows.append(
+            {
+                "dataset": protocol.dataset,
+                "task": protocol.task,
+                "metric": metric,
+                "ours": round(ours, 4),
+                "published": spec.published.get(metric),
+                "baseline": round(base, 4),
+                "split": protocol.split,
+                "notes": [
+                    *protocol.notes,
+                    *spec.notes,
+                    f"ours chose {', '.join(chosen)} by inner CV",
+                ],
+            }
+        )
     return rows
 
 
@@ -78,8 +93,10 @@ def render(rows: list[dict]) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         published = "-" if r["published"] is None else f"{r['published']:.4f}"
-        lines.append(f"{r['dataset']:<26}{r['task']:<16}{r['metric']:<11}{r['ours']:>7.4f}{published:>10}"
-                     f"{r['baseline']:>9.4f}  {verdict(r)}")
+        lines.append(
+            f"{r['dataset']:<26}{r['task']:<16}{r['metric']:<11}{r['ours']:>7.4f}{published:>10}"
+            f"{r['baseline']:>9.4f}  {verdict(r)}"
+        )
     return "\n".join(lines)
 
 
@@ -97,30 +114,53 @@ def evaluate(datasets: Path, only: str = "", jobs: int = 2) -> list[dict]:
     work = [(i, f) for i, (_, p) in enumerate(loaded) for f in range(len(p.folds))]
     progress(f"{len(loaded)} protocols, {len(work)} fits of both recipes on {jobs} processes")
     started, results = time.monotonic(), {i: [] for i in range(len(loaded))}
-    calls = (delayed(run_fold)(loaded[i][1], f, loaded[i][0].metrics[0], loaded[i][0].language) for i, f in work)
-    for n, ((i, f), result) in enumerate(zip(work, Parallel(n_jobs=jobs, return_as="generator")(calls)), 1):
+    calls = (
+        delayed(run_fold)(loaded[i][1], f, loaded[i][0].metrics[0], loaded[i][0].language)
+        for i, f in work
+    )
+    for n, ((i, f), result) in enumerate(
+        zip(work, Parallel(n_jobs=jobs, return_as="generator")(calls)), 1
+    ):
         results[i].append(result)
         protocol = loaded[i][1]
-        progress(f"{n}/{len(work)} {protocol.dataset}/{protocol.task} fold {f + 1}/{len(protocol.folds)} "
-                 f"({time.monotonic() - started:.0f}s)")
-    return [row for i, (spec, protocol) in enumerate(loaded) for row in rows_for(spec, protocol, results[i])]
+        progress(
+            f"{n}/{len(work)} {protocol.dataset}/{protocol.task} fold {f + 1}/{len(protocol.folds)} "
+            f"({time.monotonic() - started:.0f}s)"
+        )
+    return [
+        row
+        for i, (spec, protocol) in enumerate(loaded)
+        for row in rows_for(spec, protocol, results[i])
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--only", default="", help="run protocols whose dataset/task contains this text")
+    parser.add_argument(
+        "--only", default="", help="run protocols whose dataset/task contains this text"
+    )
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--triage", action="store_true", help="only the triage report (the stage's decision on "
-                        "real traffic), written to eval/triage.json")
-    parser.add_argument("--all", action="store_true", help="the academic protocols and the triage report")
-    parser.add_argument("--sample", type=int, default=0, help="triage: a fixed sample of N messages per stream")
+    parser.add_argument(
+        "--triage",
+        action="store_true",
+        help="only the triage report (the stage's decision on "
+        "real traffic), written to eval/triage.json",
+    )
+    parser.add_argument(
+        "--all", action="store_true", help="the academic protocols and the triage report"
+    )
+    parser.add_argument(
+        "--sample", type=int, default=0, help="triage: a fixed sample of N messages per stream"
+    )
     parser.add_argument("--triage-out", type=Path, default=DEFAULT_TRIAGE_OUT)
     args = parser.parse_args(argv)
     if not args.datasets.is_dir():
-        progress(f"skipped: no datasets folder at {args.datasets} (expected ../shared/datasets beside the "
-                 "repository, or pass --datasets DIR); nothing evaluated")
+        progress(
+            f"skipped: no datasets folder at {args.datasets} (expected ../shared/datasets beside the "
+            "repository, or pass --datasets DIR); nothing evaluated"
+        )
         return 0
     if args.triage or args.all:
         run_triage(args.datasets, args.triage_out, args.sample)
@@ -141,6 +181,7 @@ def run_triage(datasets: Path, out: Path, sample: int = 0) -> list[dict]:
     from services.classifier.serving import bundle
     from services.classifier.settings import ClassifierSettings
     from services.classifier.training import triage
+
     models = bundle.load_models(ClassifierSettings())
     rows = triage.evaluate(datasets, models, sample, progress=progress)
     print("Triage on real traffic (the classifier stage's own decision; eval/triage.json)")

@@ -50,25 +50,69 @@ class Spec:
     language: str = "en"  # of the texts: the recipe's spaCy lemma features need it
 
 
-_YT_BEST = {"Psy": (0.925, "count BoW"), "KatyPerry": (0.893, "TF-IDF"), "LMFAO": (0.970, "TF-IDF"),
-            "Eminem": (0.941, "count BoW")}
+_YT_BEST = {
+    "Psy": (0.925, "count BoW"),
+    "KatyPerry": (0.893, "TF-IDF"),
+    "LMFAO": (0.970, "TF-IDF"),
+    "Eminem": (0.941, "count BoW"),
+}
 
 SPECS: tuple[Spec, ...] = (
-    *(Spec(partial(datasets.youtube, video=v), ("mcc",), {"mcc": _YT_BEST[v][0]},
-           [f"published: authors' best ({_YT_BEST[v][1]})"]) for v in datasets.YOUTUBE_VIDEOS),
-    Spec(datasets.sms, ("mcc", "spam_f1", "accuracy"), {"mcc": 0.89, "spam_f1": None, "accuracy": 0.976},
-         ["published: Almeida et al. 2011 linear SVM on their own split, not deduplicated"]),
-    Spec(partial(datasets.germeval2017, task="relevance"), ("micro_f1",), {"micro_f1": 0.90},
-         [("published: best 2017 team, trained on the 19,432-doc train set we do not have; "
-          "organisers' SVM 0.85, majority 0.816")], language="de"),
-    Spec(partial(datasets.germeval2017, task="sentiment"), ("micro_f1",), {"micro_f1": 0.75},
-         ["published: best 2017 team, trained on the 19,432-doc train set; organisers' SVM 0.67, majority 0.655"],
-         language="de"),
-    Spec(datasets.germeval2018, ("macro_f_hm",), {"macro_f_hm": 0.7677},
-         ["published: best team on the official test set (trained on this whole file); ours is CV on it"],
-         language="de"),
-    Spec(partial(datasets.airline, task="sentiment"), ("accuracy", "macro_f1"), {"accuracy": 0.88, "macro_f1": None},
-         ["published: fine-tuned transformers 0.85-0.88; TF-IDF + linear SVM 0.79; majority 0.627"]),
-    Spec(partial(datasets.airline, task="negative_reason"), ("accuracy", "macro_f1"),
-         {"accuracy": None, "macro_f1": None}, ["no published figure on this split"]),
+    *(
+        Spec(
+            partial(datasets.youtube, video=v),
+            ("mcc",),
+            {"mcc": _YT_BEST[v][0]},
+            [f"published: authors' best ({_YT_BEST[v][1]})"],
+        )
+        for v in datasets.YOUTUBE_VIDEOS
+    ),
+    Spec(
+        datasets.sms,
+        ("mcc", "spam_f1", "accuracy"),
+        {"mcc": 0.89, "spam_f1": None, "accuracy": 0.976},
+        ["published: Almeida et al. 2011 linear SVM on their own split, not deduplicated"],
+    ),
+    Spec(
+        partial(datasets.germeval2017, task="relevance"),
+        ("micro_f1",),
+        {"micro_f1": 0.90},
+        [
+            (
+                "published: best 2017 team, trained on the 19,432-doc train set we do not have; "
+                "organisers' SVM 0.85, majority 0.816"
+            )
+        ],
+        language="de",
+    ),
+    Spec(
+        partial(datasets.germeval2017, task="sentiment"),
+        ("micro_f1",),
+        {"micro_f1": 0.75},
+        [
+            "published: best 2017 team, trained on the 19,432-doc train set; organisers' SVM 0.67, majority 0.655"
+        ],
+        language="de",
+    ),
+    Spec(
+        datasets.germeval2018,
+        ("macro_f_hm",),
+        {"macro_f_hm": 0.7677},
+        [
+            "published: best team on the official test set (trained on this whole file); ours is CV on it"
+        ],
+        language="de",
+    ),
+    Spec(
+        partial(datasets.airline, task="sentiment"),
+        ("accuracy", "macro_f1"),
+        {"accuracy": 0.88, "macro_f1": None},
+        ["published: fine-tuned transformers 0.85-0.88; TF-IDF + linear SVM 0.79; majority 0.627"],
+    ),
+    Spec(
+        partial(datasets.airline, task="negative_reason"),
+        ("accuracy", "macro_f1"),
+        {"accuracy": None, "macro_f1": None},
+        ["no published figure on this split"],
+    ),
 )

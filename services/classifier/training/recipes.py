@@ -35,8 +35,12 @@ Score = Callable[[Sequence[str], Sequence[str]], float]
 
 def baseline() -> Pipeline:
     """The untuned reference: default word and char_wb 2–5 TF-IDF with a default linear SVM."""
-    features = FeatureUnion([("word", TfidfVectorizer()),
-                             ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)))])
+    features = FeatureUnion(
+        [
+            ("word", TfidfVectorizer()),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5))),
+        ]
+    )
     return Pipeline([("features", features), ("clf", LinearSVC())])
 
 
@@ -52,11 +56,22 @@ def features(variant: str, language: str | None = None, word_min_df: int = 1) ->
     if variant == "lemmas":
         if not language:
             raise ValueError("the lemmas feature set needs the training data's language")
-        word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32, min_df=word_min_df,
-                               tokenizer=LemmaTokenizer(language), lowercase=False, token_pattern=None)
+        word = TfidfVectorizer(
+            ngram_range=(1, 2),
+            sublinear_tf=True,
+            dtype=np.float32,
+            min_df=word_min_df,
+            tokenizer=LemmaTokenizer(language),
+            lowercase=False,
+            token_pattern=None,
+        )
     else:
-        word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32, min_df=word_min_df)
-    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, dtype=np.float32)
+        word = TfidfVectorizer(
+            ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32, min_df=word_min_df
+        )
+    char = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, dtype=np.float32
+    )
     return FeatureUnion([("word", word), ("char", char)])
 
 
@@ -65,7 +80,8 @@ def variants(rows: int, language: str | None) -> tuple[str, ...]:
     there; on large ones it would double the cost), ``lemmas`` when the language is known and
     spaCy has a lemma table for it."""
     return (("ngrams", "plain") if rows < SMALL else ("ngrams",)) + (
-        ("lemmas",) if language and has_table(language) else ())
+        ("lemmas",) if language and has_table(language) else ()
+    )
 
 
 def _pruned(union: FeatureUnion) -> FeatureUnion:
@@ -87,35 +103,54 @@ def _inner_folds(labels: np.ndarray) -> int:
     return max(2, min(folds, int(np.unique(labels, return_counts=True)[1].min())))
 
 
-def select(texts: Sequence[str], labels: Sequence[str], score: Score,
-           language: str | None = None, word_min_df: int = 1) -> tuple[dict, FeatureUnion, float]:
+def select(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    score: Score,
+    language: str | None = None,
+    word_min_df: int = 1,
+) -> tuple[dict, FeatureUnion, float]:
     """The best (variant, C, class weight) by inner CV: the params, fitted features, CV score."""
     y = np.asarray(labels)
     # small sets: repeat the inner CV with other shuffles, one split's noise decides too much there
     repeats = SMALL_REPEATS if len(y) < SMALL else 1
-    folds = [StratifiedKFold(_inner_folds(y), shuffle=True, random_state=SEED + r) for r in range(repeats)]
+    folds = [
+        StratifiedKFold(_inner_folds(y), shuffle=True, random_state=SEED + r)
+        for r in range(repeats)
+    ]
     best: tuple[float, dict, FeatureUnion] | None = None
     for variant in variants(len(y), language):
         union = features(variant, language, word_min_df)
         x = union.fit_transform(texts)
         for c, weight in itertools.product(C_GRID if len(y) < SMALL else C_GRID[1:], WEIGHTS):
-            cv_score = float(np.mean([score(y, cross_val_predict(_svm(c, weight), x, y, cv=f)) for f in folds]))
+            cv_score = float(
+                np.mean([score(y, cross_val_predict(_svm(c, weight), x, y, cv=f)) for f in folds])
+            )
             if best is None or cv_score > best[0]:
                 best = (cv_score, {"features": variant, "C": c, "class_weight": weight}, union)
     cv_score, params, union = best
     return params, union, cv_score
 
 
-def fit_ours(texts: Sequence[str], labels: Sequence[str], score: Score,
-             language: str | None = None, word_min_df: int = 1) -> tuple[Pipeline, dict]:
+def fit_ours(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    score: Score,
+    language: str | None = None,
+    word_min_df: int = 1,
+) -> tuple[Pipeline, dict]:
     """Select, then fit the calibrated pipeline on all ``texts`` (in ``language``, when known:
     the lemma feature set is then a candidate too). Returns it and its params."""
     params, union, cv_score = select(texts, labels, score, language, word_min_df)
     union = _pruned(union)
     y = np.asarray(labels)
     # ensemble=False: one SVM fitted on every row, its sigmoid fitted on out-of-fold decisions
-    clf = CalibratedClassifierCV(_svm(params["C"], params["class_weight"]), method="sigmoid",
-                                 cv=_inner_folds(y), ensemble=False)
+    clf = CalibratedClassifierCV(
+        _svm(params["C"], params["class_weight"]),
+        method="sigmoid",
+        cv=_inner_folds(y),
+        ensemble=False,
+    )
     clf.fit(union.transform(texts), y)
     params["inner_cv_score"] = round(float(cv_score), 4)
     if word_min_df > 1:

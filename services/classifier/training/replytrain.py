@@ -39,21 +39,77 @@ NAME = "reply-needed-v1"
 EXAMPLES = ROOT / "services" / "classifier" / "data" / "examples.csv"
 PER_INTENT = 40
 SEED = 20240601
-SERVICE_INTENTS = frozenset({
-    "account_blocked", "application_status", "apr", "balance", "bill_balance", "bill_due", "book_flight",
-    "book_hotel", "cancel_reservation", "car_rental", "card_declined", "carry_on", "confirm_reservation",
-    "credit_limit", "credit_limit_change", "damaged_card", "direct_deposit", "expiration_date", "flight_status",
-    "freeze_account", "insurance", "insurance_change", "interest_rate", "international_fees", "lost_luggage",
-    "min_payment", "new_card", "order", "order_checks", "order_status", "pay_bill", "pin_change", "redeem_rewards",
-    "replacement_card_duration", "report_fraud", "report_lost_card", "restaurant_reservation", "rewards_balance",
-    "routing", "spending_history", "transactions", "transfer", "travel_notification", "reset_settings",
-    "sync_device", "accept_reservations",
-})
-CHATTER_INTENTS = frozenset({
-    "greeting", "goodbye", "thank_you", "tell_joke", "fun_fact", "meaning_of_life", "what_are_your_hobbies",
-    "do_you_have_pets", "how_old_are_you", "where_are_you_from", "what_is_your_name", "who_made_you",
-    "are_you_a_bot", "who_do_you_work_for", "yes", "no", "maybe",
-})
+SERVICE_INTENTS = frozenset(
+    {
+        "account_blocked",
+        "application_status",
+        "apr",
+        "balance",
+        "bill_balance",
+        "bill_due",
+        "book_flight",
+        "book_hotel",
+        "cancel_reservation",
+        "car_rental",
+        "card_declined",
+        "carry_on",
+        "confirm_reservation",
+        "credit_limit",
+        "credit_limit_change",
+        "damaged_card",
+        "direct_deposit",
+        "expiration_date",
+        "flight_status",
+        "freeze_account",
+        "insurance",
+        "insurance_change",
+        "interest_rate",
+        "international_fees",
+        "lost_luggage",
+        "min_payment",
+        "new_card",
+        "order",
+        "order_checks",
+        "order_status",
+        "pay_bill",
+        "pin_change",
+        "redeem_rewards",
+        "replacement_card_duration",
+        "report_fraud",
+        "report_lost_card",
+        "restaurant_reservation",
+        "rewards_balance",
+        "routing",
+        "spending_history",
+        "transactions",
+        "transfer",
+        "travel_notification",
+        "reset_settings",
+        "sync_device",
+        "accept_reservations",
+    }
+)
+CHATTER_INTENTS = frozenset(
+    {
+        "greeting",
+        "goodbye",
+        "thank_you",
+        "tell_joke",
+        "fun_fact",
+        "meaning_of_life",
+        "what_are_your_hobbies",
+        "do_you_have_pets",
+        "how_old_are_you",
+        "where_are_you_from",
+        "what_is_your_name",
+        "who_made_you",
+        "are_you_a_bot",
+        "who_do_you_work_for",
+        "yes",
+        "no",
+        "maybe",
+    }
+)
 SOURCES = [
     "BANKING77 training queries (Casanueva et al. 2020), CC BY 4.0: reply",
     "CLINC150 training queries (Larson et al. 2019), CC BY 3.0: customer-service intents reply, small talk noise",
@@ -63,7 +119,9 @@ SOURCES = [
 ]
 
 
-def _sampled(rows: list[tuple[str, str]], per_label: int, rng: random.Random) -> list[tuple[str, str]]:
+def _sampled(
+    rows: list[tuple[str, str]], per_label: int, rng: random.Random
+) -> list[tuple[str, str]]:
     by: dict[str, list[str]] = {}
     for text, label in rows:
         by.setdefault(label, []).append(text)
@@ -79,7 +137,9 @@ def team_examples(path: Path = EXAMPLES) -> list[tuple[str, str, str]]:
     if not path.is_file():
         return []
     with path.open(encoding="utf-8", newline="") as handle:
-        return [(r["text"], r["label"], r["language"]) for r in csv.DictReader(handle) if r.get("text")]
+        return [
+            (r["text"], r["label"], r["language"]) for r in csv.DictReader(handle) if r.get("text")
+        ]
 
 
 def load(datasets: Path) -> tuple[list[str], list[str], dict[str, int]]:
@@ -91,16 +151,21 @@ def load(datasets: Path) -> tuple[list[str], list[str], dict[str, int]]:
         if not path.is_file():
             raise DatasetMissing(f"{path} not found")
     with banking.open(encoding="utf-8", newline="") as handle:
-        bank = _sampled([(r["text"], r["category"]) for r in csv.DictReader(handle)], PER_INTENT, rng)
+        bank = _sampled(
+            [(r["text"], r["category"]) for r in csv.DictReader(handle)], PER_INTENT, rng
+        )
     train = json.loads(clinc.read_text(encoding="utf-8"))["train"]
     service = _sampled([(t, i) for t, i in train if i in SERVICE_INTENTS], PER_INTENT, rng)
     chatter = [(t, i) for t, i in train if i in CHATTER_INTENTS]
     spam_sets = [e for e in corpus_.load(datasets, extra=False).examples if e.source == "youtube"]
     team = team_examples()
-    rows = ([(t, "reply", "banking77") for t, _ in bank] + [(t, "reply", "clinc150") for t, _ in service]
-            + [(t, "noise", "clinc150-chatter") for t, _ in chatter]
-            + [(e.text, "noise", f"{e.source}-{'spam' if e.label else 'ham'}") for e in spam_sets]
-            + [(t, "reply" if label == "reply" else "noise", f"team-{label}") for t, label, _ in team])
+    rows = (
+        [(t, "reply", "banking77") for t, _ in bank]
+        + [(t, "reply", "clinc150") for t, _ in service]
+        + [(t, "noise", "clinc150-chatter") for t, _ in chatter]
+        + [(e.text, "noise", f"{e.source}-{'spam' if e.label else 'ham'}") for e in spam_sets]
+        + [(t, "reply" if label == "reply" else "noise", f"team-{label}") for t, label, _ in team]
+    )
     seen: dict[str, tuple[str, str]] = {}
     for text, label, source in rows:
         key = content(normalise(text))
@@ -113,7 +178,19 @@ def load(datasets: Path) -> tuple[list[str], list[str], dict[str, int]]:
 def train(datasets: Path, out: Path, progress) -> None:
     texts, labels, counts = load(datasets)
     progress(f"reply-needed: {len(texts)} texts ({counts})")
-    task_models.train_task(texts, labels, task="reply_needed", name=NAME, out=out, progress=progress, word_min_df=2, extra={
-        "positive_label": "reply", "sources": SOURCES, "source_rows": counts,
-        "input": "model.content: normalised text without links and @handles",
-        "see_also": "python -m services.classifier.evaluate --triage (the decision on real traffic)"})
+    task_models.train_task(
+        texts,
+        labels,
+        task="reply_needed",
+        name=NAME,
+        out=out,
+        progress=progress,
+        word_min_df=2,
+        extra={
+            "positive_label": "reply",
+            "sources": SOURCES,
+            "source_rows": counts,
+            "input": "model.content: normalised text without links and @handles",
+            "see_also": "python -m services.classifier.evaluate --triage (the decision on real traffic)",
+        },
+    )

@@ -108,7 +108,9 @@ def settle(outcome: Outcome, family: str, tolerance: float, dry_run: bool, progr
     """Decide, say so, and whether to write the candidate (promoted and not a dry run; a dry run
     reports ``promoted`` False)."""
     decide(outcome, tolerance)
-    progress(f"{family}: {'promote' if outcome.promoted else 'keep the current model'}: {outcome.reason}")
+    progress(
+        f"{family}: {'promote' if outcome.promoted else 'keep the current model'}: {outcome.reason}"
+    )
     outcome.promoted = outcome.promoted and not dry_run
     return outcome.promoted
 
@@ -116,22 +118,35 @@ def settle(outcome: Outcome, family: str, tolerance: float, dry_run: bool, progr
 def decide(outcome: Outcome, tolerance: float) -> Outcome:
     """Promote unless a figure is worse by more than ``tolerance`` (or there is none)."""
     if not outcome.figures:
-        outcome.promoted, outcome.reason = False, "no figure to compare on (no held-out corrections, no evaluation set)"
+        outcome.promoted, outcome.reason = (
+            False,
+            "no figure to compare on (no held-out corrections, no evaluation set)",
+        )
         return outcome
     worse = [f for f in outcome.figures if f.worse(tolerance)]
     if worse:
         outcome.promoted = False
-        outcome.reason = "worse than the current model on " + "; ".join(
-            f"{f.set} {f.metric} {f.candidate:.4f} < {f.current:.4f}" for f in worse) + f" (tolerance {tolerance})"
+        outcome.reason = (
+            "worse than the current model on "
+            + "; ".join(f"{f.set} {f.metric} {f.candidate:.4f} < {f.current:.4f}" for f in worse)
+            + f" (tolerance {tolerance})"
+        )
     else:
-        outcome.promoted, outcome.reason = True, f"not worse on any of {len(outcome.figures)} figures (tolerance {tolerance})"
+        outcome.promoted, outcome.reason = (
+            True,
+            f"not worse on any of {len(outcome.figures)} figures (tolerance {tolerance})",
+        )
     return outcome
 
 
 def next_name(models_dir: Path, family: str) -> tuple[str, int]:
     """``<family>-r<N>`` with N one above any existing revision."""
     pattern = re.compile(rf"^{re.escape(family)}-r(\d+)\.json$")
-    taken = [int(m.group(1)) for p in models_dir.glob(f"{family}-r*.json") if (m := pattern.match(p.name))]
+    taken = [
+        int(m.group(1))
+        for p in models_dir.glob(f"{family}-r*.json")
+        if (m := pattern.match(p.name))
+    ]
     revision = max(taken, default=0) + 1
     return f"{family}-r{revision}", revision
 
@@ -142,8 +157,12 @@ def _major(version: str | None) -> str:
 
 
 # -- spam ------------------------------------------------------------------------------------
-def public_figures(protocols: Sequence[datasets_.Protocol], recipe: Recipe, extra: list[tuple[str, str]],
-                   progress: Progress) -> list[Figure]:
+def public_figures(
+    protocols: Sequence[datasets_.Protocol],
+    recipe: Recipe,
+    extra: list[tuple[str, str]],
+    progress: Progress,
+) -> list[Figure]:
     """Per protocol: the recipe on each fold's training part, with and without ``extra``
     (text, label) rows, scored by MCC on the fold's test part, averaged over folds."""
     figures = []
@@ -161,24 +180,50 @@ def public_figures(protocols: Sequence[datasets_.Protocol], recipe: Recipe, extr
             more = recipe().fit(x + [t for t, _ in added], y + [label for _, label in added])
             current.append(matthews_corrcoef(truth, base.predict(test_texts)))
             candidate.append(matthews_corrcoef(truth, more.predict(test_texts)))
-        figures.append(Figure(protocol.dataset, "mcc", round(float(np.mean(current)), 4),
-                              round(float(np.mean(candidate)), 4), sum(len(t) for _, t in protocol.folds)))
+        figures.append(
+            Figure(
+                protocol.dataset,
+                "mcc",
+                round(float(np.mean(current)), 4),
+                round(float(np.mean(candidate)), 4),
+                sum(len(t) for _, t in protocol.folds),
+            )
+        )
     return figures
 
 
-def held_figures(truth: Sequence[str], current: Sequence[str], candidate: Sequence[str], metrics: Sequence[str],
-                 name: str = "held-out corrections") -> list[Figure]:
-    scorers = {"accuracy": accuracy_score, "mcc": matthews_corrcoef,
-               "macro_f1": lambda a, b: f1_score(a, b, average="macro", zero_division=0)}
+def held_figures(
+    truth: Sequence[str],
+    current: Sequence[str],
+    candidate: Sequence[str],
+    metrics: Sequence[str],
+    name: str = "held-out corrections",
+) -> list[Figure]:
+    scorers = {
+        "accuracy": accuracy_score,
+        "mcc": matthews_corrcoef,
+        "macro_f1": lambda a, b: f1_score(a, b, average="macro", zero_division=0),
+    }
     if len(set(truth)) < 2:
         metrics = ["accuracy"]  # MCC and macro-F1 say nothing on a one-class slice
-    return [Figure(name, m, round(float(scorers[m](truth, current)), 4), round(float(scorers[m](truth, candidate)), 4),
-                   len(truth)) for m in metrics]
+    return [
+        Figure(
+            name,
+            m,
+            round(float(scorers[m](truth, current)), 4),
+            round(float(scorers[m](truth, candidate)), 4),
+            len(truth),
+        )
+        for m in metrics
+    ]
 
 
 def spam_protocols(datasets: Path, progress: Progress) -> list[datasets_.Protocol]:
     """The spam protocols of ``make eval`` that exist under ``datasets`` (a message for each absent one)."""
-    loaders = [(f"youtube-spam/{v}", lambda v=v: datasets_.youtube(datasets, v)) for v in datasets_.YOUTUBE_VIDEOS]
+    loaders = [
+        (f"youtube-spam/{v}", lambda v=v: datasets_.youtube(datasets, v))
+        for v in datasets_.YOUTUBE_VIDEOS
+    ]
     loaders.append(("sms-spam", lambda: datasets_.sms(datasets)))
     found = []
     for name, load in loaders:
@@ -189,22 +234,41 @@ def spam_protocols(datasets: Path, progress: Progress) -> list[datasets_.Protoco
     return found
 
 
-def retrain_spam(base_texts: Sequence[str], base_labels: Sequence[int], examples: Sequence[Example], *,
-                 models_dir: Path, protocols: Sequence[datasets_.Protocol], recipe: Recipe,
-                 progress: Progress, threshold: float = 0.5, holdout: float = HOLDOUT,
-                 tolerance: float = TOLERANCE, dry_run: bool = False) -> Outcome:
+def retrain_spam(
+    base_texts: Sequence[str],
+    base_labels: Sequence[int],
+    examples: Sequence[Example],
+    *,
+    models_dir: Path,
+    protocols: Sequence[datasets_.Protocol],
+    recipe: Recipe,
+    progress: Progress,
+    threshold: float = 0.5,
+    holdout: float = HOLDOUT,
+    tolerance: float = TOLERANCE,
+    dry_run: bool = False,
+) -> Outcome:
     """Fit, compare and (unless worse, or ``dry_run``) promote a spam model. See the module docstring."""
     current_name = registry.active(models_dir, "spam", NAME)
     train, held = labelled(examples, "spam", holdout)
-    outcome = Outcome("spam", False, "", current=current_name,
-                      corrections={"train": len(train), "held_out": len(held)})
+    outcome = Outcome(
+        "spam",
+        False,
+        "",
+        current=current_name,
+        corrections={"train": len(train), "held_out": len(held)},
+    )
     if not train and not held:
         outcome.reason = "no corrections with a spam label (decision) stored: nothing to learn"
         return outcome
     current = SpamModel.load(models_dir, current_name)
-    progress(f"spam: current {current.card.name} {current.card.version}; corrections {len(train)} to train on, "
-             f"{len(held)} held out")
-    rows = dict(zip((normalise(t) for t in base_texts), (str(int(y)) for y in base_labels), strict=True))
+    progress(
+        f"spam: current {current.card.name} {current.card.version}; corrections {len(train)} to train on, "
+        f"{len(held)} held out"
+    )
+    rows = dict(
+        zip((normalise(t) for t in base_texts), (str(int(y)) for y in base_labels), strict=True)
+    )
     rows.pop("", None)
     rows.update(train)  # a correction overrides a shipped row with the same text
     texts, labels = list(rows), [int(y) for y in rows.values()]
@@ -214,25 +278,45 @@ def retrain_spam(base_texts: Sequence[str], base_labels: Sequence[int], examples
     if held:
         held_texts, truth = [t for t, _ in held], [y for _, y in held]
         now = ["1" if s.probability >= threshold else "0" for s in current.score_batch(held_texts)]
-        new = ["1" if p >= threshold else "0" for p in pipeline.predict_proba(held_texts)[:, spam_column]]
+        new = [
+            "1" if p >= threshold else "0"
+            for p in pipeline.predict_proba(held_texts)[:, spam_column]
+        ]
         outcome.figures += held_figures(truth, now, new, ["accuracy", "mcc"])
     else:
         progress("spam: no held-out corrections yet (about 1 in 5 corrections is held out)")
     if protocols:
-        progress(f"spam: the {len(protocols)} held evaluation sets, recipe with and without the corrections")
+        progress(
+            f"spam: the {len(protocols)} held evaluation sets, recipe with and without the corrections"
+        )
         outcome.figures += public_figures(protocols, recipe, [(t, y) for t, y in train], progress)
     if not settle(outcome, "spam", tolerance, dry_run, progress):
         return outcome
     digest = fingerprint(texts, labels)
     name, revision = next_name(models_dir, "spam")
     version = f"{_major(current.card.version)}.{revision}.0+{digest[:8]}"
-    card = {"task": "spam", "version": version, "training_data_sha256": digest,
-            "rows": {"train": len(texts), "spam": sum(labels), "ham": len(labels) - sum(labels),
-                     "corrections_train": len(train), "corrections_held_out": len(held)},
-            "evaluation": {"overall": _overall(outcome.figures),
-                           "retrain": [asdict(f) for f in outcome.figures], "tolerance": tolerance},
-            "parent": {"name": current.card.name, "version": current.card.version},
-            "sources": [*current.card.model_extra.get("sources", []), "helpdesk and router corrections (stored)"]}
+    card = {
+        "task": "spam",
+        "version": version,
+        "training_data_sha256": digest,
+        "rows": {
+            "train": len(texts),
+            "spam": sum(labels),
+            "ham": len(labels) - sum(labels),
+            "corrections_train": len(train),
+            "corrections_held_out": len(held),
+        },
+        "evaluation": {
+            "overall": _overall(outcome.figures),
+            "retrain": [asdict(f) for f in outcome.figures],
+            "tolerance": tolerance,
+        },
+        "parent": {"name": current.card.name, "version": current.card.version},
+        "sources": [
+            *current.card.model_extra.get("sources", []),
+            "helpdesk and router corrections (stored)",
+        ],
+    }
     return _promote(outcome, pipeline, models_dir, name, version, card, progress)
 
 
@@ -240,61 +324,122 @@ def _overall(figures: Sequence[Figure]) -> dict:
     return {f"{f.set}:{f.metric}": f.candidate for f in figures}
 
 
-def _promote(outcome: Outcome, pipeline, models_dir: Path, name: str, version: str, card: dict,
-             progress: Progress) -> Outcome:
+def _promote(
+    outcome: Outcome,
+    pipeline,
+    models_dir: Path,
+    name: str,
+    version: str,
+    card: dict,
+    progress: Progress,
+) -> Outcome:
     saved = tasks.save(pipeline, models_dir, name, card)
     registry.promote(models_dir, outcome.family, saved.name, saved.version)
     outcome.name, outcome.version = saved.name, saved.version
-    progress(f"{outcome.family}: promoted {saved.name} {saved.version} (active.json updated; live on restart)")
+    progress(
+        f"{outcome.family}: promoted {saved.name} {saved.version} (active.json updated; live on restart)"
+    )
     return outcome
 
 
 # -- task models -----------------------------------------------------------------------------
-def retrain_task(family: str, examples: Sequence[Example], *, models_dir: Path, progress: Progress,
-                 holdout: float = HOLDOUT, tolerance: float = TOLERANCE, dry_run: bool = False,
-                 base: tuple[Sequence[str], Sequence[str]] | None = None) -> Outcome:
+def retrain_task(
+    family: str,
+    examples: Sequence[Example],
+    *,
+    models_dir: Path,
+    progress: Progress,
+    holdout: float = HOLDOUT,
+    tolerance: float = TOLERANCE,
+    dry_run: bool = False,
+    base: tuple[Sequence[str], Sequence[str]] | None = None,
+) -> Outcome:
     """A task model from the corrections (plus ``base``, the shipped training texts and labels, when
     the family ships one), compared with the live model on the held-out corrections."""
     from services.classifier.serving.bundle import SHIPPED_TASKS
+
     shipped = SHIPPED_TASKS.get(family)
-    current_name = registry.active(models_dir, family,
-                                   shipped if shipped and (models_dir / f"{shipped}.json").is_file() else None)
+    current_name = registry.active(
+        models_dir,
+        family,
+        shipped if shipped and (models_dir / f"{shipped}.json").is_file() else None,
+    )
     train, held = labelled(examples, family, holdout)
-    outcome = Outcome(family, False, "", current=current_name, corrections={"train": len(train), "held_out": len(held)})
+    outcome = Outcome(
+        family,
+        False,
+        "",
+        current=current_name,
+        corrections={"train": len(train), "held_out": len(held)},
+    )
     counts = Counter(y for _, y in train)
-    enough = (len(train) >= MIN_PER_CLASS and len(counts.keys() | set(base[1])) >= 2 if base else
-              len(counts) >= 2 and min(counts.values()) >= MIN_PER_CLASS)  # shipped data holds the other labels
+    enough = (
+        len(train) >= MIN_PER_CLASS and len(counts.keys() | set(base[1])) >= 2
+        if base
+        else len(counts) >= 2 and min(counts.values()) >= MIN_PER_CLASS
+    )  # shipped data holds the other labels
     if not enough or not held:
-        outcome.reason = (f"not enough corrections: needs 2+ labels with {MIN_PER_CLASS}+ training rows each and a "
-                          f"held-out slice; have {dict(counts)} to train, {len(held)} held out")
+        outcome.reason = (
+            f"not enough corrections: needs 2+ labels with {MIN_PER_CLASS}+ training rows each and a "
+            f"held-out slice; have {dict(counts)} to train, {len(held)} held out"
+        )
         return outcome
-    progress(f"{family}: fitting on {len(train)} corrections {dict(counts)}"
-             f"{f' and {len(base[0])} shipped rows' if base else ''}, {len(held)} held out")
+    progress(
+        f"{family}: fitting on {len(train)} corrections {dict(counts)}"
+        f"{f' and {len(base[0])} shipped rows' if base else ''}, {len(held)} held out"
+    )
     corrected = dict(train)  # a correction overrides a shipped row with the same text
-    shipped_rows = [(t, y) for t, y in zip(*base, strict=True) if t not in corrected] if base else []
+    shipped_rows = (
+        [(t, y) for t, y in zip(*base, strict=True) if t not in corrected] if base else []
+    )
     texts = [t for t, _ in shipped_rows] + [t for t, _ in train]
     labels = [y for _, y in shipped_rows] + [y for _, y in train]
     pipeline, params = recipes.fit_ours(texts, labels, macro_f_hm)
     held_texts, truth = [t for t, _ in held], [y for _, y in held]
     if current_name is not None:
         current = tasks.TaskModel.load(models_dir, current_name)
-        now, parent = current.predict(held_texts), {"name": current.card.name, "version": current.card.version}
+        now, parent = (
+            current.predict(held_texts),
+            {"name": current.card.name, "version": current.card.version},
+        )
     else:
         majority = counts.most_common(1)[0][0]
-        now, parent = [majority] * len(held), {"name": f"majority label {majority!r}", "version": None}
-    outcome.figures = held_figures(truth, now, [str(p) for p in pipeline.predict(held_texts)],
-                                   ["accuracy", "macro_f1"])
+        now, parent = (
+            [majority] * len(held),
+            {"name": f"majority label {majority!r}", "version": None},
+        )
+    outcome.figures = held_figures(
+        truth, now, [str(p) for p in pipeline.predict(held_texts)], ["accuracy", "macro_f1"]
+    )
     if not settle(outcome, family, tolerance, dry_run, progress):
         return outcome
     digest = fingerprint(texts, labels)
     name, revision = next_name(models_dir, family)
     version = f"1.{revision}.0+{digest[:8]}"
-    card = {"task": family, "version": version, "training_data_sha256": digest,
-            "rows": {"train": len(texts), **{f"label:{k}": v for k, v in sorted(Counter(labels).items())},
-                     "corrections_held_out": len(held)},
-            "labels": sorted(set(labels)), "params": params, "parent": parent,
-            "evaluation": {"overall": _overall(outcome.figures), "retrain": [asdict(f) for f in outcome.figures],
-                           "tolerance": tolerance},
-            "sources": ["helpdesk and router corrections (stored)",
-                        *([f"the shipped training data of {shipped} ({len(shipped_rows)} rows)"] if base else [])]}
+    card = {
+        "task": family,
+        "version": version,
+        "training_data_sha256": digest,
+        "rows": {
+            "train": len(texts),
+            **{f"label:{k}": v for k, v in sorted(Counter(labels).items())},
+            "corrections_held_out": len(held),
+        },
+        "labels": sorted(set(labels)),
+        "params": params,
+        "parent": parent,
+        "evaluation": {
+            "overall": _overall(outcome.figures),
+            "retrain": [asdict(f) for f in outcome.figures],
+            "tolerance": tolerance,
+        },
+        "sources": [
+            "helpdesk and router corrections (stored)",
+            *(
+                [f"the shipped training data of {shipped} ({len(shipped_rows)} rows)"]
+                if base
+                else []
+            ),
+        ],
+    }
     return _promote(outcome, pipeline, models_dir, name, version, card, progress)

@@ -9,6 +9,7 @@
   after a warm-up; and on GermEval's first 1,000 relevant documents (news snippets too: 3.5× longer on average).
 Both sets are non-commercial: they measure, nothing is fitted on them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,11 +67,15 @@ def measure(texts: list[str], gold: list[str], language: str) -> dict:
         "predicted": dict(sorted(Counter(predicted).items())),
         "accuracy": round(accuracy_score(gold, predicted), 4),
         "macro_f1": round(f1_score(gold, predicted, labels=list(LABELS), average="macro"), 4),
-        "auc_negative_vs_positive": round(roc_auc_score([p for _, p in polar], [c for c, _ in polar]), 4),
+        "auc_negative_vs_positive": round(
+            roc_auc_score([p for _, p in polar], [c for c, _ in polar]), 4
+        ),
         "majority_baseline": {
             "label": majority,
             "accuracy": round(accuracy_score(gold, [majority] * len(gold)), 4),
-            "macro_f1": round(f1_score(gold, [majority] * len(gold), labels=list(LABELS), average="macro"), 4),
+            "macro_f1": round(
+                f1_score(gold, [majority] * len(gold), labels=list(LABELS), average="macro"), 4
+            ),
             "auc_negative_vs_positive": 0.5,
         },
     }
@@ -88,12 +93,20 @@ def rate(texts: list[str], languages: list[str], repeats: int = 3) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m services.classifier.training.sentiment_eval",
-                                 description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m services.classifier.training.sentiment_eval",
+        description=__doc__.split("\n")[0],
+    )
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     args = ap.parse_args(argv)
-    if not (args.datasets / "twitter-airline-sentiment").is_dir() or not (args.datasets / "germeval2017").is_dir():
-        print(f"{args.datasets}: the airline and GermEval 2017 sets are absent; nothing measured", file=sys.stderr)
+    if (
+        not (args.datasets / "twitter-airline-sentiment").is_dir()
+        or not (args.datasets / "germeval2017").is_dir()
+    ):
+        print(
+            f"{args.datasets}: the airline and GermEval 2017 sets are absent; nothing measured",
+            file=sys.stderr,
+        )
         return 0
     en_texts, en_gold = airline(args.datasets)
     de_texts, de_gold = germeval(args.datasets)

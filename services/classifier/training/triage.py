@@ -49,7 +49,12 @@ from services.classifier.serving.model import ModelCard, SpamModel, normalise
 from services.classifier.training import corpus as corpus_
 from shared.events import CanonicalMessage, ChannelKind, Decision
 
-GOALS = {"false_drops_max": 0.005, "reply_recall_min": 0.95, "spam_recall_min": 0.90, "genuine_drops_max": 0.01}
+GOALS = {
+    "false_drops_max": 0.005,
+    "reply_recall_min": 0.95,
+    "spam_recall_min": 0.90,
+    "genuine_drops_max": 0.01,
+}
 EXAMPLES = 5
 _EPOCH = datetime(2017, 1, 1, tzinfo=UTC)
 Progress = Callable[[str], None]
@@ -76,11 +81,28 @@ class Stream:
     folds: list[tuple[list[int], SpamModel]] = field(default_factory=list)
 
 
-def _message(platform: str, kind: ChannelKind, account: str, ident: str, text: str, author: str,
-             language: str | None = None, created: datetime = _EPOCH) -> CanonicalMessage:
-    return CanonicalMessage(platform=platform, channel_kind=kind, source="triage-eval", account_id=account,
-                            conversation_id=ident, platform_message_id=ident, author={"id": author or "unknown"},
-                            text=text, language_hint=language, created_at=created)
+def _message(
+    platform: str,
+    kind: ChannelKind,
+    account: str,
+    ident: str,
+    text: str,
+    author: str,
+    language: str | None = None,
+    created: datetime = _EPOCH,
+) -> CanonicalMessage:
+    return CanonicalMessage(
+        platform=platform,
+        channel_kind=kind,
+        source="triage-eval",
+        account_id=account,
+        conversation_id=ident,
+        platform_message_id=ident,
+        author={"id": author or "unknown"},
+        text=text,
+        language_hint=language,
+        created_at=created,
+    )
 
 
 def _twcs_time(value: str) -> datetime:
@@ -103,23 +125,50 @@ def twcs(datasets: Path) -> Stream:
         answered = any(t in brand_tweets for t in responses)
         first = not r.get("in_response_to_tweet_id")
         brand = next((brand_tweets[t] for t in responses if t in brand_tweets), "brand")
-        items.append(Item(_message("x", ChannelKind.MENTION, brand, "twcs-" + r["tweet_id"], r["text"],
-                                   r["author_id"], created=_twcs_time(r["created_at"])),
-                          needs_reply=True if first and answered else None))
-    return Stream("twcs", "en", items, f"{len(items)} inbound tweets of twcs.csv as X mentions; needed an agent: "
-                  "first tweet of a conversation a brand answered")
+        items.append(
+            Item(
+                _message(
+                    "x",
+                    ChannelKind.MENTION,
+                    brand,
+                    "twcs-" + r["tweet_id"],
+                    r["text"],
+                    r["author_id"],
+                    created=_twcs_time(r["created_at"]),
+                ),
+                needs_reply=True if first and answered else None,
+            )
+        )
+    return Stream(
+        "twcs",
+        "en",
+        items,
+        f"{len(items)} inbound tweets of twcs.csv as X mentions; needed an agent: "
+        "first tweet of a conversation a brand answered",
+    )
 
 
 def airline(datasets: Path) -> Stream:
     from services.classifier.training.datasets import _airline_rows
+
     rows, _ = _airline_rows(datasets)
     items = []
     for i, (text, sentiment, reason) in enumerate(rows):
         concrete = sentiment == "negative" and reason not in ("", "Can't Tell")
-        items.append(Item(_message("x", ChannelKind.MENTION, "airline", f"airline-{i}", text, f"user-{i}"),
-                          needs_reply=True if concrete else None, no_reply=sentiment == "positive"))
-    return Stream("airline", "en", items, f"{len(items)} deduplicated airline tweets as X mentions; needed an "
-                  "agent: negative with a concrete reason; no reply needed: positive")
+        items.append(
+            Item(
+                _message("x", ChannelKind.MENTION, "airline", f"airline-{i}", text, f"user-{i}"),
+                needs_reply=True if concrete else None,
+                no_reply=sentiment == "positive",
+            )
+        )
+    return Stream(
+        "airline",
+        "en",
+        items,
+        f"{len(items)} deduplicated airline tweets as X mentions; needed an "
+        "agent: negative with a concrete reason; no reply needed: positive",
+    )
 
 
 def germeval2017(datasets: Path) -> Stream:
@@ -133,17 +182,36 @@ def germeval2017(datasets: Path) -> Stream:
         tweet = "twitter.com" in url
         kind = ChannelKind.MENTION if tweet else ChannelKind.PUBLIC_COMMENT
         relevant = (doc.findtext("relevance") or "") == "true"
-        items.append(Item(_message("x" if tweet else "generic", kind, "db", f"ge17-{i}", text, f"user-{i}"),
-                          no_reply=not relevant, genuine=relevant))
-    return Stream("germeval2017", "de", items, f"{len(items)} GermEval 2017 test_syn documents (tweets as X "
-                  "mentions, others as public comments); relevant ones must not be dropped")
+        items.append(
+            Item(
+                _message("x" if tweet else "generic", kind, "db", f"ge17-{i}", text, f"user-{i}"),
+                no_reply=not relevant,
+                genuine=relevant,
+            )
+        )
+    return Stream(
+        "germeval2017",
+        "de",
+        items,
+        f"{len(items)} GermEval 2017 test_syn documents (tweets as X "
+        "mentions, others as public comments); relevant ones must not be dropped",
+    )
 
 
 def _fit_spam(texts: Sequence[str], labels: Sequence[int], name: str) -> SpamModel:
     from services.classifier.training.train import build_pipeline
+
     pipeline = build_pipeline().fit(list(texts), list(labels))
-    card = ModelCard(name=name, version="oof", artifact="-", artifact_sha256="-", trained_at="-",
-                     training_data_sha256="-", rows={"train": len(texts)}, evaluation={})
+    card = ModelCard(
+        name=name,
+        version="oof",
+        artifact="-",
+        artifact_sha256="-",
+        trained_at="-",
+        training_data_sha256="-",
+        rows={"train": len(texts)},
+        evaluation={},
+    )
     return SpamModel(pipeline, card)
 
 
@@ -155,16 +223,37 @@ def youtube(datasets: Path, out_of_fold: bool) -> list[Stream]:
         with path.open(encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))  # never DATE (a label leak in Eminem)
         held = {normalise(r["CONTENT"]) for r in rows}
-        items = [Item(_message("youtube", ChannelKind.PUBLIC_COMMENT, "brand-channel", f"yt-{video}-{i}",
-                               r["CONTENT"], r["AUTHOR"]), spam=r["CLASS"] == "1", no_reply=True)
-                 for i, r in enumerate(rows)]
+        items = [
+            Item(
+                _message(
+                    "youtube",
+                    ChannelKind.PUBLIC_COMMENT,
+                    "brand-channel",
+                    f"yt-{video}-{i}",
+                    r["CONTENT"],
+                    r["AUTHOR"],
+                ),
+                spam=r["CLASS"] == "1",
+                no_reply=True,
+            )
+            for i, r in enumerate(rows)
+        ]
         spam_model = None
         if out_of_fold:
             train = [e for e in examples if e.text not in held]
-            spam_model = _fit_spam([e.text for e in train], [e.label for e in train], f"spam-without-{video}")
-        streams.append(Stream(f"youtube/{video}", "en", items, f"{len(items)} comments on one video as public "
-                              "comments" + ("; spam model fitted without this video" if out_of_fold else ""),
-                              spam_model))
+            spam_model = _fit_spam(
+                [e.text for e in train], [e.label for e in train], f"spam-without-{video}"
+            )
+        streams.append(
+            Stream(
+                f"youtube/{video}",
+                "en",
+                items,
+                f"{len(items)} comments on one video as public "
+                "comments" + ("; spam model fitted without this video" if out_of_fold else ""),
+                spam_model,
+            )
+        )
     return streams
 
 
@@ -174,27 +263,48 @@ def sms(datasets: Path, out_of_fold: bool) -> Stream:
     for e in raw:
         seen.setdefault(normalise(e.text), e.label)
     texts = [t for t in seen if t]
-    items = [Item(_message("sms", ChannelKind.DIRECT_MESSAGE, "shortcode", f"sms-{i}", t, f"+49170{i:07d}"),
-                  spam=seen[t] == 1) for i, t in enumerate(texts)]
-    stream = Stream("sms", "en", items, f"{len(items)} distinct SMS as direct messages" +
-                    ("; spam model fitted on the other half (2 folds)" if out_of_fold else ""))
+    items = [
+        Item(
+            _message(
+                "sms", ChannelKind.DIRECT_MESSAGE, "shortcode", f"sms-{i}", t, f"+49170{i:07d}"
+            ),
+            spam=seen[t] == 1,
+        )
+        for i, t in enumerate(texts)
+    ]
+    stream = Stream(
+        "sms",
+        "en",
+        items,
+        f"{len(items)} distinct SMS as direct messages"
+        + ("; spam model fitted on the other half (2 folds)" if out_of_fold else ""),
+    )
     if out_of_fold:
         youtube_rows = [e for e in corpus_.load(datasets).examples if e.source != "sms"]
         for fold in (0, 1):
             test = [i for i in range(len(texts)) if i % 2 == fold]
             train = [i for i in range(len(texts)) if i % 2 != fold]
-            model = _fit_spam([texts[i] for i in train] + [e.text for e in youtube_rows],
-                              [seen[texts[i]] for i in train] + [e.label for e in youtube_rows], f"spam-sms-{fold}")
+            model = _fit_spam(
+                [texts[i] for i in train] + [e.text for e in youtube_rows],
+                [seen[texts[i]] for i in train] + [e.label for e in youtube_rows],
+                f"spam-sms-{fold}",
+            )
             stream.folds.append((test, model))
     return stream
 
 
-def streams(datasets: Path, out_of_fold: bool = True, progress: Progress = lambda _: None) -> list[Stream]:
+def streams(
+    datasets: Path, out_of_fold: bool = True, progress: Progress = lambda _: None
+) -> list[Stream]:
     """Every stream whose files are present (a missing one is skipped with a message)."""
     found: list[Stream] = []
-    for name, load in (("twcs", lambda: [twcs(datasets)]), ("airline", lambda: [airline(datasets)]),
-                       ("germeval2017", lambda: [germeval2017(datasets)]),
-                       ("youtube", lambda: youtube(datasets, out_of_fold)), ("sms", lambda: [sms(datasets, out_of_fold)])):
+    for name, load in (
+        ("twcs", lambda: [twcs(datasets)]),
+        ("airline", lambda: [airline(datasets)]),
+        ("germeval2017", lambda: [germeval2017(datasets)]),
+        ("youtube", lambda: youtube(datasets, out_of_fold)),
+        ("sms", lambda: [sms(datasets, out_of_fold)]),
+    ):
         try:
             found += load()
         except (FileNotFoundError, corpus_.CorpusMissing) as exc:
@@ -219,12 +329,16 @@ def decide(stream: Stream, models: Models, batch: int = 500) -> list:
     if stream.folds:
         groups = [(test, replace(models, spam=model)) for test, model in stream.folds]
     else:
-        groups = [(list(range(len(stream.items))),
-                   replace(models, spam=stream.spam_model) if stream.spam_model else models)]
+        groups = [
+            (
+                list(range(len(stream.items))),
+                replace(models, spam=stream.spam_model) if stream.spam_model else models,
+            )
+        ]
     results: list = [None] * len(stream.items)
     for indices, served in groups:
         for start in range(0, len(indices), batch):
-            chunk = indices[start:start + batch]
+            chunk = indices[start : start + batch]
             verdicts = stage.classify_batch([stream.items[i].message for i in chunk], served)
             for i, verdict in zip(chunk, verdicts, strict=True):
                 results[i] = verdict.classification
@@ -236,8 +350,15 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def _examples(pairs: Iterable[tuple[Item, object]]) -> list[dict]:
-    return [{"text": item.message.text[:200], "decision": c.decision.value, "reason": c.reason[:200],
-             "tags": list(c.tags)[:8]} for item, c in list(pairs)[:EXAMPLES]]
+    return [
+        {
+            "text": item.message.text[:200],
+            "decision": c.decision.value,
+            "reason": c.reason[:200],
+            "tags": list(c.tags)[:8],
+        }
+        for item, c in list(pairs)[:EXAMPLES]
+    ]
 
 
 def score(stream: Stream, results: Sequence) -> dict:
@@ -253,17 +374,28 @@ def score(stream: Stream, results: Sequence) -> dict:
     spam_kept = [(i, c) for i, c in spam if c.decision != Decision.DROP]
     languages = Counter(c.language for c in results)
     row = {
-        "stream": stream.name, "language": stream.language, "messages": len(pairs), "notes": stream.notes,
+        "stream": stream.name,
+        "language": stream.language,
+        "messages": len(pairs),
+        "notes": stream.notes,
         "decisions": {d.value: decisions.get(d.value, 0) for d in Decision},
-        "genuine": len(genuine), "false_drops": _share(len(false_drops), len(genuine)),
-        "needed_reply": len(needed), "reply_recall": _share(len(needed) - len(missed), len(needed)),
-        "spam": len(spam), "spam_recall": _share(len(spam) - len(spam_kept), len(spam)),
+        "genuine": len(genuine),
+        "false_drops": _share(len(false_drops), len(genuine)),
+        "needed_reply": len(needed),
+        "reply_recall": _share(len(needed) - len(missed), len(needed)),
+        "spam": len(spam),
+        "spam_recall": _share(len(spam) - len(spam_kept), len(spam)),
         "workload": _share(decisions.get("reply", 0), len(pairs)),
         "no_reply_needed": len(quiet),
-        "no_reply_sent_to_agent": _share(sum(c.decision == Decision.REPLY for _, c in quiet), len(quiet)),
+        "no_reply_sent_to_agent": _share(
+            sum(c.decision == Decision.REPLY for _, c in quiet), len(quiet)
+        ),
         "detected_languages": dict(languages.most_common(4)),
-        "examples": {"false_drops": _examples(false_drops), "missed_replies": _examples(missed),
-                     "spam_kept": _examples(spam_kept)},
+        "examples": {
+            "false_drops": _examples(false_drops),
+            "missed_replies": _examples(missed),
+            "spam_kept": _examples(spam_kept),
+        },
     }
     row["goals"] = goals(row)
     return row
@@ -293,16 +425,32 @@ def pooled_youtube(rows: list[dict]) -> dict | None:
     dropped = sum(round(r["false_drops"] * r["genuine"]) for r in videos if r["genuine"])
     replies = sum(r["decisions"]["reply"] for r in videos)
     messages = sum(r["messages"] for r in videos)
-    row = {"stream": "youtube (4 videos)", "language": "en", "messages": messages, "genuine": genuine,
-           "false_drops": _share(dropped, genuine), "needed_reply": 0, "reply_recall": None, "spam": spam,
-           "spam_recall": _share(caught, spam), "workload": _share(replies, messages),
-           "no_reply_sent_to_agent": None, "decisions": {}, "notes": "the four video streams pooled"}
+    row = {
+        "stream": "youtube (4 videos)",
+        "language": "en",
+        "messages": messages,
+        "genuine": genuine,
+        "false_drops": _share(dropped, genuine),
+        "needed_reply": 0,
+        "reply_recall": None,
+        "spam": spam,
+        "spam_recall": _share(caught, spam),
+        "workload": _share(replies, messages),
+        "no_reply_sent_to_agent": None,
+        "decisions": {},
+        "notes": "the four video streams pooled",
+    }
     row["goals"] = goals({**row, "stream": "youtube"})
     return row
 
 
-def evaluate(datasets: Path, models: Models, sample_size: int = 0, out_of_fold: bool = True,
-             progress: Progress = lambda _: None) -> list[dict]:
+def evaluate(
+    datasets: Path,
+    models: Models,
+    sample_size: int = 0,
+    out_of_fold: bool = True,
+    progress: Progress = lambda _: None,
+) -> list[dict]:
     rows = []
     for stream in streams(datasets, out_of_fold, progress):
         stream = sample(stream, sample_size)
@@ -318,21 +466,27 @@ def _pct(value: float | None) -> str:
 
 
 def render(rows: list[dict]) -> str:
-    head = (f"{'stream':<22}{'msgs':>6}{'false drops':>12}{'reply recall':>13}{'spam recall':>12}"
-            f"{'workload':>9}{'quiet→agent':>12}  goals")
+    head = (
+        f"{'stream':<22}{'msgs':>6}{'false drops':>12}{'reply recall':>13}{'spam recall':>12}"
+        f"{'workload':>9}{'quiet→agent':>12}  goals"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         goals_text = ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in r["goals"].items())
-        lines.append(f"{r['stream']:<22}{r['messages']:>6}{_pct(r['false_drops']):>12}{_pct(r['reply_recall']):>13}"
-                     f"{_pct(r['spam_recall']):>12}{_pct(r['workload']):>9}{_pct(r['no_reply_sent_to_agent']):>12}"
-                     f"  {goals_text}")
+        lines.append(
+            f"{r['stream']:<22}{r['messages']:>6}{_pct(r['false_drops']):>12}{_pct(r['reply_recall']):>13}"
+            f"{_pct(r['spam_recall']):>12}{_pct(r['workload']):>9}{_pct(r['no_reply_sent_to_agent']):>12}"
+            f"  {goals_text}"
+        )
     return "\n".join(lines)
 
 
 def write(rows: list[dict], out: Path, meta: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({**meta, "goals": GOALS, "streams": rows}, indent=2, ensure_ascii=False) + "\n",
-                   encoding="utf-8")
+    out.write_text(
+        json.dumps({**meta, "goals": GOALS, "streams": rows}, indent=2, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
 
 
 def by_stream(rows: list[dict]) -> dict[str, dict]:

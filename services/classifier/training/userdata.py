@@ -55,13 +55,17 @@ def read_labelled(path: Path, text_column: str, label_column: str) -> tuple[list
     for number, record in records(path):
         for column in (text_column, label_column):
             if column not in record:
-                raise InputError(f"{path}:{number}: no column {column!r} (columns: {sorted(record)}); "
-                                 "use --text-column / --label-column")
+                raise InputError(
+                    f"{path}:{number}: no column {column!r} (columns: {sorted(record)}); "
+                    "use --text-column / --label-column"
+                )
         text, label = record[text_column], record[label_column]
         if text in (None, "") or label in (None, ""):
             continue
         texts.append(str(text))
         labels.append(str(label))
     if len(set(labels)) < 2:
-        raise InputError(f"{path}: need at least two different labels in {label_column!r}, found {sorted(set(labels))}")
+        raise InputError(
+            f"{path}: need at least two different labels in {label_column!r}, found {sorted(set(labels))}"
+        )
     return texts, labels

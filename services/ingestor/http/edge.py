@@ -23,10 +23,12 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-async def webhook(request: Request, label: str,
-                  find: Callable[[Runtime], PlatformAdapter]) -> JSONResponse:
+async def webhook(
+    request: Request, label: str, find: Callable[[Runtime], PlatformAdapter]
+) -> JSONResponse:
     """The one webhook path: ``find`` the adapter (raises 404), content type, size, then the
     intake; ``label`` is the metric and health source (``unknown`` for an unknown name)."""
+
     async def handle(runtime: Runtime) -> Reply:
         adapter = find(runtime)
         content_type = require_type(request, adapter.media_types)
@@ -36,7 +38,9 @@ async def webhook(request: Request, label: str,
     return await answer(request, label, handle)
 
 
-async def answer(request: Request, source: str, handle: Callable[[Runtime], Awaitable[Reply]]) -> JSONResponse:
+async def answer(
+    request: Request, source: str, handle: Callable[[Runtime], Awaitable[Reply]]
+) -> JSONResponse:
     """Run ``handle`` and turn its ``Reply`` or ``Rejected`` into JSON, counting the outcome."""
     runtime: Runtime = request.app.state.runtime
     try:
@@ -45,7 +49,9 @@ async def answer(request: Request, source: str, handle: Callable[[Runtime], Awai
         REQUESTS.labels(source, exc.outcome).inc()
         runtime.health.observe(source, exc.outcome)
         log.info("webhook.rejected", source=source, status=exc.status, error=exc.problem.error)
-        return JSONResponse(exc.problem.model_dump(exclude_none=True), exc.status, headers=exc.headers)
+        return JSONResponse(
+            exc.problem.model_dump(exclude_none=True), exc.status, headers=exc.headers
+        )
     except Exception:
         REQUESTS.labels(source, "internal_error").inc()
         runtime.health.observe(source, "internal_error")
@@ -59,11 +65,18 @@ def require_type(request: Request, accepted: tuple[str, ...]) -> str:
     """The request's media type if it is one of ``accepted`` (or ``+json`` for JSON); else 415."""
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
-    if media in accepted or ("application/json" in accepted and media.startswith("application/")
-                             and media.endswith("+json")):
+    if media in accepted or (
+        "application/json" in accepted
+        and media.startswith("application/")
+        and media.endswith("+json")
+    ):
         return content_type
-    raise Rejected(415, "unsupported_media_type", f"Content-Type must be one of {', '.join(accepted)}",
-                   "unsupported_media_type")
+    raise Rejected(
+        415,
+        "unsupported_media_type",
+        f"Content-Type must be one of {', '.join(accepted)}",
+        "unsupported_media_type",
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -72,7 +85,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):
-            raise Rejected(400, "invalid_content_length", "Content-Length is not a number", "malformed")
+            raise Rejected(
+                400, "invalid_content_length", "Content-Length is not a number", "malformed"
+            )
         if len(declared) > 18 or int(declared) > limit:
             raise _too_large(limit)
     body = bytearray()

@@ -24,9 +24,12 @@ _CHALLENGE_MAX = 512
 
 
 @router.get("/meta", response_class=PlainTextResponse, summary="Meta verification request")
-async def meta_verify(request: Request, mode: str = Query("", alias="hub.mode"),
-                      token: str = Query("", alias="hub.verify_token"),
-                      challenge: str = Query("", alias="hub.challenge")) -> PlainTextResponse:
+async def meta_verify(
+    request: Request,
+    mode: str = Query("", alias="hub.mode"),
+    token: str = Query("", alias="hub.verify_token"),
+    challenge: str = Query("", alias="hub.challenge"),
+) -> PlainTextResponse:
     """Echo ``hub.challenge`` when ``hub.mode=subscribe`` and ``hub.verify_token`` matches (else 403)."""
     expected = request.app.state.runtime.keys.meta_verify_token
     if expected is None:
@@ -51,9 +54,13 @@ async def x_crc(request: Request, crc_token: str = Query("", max_length=1024)) -
     """``{"response_token": "sha256=<base64 HMAC-SHA256(consumer secret, crc_token)>"}`` (current secret)."""
     adapter = request.app.state.runtime.platforms.x_webhooks
     if adapter is None:
-        return JSONResponse({"error": "not_configured", "detail": "X webhooks are not configured"}, 404)
+        return JSONResponse(
+            {"error": "not_configured", "detail": "X webhooks are not configured"}, 404
+        )
     if not crc_token:
-        return JSONResponse({"error": "missing_crc_token", "detail": "crc_token query parameter is required"}, 400)
+        return JSONResponse(
+            {"error": "missing_crc_token", "detail": "crc_token query parameter is required"}, 400
+        )
     return JSONResponse({"response_token": adapter.crc_response(crc_token)})
 
 

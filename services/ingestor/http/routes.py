@@ -38,7 +38,9 @@ async def list_sources(request: Request) -> JSONResponse:
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     """Only genuine bugs get here: user input is answered with 4xx/503 before that."""
     log.error("request.failed", path=request.url.path, error=type(exc).__name__, exc_info=exc)
-    return JSONResponse({"error": "internal_error", "detail": "unexpected server error (logged)"}, 500)
+    return JSONResponse(
+        {"error": "internal_error", "detail": "unexpected server error (logged)"}, 500
+    )
 
 
 def _document_payload(app: FastAPI) -> None:
@@ -48,7 +50,9 @@ def _document_payload(app: FastAPI) -> None:
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = generate()
-            body = payload.MessageCreated.model_json_schema(ref_template="#/components/schemas/{model}")
+            body = payload.MessageCreated.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(body.pop("$defs", {}))
             components["MessageCreated"] = body

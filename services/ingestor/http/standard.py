@@ -33,16 +33,30 @@ _PROBLEMS = {
     503: "Kafka or the dedup database unavailable; retry after `Retry-After` seconds",
 }
 RESPONSES = {
-    200: {"description": "Already accepted earlier: `{\"status\": \"duplicate\", \"event_id\": …}`"},
-    202: {"description": "Acknowledged by Kafka (`accepted`), or an unhandled event type (`ignored`)"},
+    200: {"description": 'Already accepted earlier: `{"status": "duplicate", "event_id": …}`'},
+    202: {
+        "description": "Acknowledged by Kafka (`accepted`), or an unhandled event type (`ignored`)"
+    },
     **{code: {"model": Problem, "description": text} for code, text in _PROBLEMS.items()},
 }
-BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"$ref": "#/components/schemas/MessageCreated"}}}}}
+BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/MessageCreated"}}
+        },
+    }
+}
 
 
-@router.post("/standard/{source}", status_code=202, responses=RESPONSES, openapi_extra=BODY,
-             summary="Receive a Standard Webhooks event", description=payload.__doc__)
+@router.post(
+    "/standard/{source}",
+    status_code=202,
+    responses=RESPONSES,
+    openapi_extra=BODY,
+    summary="Receive a Standard Webhooks event",
+    description=payload.__doc__,
+)
 async def receive_standard_webhook(source: str, request: Request) -> JSONResponse:
     """Answer 202 only after Kafka acknowledged the event (see module docs for the rest)."""
     runtime: Runtime = request.app.state.runtime

@@ -28,10 +28,13 @@ _MAX_LEASE = 10 * 365 * 24 * 3600
 
 
 @router.get("/youtube", response_class=PlainTextResponse, summary="WebSub intent verification")
-async def youtube_verify(request: Request, mode: str = Query("", alias="hub.mode"),
-                         topic: str = Query("", alias="hub.topic", max_length=1024),
-                         challenge: str = Query("", alias="hub.challenge", max_length=512),
-                         lease: str = Query("", alias="hub.lease_seconds", max_length=12)) -> PlainTextResponse:
+async def youtube_verify(
+    request: Request,
+    mode: str = Query("", alias="hub.mode"),
+    topic: str = Query("", alias="hub.topic", max_length=1024),
+    challenge: str = Query("", alias="hub.challenge", max_length=512),
+    lease: str = Query("", alias="hub.lease_seconds", max_length=12),
+) -> PlainTextResponse:
     """Echo ``hub.challenge`` for a (un)subscription of a configured channel; 404 otherwise."""
     runtime: Runtime = request.app.state.runtime
     channel = youtube.channel_of(topic)
@@ -42,7 +45,9 @@ async def youtube_verify(request: Request, mode: str = Query("", alias="hub.mode
     if lease and not (lease.isascii() and lease.isdigit() and 0 < int(lease) <= _MAX_LEASE):
         return PlainTextResponse("hub.lease_seconds is not a positive number of seconds", 400)
     try:
-        await youtube_store.record_intent(runtime.ledger, topic, channel, mode, int(lease) if lease else None, utcnow())
+        await youtube_store.record_intent(
+            runtime.ledger, topic, channel, mode, int(lease) if lease else None, utcnow()
+        )
     except LedgerUnavailable:
         return PlainTextResponse("database unavailable", 503, headers={"Retry-After": "5"})
     log.info("youtube.intent_verified", channel=channel, mode=mode, lease_seconds=lease or None)

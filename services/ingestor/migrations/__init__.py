@@ -10,6 +10,9 @@ HISTORY = History(
     service="ingestor",
     location=Path(__file__).resolve().parent,
     # the retired shared history's revisions holding these tables -> this history's
-    legacy=(("0001", "0001_ingestor"), ("0002_ingestor", "0002_ingestor"),
-            ("0006_ingestor_pollers", "0006_ingestor_pollers")),
+    legacy=(
+        ("0001", "0001_ingestor"),
+        ("0002_ingestor", "0002_ingestor"),
+        ("0006_ingestor_pollers", "0006_ingestor_pollers"),
+    ),
 )

@@ -57,6 +57,7 @@ def webhook_keys(settings: IngestorSettings) -> dict[str, list[bytes]]:
 
 def platform_keys(settings: IngestorSettings) -> Keys:
     """All keys. Raises ``ValueError`` on an unusable name or secret (naming it, never its value)."""
+
     def raw(values: list[SecretStr]) -> list[bytes]:
         return [s.get_secret_value().encode() for s in values]
 
@@ -65,9 +66,13 @@ def platform_keys(settings: IngestorSettings) -> Keys:
         check_name(bot, "telegram bot name")
         telegram[bot] = [t.encode() for t in _listed(tokens)]
     token = settings.meta_verify_token
-    return Keys(standard=webhook_keys(settings), meta=raw(settings.meta_app_secrets),
-                meta_verify_token=token.get_secret_value().encode() if token else None,
-                x=raw(settings.x_consumer_secrets),
-                x_secrets=[s.get_secret_value() for s in settings.x_consumer_secrets],
-                telegram=telegram, youtube=raw(settings.youtube_hub_secrets),
-                youtube_channels=frozenset(settings.youtube_channels))
+    return Keys(
+        standard=webhook_keys(settings),
+        meta=raw(settings.meta_app_secrets),
+        meta_verify_token=token.get_secret_value().encode() if token else None,
+        x=raw(settings.x_consumer_secrets),
+        x_secrets=[s.get_secret_value() for s in settings.x_consumer_secrets],
+        telegram=telegram,
+        youtube=raw(settings.youtube_hub_secrets),
+        youtube_channels=frozenset(settings.youtube_channels),
+    )

@@ -43,23 +43,76 @@ from shared.events import (
 )
 
 SOURCE = "meta"
-OBJECTS = {"page": Platform.FACEBOOK, "instagram": Platform.INSTAGRAM,
-           "whatsapp_business_account": Platform.WHATSAPP}
+OBJECTS = {
+    "page": Platform.FACEBOOK,
+    "instagram": Platform.INSTAGRAM,
+    "whatsapp_business_account": Platform.WHATSAPP,
+}
 _DM_PLATFORM = {"page": Platform.MESSENGER}  # a Page's messaging[] is Messenger
 # "edit" is what Pages send in the wild next to the documented "edited"; "delete" next to "remove"
-_VERBS = {"add": MessageAction.CREATED, "edited": MessageAction.EDITED, "edit": MessageAction.EDITED,
-          "update": MessageAction.EDITED, "remove": MessageAction.DELETED, "delete": MessageAction.DELETED}
+_VERBS = {
+    "add": MessageAction.CREATED,
+    "edited": MessageAction.EDITED,
+    "edit": MessageAction.EDITED,
+    "update": MessageAction.EDITED,
+    "remove": MessageAction.DELETED,
+    "delete": MessageAction.DELETED,
+}
 _POST_ITEMS = {"post", "status", "photo", "video", "share", "album", "note", "event"}
 # Page profile and housekeeping fields (Graph API Page webhooks reference): no customer message
 _PAGE_HOUSEKEEPING = {
-    "about", "affiliation", "attire", "awards", "bio", "birthday", "category", "company_overview", "culinary_team",
-    "current_location", "description", "email", "founded", "general_info", "general_manager", "hometown", "hours",
-    "impressum", "location", "members", "mission", "name", "page_about_story", "page_change_proposal",
-    "page_upcoming_change", "parking", "payment_options", "personal_info", "personal_interests", "phone", "picture",
-    "price_range", "products", "public_transit", "publisher_subscriptions", "username", "website", "videos",
-    "live_videos", "messaging_handovers", "message_reads", "message_deliveries", "messaging_optins",
-    "messaging_postbacks", "message_echoes", "message_reactions", "messaging_referrals", "standby",
-    "inbox_labels", "leadgen_update", "page_info"}
+    "about",
+    "affiliation",
+    "attire",
+    "awards",
+    "bio",
+    "birthday",
+    "category",
+    "company_overview",
+    "culinary_team",
+    "current_location",
+    "description",
+    "email",
+    "founded",
+    "general_info",
+    "general_manager",
+    "hometown",
+    "hours",
+    "impressum",
+    "location",
+    "members",
+    "mission",
+    "name",
+    "page_about_story",
+    "page_change_proposal",
+    "page_upcoming_change",
+    "parking",
+    "payment_options",
+    "personal_info",
+    "personal_interests",
+    "phone",
+    "picture",
+    "price_range",
+    "products",
+    "public_transit",
+    "publisher_subscriptions",
+    "username",
+    "website",
+    "videos",
+    "live_videos",
+    "messaging_handovers",
+    "message_reads",
+    "message_deliveries",
+    "messaging_optins",
+    "messaging_postbacks",
+    "message_echoes",
+    "message_reactions",
+    "messaging_referrals",
+    "standby",
+    "inbox_labels",
+    "leadgen_update",
+    "page_info",
+}
 
 
 def parse(document: object, context: Context) -> Parsed:
@@ -81,18 +134,35 @@ def _entry(kind: str, raw: object, path: str, context: Context, parsed: Parsed) 
     account = ident(entry, "id", path)
     for j, change in enumerate(arr(entry, "changes", path)):
         where = f"{path}.changes[{j}]"
-        parsed.guard(where, change, lambda change=change, where=where: _change(
-            kind, entry, account, obj(change, where), where, context, parsed))
+        parsed.guard(
+            where,
+            change,
+            lambda change=change, where=where: _change(
+                kind, entry, account, obj(change, where), where, context, parsed
+            ),
+        )
     if "field" in entry:  # Instagram (Business Login) puts one change straight in the entry
         _change(kind, entry, account, entry, path, context, parsed)
     for j, event in enumerate(arr(entry, "messaging", path)):
         where = f"{path}.messaging[{j}]"
-        parsed.guard(where, event, lambda event=event, where=where: meta_messaging.messaging(
-            _DM_PLATFORM.get(kind, OBJECTS[kind]), account, obj(event, where), where, context, parsed))
+        parsed.guard(
+            where,
+            event,
+            lambda event=event, where=where: meta_messaging.messaging(
+                _DM_PLATFORM.get(kind, OBJECTS[kind]),
+                account,
+                obj(event, where),
+                where,
+                context,
+                parsed,
+            ),
+        )
     parsed.skipped += ["standby"] * len(arr(entry, "standby", path))  # another app owns the thread
 
 
-def _change(kind: str, entry: dict, account: str, change: dict, path: str, context: Context, parsed: Parsed) -> None:
+def _change(
+    kind: str, entry: dict, account: str, change: dict, path: str, context: Context, parsed: Parsed
+) -> None:
     field = text(change, "field", path)
     # a Page profile change (parking, name, hours, …) may come without a value at all
     value = obj(change.get("value") if change.get("value") is not None else {}, f"{path}.value")
@@ -112,7 +182,9 @@ def _change(kind: str, entry: dict, account: str, change: dict, path: str, conte
         parsed.unhandled.append(f"{kind}.{str(field)[:32]}")
 
 
-def _feed(entry: dict, account: str, value: dict, path: str, context: Context, parsed: Parsed) -> None:
+def _feed(
+    entry: dict, account: str, value: dict, path: str, context: Context, parsed: Parsed
+) -> None:
     item, verb = text(value, "item", path), text(value, "verb", path)
     if item not in _POST_ITEMS and item != "comment":
         parsed.skipped.append(f"feed.{str(item)[:32]}")  # reactions, likes: no text to answer
@@ -130,15 +202,28 @@ def _feed(entry: dict, account: str, value: dict, path: str, context: Context, p
     body = text(value, "message", path) or ""
     parent = ident(value, "parent_id", path, required=False)
     message = canonical(
-        path, platform=Platform.FACEBOOK, channel_kind=ChannelKind.PUBLIC_COMMENT, source=context.source,
-        account_id=account, conversation_id=post_id, platform_message_id=message_id, author=author, text=body,
-        created_at=_when(entry, value, path), in_reply_to=(parent or post_id) if item == "comment" else None,
-        permalink=text(value, "permalink_url", path), attachments=_feed_media(value, path), action=action,
-        raw_ref=context.raw_ref)
+        path,
+        platform=Platform.FACEBOOK,
+        channel_kind=ChannelKind.PUBLIC_COMMENT,
+        source=context.source,
+        account_id=account,
+        conversation_id=post_id,
+        platform_message_id=message_id,
+        author=author,
+        text=body,
+        created_at=_when(entry, value, path),
+        in_reply_to=(parent or post_id) if item == "comment" else None,
+        permalink=text(value, "permalink_url", path),
+        attachments=_feed_media(value, path),
+        action=action,
+        raw_ref=context.raw_ref,
+    )
     parsed.add(message, edit_marker(body))
 
 
-def _page_mention(entry: dict, account: str, value: dict, path: str, context: Context, parsed: Parsed) -> None:
+def _page_mention(
+    entry: dict, account: str, value: dict, path: str, context: Context, parsed: Parsed
+) -> None:
     """``mention``: someone mentioned the Page in a post (``post_id``) or a comment (``comment_id``).
     The payload names the author (``sender_id``/``sender_name``) and, when Meta includes it, the
     ``message``; without it the text is the ``[text unavailable: …]`` placeholder (an agent opens it)."""
@@ -157,11 +242,22 @@ def _page_mention(entry: dict, account: str, value: dict, path: str, context: Co
     if not body and action is not MessageAction.DELETED:
         body = f"{TEXT_UNAVAILABLE} facebook page mention in a {item[:32]} (the webhook carries no text)]"
     message = canonical(
-        path, platform=Platform.FACEBOOK, channel_kind=ChannelKind.MENTION, source=context.source,
-        account_id=account, conversation_id=post_id, platform_message_id=comment_id or post_id, author=author,
-        text=body or "", created_at=_when(entry, value, path), in_reply_to=post_id if comment_id else None,
-        permalink=text(value, "permalink_url", path) or f"https://www.facebook.com/{comment_id or post_id}",
-        action=action, raw_ref=context.raw_ref)
+        path,
+        platform=Platform.FACEBOOK,
+        channel_kind=ChannelKind.MENTION,
+        source=context.source,
+        account_id=account,
+        conversation_id=post_id,
+        platform_message_id=comment_id or post_id,
+        author=author,
+        text=body or "",
+        created_at=_when(entry, value, path),
+        in_reply_to=post_id if comment_id else None,
+        permalink=text(value, "permalink_url", path)
+        or f"https://www.facebook.com/{comment_id or post_id}",
+        action=action,
+        raw_ref=context.raw_ref,
+    )
     parsed.add(message, edit_marker(body or ""))
 
 
@@ -171,9 +267,14 @@ def _author(value: dict, path: str) -> Author:
     sender = value.get("from")
     if sender is not None:
         sender = obj(sender, f"{path}.from")
-        return Author(id=ident(sender, "id", f"{path}.from"), display_name=text(sender, "name", f"{path}.from"))
-    return Author(id=ident(value, "sender_id", path, required=False) or "unknown",
-                  display_name=text(value, "sender_name", path))
+        return Author(
+            id=ident(sender, "id", f"{path}.from"),
+            display_name=text(sender, "name", f"{path}.from"),
+        )
+    return Author(
+        id=ident(value, "sender_id", path, required=False) or "unknown",
+        display_name=text(value, "sender_name", path),
+    )
 
 
 def _when(entry: dict, value: dict, path: str) -> datetime:
@@ -184,7 +285,11 @@ def _when(entry: dict, value: dict, path: str) -> datetime:
             return unix_time(value, "created_time", path)
         except PayloadInvalid:
             return iso_time(created, f"{path}.created_time")
-    return unix_time(entry, "time", path.split(".changes", 1)[0]) if entry.get("time") is not None else utcnow()
+    return (
+        unix_time(entry, "time", path.split(".changes", 1)[0])
+        if entry.get("time") is not None
+        else utcnow()
+    )
 
 
 def _feed_media(value: dict, path: str) -> tuple[Attachment, ...]:
@@ -203,7 +308,9 @@ def _urls(value: dict, key: str, path: str) -> list[str]:
     return urls
 
 
-def _instagram_comment(entry: dict, account: str, value: dict, path: str, context: Context, parsed: Parsed) -> None:
+def _instagram_comment(
+    entry: dict, account: str, value: dict, path: str, context: Context, parsed: Parsed
+) -> None:
     """``comments``/``live_comments``. The App Dashboard's "Test" button sends a bare
     ``{"id", "text"}`` (older) or one with ``from`` and ``media`` but no entry ``time``: the author
     is then ``unknown`` and the conversation the parent comment (or the comment itself)."""
@@ -211,39 +318,65 @@ def _instagram_comment(entry: dict, account: str, value: dict, path: str, contex
     author = Author(id="unknown")
     if sender is not None:
         sender = obj(sender, f"{path}.from")
-        author = Author(id=ident(sender, "id", f"{path}.from"), handle=text(sender, "username", f"{path}.from"))
+        author = Author(
+            id=ident(sender, "id", f"{path}.from"), handle=text(sender, "username", f"{path}.from")
+        )
     if author.id == account:
         parsed.skipped.append("instagram.own")  # the account's own reply under its media
         return
     media = value.get("media")
-    media_id = ident(obj(media, f"{path}.media"), "id", f"{path}.media") if media is not None else None
+    media_id = (
+        ident(obj(media, f"{path}.media"), "id", f"{path}.media") if media is not None else None
+    )
     comment_id = ident(value, "id", path)
     parent = ident(value, "parent_id", path, required=False)
     message = canonical(
-        path, platform=Platform.INSTAGRAM, channel_kind=ChannelKind.PUBLIC_COMMENT, source=context.source,
-        account_id=account, conversation_id=media_id or parent or comment_id, platform_message_id=comment_id,
-        author=author, text=text(value, "text", path) or "", created_at=_when(entry, value, path),
-        in_reply_to=parent or media_id, raw_ref=context.raw_ref)
+        path,
+        platform=Platform.INSTAGRAM,
+        channel_kind=ChannelKind.PUBLIC_COMMENT,
+        source=context.source,
+        account_id=account,
+        conversation_id=media_id or parent or comment_id,
+        platform_message_id=comment_id,
+        author=author,
+        text=text(value, "text", path) or "",
+        created_at=_when(entry, value, path),
+        in_reply_to=parent or media_id,
+        raw_ref=context.raw_ref,
+    )
     parsed.add(message)
 
 
-def _instagram_mention(entry: dict, account: str, value: dict, path: str, context: Context, parsed: Parsed) -> None:
+def _instagram_mention(
+    entry: dict, account: str, value: dict, path: str, context: Context, parsed: Parsed
+) -> None:
     """``mentions``: the account was @mentioned in a comment (``comment_id``) or a caption (``media_id``
     only). The payload carries no text or author, so the message is deferred: held, and published
     once the Graph API gave its text and author (``pollers/instagram_mentions.py``)."""
     media_id = ident(value, "media_id", path)
     comment_id = ident(value, "comment_id", path, required=False)
     message = canonical(
-        path, platform=Platform.INSTAGRAM, channel_kind=ChannelKind.MENTION, source=context.source,
-        account_id=account, conversation_id=media_id, platform_message_id=comment_id or media_id,
-        author=Author(id="unknown"), text="", created_at=_when(entry, {}, path),
-        in_reply_to=media_id if comment_id else None, raw_ref=context.raw_ref)
+        path,
+        platform=Platform.INSTAGRAM,
+        channel_kind=ChannelKind.MENTION,
+        source=context.source,
+        account_id=account,
+        conversation_id=media_id,
+        platform_message_id=comment_id or media_id,
+        author=Author(id="unknown"),
+        text="",
+        created_at=_when(entry, {}, path),
+        in_reply_to=media_id if comment_id else None,
+        raw_ref=context.raw_ref,
+    )
     parsed.defer(message)
 
 
 LEGACY_REFUSED = SignatureRejected(
-    "missing_signature", "X-Hub-Signature-256 is missing; a delivery signed only with the legacy X-Hub-Signature "
-    "(sha1) is accepted only when INGESTOR_META_LEGACY_SHA1=true")
+    "missing_signature",
+    "X-Hub-Signature-256 is missing; a delivery signed only with the legacy X-Hub-Signature "
+    "(sha1) is accepted only when INGESTOR_META_LEGACY_SHA1=true",
+)
 
 
 class MetaWebhooks(SignedJsonBatch):

@@ -58,22 +58,32 @@ def _configured(adapter: T | None, what: str) -> T:
 
 def build(settings: IngestorSettings, keys: Keys, ledger: Ledger) -> Platforms:
     """An adapter for every platform (and source, and bot) with at least one key."""
-    standard = {source: StandardWebhooks(source, secrets, tolerance_s=settings.webhook_tolerance_s)
-                for source, secrets in keys.standard.items()}
+    standard = {
+        source: StandardWebhooks(source, secrets, tolerance_s=settings.webhook_tolerance_s)
+        for source, secrets in keys.standard.items()
+    }
     bots = {bot: TelegramBot(bot, tokens) for bot, tokens in keys.telegram.items() if tokens}
-    meta_hooks = MetaWebhooks(keys.meta, legacy_sha1=settings.meta_legacy_sha1) if keys.meta else None
+    meta_hooks = (
+        MetaWebhooks(keys.meta, legacy_sha1=settings.meta_legacy_sha1) if keys.meta else None
+    )
     return Platforms(
-        standard_sources=standard, telegram_bots=bots, meta_webhooks=meta_hooks,
+        standard_sources=standard,
+        telegram_bots=bots,
+        meta_webhooks=meta_hooks,
         x_webhooks=XWebhooks(keys.x_secrets) if keys.x else None,
-        websub=WebSubNotifications(keys.youtube, _video_recorder(ledger)) if keys.youtube else None)
+        websub=WebSubNotifications(keys.youtube, _video_recorder(ledger)) if keys.youtube else None,
+    )
 
 
 def configured_sources(keys: Keys) -> dict[str, str]:
     """Source name -> platform, for the health registry and ``GET /v1/sources``."""
     sources = {name: "standard" for name in keys.standard}
     sources.update({telegram.source_name(bot): "telegram" for bot in keys.telegram})
-    for name, platform, enabled in ((meta.SOURCE, "meta", keys.meta), (x.SOURCE, "x", keys.x),
-                                    (youtube.SOURCE, "youtube", keys.youtube)):
+    for name, platform, enabled in (
+        (meta.SOURCE, "meta", keys.meta),
+        (x.SOURCE, "x", keys.x),
+        (youtube.SOURCE, "youtube", keys.youtube),
+    ):
         if enabled:
             sources[name] = platform
     return sources

@@ -59,17 +59,25 @@ X = ("sha256=", _sha256, "base64")
 WEBSUB = ("sha1=", _sha1, "hex")
 
 
-def check_hmac(scheme: tuple[str, Digest, str], header: str | None, keys: Sequence[bytes], body: bytes) -> None:
+def check_hmac(
+    scheme: tuple[str, Digest, str], header: str | None, keys: Sequence[bytes], body: bytes
+) -> None:
     """Raise ``SignatureRejected`` unless ``header`` is ``<prefix><digest>`` of ``body`` under one of ``keys``:
     reason ``missing_signature`` (absent or empty) or ``bad_signature`` (malformed or no match)."""
     prefix, digest, encoding = scheme
     if not header or not header.strip():
         raise SignatureRejected("missing_signature", "the signature header is missing")
-    given = _decode(header.strip().removeprefix(prefix), encoding) if header.strip().startswith(prefix) else None
+    given = (
+        _decode(header.strip().removeprefix(prefix), encoding)
+        if header.strip().startswith(prefix)
+        else None
+    )
     # every key is compared (no early exit): the time taken does not say which secret matched
     matches = [given is not None and hmac.compare_digest(digest(key, body), given) for key in keys]
     if not any(matches):
-        raise SignatureRejected("bad_signature", f"the signature is not {prefix}<{encoding} HMAC> of the body")
+        raise SignatureRejected(
+            "bad_signature", f"the signature is not {prefix}<{encoding} HMAC> of the body"
+        )
 
 
 def check_token(given: str | None, tokens: Sequence[bytes]) -> None:

@@ -34,13 +34,20 @@ class StandardWebhooks:
     media_types = JSON_TYPES
     refused = staticmethod(refuse)
 
-    def __init__(self, source: str, keys: Sequence[bytes], *, tolerance_s: int,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        source: str,
+        keys: Sequence[bytes],
+        *,
+        tolerance_s: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.source, self._keys, self._tolerance_s, self._clock = source, keys, tolerance_s, clock
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> str:
-        webhook = verify(self._keys, headers, body, tolerance_s=self._tolerance_s,
-                         now=self._clock())
+        webhook = verify(
+            self._keys, headers, body, tolerance_s=self._tolerance_s, now=self._clock()
+        )
         if len(webhook.webhook_id) > _WEBHOOK_ID or not webhook.webhook_id.isprintable():
             detail = f"webhook-id must be printable, at most {_WEBHOOK_ID} characters"
             raise Rejected(400, "invalid_webhook_id", detail, "malformed")
@@ -64,11 +71,24 @@ class StandardWebhooks:
         if result.unhandled:
             kind = result.unhandled[0]
             log.info("webhook.ignored", source=source, event_type=kind[:64], webhook_id=webhook_id)
-            return Reply(202, {"status": "ignored", "reason": "unhandled_event_type", "type": kind}, "ignored")
+            return Reply(
+                202,
+                {"status": "ignored", "reason": "unhandled_event_type", "type": kind},
+                "ignored",
+            )
         if result.duplicates:
-            log.info("webhook.duplicate", source=source, event_id=result.duplicates[0], webhook_id=webhook_id)
-            return Reply(200, {"status": "duplicate", "event_id": result.duplicates[0]}, "duplicate", 1)
-        log.info("webhook.accepted", source=source, event_id=result.accepted[0], webhook_id=webhook_id)
+            log.info(
+                "webhook.duplicate",
+                source=source,
+                event_id=result.duplicates[0],
+                webhook_id=webhook_id,
+            )
+            return Reply(
+                200, {"status": "duplicate", "event_id": result.duplicates[0]}, "duplicate", 1
+            )
+        log.info(
+            "webhook.accepted", source=source, event_id=result.accepted[0], webhook_id=webhook_id
+        )
         return Reply(202, {"status": "accepted", "event_id": result.accepted[0]}, "accepted", 1)
 
 
@@ -82,8 +102,9 @@ def _envelope(body: bytes) -> payload.WebhookEnvelope:
 
 def _message(envelope: payload.WebhookEnvelope, source: str, raw_ref: str):
     try:
-        event = payload.MessageCreated.model_validate({"type": envelope.type, "timestamp": envelope.timestamp,
-                                                       "data": envelope.data})
+        event = payload.MessageCreated.model_validate(
+            {"type": envelope.type, "timestamp": envelope.timestamp, "data": envelope.data}
+        )
         return payload.to_canonical(event.data, source, raw_ref)
     except ValidationError as exc:
         raise invalid(exc) from None

@@ -63,9 +63,13 @@ class GenericMessage(_Inbound):
 
     platform: Platform = Platform.GENERIC
     channel_kind: ChannelKind
-    account_id: str = Field(min_length=1, max_length=256, pattern=_ID, description="Page/account addressed")
+    account_id: str = Field(
+        min_length=1, max_length=256, pattern=_ID, description="Page/account addressed"
+    )
     conversation_id: str = Field(min_length=1, max_length=512, pattern=_ID)
-    message_id: str = Field(min_length=1, max_length=512, pattern=_ID, description="The platform's id")
+    message_id: str = Field(
+        min_length=1, max_length=512, pattern=_ID, description="The platform's id"
+    )
     author: InboundAuthor
     text: str = Field(max_length=100_000)
     language: str | None = Field(default=None, max_length=16, description="BCP 47 hint, if known")
@@ -93,7 +97,9 @@ class MessageCreated(_Inbound):
     data: GenericMessage
 
 
-def to_canonical(message: GenericMessage, source: str, raw_ref: str | None = None) -> CanonicalMessage:
+def to_canonical(
+    message: GenericMessage, source: str, raw_ref: str | None = None
+) -> CanonicalMessage:
     """Normalise a generic message received from ``source`` (raw body kept at ``raw_ref``).
     Raises ``ValidationError``."""
     author = message.author
@@ -104,8 +110,12 @@ def to_canonical(message: GenericMessage, source: str, raw_ref: str | None = Non
         account_id=message.account_id,
         conversation_id=message.conversation_id,
         platform_message_id=message.message_id,
-        author=Author(id=author.id, handle=author.handle, display_name=author.display_name,
-                      follower_count=author.follower_count),
+        author=Author(
+            id=author.id,
+            handle=author.handle,
+            display_name=author.display_name,
+            follower_count=author.follower_count,
+        ),
         text=message.text,
         language_hint=message.language,
         created_at=message.created_at,

@@ -53,7 +53,9 @@ def signature(key: bytes, webhook_id: bytes, timestamp: bytes, body: bytes) -> b
     return hmac.new(key, b"%s.%s.%s" % (webhook_id, timestamp, body), hashlib.sha256).digest()
 
 
-def sign(secret: str, webhook_id: str, timestamp: int | datetime | None, body: bytes | str) -> dict[str, str]:
+def sign(
+    secret: str, webhook_id: str, timestamp: int | datetime | None, body: bytes | str
+) -> dict[str, str]:
     """The three headers that make ``body`` a valid Standard Webhook for ``secret``.
 
     ``timestamp`` is Unix seconds or an aware datetime (``None``: now). Text is sent as UTF-8.
@@ -81,8 +83,14 @@ class VerifiedWebhook:
     timestamp: int
 
 
-def verify(key: bytes | Sequence[bytes], headers: Mapping[str, str], body: bytes, *, tolerance_s: int,
-           now: float) -> VerifiedWebhook:
+def verify(
+    key: bytes | Sequence[bytes],
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    tolerance_s: int,
+    now: float,
+) -> VerifiedWebhook:
     """Check the signature headers against ``body`` under ``key`` (or any of several active keys,
     during a rotation). Raises ``SignatureRejected``; never blocks.
 
@@ -91,7 +99,9 @@ def verify(key: bytes | Sequence[bytes], headers: Mapping[str, str], body: bytes
     values = {name.lower(): value for name, value in headers.items()}
     missing = [name for name in REQUIRED_HEADERS if not values.get(name, "").strip()]
     if missing:
-        raise SignatureRejected("missing_signature_headers", f"missing header(s): {', '.join(missing)}")
+        raise SignatureRejected(
+            "missing_signature_headers", f"missing header(s): {', '.join(missing)}"
+        )
     webhook_id, stamp = values["webhook-id"], values["webhook-timestamp"]
     timestamp = _fresh_timestamp(stamp, tolerance_s, now)
     keys = [key] if isinstance(key, bytes) else list(key)
@@ -99,18 +109,26 @@ def verify(key: bytes | Sequence[bytes], headers: Mapping[str, str], body: bytes
     given = list(_v1_signatures(values["webhook-signature"]))
     # every pair is compared (constant-time each, no early exit): timing does not say which key matched
     if not any([hmac.compare_digest(mine, theirs) for mine in expected for theirs in given]):  # noqa: C419
-        raise SignatureRejected("bad_signature", "no v1 signature in webhook-signature matches the body")
+        raise SignatureRejected(
+            "bad_signature", "no v1 signature in webhook-signature matches the body"
+        )
     return VerifiedWebhook(webhook_id=webhook_id, timestamp=timestamp)
 
 
 def _fresh_timestamp(stamp: str, tolerance_s: int, now: float) -> int:
     if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
-        raise SignatureRejected("invalid_timestamp", "webhook-timestamp must be integer Unix seconds")
+        raise SignatureRejected(
+            "invalid_timestamp", "webhook-timestamp must be integer Unix seconds"
+        )
     timestamp = int(stamp)
     if now - timestamp > tolerance_s:
-        raise SignatureRejected("stale_timestamp", f"webhook-timestamp is older than {tolerance_s}s")
+        raise SignatureRejected(
+            "stale_timestamp", f"webhook-timestamp is older than {tolerance_s}s"
+        )
     if timestamp - now > tolerance_s:
-        raise SignatureRejected("stale_timestamp", f"webhook-timestamp is more than {tolerance_s}s in the future")
+        raise SignatureRejected(
+            "stale_timestamp", f"webhook-timestamp is more than {tolerance_s}s in the future"
+        )
     return timestamp
 
 
@@ -128,6 +146,8 @@ def _v1_signatures(header: str) -> Iterator[bytes]:
 
 def _raw(value: str) -> bytes:
     try:
-        return value.encode("latin-1")  # undo the ASGI server's decoding: the bytes the sender signed
+        return value.encode(
+            "latin-1"
+        )  # undo the ASGI server's decoding: the bytes the sender signed
     except UnicodeEncodeError:
         return value.encode("utf-8")

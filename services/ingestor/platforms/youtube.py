@@ -103,8 +103,12 @@ def _notice(entry: ET.Element, index: int) -> VideoNotice:
     if not channel_id or not _CHANNEL_ID.match(channel_id):
         raise PayloadInvalid(f"{path}.yt:channelId: missing or not a channel id")
     published = entry.findtext(f"{ATOM}published")
-    return VideoNotice(video_id=video_id, channel_id=channel_id, title=(entry.findtext(f"{ATOM}title") or None),
-                       published_at=iso_time(published, f"{path}.published") if published else None)
+    return VideoNotice(
+        video_id=video_id,
+        channel_id=channel_id,
+        title=(entry.findtext(f"{ATOM}title") or None),
+        published_at=iso_time(published, f"{path}.published") if published else None,
+    )
 
 
 def _removed(entry: ET.Element, index: int) -> VideoRemoved:
@@ -112,8 +116,10 @@ def _removed(entry: ET.Element, index: int) -> VideoRemoved:
     if match is None:
         raise PayloadInvalid(f"feed.deleted-entry[{index}]@ref: expected yt:video:<id>")
     when = entry.get("when")
-    return VideoRemoved(video_id=match.group(1),
-                        removed_at=iso_time(when, f"feed.deleted-entry[{index}]@when") if when else None)
+    return VideoRemoved(
+        video_id=match.group(1),
+        removed_at=iso_time(when, f"feed.deleted-entry[{index}]@when") if when else None,
+    )
 
 
 Notification = tuple[list[VideoNotice], list[VideoRemoved]]
@@ -147,5 +153,10 @@ class WebSubNotifications:
         notices, removed = reading
         new = await self._record(notices, removed, utcnow())
         log.info("youtube.notified", videos=len(notices), new=new, removed=len(removed))
-        body = {"status": "recorded", "videos": len(notices), "new_videos": new, "removed": len(removed)}
+        body = {
+            "status": "recorded",
+            "videos": len(notices),
+            "new_videos": new,
+            "removed": len(removed),
+        }
         return Reply(200, body, "accepted", len(notices) + len(removed))

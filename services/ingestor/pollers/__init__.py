@@ -27,7 +27,9 @@ PLATFORMS = {"youtube": "youtube", "mastodon": "mastodon", "feed": "review"}
 def check(settings: IngestorSettings) -> None:
     """Refuse an unusable poll source at start-up. Raises ``ValueError`` naming it (never a token)."""
     for name, source in settings.poll_sources.items():
-        if source.kind in ("mastodon", "feed") and not (source.url or "").startswith(("http://", "https://")):
+        if source.kind in ("mastodon", "feed") and not (source.url or "").startswith(
+            ("http://", "https://")
+        ):
             raise ValueError(f"poll source {name!r} ({source.kind}) needs an http(s) url")
         if source.kind == "mastodon" and source.token is None:
             raise ValueError(f"poll source {name!r} (mastodon) needs an access token")
@@ -35,19 +37,30 @@ def check(settings: IngestorSettings) -> None:
             raise ValueError(f"poll source {name!r} (youtube) needs an API key as token")
         if source.url and not source.url.startswith(("http://", "https://")):
             raise ValueError(f"poll source {name!r}: url must be http(s)")
-    if settings.meta_app_secrets and not settings.meta_graph_url.startswith(("http://", "https://")):
+    if settings.meta_app_secrets and not settings.meta_graph_url.startswith(
+        ("http://", "https://")
+    ):
         raise ValueError("INGESTOR_META_GRAPH_URL must be an http(s) URL")
     if settings.youtube_callback_url:
-        if not settings.youtube_callback_url.startswith(("http://", "https://")) or \
-                not settings.youtube_hub_url.startswith(("http://", "https://")):
-            raise ValueError("INGESTOR_YOUTUBE_CALLBACK_URL and INGESTOR_YOUTUBE_HUB_URL must be http(s) URLs")
+        if not settings.youtube_callback_url.startswith(
+            ("http://", "https://")
+        ) or not settings.youtube_hub_url.startswith(("http://", "https://")):
+            raise ValueError(
+                "INGESTOR_YOUTUBE_CALLBACK_URL and INGESTOR_YOUTUBE_HUB_URL must be http(s) URLs"
+            )
         if not settings.youtube_hub_secrets:
-            raise ValueError("INGESTOR_YOUTUBE_CALLBACK_URL needs INGESTOR_YOUTUBE_HUB_SECRETS (notifications are signed)")
+            raise ValueError(
+                "INGESTOR_YOUTUBE_CALLBACK_URL needs INGESTOR_YOUTUBE_HUB_SECRETS (notifications are signed)"
+            )
 
 
 def pollers(settings: IngestorSettings, quota: Quota) -> dict[str, Poller]:
     """One poller per configured source."""
-    made = {"youtube": lambda: YouTubeComments(quota), "mastodon": MastodonMentions, "feed": FeedPoller}
+    made = {
+        "youtube": lambda: YouTubeComments(quota),
+        "mastodon": MastodonMentions,
+        "feed": FeedPoller,
+    }
     return {name: made[source.kind]() for name, source in sorted(settings.poll_sources.items())}
 
 

@@ -54,8 +54,13 @@ class PollContext:
         row = await self.store.cursor(self.name, target)
         return json.loads(row.position) if row is not None else {}
 
-    async def save(self, position: dict, target: str = "", next_poll_at: datetime | None = None,
-                   polled: bool = False) -> None:
+    async def save(
+        self,
+        position: dict,
+        target: str = "",
+        next_poll_at: datetime | None = None,
+        polled: bool = False,
+    ) -> None:
         await self.store.save(self.name, target, position, self.clock(), next_poll_at, polled)
 
     @staticmethod
@@ -68,8 +73,12 @@ class PollContext:
         every ack. Raises ``Rejected`` (503) when the broker or the ledger did not take it all."""
         if not parsed.items and not parsed.unhandled and not parsed.invalid:
             return Acceptance(skipped=len(parsed.skipped))
-        raw = RawBody(response.content, response.headers.get("content-type", "application/octet-stream")[:128])
-        result = await self.acceptor.accept(self.name, parsed, raw, f"poll:{self.name}:{raw.sha256[:32]}")
+        raw = RawBody(
+            response.content, response.headers.get("content-type", "application/octet-stream")[:128]
+        )
+        result = await self.acceptor.accept(
+            self.name, parsed, raw, f"poll:{self.name}:{raw.sha256[:32]}"
+        )
         if result.accepted:  # only new messages: a poll overlap is not a sign of life of the source
             self.on_accepted(self.name, len(result.accepted))
         return result

@@ -46,19 +46,42 @@ class FeedPoller:
             account = ctx.config.account or urlsplit(url).hostname or ctx.name
             newest = datetime.fromisoformat(position["newest"]) if position.get("newest") else None
             # entries far older than the newest seen were read before and may have left the dedup ledger
-            cutoff = newest - timedelta(days=ctx.settings.dedup_retention_days - 1) if newest else None
-            parsed = parse_feed(response.content, account, ctx.name, ctx.raw_ref(response), fetched_at=ctx.now(),
-                                older_than=cutoff)
+            cutoff = (
+                newest - timedelta(days=ctx.settings.dedup_retention_days - 1) if newest else None
+            )
+            parsed = parse_feed(
+                response.content,
+                account,
+                ctx.name,
+                ctx.raw_ref(response),
+                fetched_at=ctx.now(),
+                older_than=cutoff,
+            )
             await ctx.accept(parsed, response)
-            newest = max([newest, *(item.message.created_at for item in parsed.items)], key=lambda t: t or _EPOCH)
-            position = {"etag": response.headers.get("etag"), "modified": response.headers.get("last-modified"),
-                        "newest": newest.isoformat() if newest else None}
-        await ctx.save({k: v for k, v in position.items() if v}, next_poll_at=ctx.now() + timedelta(
-            seconds=ctx.config.interval_s), polled=True)
+            newest = max(
+                [newest, *(item.message.created_at for item in parsed.items)],
+                key=lambda t: t or _EPOCH,
+            )
+            position = {
+                "etag": response.headers.get("etag"),
+                "modified": response.headers.get("last-modified"),
+                "newest": newest.isoformat() if newest else None,
+            }
+        await ctx.save(
+            {k: v for k, v in position.items() if v},
+            next_poll_at=ctx.now() + timedelta(seconds=ctx.config.interval_s),
+            polled=True,
+        )
 
 
-def parse_feed(body: bytes, account: str, source: str, raw_ref: str, fetched_at: datetime,
-               older_than: datetime | None = None) -> Parsed:
+def parse_feed(
+    body: bytes,
+    account: str,
+    source: str,
+    raw_ref: str,
+    fetched_at: datetime,
+    older_than: datetime | None = None,
+) -> Parsed:
     """Every entry of an RSS or Atom document as a review (entries dated before ``older_than`` are
     skipped). Raises ``PollFailed`` when the body is not a feed at all; an unusable entry is
     ``invalid`` (dead-lettered once, with its path)."""
@@ -68,13 +91,26 @@ def parse_feed(body: bytes, account: str, source: str, raw_ref: str, fetched_at:
     parsed = Parsed()
     for k, entry in enumerate(feed.entries):
         path = f"entries[{k}]"
-        parsed.guard(path, entry, lambda entry=entry, path=path: _entry(entry, path, account, source, raw_ref,
-                                                                       fetched_at, older_than, parsed))
+        parsed.guard(
+            path,
+            entry,
+            lambda entry=entry, path=path: _entry(
+                entry, path, account, source, raw_ref, fetched_at, older_than, parsed
+            ),
+        )
     return parsed
 
 
-def _entry(entry, path: str, account: str, source: str, raw_ref: str, fetched_at: datetime,
-           older_than: datetime | None, parsed: Parsed) -> None:
+def _entry(
+    entry,
+    path: str,
+    account: str,
+    source: str,
+    raw_ref: str,
+    fetched_at: datetime,
+    older_than: datetime | None,
+    parsed: Parsed,
+) -> None:
     review = _review(entry, path, account, source, raw_ref, fetched_at)
     if older_than is not None and review.created_at < older_than:
         parsed.skipped.append("feed.old_entry")
@@ -94,14 +130,27 @@ def _review(entry, path: str, account: str, source: str, raw_ref: str, fetched_a
     when = entry.get("published_parsed") or entry.get("updated_parsed")
     created = datetime.fromtimestamp(calendar.timegm(when), UTC) if when else fetched_at
     title, summary = entry.get("title") or "", _content(entry)
-    body = f"{title}\n\n{summary}".strip() if title and summary and not summary.startswith(title) else (summary or title)
+    body = (
+        f"{title}\n\n{summary}".strip()
+        if title and summary and not summary.startswith(title)
+        else (summary or title)
+    )
     author = (entry.get("author") or "").strip()
     return canonical(
-        path, platform=Platform.REVIEW, channel_kind=ChannelKind.REVIEW, source=source, account_id=account[:256],
-        conversation_id=entry_id, platform_message_id=entry_id,
-        author=Author(id=(author or "anonymous")[:256], display_name=author[:512] or None), text=body[:100_000],
-        created_at=created, permalink=(entry.get("link") or None), raw_ref=raw_ref,
-        language_hint=(entry.get("language") or None) and entry.get("language")[:16])
+        path,
+        platform=Platform.REVIEW,
+        channel_kind=ChannelKind.REVIEW,
+        source=source,
+        account_id=account[:256],
+        conversation_id=entry_id,
+        platform_message_id=entry_id,
+        author=Author(id=(author or "anonymous")[:256], display_name=author[:512] or None),
+        text=body[:100_000],
+        created_at=created,
+        permalink=(entry.get("link") or None),
+        raw_ref=raw_ref,
+        language_hint=(entry.get("language") or None) and entry.get("language")[:16],
+    )
 
 
 def _content(entry) -> str:

@@ -20,8 +20,11 @@ from services.ingestor.settings import IngestorSettings
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-POLL_REQUESTS = Counter("switchboard_ingestor_poll_requests_total", "Poller HTTP requests by source and outcome",
-                        ["source", "outcome"])
+POLL_REQUESTS = Counter(
+    "switchboard_ingestor_poll_requests_total",
+    "Poller HTTP requests by source and outcome",
+    ["source", "outcome"],
+)
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -30,8 +33,14 @@ class PollFailed(Exception):
     """A poll could not complete (after retries, or a refusal); the cursor stays. ``delay_s`` is
     the least time before the next try (a ``Retry-After``), if any."""
 
-    def __init__(self, reason: str, delay_s: float | None = None, status: int | None = None, body: bytes = b"",
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        delay_s: float | None = None,
+        status: int | None = None,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(reason)
         self.delay_s, self.status, self.body, self.headers = delay_s, status, body, headers or {}
 
@@ -80,42 +89,72 @@ class Http:
 
     def backoff_s(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: in [d/2, d], d = base * 2**attempt (capped)."""
-        delay = min(self.settings.poll_max_backoff_s, self.settings.poll_backoff_s * 2 ** attempt)
+        delay = min(self.settings.poll_max_backoff_s, self.settings.poll_backoff_s * 2**attempt)
         return delay / 2 + self.rand.uniform(0, delay / 2)
 
-    async def get(self, url: str, params=None, headers: dict[str, str] | None = None) -> httpx.Response:
+    async def get(
+        self, url: str, params=None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         return await self.request("GET", url, params=params, headers=headers)
 
-    async def request(self, method: str, url: str, params=None, headers: dict[str, str] | None = None,
-                      data: dict | None = None) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params=None,
+        headers: dict[str, str] | None = None,
+        data: dict | None = None,
+    ) -> httpx.Response:
         last = "no attempt"
         for attempt in range(self.settings.poll_max_attempts):
             if self.before is not None:
                 await self.before()
             try:
-                response = await self.client.request(method, url, params=params, headers=headers, data=data)
+                response = await self.client.request(
+                    method, url, params=params, headers=headers, data=data
+                )
             except httpx.HTTPError as exc:
-                outcome, delay, last = "transport_error", self.backoff_s(attempt), f"{type(exc).__name__}: {exc}"[:300]
+                outcome, delay, last = (
+                    "transport_error",
+                    self.backoff_s(attempt),
+                    f"{type(exc).__name__}: {exc}"[:300],
+                )
             else:
                 status = response.status_code
                 if status < 400:
-                    POLL_REQUESTS.labels(self.source, "ok" if status != 304 else "not_modified").inc()
+                    POLL_REQUESTS.labels(
+                        self.source, "ok" if status != 304 else "not_modified"
+                    ).inc()
                     return response
                 last = f"HTTP {status} from {response.request.url.host}"
                 if status == 429:
                     outcome = "rate_limited"
-                    delay = retry_after_s(response.headers.get("retry-after"), self.clock()) or self.backoff_s(attempt)
+                    delay = retry_after_s(
+                        response.headers.get("retry-after"), self.clock()
+                    ) or self.backoff_s(attempt)
                 elif status >= 500:
                     outcome = "server_error"
-                    delay = max(self.backoff_s(attempt),
-                                retry_after_s(response.headers.get("retry-after"), self.clock()) or 0.0)
+                    delay = max(
+                        self.backoff_s(attempt),
+                        retry_after_s(response.headers.get("retry-after"), self.clock()) or 0.0,
+                    )
                 else:
                     POLL_REQUESTS.labels(self.source, "refused").inc()
-                    raise PollFailed(f"{last}: {response.text[:200]}", status=status, body=response.content[:4096],
-                                     headers={k.lower(): v[:4096] for k, v in response.headers.items()})
+                    raise PollFailed(
+                        f"{last}: {response.text[:200]}",
+                        status=status,
+                        body=response.content[:4096],
+                        headers={k.lower(): v[:4096] for k, v in response.headers.items()},
+                    )
             POLL_REQUESTS.labels(self.source, outcome).inc()
             if attempt + 1 == self.settings.poll_max_attempts:
                 raise PollFailed(f"{last} after {attempt + 1} attempts", delay)
-            log.info("poll.retry", source=self.source, reason=last, retry_in_s=round(delay, 3), attempt=attempt + 1)
+            log.info(
+                "poll.retry",
+                source=self.source,
+                reason=last,
+                retry_in_s=round(delay, 3),
+                attempt=attempt + 1,
+            )
             await self.sleep(delay)
         raise PollFailed(last)

@@ -34,7 +34,11 @@ class MastodonMentions:
             return
         base = (ctx.config.url or "").rstrip("/")
         account = ctx.config.account or urlsplit(base).hostname or ctx.name
-        headers = {"authorization": f"Bearer {ctx.config.token.get_secret_value()}"} if ctx.config.token else {}
+        headers = (
+            {"authorization": f"Bearer {ctx.config.token.get_secret_value()}"}
+            if ctx.config.token
+            else {}
+        )
         position = await ctx.position()
         min_id = position.get("min_id")
         url, params = base + PATH, {"types[]": "mention", "limit": "40"}
@@ -45,7 +49,9 @@ class MastodonMentions:
             notifications = json_answer(response, "notifications", list)
             if not notifications:
                 break
-            parsed, newest = parse_notifications(notifications, account, ctx.name, ctx.raw_ref(response))
+            parsed, newest = parse_notifications(
+                notifications, account, ctx.name, ctx.raw_ref(response)
+            )
             await ctx.accept(parsed, response)
             if newest is not None and (min_id is None or _id_key(newest) > _id_key(min_id)):
                 min_id = newest
@@ -54,24 +60,40 @@ class MastodonMentions:
             if not position.get("min_id") or not previous:
                 break  # first round: the newest page only; else no newer page announced
             url, params = previous, None
-        await ctx.save({"min_id": min_id} if min_id else {}, next_poll_at=ctx.now() + timedelta(
-            seconds=ctx.config.interval_s), polled=True)
+        await ctx.save(
+            {"min_id": min_id} if min_id else {},
+            next_poll_at=ctx.now() + timedelta(seconds=ctx.config.interval_s),
+            polled=True,
+        )
 
 
-def parse_notifications(notifications: list, account: str, source: str, raw_ref: str) -> tuple[Parsed, str | None]:
+def parse_notifications(
+    notifications: list, account: str, source: str, raw_ref: str
+) -> tuple[Parsed, str | None]:
     """Mentions as messages (``direct`` visibility: a direct message); the newest notification id."""
     parsed, newest = Parsed(), None
     for k, raw in enumerate(notifications):
         path = f"[{k}]"
-        if isinstance(raw, dict) and isinstance(raw.get("id"), str | int) and not isinstance(raw.get("id"), bool) \
-                and str(raw["id"]).isprintable() and 0 < len(str(raw["id"])) <= 512:
+        if (
+            isinstance(raw, dict)
+            and isinstance(raw.get("id"), str | int)
+            and not isinstance(raw.get("id"), bool)
+            and str(raw["id"]).isprintable()
+            and 0 < len(str(raw["id"])) <= 512
+        ):
             note_id = str(raw["id"])
             newest = note_id if newest is None or _id_key(note_id) > _id_key(newest) else newest
-        parsed.guard(path, raw, lambda raw=raw, path=path: _notification(raw, path, account, source, raw_ref, parsed))
+        parsed.guard(
+            path,
+            raw,
+            lambda raw=raw, path=path: _notification(raw, path, account, source, raw_ref, parsed),
+        )
     return parsed, newest
 
 
-def _notification(raw: object, path: str, account: str, source: str, raw_ref: str, parsed: Parsed) -> None:
+def _notification(
+    raw: object, path: str, account: str, source: str, raw_ref: str, parsed: Parsed
+) -> None:
     """One notification: a mention is a message, other types are skipped; a malformed one is
     ``invalid`` (dead-lettered once)."""
     note = obj(raw, path)
@@ -92,20 +114,36 @@ def _mention(note: dict, path: str, account: str, source: str, raw_ref: str):
     for j, item in enumerate(arr(status, "media_attachments", f"{path}.status")):
         item = obj(item, f"{path}.status.media_attachments[{j}]")
         kind = text(item, "type", f"{path}.status.media_attachments[{j}]") or "file"
-        media.append(Attachment(type=_MEDIA.get(kind, "file"), url=text(item, "url", f"{path}.status.media_attachments[{j}]"),
-                                id=ident(item, "id", f"{path}.status.media_attachments[{j}]", required=False)))
+        media.append(
+            Attachment(
+                type=_MEDIA.get(kind, "file"),
+                url=text(item, "url", f"{path}.status.media_attachments[{j}]"),
+                id=ident(item, "id", f"{path}.status.media_attachments[{j}]", required=False),
+            )
+        )
     language = text(status, "language", f"{path}.status")
     return canonical(
-        path, platform=Platform.MASTODON, channel_kind=ChannelKind.DIRECT_MESSAGE if direct else ChannelKind.MENTION,
-        source=source, account_id=account, conversation_id=reply_to or status_id, platform_message_id=status_id,
-        author=Author(id=ident(sender, "id", f"{path}.account"), handle=text(sender, "acct", f"{path}.account"),
-                      display_name=text(sender, "display_name", f"{path}.account") or None,
-                      follower_count=count(sender, "followers_count", f"{path}.account")),
+        path,
+        platform=Platform.MASTODON,
+        channel_kind=ChannelKind.DIRECT_MESSAGE if direct else ChannelKind.MENTION,
+        source=source,
+        account_id=account,
+        conversation_id=reply_to or status_id,
+        platform_message_id=status_id,
+        author=Author(
+            id=ident(sender, "id", f"{path}.account"),
+            handle=text(sender, "acct", f"{path}.account"),
+            display_name=text(sender, "display_name", f"{path}.account") or None,
+            follower_count=count(sender, "followers_count", f"{path}.account"),
+        ),
         text=html_text(text(status, "content", f"{path}.status") or ""),
         language_hint=language[:16] if language else None,
-        created_at=iso_time(status.get("created_at"), f"{path}.status.created_at"), in_reply_to=reply_to,
+        created_at=iso_time(status.get("created_at"), f"{path}.status.created_at"),
+        in_reply_to=reply_to,
         permalink=text(status, "url", f"{path}.status") or text(status, "uri", f"{path}.status"),
-        attachments=tuple(media), raw_ref=raw_ref)
+        attachments=tuple(media),
+        raw_ref=raw_ref,
+    )
 
 
 def _id_key(value: str) -> tuple[int, str]:

@@ -34,8 +34,12 @@ class Quota:
         table, day = YouTubeQuota.__table__, quota_day(now)
         async with self.ledger.connection(write=True) as conn:
             await insert_ignore(conn, YouTubeQuota, [{"day": day, "units": 0}])
-            taken = await conn.execute(update(table).where(table.c.day == day, table.c.units + units <= self.daily_units)
-                                       .values(units=table.c.units + units).returning(table.c.units))
+            taken = await conn.execute(
+                update(table)
+                .where(table.c.day == day, table.c.units + units <= self.daily_units)
+                .values(units=table.c.units + units)
+                .returning(table.c.units)
+            )
             return taken.first() is not None
 
     async def used(self, now: datetime) -> int:

@@ -32,8 +32,11 @@ from services.ingestor.tables import PollerLease
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-POLL_ROUNDS = Counter("switchboard_ingestor_poll_rounds_total", "Poll rounds by source and outcome "
-                      "(ok, failed, paused, busy: another replica holds the lease)", ["source", "outcome"])
+POLL_ROUNDS = Counter(
+    "switchboard_ingestor_poll_rounds_total",
+    "Poll rounds by source and outcome (ok, failed, paused, busy: another replica holds the lease)",
+    ["source", "outcome"],
+)
 
 
 def owner_id() -> str:
@@ -43,19 +46,37 @@ def owner_id() -> str:
 class Scheduler:
     """Runs every configured poller: one task per source, each round under the source's lease."""
 
-    def __init__(self, settings: IngestorSettings, ledger: Ledger, acceptor: Acceptor,
-                 pollers: dict[str, Poller], client: httpx.AsyncClient | None = None,
-                 clock: Clock = lambda: datetime.now(UTC), sleep: Sleep = asyncio.sleep,
-                 rand: random.Random | None = None, owner: str | None = None,
-                 on_accepted: Callable[[str, int], None] = lambda source, n: None,
-                 on_error: Callable[[str, str], None] = lambda source, outcome: None,
-                 configs: dict[str, PollSource] | None = None) -> None:
-        self.settings, self.ledger, self.acceptor, self.pollers = settings, ledger, acceptor, pollers
+    def __init__(
+        self,
+        settings: IngestorSettings,
+        ledger: Ledger,
+        acceptor: Acceptor,
+        pollers: dict[str, Poller],
+        client: httpx.AsyncClient | None = None,
+        clock: Clock = lambda: datetime.now(UTC),
+        sleep: Sleep = asyncio.sleep,
+        rand: random.Random | None = None,
+        owner: str | None = None,
+        on_accepted: Callable[[str, int], None] = lambda source, n: None,
+        on_error: Callable[[str, str], None] = lambda source, outcome: None,
+        configs: dict[str, PollSource] | None = None,
+    ) -> None:
+        self.settings, self.ledger, self.acceptor, self.pollers = (
+            settings,
+            ledger,
+            acceptor,
+            pollers,
+        )
         self.configs = settings.poll_sources if configs is None else configs
-        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(20.0), follow_redirects=True,
-                                                  headers={"user-agent": "switchboard-ingestor/1"})
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(20.0),
+            follow_redirects=True,
+            headers={"user-agent": "switchboard-ingestor/1"},
+        )
         self._own_client = client is None
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry full URLs (feed tokens)
+        logging.getLogger("httpx").setLevel(
+            logging.WARNING
+        )  # its INFO lines carry full URLs (feed tokens)
         self.clock, self.sleep, self.rand = clock, sleep, rand or random.Random()
         self.store = CursorStore(ledger, owner or owner_id(), settings.poll_lease_s)
         self.on_accepted, self.on_error = on_accepted, on_error
@@ -77,7 +98,11 @@ class Scheduler:
             lease = await self.store.lease(name)
         except LedgerUnavailable:
             return "failed"
-        if lease is not None and aware(lease.paused_until) is not None and aware(lease.paused_until) > now:
+        if (
+            lease is not None
+            and aware(lease.paused_until) is not None
+            and aware(lease.paused_until) > now
+        ):
             return "waiting"
         config = self.configs[name]
 
@@ -85,9 +110,20 @@ class Scheduler:
             if not await self.store.claim(name, self.clock()):
                 raise LeaseLost(name)
 
-        http = Http(self.client, name, self.settings, self.clock, self.sleep, self.rand, before=renew)
-        ctx = PollContext(name, config, self.settings, http, self.store, self.clock, self.acceptor, self.on_accepted,
-                          self.on_error)
+        http = Http(
+            self.client, name, self.settings, self.clock, self.sleep, self.rand, before=renew
+        )
+        ctx = PollContext(
+            name,
+            config,
+            self.settings,
+            http,
+            self.store,
+            self.clock,
+            self.acceptor,
+            self.on_accepted,
+            self.on_error,
+        )
         outcome, error, paused_until = "ok", None, None
         try:
             await self.pollers[name].round(ctx)
@@ -104,8 +140,12 @@ class Scheduler:
                 errors = await self.store.finish(name, self.clock(), error=error)
             except LedgerUnavailable:
                 errors = 1
-            backoff = max(delay or 0.0, Http(self.client, name, self.settings, self.clock, self.sleep,
-                                             self.rand).backoff_s(min(errors, 30)))
+            backoff = max(
+                delay or 0.0,
+                Http(self.client, name, self.settings, self.clock, self.sleep, self.rand).backoff_s(
+                    min(errors, 30)
+                ),
+            )
             paused_until = self.clock() + timedelta(seconds=backoff)
             log.warning("poll.failed", source=name, error=error, retry_in_s=round(backoff, 3))
             self.on_error(name, "poll_error")
@@ -122,7 +162,9 @@ class Scheduler:
     async def _pause(self, name: str, until: datetime) -> None:
         table = PollerLease.__table__
         async with self.ledger.connection(write=True) as conn:
-            await conn.execute(update(table).where(table.c.source == name).values(paused_until=until))
+            await conn.execute(
+                update(table).where(table.c.source == name).values(paused_until=until)
+            )
 
     async def run_source(self, name: str, tick_s: float = 1.0) -> None:
         """Poll ``name`` until cancelled: a round whenever something is due, checked every ``tick_s``
@@ -149,7 +191,10 @@ class Scheduler:
             await asyncio.gather(nap, alarm, return_exceptions=True)
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self.run_source(name), name=f"poller-{name}") for name in self.pollers]
+        self._tasks = [
+            asyncio.create_task(self.run_source(name), name=f"poller-{name}")
+            for name in self.pollers
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:

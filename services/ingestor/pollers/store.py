@@ -31,26 +31,52 @@ class CursorStore:
         One UPDATE with the condition in its WHERE: atomic on both backends."""
         table = PollerLease.__table__
         async with self.ledger.connection(write=True) as conn:
-            await insert_ignore(conn, PollerLease, [{"source": source, "owner": None, "lease_until": None,
-                                                    "consecutive_errors": 0, "errors_total": 0}])
+            await insert_ignore(
+                conn,
+                PollerLease,
+                [
+                    {
+                        "source": source,
+                        "owner": None,
+                        "lease_until": None,
+                        "consecutive_errors": 0,
+                        "errors_total": 0,
+                    }
+                ],
+            )
             claimed = await conn.execute(
-                update(table).where(table.c.source == source,
-                                    (table.c.owner.is_(None)) | (table.c.owner == self.owner) | (table.c.lease_until < now))
-                .values(owner=self.owner, lease_until=now + timedelta(seconds=self.lease_s)).returning(table.c.source))
+                update(table)
+                .where(
+                    table.c.source == source,
+                    (table.c.owner.is_(None))
+                    | (table.c.owner == self.owner)
+                    | (table.c.lease_until < now),
+                )
+                .values(owner=self.owner, lease_until=now + timedelta(seconds=self.lease_s))
+                .returning(table.c.source)
+            )
             return claimed.first() is not None
 
     async def release(self, source: str) -> None:
         table = PollerLease.__table__
         async with self.ledger.connection(write=True) as conn:
-            await conn.execute(update(table).where(table.c.source == source, table.c.owner == self.owner)
-                               .values(owner=None, lease_until=None))
+            await conn.execute(
+                update(table)
+                .where(table.c.source == source, table.c.owner == self.owner)
+                .values(owner=None, lease_until=None)
+            )
 
     async def lease(self, source: str) -> PollerLease | None:
         async with self.ledger.session() as session:
             return await session.get(PollerLease, source)
 
-    async def finish(self, source: str, now: datetime, error: str | None = None,
-                     paused_until: datetime | None = None) -> int:
+    async def finish(
+        self,
+        source: str,
+        now: datetime,
+        error: str | None = None,
+        paused_until: datetime | None = None,
+    ) -> int:
         """Record a round's outcome; the consecutive error count after it."""
         async with self.ledger.session(write=True) as session:
             row = await session.get(PollerLease, source)
@@ -74,8 +100,15 @@ class CursorStore:
             rows = await session.scalars(select(PollerCursor).where(PollerCursor.source == source))
             return {row.target: row for row in rows}
 
-    async def save(self, source: str, target: str, position: dict, now: datetime,
-                   next_poll_at: datetime | None = None, polled: bool = False) -> None:
+    async def save(
+        self,
+        source: str,
+        target: str,
+        position: dict,
+        now: datetime,
+        next_poll_at: datetime | None = None,
+        polled: bool = False,
+    ) -> None:
         """Store the cursor, only while this replica holds the source's lease. Raises ``LeaseLost``."""
         encoded = json.dumps(position, sort_keys=True)
         async with self.ledger.session(write=True) as session:
@@ -87,10 +120,24 @@ class CursorStore:
                 values["next_poll_at"] = next_poll_at
             if polled:
                 values["last_polled_at"] = now
-            if not await insert_ignore(session, PollerCursor, [{"source": source, "target": target,
-                                                                "next_poll_at": None, "last_polled_at": None, **values}]):
-                await session.execute(update(PollerCursor).where(PollerCursor.source == source,
-                                                                 PollerCursor.target == target).values(**values))
+            if not await insert_ignore(
+                session,
+                PollerCursor,
+                [
+                    {
+                        "source": source,
+                        "target": target,
+                        "next_poll_at": None,
+                        "last_polled_at": None,
+                        **values,
+                    }
+                ],
+            ):
+                await session.execute(
+                    update(PollerCursor)
+                    .where(PollerCursor.source == source, PollerCursor.target == target)
+                    .values(**values)
+                )
 
     async def drop(self, source: str, target: str) -> None:
         """Delete a target's row (a held mention once published), only while this replica holds the
@@ -99,7 +146,11 @@ class CursorStore:
             lease = await session.get(PollerLease, source, with_for_update=True)
             if lease is None or lease.owner != self.owner:
                 raise LeaseLost(source)
-            await session.execute(delete(PollerCursor).where(PollerCursor.source == source, PollerCursor.target == target))
+            await session.execute(
+                delete(PollerCursor).where(
+                    PollerCursor.source == source, PollerCursor.target == target
+                )
+            )
 
 
 def is_due(row: PollerCursor | None, now: datetime) -> bool:

@@ -42,16 +42,32 @@ class WebSubRenewal:
             topic = youtube.topic_for(channel)
             current = subscriptions.get(topic)
             renew_at = aware(current.resubscribe_at) if current is not None else None
-            if current is not None and current.mode == "subscribe" and renew_at is not None and renew_at > now:
+            if (
+                current is not None
+                and current.mode == "subscribe"
+                and renew_at is not None
+                and renew_at > now
+            ):
                 continue
             if not is_due(requests.get(channel), now):
                 continue  # asked within the hour: waiting for the hub's verification GET
-            form = {"hub.callback": settings.youtube_callback_url, "hub.mode": "subscribe", "hub.topic": topic,
-                    "hub.verify": "async", "hub.lease_seconds": str(settings.youtube_lease_s)}
+            form = {
+                "hub.callback": settings.youtube_callback_url,
+                "hub.mode": "subscribe",
+                "hub.topic": topic,
+                "hub.verify": "async",
+                "hub.lease_seconds": str(settings.youtube_lease_s),
+            }
             if settings.youtube_hub_secrets:
                 form["hub.secret"] = settings.youtube_hub_secrets[0].get_secret_value()
             response = await ctx.http.request("POST", ctx.config.url or "", data=form)
             if response.status_code not in (202, 204):
-                raise PollFailed(f"hub answered {response.status_code} to the subscription of {channel}")
-            log.info("youtube.subscription_requested", channel=channel, renewing=current is not None)
-            await ctx.save({"requested_at": now.isoformat()}, channel, next_poll_at=now + PENDING, polled=True)
+                raise PollFailed(
+                    f"hub answered {response.status_code} to the subscription of {channel}"
+                )
+            log.info(
+                "youtube.subscription_requested", channel=channel, renewing=current is not None
+            )
+            await ctx.save(
+                {"requested_at": now.isoformat()}, channel, next_poll_at=now + PENDING, polled=True
+            )

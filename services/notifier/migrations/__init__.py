@@ -10,6 +10,9 @@ HISTORY = History(
     service="notifier",
     location=Path(__file__).resolve().parent,
     # the retired shared history's revisions holding these tables -> this history's
-    legacy=(("0001", "0001_notifier"), ("0004_notifier", "0004_notifier"),
-            ("0008_notifier", "0008_notifier")),
+    legacy=(
+        ("0001", "0001_notifier"),
+        ("0004_notifier", "0004_notifier"),
+        ("0008_notifier", "0008_notifier"),
+    ),
 )

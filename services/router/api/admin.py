@@ -31,10 +31,15 @@ async def get_config(name: Literal["routing", "calendar"], p: Admin, api: ApiDep
     return {"name": name, "version": version, "yaml": text}
 
 
-@router.put("/admin/config/{name}", tags=["admin"],
-            summary="Replace routing (incl. SLA) or calendar YAML")
-async def put_config(name: Literal["routing", "calendar"], p: Admin, api: ApiDep,
-                     body: Annotated[str, Body(media_type="application/yaml")]) -> dict:
+@router.put(
+    "/admin/config/{name}", tags=["admin"], summary="Replace routing (incl. SLA) or calendar YAML"
+)
+async def put_config(
+    name: Literal["routing", "calendar"],
+    p: Admin,
+    api: ApiDep,
+    body: Annotated[str, Body(media_type="application/yaml")],
+) -> dict:
     try:
         parsed = parse(name, body)
     except (RoutingConfigError, CalendarError) as exc:
@@ -45,26 +50,34 @@ async def put_config(name: Literal["routing", "calendar"], p: Admin, api: ApiDep
             await queuetopics.ensure(api.runtime.settings, parsed, timeout=5.0)
         except BrokerError as exc:
             raise HTTPException(
-                503, f"cannot create the per-queue routed topics, nothing saved: {exc}",
-                headers={"Retry-After": "10"}) from exc
+                503,
+                f"cannot create the per-queue routed topics, nothing saved: {exc}",
+                headers={"Retry-After": "10"},
+            ) from exc
     version = await api.configs.save(name, body, p.subject, api.runtime.clock())
     await api.runtime.prepare(reload=True)
     return {"name": name, "version": version}
 
 
-@router.post("/admin/webhooks/{delivery_id}/replay", tags=["admin"],
-             summary="Re-send a dead-lettered webhook")
-async def replay(p: Admin, api: ApiDep,
-                 delivery_id: int = Path(ge=1, le=2**63 - 1, description="the delivery's id"),
-                 ) -> dict:
+@router.post(
+    "/admin/webhooks/{delivery_id}/replay",
+    tags=["admin"],
+    summary="Re-send a dead-lettered webhook",
+)
+async def replay(
+    p: Admin,
+    api: ApiDep,
+    delivery_id: int = Path(ge=1, le=2**63 - 1, description="the delivery's id"),
+) -> dict:
     bridge = api.runtime.relay.bridge
     if bridge is None or not await bridge.replay(delivery_id, api.runtime.clock(), p.subject):
         raise HTTPException(404, f"no dead-lettered webhook delivery {delivery_id}")
     return {"delivery": delivery_id, "state": "pending"}
 
 
-@router.post("/admin/tokens", tags=["admin"], status_code=201,
-             summary="Issue an API token (shown once)")
+@router.post(
+    "/admin/tokens", tags=["admin"], status_code=201, summary="Issue an API token (shown once)"
+)
 async def issue(body: TokenIn, p: Admin, api: ApiDep) -> dict:
     token = await api.tokens.issue(body.subject, body.role, body.team, api.runtime.clock())
     return {"token": token, "subject": body.subject, "role": body.role}

@@ -59,10 +59,12 @@ async def caller(api: ApiDep, authorization: Annotated[str | None, Header()] = N
 
 def role(minimum: str):
     """A dependency: the caller, 403 below ``minimum`` (agent < lead < admin)."""
+
     async def check(p: Annotated[Principal, Depends(caller)]) -> Principal:
         if not p.at_least(minimum):
             raise HTTPException(403, f"needs role {minimum} (you are {p.role})")
         return p
+
     return check
 
 

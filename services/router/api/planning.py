@@ -47,8 +47,12 @@ class Planning:
 
     async def _history(self, queue: str):
         now = self.clock()
-        since = (now - timedelta(days=HISTORY_DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
-        return await read_history(self.api.sessions, queue, since=since, until=now, interval_s=INTERVAL_S)
+        since = (now - timedelta(days=HISTORY_DAYS)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        return await read_history(
+            self.api.sessions, queue, since=since, until=now, interval_s=INTERVAL_S
+        )
 
     async def history(self, queue: str):
         if queue not in self._queue_ids():
@@ -59,7 +63,9 @@ class Planning:
         return (await self._history(queue)).handling()
 
     async def targets(self, queue: str) -> StaffingTarget | None:
-        minutes = [m[Urgency.NORMAL] for m in self._config.sla.minutes.values() if Urgency.NORMAL in m]
+        minutes = [
+            m[Urgency.NORMAL] for m in self._config.sla.minutes.values() if Urgency.NORMAL in m
+        ]
         if not minutes:
             return None
         return StaffingTarget(sla_s=min(minutes) * 60.0, target=TARGET_SHARE, aht_s=0.0)
@@ -75,8 +81,13 @@ class Planning:
 
     async def refresh(self) -> dict[str, str]:
         """Recompute and store every queue's forecasts (the router runs it hourly)."""
-        return await refresh(self._queue_ids(), history=self.history, store=self.store, now=self.clock(),
-                             is_special=self.is_special)
+        return await refresh(
+            self._queue_ids(),
+            history=self.history,
+            store=self.store,
+            now=self.clock(),
+            is_special=self.is_special,
+        )
 
     def router(self) -> APIRouter:
         tokens = self.api.tokens
@@ -90,6 +101,14 @@ class Planning:
                 raise HTTPException(403, f"needs role lead (you are {principal.role})")
             return principal
 
-        return planning_router(history=self.history, targets=self.targets, handling_times=self.handling_times,
-                               lead=lead, store=self.store, is_special=self.is_special, may_see=self.may_see,
-                               clock=self.clock, max_age=timedelta(seconds=2 * REFRESH_S))
+        return planning_router(
+            history=self.history,
+            targets=self.targets,
+            handling_times=self.handling_times,
+            lead=lead,
+            store=self.store,
+            is_special=self.is_special,
+            may_see=self.may_see,
+            clock=self.clock,
+            max_age=timedelta(seconds=2 * REFRESH_S),
+        )

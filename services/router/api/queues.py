@@ -16,8 +16,9 @@ async def queues(p: AgentCaller, api: ApiDep, visible: TeamQueues) -> dict[str, 
     return await api.items.count_by_queue(visible)
 
 
-@router.get("/queues/{queue}/items", tags=["queues"],
-            summary="Open items of a queue, most urgent first")
+@router.get(
+    "/queues/{queue}/items", tags=["queues"], summary="Open items of a queue, most urgent first"
+)
 async def queue_items(queue: str, p: AgentCaller, api: ApiDep, visible: TeamQueues) -> list[dict]:
     if visible is not None and queue not in visible:
         raise HTTPException(403, f"queue {queue} is not one of your team's")
@@ -28,8 +29,17 @@ async def queue_items(queue: str, p: AgentCaller, api: ApiDep, visible: TeamQueu
 
 
 def item_json(r: RoutedItem, priority: int) -> dict:
-    return {"item_id": r.event_id, "message_key": r.message_key, "queue": r.queue,
-            "state": r.work_state, "agent": r.agent_id, "priority": priority,
-            "sla_deadline": aware(r.sla_deadline).isoformat(),
-            "routed_at": aware(r.routed_at).isoformat(), "language": r.language,
-            "channel": r.channel, "reason": r.reason, "four_eyes": r.four_eyes}
+    return {
+        "item_id": r.event_id,
+        "message_key": r.message_key,
+        "queue": r.queue,
+        "state": r.work_state,
+        "agent": r.agent_id,
+        "priority": priority,
+        "sla_deadline": aware(r.sla_deadline).isoformat(),
+        "routed_at": aware(r.routed_at).isoformat(),
+        "language": r.language,
+        "channel": r.channel,
+        "reason": r.reason,
+        "four_eyes": r.four_eyes,
+    }

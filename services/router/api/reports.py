@@ -19,8 +19,13 @@ async def teams(p: Lead, api: ApiDep) -> dict[str, list[str]]:
 
 
 @router.get("/kpis", tags=["kpis"], summary="KPIs in calendar and business time")
-async def kpis(p: Lead, api: ApiDep, visible: TeamQueues, since: datetime | None = None,
-               until: datetime | None = None) -> dict:
+async def kpis(
+    p: Lead,
+    api: ApiDep,
+    visible: TeamQueues,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict:
     """Optionally over messages received in [since, until) (RFC 3339 with an offset)."""
     check_window(since, until)
     calendar = api.runtime.dispatcher.state.calendar

@@ -10,6 +10,10 @@ HISTORY = History(
     service="router",
     location=Path(__file__).resolve().parent,
     # the retired shared history's revisions holding these tables -> this history's
-    legacy=(("0001", "0001_router"), ("0003_router", "0003_router"), ("0007_router", "0007_router"),
-            ("0010_router_triage", "0010_router_triage")),
+    legacy=(
+        ("0001", "0001_router"),
+        ("0003_router", "0003_router"),
+        ("0007_router", "0007_router"),
+        ("0010_router_triage", "0010_router_triage"),
+    ),
 )

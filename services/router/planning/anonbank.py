@@ -53,7 +53,7 @@ def read_arrivals(folder: Path, per_interval: int = 5) -> tuple[date, np.ndarray
     mask = np.zeros(len(counts), bool)
     for d in IMPUTED_DAYS:
         i = (d - first).days
-        mask[i * per_day:(i + 1) * per_day] = True
+        mask[i * per_day : (i + 1) * per_day] = True
     return first, counts, mask
 
 

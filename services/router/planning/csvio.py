@@ -39,7 +39,9 @@ def _when(text: str, tz: ZoneInfo) -> datetime:
     try:
         t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise PlanningError(f"cannot read time {text!r}: use ISO 8601 like 2025-03-01T08:30:00") from None
+        raise PlanningError(
+            f"cannot read time {text!r}: use ISO 8601 like 2025-03-01T08:30:00"
+        ) from None
     return t.replace(tzinfo=tz) if t.tzinfo is None else t.astimezone(tz)
 
 
@@ -59,17 +61,25 @@ def read(path: Path, *, interval_s: int, tz: str = "UTC") -> Arrivals:
     for row in rows:
         queue = (row.get(queue_col) or "default").strip() if queue_col else "default"
         if count_col and ("start" in header or ("date" in header and "interval_start" in header)):
-            start = row[header["start"]] if "start" in header else f"{row[header['date']]}T{row[header['interval_start']]}"
+            start = (
+                row[header["start"]]
+                if "start" in header
+                else f"{row[header['date']]}T{row[header['interval_start']]}"
+            )
             events[queue].append((_when(start, zone), float(row[count_col] or 0)))
         elif time_col:
             events[queue].append((_when(row[time_col], zone), 1.0))
             if "handle_s" in header and row[header["handle_s"]]:
                 handles[queue].append(float(row[header["handle_s"]]))
         else:
-            raise PlanningError(f"{path}: need a timestamp column ({', '.join(TIME_COLUMNS)}) or a start and a "
-                                f"count column ({', '.join(COUNT_COLUMNS)})")
-    return Arrivals({q: _bucket(ev, interval_s) for q, ev in events.items()},
-                    {q: float(np.mean(v)) for q, v in handles.items() if v})
+            raise PlanningError(
+                f"{path}: need a timestamp column ({', '.join(TIME_COLUMNS)}) or a start and a "
+                f"count column ({', '.join(COUNT_COLUMNS)})"
+            )
+    return Arrivals(
+        {q: _bucket(ev, interval_s) for q, ev in events.items()},
+        {q: float(np.mean(v)) for q, v in handles.items() if v},
+    )
 
 
 def _bucket(events: list[tuple[datetime, float]], interval_s: int) -> Series:
@@ -81,7 +91,7 @@ def _bucket(events: list[tuple[datetime, float]], interval_s: int) -> Series:
     for t, c in events:
         counts[int((t - start).total_seconds() // interval_s)] += c
     # after the last row the file says nothing: not observed, rather than a quiet evening
-    counts[int((last - start).total_seconds() // interval_s) + 1:] = np.nan
+    counts[int((last - start).total_seconds() // interval_s) + 1 :] = np.nan
     return Series(start, interval_s, counts)
 
 

@@ -51,7 +51,9 @@ def erlang_c(servers: int, load: float) -> float:
     return servers * b / (servers - load * (1 - b))
 
 
-def metrics_c(*, rate: float, aht_s: float, agents: int, sla_s: float, concurrency: int = 1) -> Metrics:
+def metrics_c(
+    *, rate: float, aht_s: float, agents: int, sla_s: float, concurrency: int = 1
+) -> Metrics:
     """Erlang C: ``rate`` arrivals per second, mean handling ``aht_s``, ``agents`` × ``concurrency`` slots."""
     servers, load = agents * concurrency, rate * aht_s
     if load <= 0:
@@ -98,11 +100,14 @@ def _served_within(servers: int, mu: float, theta: float, sla_s: float, size: in
     return stay * np.minimum(1.0, total + max(0.0, 1 - mass) * v[1:])
 
 
-def metrics_a(*, rate: float, aht_s: float, patience_s: float, agents: int, sla_s: float,
-              concurrency: int = 1) -> Metrics:
+def metrics_a(
+    *, rate: float, aht_s: float, patience_s: float, agents: int, sla_s: float, concurrency: int = 1
+) -> Metrics:
     """Erlang A (M/M/n+M): as ``metrics_c`` with exponential patience of mean ``patience_s``."""
     if not math.isfinite(patience_s) or patience_s <= 0:
-        return metrics_c(rate=rate, aht_s=aht_s, agents=agents, sla_s=sla_s, concurrency=concurrency)
+        return metrics_c(
+            rate=rate, aht_s=aht_s, agents=agents, sla_s=sla_s, concurrency=concurrency
+        )
     servers, load, mu, theta = agents * concurrency, rate * aht_s, 1 / aht_s, 1 / patience_s
     if load <= 0:
         return Metrics(agents, 1.0, 0.0, 0.0, 0.0)
@@ -125,8 +130,13 @@ def metrics_a(*, rate: float, aht_s: float, patience_s: float, agents: int, sla_
     mean_wait_p = np.cumsum(reach * stage_exit)
     abandon = float((p_queue * (1 - stay)).sum())
     service = below.sum() / norm + float((p_queue * within).sum())
-    return Metrics(agents, float(service), abandon, float((p_queue * mean_wait_p).sum()),
-                   rate * (1 - abandon) * aht_s / servers)
+    return Metrics(
+        agents,
+        float(service),
+        abandon,
+        float((p_queue * mean_wait_p).sum()),
+        rate * (1 - abandon) * aht_s / servers,
+    )
 
 
 @dataclass(frozen=True)
@@ -148,12 +158,16 @@ class StaffingTarget:
     def check(self) -> None:
         """Raises ``InfeasibleTarget`` (a ``ValueError``) naming the impossible parameter."""
         if not 0 < self.target < 1:
-            raise InfeasibleTarget(f"service-level target {self.target:.3g} is unreachable: "
-                                   "queueing models never answer 100 %; use a share between 0 and 1 (e.g. 0.8)")
+            raise InfeasibleTarget(
+                f"service-level target {self.target:.3g} is unreachable: "
+                "queueing models never answer 100 %; use a share between 0 and 1 (e.g. 0.8)"
+            )
         if self.sla_s < 0:
             raise InfeasibleTarget(f"answer-within time {self.sla_s} s is negative")
         if self.aht_s <= 0 or not math.isfinite(self.aht_s):
-            raise InfeasibleTarget(f"handling time {self.aht_s} s must be a positive number of seconds")
+            raise InfeasibleTarget(
+                f"handling time {self.aht_s} s must be a positive number of seconds"
+            )
         if self.concurrency < 1:
             raise InfeasibleTarget(f"concurrency {self.concurrency} must be at least 1")
         if not 0 <= self.shrinkage < 1:
@@ -165,10 +179,21 @@ class StaffingTarget:
 def evaluate(target: StaffingTarget, rate: float, agents: int) -> Metrics:
     """The model's prediction for ``agents`` on the floor at ``rate`` arrivals per second."""
     if target.patience_s:
-        return metrics_a(rate=rate, aht_s=target.aht_s, patience_s=target.patience_s, agents=agents,
-                         sla_s=target.sla_s, concurrency=target.concurrency)
-    return metrics_c(rate=rate, aht_s=target.aht_s, agents=agents, sla_s=target.sla_s,
-                     concurrency=target.concurrency)
+        return metrics_a(
+            rate=rate,
+            aht_s=target.aht_s,
+            patience_s=target.patience_s,
+            agents=agents,
+            sla_s=target.sla_s,
+            concurrency=target.concurrency,
+        )
+    return metrics_c(
+        rate=rate,
+        aht_s=target.aht_s,
+        agents=agents,
+        sla_s=target.sla_s,
+        concurrency=target.concurrency,
+    )
 
 
 def _meets(target: StaffingTarget, m: Metrics) -> bool:
@@ -187,11 +212,16 @@ def required_agents(target: StaffingTarget, rate: float) -> Metrics:
     load, c = rate * target.aht_s, target.concurrency
     n = max(1, math.floor(load / c) + 1)
     plain = StaffingTarget(**{**target.__dict__, "patience_s": None})
-    while not _meets(plain, m := metrics_c(rate=rate, aht_s=target.aht_s, agents=n, sla_s=target.sla_s, concurrency=c)):
+    while not _meets(
+        plain,
+        m := metrics_c(rate=rate, aht_s=target.aht_s, agents=n, sla_s=target.sla_s, concurrency=c),
+    ):
         n += 1 if n < 50 else max(1, n // 50)
         if n > MAX_AGENTS:
-            raise InfeasibleTarget(f"no staffing up to {MAX_AGENTS} agents answers {target.target:.0%} "
-                                   f"within {target.sla_s:g} s at {rate * 3600:.0f} arrivals/hour")
+            raise InfeasibleTarget(
+                f"no staffing up to {MAX_AGENTS} agents answers {target.target:.0%} "
+                f"within {target.sla_s:g} s at {rate * 3600:.0f} arrivals/hour"
+            )
     hi = _smallest(plain, rate, n, m)
     if not target.patience_s:
         return hi
@@ -210,8 +240,13 @@ def required_agents(target: StaffingTarget, rate: float) -> Metrics:
 def _smallest(target: StaffingTarget, rate: float, n: int, m: Metrics) -> Metrics:
     """Step back down after a coarse climb so the answer is the smallest meeting count."""
     while n > 1:
-        prev = metrics_c(rate=rate, aht_s=target.aht_s, agents=n - 1, sla_s=target.sla_s,
-                         concurrency=target.concurrency)
+        prev = metrics_c(
+            rate=rate,
+            aht_s=target.aht_s,
+            agents=n - 1,
+            sla_s=target.sla_s,
+            concurrency=target.concurrency,
+        )
         if not _meets(target, prev):
             break
         n, m = n - 1, prev

@@ -42,25 +42,41 @@ def _holiday_mask(first: date, n: int) -> np.ndarray:
     mask = np.zeros(n, bool)
     for d in range(n // DAY):
         if cal.holiday(first + timedelta(d)) is not None:
-            mask[d * DAY:(d + 1) * DAY] = True
+            mask[d * DAY : (d + 1) * DAY] = True
     return mask
 
 
-def forecast_eval(folder: Path, *, use_calendar: bool = True, use_library: bool = False, only: str | None = None,
-                  progress: Callable[[str], None] = lambda _: None) -> dict:
+def forecast_eval(
+    folder: Path,
+    *,
+    use_calendar: bool = True,
+    use_library: bool = False,
+    only: str | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict:
     first, counts, imputed = anonbank.read_arrivals(folder)
     holidays = _holiday_mask(first, len(counts)) if use_calendar else np.zeros(len(counts), bool)
     rows, err = [], {"ours": [], "seasonal_naive": [], "window_average_4w": []}
     actual_all = []
     for origin in ORIGINS:
         o = (origin - first).days * DAY
-        actual = counts[o:o + WEEK]
+        actual = counts[o : o + WEEK]
         series = Series(datetime(first.year, first.month, first.day), 1800, counts[:o])
-        f = forecast(series, WEEK, masked_days=(imputed | holidays)[:o], special_future=holidays[o:o + WEEK],
-                     options=Options(use_library=use_library, only=only))
-        preds = {"ours": f.mean, "seasonal_naive": counts[o - WEEK:o],
-                 "window_average_4w": np.mean([counts[o - k * WEEK:o - (k - 1) * WEEK] for k in range(1, 5)], axis=0)}
-        scale = float(np.mean(np.abs(counts[WEEK:o] - counts[:o - WEEK])))  # in-sample naive MAE
+        f = forecast(
+            series,
+            WEEK,
+            masked_days=(imputed | holidays)[:o],
+            special_future=holidays[o : o + WEEK],
+            options=Options(use_library=use_library, only=only),
+        )
+        preds = {
+            "ours": f.mean,
+            "seasonal_naive": counts[o - WEEK : o],
+            "window_average_4w": np.mean(
+                [counts[o - k * WEEK : o - (k - 1) * WEEK] for k in range(1, 5)], axis=0
+            ),
+        }
+        scale = float(np.mean(np.abs(counts[WEEK:o] - counts[: o - WEEK])))  # in-sample naive MAE
         row = {"origin": origin.isoformat(), "method": f.method}
         for name, p in preds.items():
             e = np.abs(actual - p)
@@ -69,24 +85,43 @@ def forecast_eval(folder: Path, *, use_calendar: bool = True, use_library: bool 
             row[f"mase_{name}"] = round(float(e.mean() / scale), 4)
         rows.append(row)
         actual_all.append(actual)
-        progress(f"forecast origin {origin}: {f.method}, WAPE {row['wape_ours']:.3f} "
-                 f"(4-week mean {row['wape_window_average_4w']:.3f})")
+        progress(
+            f"forecast origin {origin}: {f.method}, WAPE {row['wape_ours']:.3f} "
+            f"(4-week mean {row['wape_window_average_4w']:.3f})"
+        )
     total = float(np.sum([a.sum() for a in actual_all]))
     aug = [i for i, o in enumerate(ORIGINS) if o.month == 8]
     summary = {}
     for name, errs in err.items():
         summary[name] = {
             "wape": round(float(np.sum([e.sum() for e in errs]) / total), 4),
-            "wape_august": round(float(np.sum([errs[i].sum() for i in aug]) / np.sum([actual_all[i].sum() for i in aug])), 4),
+            "wape_august": round(
+                float(
+                    np.sum([errs[i].sum() for i in aug])
+                    / np.sum([actual_all[i].sum() for i in aug])
+                ),
+                4,
+            ),
             "mase": round(float(np.mean([r[f"mase_{name}"] for r in rows])), 4),
         }
     wins = sum(r["wape_ours"] < r["wape_window_average_4w"] for r in rows)
-    return {"origins": rows, "pooled": summary, "origins_beating_4w_average": wins,
-            "calendar": COUNTRY if use_calendar else None, "library_methods": use_library}
+    return {
+        "origins": rows,
+        "pooled": summary,
+        "origins_beating_4w_average": wins,
+        "calendar": COUNTRY if use_calendar else None,
+        "library_methods": use_library,
+    }
 
 
-def _replay_arrivals(calls: list[anonbank.Call], start: datetime, patience_s: float, seed: int = 7,
-                     handle_factor: float = 1.0, patient: bool = False) -> list[Arrival]:
+def _replay_arrivals(
+    calls: list[anonbank.Call],
+    start: datetime,
+    patience_s: float,
+    seed: int = 7,
+    handle_factor: float = 1.0,
+    patient: bool = False,
+) -> list[Arrival]:
     """Real arrivals and service times; an abandoned call gives up after its real wait (its
     service time, never observed, is drawn from the served calls); a served call's patience is
     censored at its wait, so it gets wait + an exponential remainder (memoryless)."""
@@ -95,13 +130,23 @@ def _replay_arrivals(calls: list[anonbank.Call], start: datetime, patience_s: fl
     out = []
     for c in calls:
         handle = c.service_s if c.served else rng.choice(services)
-        patience = math.inf if patient else (c.wait_s if not c.served else c.wait_s + rng.expovariate(1 / patience_s))
+        patience = (
+            math.inf
+            if patient
+            else (c.wait_s if not c.served else c.wait_s + rng.expovariate(1 / patience_s))
+        )
         out.append(Arrival((c.arrived - start).total_seconds(), handle * handle_factor, patience))
     return out
 
 
-def _staffing_case(name: str, target: StaffingTarget, hourly: np.ndarray, arrivals: list[Arrival],
-                   model_hours: list[int], quantile: float | None = None) -> dict:
+def _staffing_case(
+    name: str,
+    target: StaffingTarget,
+    hourly: np.ndarray,
+    arrivals: list[Arrival],
+    model_hours: list[int],
+    quantile: float | None = None,
+) -> dict:
     """Requirement per hour, the model's prediction at it, and the replay's achievement. With
     ``quantile``, each hour is staffed for that Poisson quantile of its count (a safety margin
     for the randomness a perfect forecast of the mean still leaves); predictions stay at the mean."""
@@ -111,8 +156,13 @@ def _staffing_case(name: str, target: StaffingTarget, hourly: np.ndarray, arriva
     plan = [required_agents(target, n / 3600) for n in staffed_for]
     if quantile is not None:
         plan = [predict(target, n / 3600, m.agents) for n, m in zip(hourly, plan, strict=True)]
-    sim = replay(arrivals, staffing=[m.agents for m in plan], interval_s=3600, sla_s=target.sla_s,
-                 concurrency=target.concurrency)
+    sim = replay(
+        arrivals,
+        staffing=[m.agents for m in plan],
+        interval_s=3600,
+        sla_s=target.sla_s,
+        concurrency=target.concurrency,
+    )
     busy = [h for h in model_hours if hourly[h] >= 50]
     pred = np.array([plan[h].service_level for h in busy])
     got = np.array([sim.intervals[h].service_level for h in busy])
@@ -120,14 +170,17 @@ def _staffing_case(name: str, target: StaffingTarget, hourly: np.ndarray, arriva
     ab_pred = float(np.sum([plan[h].abandonment * hourly[h] for h in busy]) / weights.sum())
     ab_got = float(np.sum([sim.intervals[h].abandoned for h in busy]) / weights.sum())
     return {
-        "case": name, "hours": len(busy),
+        "case": name,
+        "hours": len(busy),
         "agent_hours": int(sum(plan[h].agents for h in busy)),
         "predicted_service_level": round(float(np.sum(pred * weights) / weights.sum()), 4),
         "achieved_service_level": round(float(np.sum(got * weights) / weights.sum()), 4),
         "hours_within_3_points": round(float(np.mean(np.abs(pred - got) <= 0.03)), 4),
         "hours_meeting_target": round(float(np.mean(got >= target.target)), 4),
-        "predicted_abandonment": round(ab_pred, 4), "achieved_abandonment": round(ab_got, 4),
-        "month_service_level": round(sim.service_level, 4), "month_abandonment": round(sim.abandonment, 4),
+        "predicted_abandonment": round(ab_pred, 4),
+        "achieved_abandonment": round(ab_got, 4),
+        "month_service_level": round(sim.service_level, 4),
+        "month_abandonment": round(sim.abandonment, 4),
     }
 
 
@@ -142,29 +195,50 @@ def staffing_eval(folder: Path, progress: Callable[[str], None] = lambda _: None
     abandoned = sum(not c.served for c in calls)
     patience = float(sum(c.wait_s for c in calls) / max(1, abandoned))
     # Sunday-Thursday 08:00-22:00 (the research note's hours) among hours with >= 50 calls
-    model_hours = [h for h in range(len(hourly))
-                   if (start + timedelta(hours=h)).weekday() in (6, 0, 1, 2, 3) and 8 <= h % 24 < 22]
+    model_hours = [
+        h
+        for h in range(len(hourly))
+        if (start + timedelta(hours=h)).weekday() in (6, 0, 1, 2, 3) and 8 <= h % 24 < 22
+    ]
     arrivals = _replay_arrivals(calls, start, patience)
     cases = []
     erlang_c = StaffingTarget(sla_s=20, target=0.8, aht_s=aht)
     erlang_a = StaffingTarget(sla_s=20, target=0.8, aht_s=aht, patience_s=patience)
-    for name, tgt, q in (("Erlang C", erlang_c, None), ("Erlang A", erlang_a, None),
-                         ("Erlang A, staffed for the 90 % count", erlang_a, 0.9)):
+    for name, tgt, q in (
+        ("Erlang C", erlang_c, None),
+        ("Erlang A", erlang_a, None),
+        ("Erlang A, staffed for the 90 % count", erlang_a, 0.9),
+    ):
         cases.append(_staffing_case(name, tgt, hourly, arrivals, model_hours, q))
-        progress(f"staffing {name}: {cases[-1]['agent_hours']} agent-hours, replay SL {cases[-1]['achieved_service_level']:.3f}")
+        progress(
+            f"staffing {name}: {cases[-1]['agent_hours']} agent-hours, replay SL {cases[-1]['achieved_service_level']:.3f}"
+        )
     # social-style: 3 conversations per agent, each holding a slot 3x the call's service time
     social = StaffingTarget(sla_s=900, target=0.9, aht_s=aht * 3, concurrency=3)
     patient = _replay_arrivals(calls, start, patience, handle_factor=3.0, patient=True)
-    cases.append(_staffing_case("concurrency 3, 90 % in 15 min", social, hourly, patient, model_hours))
-    rng = random.Random(11)  # the same arrivals with exponential handling: the model's own assumption
+    cases.append(
+        _staffing_case("concurrency 3, 90 % in 15 min", social, hourly, patient, model_hours)
+    )
+    rng = random.Random(
+        11
+    )  # the same arrivals with exponential handling: the model's own assumption
     expo = [Arrival(a.at_s, rng.expovariate(1 / (aht * 3)), a.patience_s) for a in patient]
-    cases.append(_staffing_case("  same, exponential handling times", social, hourly, expo, model_hours))
+    cases.append(
+        _staffing_case("  same, exponential handling times", social, hourly, expo, model_hours)
+    )
     progress("staffing social cases done")
-    return {"calls_seeking_agent": len(calls), "abandoned": abandoned, "aht_s": round(aht, 1),
-            "patience_s": round(patience, 1), "cases": cases}
+    return {
+        "calls_seeking_agent": len(calls),
+        "abandoned": abandoned,
+        "aht_s": round(aht, 1),
+        "patience_s": round(patience, 1),
+        "cases": cases,
+    }
 
 
-def run(folder: Path, out: Path, progress: Callable[[str], None] = lambda _: None, library: bool = False) -> dict:
+def run(
+    folder: Path, out: Path, progress: Callable[[str], None] = lambda _: None, library: bool = False
+) -> dict:
     """The whole protocol; ``library`` adds statsforecast's MSTL alone on the same origins
     (minutes of CPU: one fit takes seconds)."""
     result = {
@@ -182,20 +256,35 @@ def run(folder: Path, out: Path, progress: Callable[[str], None] = lambda _: Non
 
 def table(result: dict) -> str:
     """The evaluation as the plain-text table the CLI prints and the docs quote."""
-    lines = ["forecast, 1 week ahead, 30 min, 8 weekly origins (pooled WAPE / August-only WAPE / mean MASE)"]
-    for label, key in (("with calendar", "forecast"), ("no calendar", "forecast_without_calendar"),
-                       ("MSTL alone", "forecast_mstl_alone")):
+    lines = [
+        "forecast, 1 week ahead, 30 min, 8 weekly origins (pooled WAPE / August-only WAPE / mean MASE)"
+    ]
+    for label, key in (
+        ("with calendar", "forecast"),
+        ("no calendar", "forecast_without_calendar"),
+        ("MSTL alone", "forecast_mstl_alone"),
+    ):
         if key not in result:
             continue
         pooled = result[key]["pooled"]
         for name, s in pooled.items():
-            lines.append(f"  {label:<14} {name:<20} {s['wape']:.3f}  {s['wape_august']:.3f}  {s['mase']:.3f}")
-        lines.append(f"  {label:<14} origins beating the 4-week average: {result[key]['origins_beating_4w_average']}/8")
+            lines.append(
+                f"  {label:<14} {name:<20} {s['wape']:.3f}  {s['wape_august']:.3f}  {s['mase']:.3f}"
+            )
+        lines.append(
+            f"  {label:<14} origins beating the 4-week average: {result[key]['origins_beating_4w_average']}/8"
+        )
     st = result["staffing"]
-    lines.append(f"staffing, February, Sun-Thu 08-22 hours with >= 50 calls (AHT {st['aht_s']} s, patience {st['patience_s']} s)")
-    lines.append(f"  {'case':<40} {'agent-h':>7} {'SL pred':>7} {'SL sim':>7} {'±3pt':>5} {'met':>5} {'ab pred':>7} {'ab sim':>7}")
+    lines.append(
+        f"staffing, February, Sun-Thu 08-22 hours with >= 50 calls (AHT {st['aht_s']} s, patience {st['patience_s']} s)"
+    )
+    lines.append(
+        f"  {'case':<40} {'agent-h':>7} {'SL pred':>7} {'SL sim':>7} {'±3pt':>5} {'met':>5} {'ab pred':>7} {'ab sim':>7}"
+    )
     for c in st["cases"]:
-        lines.append(f"  {c['case']:<40} {c['agent_hours']:>7} {c['predicted_service_level']:>7.3f} "
-                     f"{c['achieved_service_level']:>7.3f} {c['hours_within_3_points']:>5.2f} {c['hours_meeting_target']:>5.2f} "
-                     f"{c['predicted_abandonment']:>7.3f} {c['achieved_abandonment']:>7.3f}")
+        lines.append(
+            f"  {c['case']:<40} {c['agent_hours']:>7} {c['predicted_service_level']:>7.3f} "
+            f"{c['achieved_service_level']:>7.3f} {c['hours_within_3_points']:>5.2f} {c['hours_meeting_target']:>5.2f} "
+            f"{c['predicted_abandonment']:>7.3f} {c['achieved_abandonment']:>7.3f}"
+        )
     return "\n".join(lines)

@@ -72,30 +72,42 @@ class Options:
     only: str | None = None  # one named method, no backtest (evaluations of a single method)
 
 
-def forecast(series: Series, horizon: int, *, masked_days: np.ndarray | None = None,
-             special_future: np.ndarray | None = None, options: Options = Options()) -> Forecast:
+def forecast(
+    series: Series,
+    horizon: int,
+    *,
+    masked_days: np.ndarray | None = None,
+    special_future: np.ndarray | None = None,
+    options: Options = Options(),
+) -> Forecast:
     """Forecast ``horizon`` intervals after the history. ``masked_days`` (bool per history
     interval) excludes calendar days from training; ``special_future`` (bool per future interval)
     marks holidays ahead. Raises ``NotEnoughHistory`` or ``PlanningError`` with what is missing."""
     day = _check(series, horizon)
     history = np.asarray(series.counts, dtype=float).copy()
-    special_hist = np.zeros(len(history), bool) if masked_days is None else np.asarray(masked_days, bool)
+    special_hist = (
+        np.zeros(len(history), bool) if masked_days is None else np.asarray(masked_days, bool)
+    )
     history[special_hist] = np.nan
     notes: list[str] = []
     outliers = outlier_days(history, day, options.outlier_low, options.outlier_high)
     if outliers:
         notes.append(f"{len(outliers)} day(s) with unusual volume left out of training")
         for d in outliers:
-            history[d * day:(d + 1) * day] = np.nan
+            history[d * day : (d + 1) * day] = np.nan
     observed = int((~np.isnan(history)).sum())
     if observed < day:
-        raise NotEnoughHistory(f"only {observed} usable intervals of {series.interval_s // 60} min; "
-                               f"a forecast needs at least one full day ({day} intervals)")
+        raise NotEnoughHistory(
+            f"only {observed} usable intervals of {series.interval_s // 60} min; "
+            f"a forecast needs at least one full day ({day} intervals)"
+        )
     candidates = _candidates(len(history), day, options)
     if len(candidates) == 1:
         name = next(iter(candidates))
         if name == "daily_profile":
-            notes.append(f"short history ({len(history) / day:.1f} days): mean day so far, weekly pattern not yet learnt")
+            notes.append(
+                f"short history ({len(history) / day:.1f} days): mean day so far, weekly pattern not yet learnt"
+            )
         scores: dict[str, float] = {}
         mean, residuals = candidates[name](history, day, horizon), np.array([])
     else:
@@ -105,13 +117,23 @@ def forecast(series: Series, horizon: int, *, masked_days: np.ndarray | None = N
     mean = np.maximum(0.0, np.nan_to_num(mean))
     mean = _special(mean, series, special_hist, special_future, notes)
     lower, upper = _band(mean, residuals, options.level)
-    return Forecast(series.time(len(history)), series.interval_s, mean, lower, upper, name,
-                    {k: round(v, 4) for k, v in scores.items()}, tuple(notes))
+    return Forecast(
+        series.time(len(history)),
+        series.interval_s,
+        mean,
+        lower,
+        upper,
+        name,
+        {k: round(v, 4) for k, v in scores.items()},
+        tuple(notes),
+    )
 
 
 def _check(series: Series, horizon: int) -> int:
     if series.interval_s <= 0 or 86_400 % series.interval_s:
-        raise PlanningError(f"interval of {series.interval_s} s does not divide a day; use 15 or 30 minutes")
+        raise PlanningError(
+            f"interval of {series.interval_s} s does not divide a day; use 15 or 30 minutes"
+        )
     if horizon <= 0:
         raise PlanningError("horizon must be at least one interval")
     return series.per_day
@@ -121,8 +143,14 @@ def outlier_days(history: np.ndarray, day: int, low: float, high: float) -> list
     """Whole days whose total is below ``low`` or above ``high`` times the median of the same
     weekday in the (up to) 8 surrounding weeks: outages, missing data, holidays not in the calendar."""
     days = len(history) // day
-    totals = np.array([np.nan if np.isnan(history[d * day:(d + 1) * day]).all()
-                       else np.nansum(history[d * day:(d + 1) * day]) for d in range(days)])
+    totals = np.array(
+        [
+            np.nan
+            if np.isnan(history[d * day : (d + 1) * day]).all()
+            else np.nansum(history[d * day : (d + 1) * day])
+            for d in range(days)
+        ]
+    )
     out = []
     for d in range(days):
         peers = [totals[d + k * 7] for k in range(-8, 9) if k and 0 <= d + k * 7 < days]
@@ -146,22 +174,27 @@ def _candidates(n: int, day: int, options: Options) -> dict[str, Method]:
         found.update(LIBRARY_METHODS)
     if options.only is not None:
         if options.only not in found:
-            raise PlanningError(f"unknown or unavailable method {options.only!r}; choose from {', '.join(found)}")
+            raise PlanningError(
+                f"unknown or unavailable method {options.only!r}; choose from {', '.join(found)}"
+            )
         return {options.only: found[options.only]}
     return found
 
 
-def _backtest(history: np.ndarray, day: int, candidates: dict[str, Method],
-              folds: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+def _backtest(
+    history: np.ndarray, day: int, candidates: dict[str, Method], folds: int
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """WAPE of each method over up to ``folds`` one-week windows at the end of the history
     (each trained only on what precedes it), and its scaled residuals for the band."""
     week = 7 * day
-    origins = [len(history) - f * week for f in range(1, folds + 1) if len(history) - f * week >= week]
+    origins = [
+        len(history) - f * week for f in range(1, folds + 1) if len(history) - f * week >= week
+    ]
     errors = {k: 0.0 for k in candidates}
     residuals: dict[str, list[np.ndarray]] = {k: [] for k in candidates}
     total = 0.0
     for origin in origins:
-        actual = history[origin:origin + week]
+        actual = history[origin : origin + week]
         seen = ~np.isnan(actual)
         total += float(actual[seen].sum())
         for name, method in candidates.items():
@@ -184,15 +217,24 @@ def _band(mean: np.ndarray, residuals: np.ndarray, level: float) -> tuple[np.nda
     return np.maximum(0.0, mean + lo_q * scale), np.maximum(mean, mean + hi_q * scale)
 
 
-def _special(mean: np.ndarray, series: Series, special_hist: np.ndarray,
-             special_future: np.ndarray | None, notes: list[str]) -> np.ndarray:
+def _special(
+    mean: np.ndarray,
+    series: Series,
+    special_hist: np.ndarray,
+    special_future: np.ndarray | None,
+    notes: list[str],
+) -> np.ndarray:
     if special_future is None or not np.asarray(special_future).any():
         return mean
     factor = special_day_factor(np.asarray(series.counts, float), series.per_day, special_hist)
     if factor is None:
-        notes.append("holidays ahead forecast as normal days: no holiday in the history to learn from")
+        notes.append(
+            "holidays ahead forecast as normal days: no holiday in the history to learn from"
+        )
         return mean
-    notes.append(f"holidays ahead scaled by {factor:.2f} (their ratio to a normal weekday in the history)")
+    notes.append(
+        f"holidays ahead scaled by {factor:.2f} (their ratio to a normal weekday in the history)"
+    )
     return np.where(np.asarray(special_future, bool), mean * factor, mean)
 
 
@@ -200,16 +242,21 @@ def special_day_factor(counts: np.ndarray, day: int, special: np.ndarray) -> flo
     """Median ratio of a special day's total to the mean of the same weekday in the 4 weeks before."""
     ratios = []
     for d in range(len(counts) // day):
-        if not special[d * day:(d + 1) * day].any():
+        if not special[d * day : (d + 1) * day].any():
             continue
-        peers = [np.nansum(counts[(d - 7 * k) * day:(d - 7 * k + 1) * day]) for k in range(1, 5)
-                 if d - 7 * k >= 0 and not special[(d - 7 * k) * day:(d - 7 * k + 1) * day].any()]
+        peers = [
+            np.nansum(counts[(d - 7 * k) * day : (d - 7 * k + 1) * day])
+            for k in range(1, 5)
+            if d - 7 * k >= 0 and not special[(d - 7 * k) * day : (d - 7 * k + 1) * day].any()
+        ]
         if peers and np.mean(peers) > 0:
-            ratios.append(np.nansum(counts[d * day:(d + 1) * day]) / np.mean(peers))
+            ratios.append(np.nansum(counts[d * day : (d + 1) * day]) / np.mean(peers))
     return float(np.median(ratios)) if ratios else None
 
 
-def day_mask(start: datetime, intervals: int, interval_s: int, is_special: Callable[[date], bool] | None) -> np.ndarray:
+def day_mask(
+    start: datetime, intervals: int, interval_s: int, is_special: Callable[[date], bool] | None
+) -> np.ndarray:
     """True for every interval whose local day ``is_special`` (a holiday or closure of the
     business calendar, e.g. ``lambda d: calendar.holiday(d) is not None``)."""
     mask = np.zeros(intervals, bool)

@@ -46,8 +46,14 @@ def _aware(t: datetime) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
 
-def bucket(times: list[datetime], *, since: datetime, until: datetime, interval_s: int,
-           observed_from: datetime | None) -> Series:
+def bucket(
+    times: list[datetime],
+    *,
+    since: datetime,
+    until: datetime,
+    interval_s: int,
+    observed_from: datetime | None,
+) -> Series:
     """Counts per interval over [since, until); NaN before ``observed_from`` (day-aligned)."""
     n = max(0, math.ceil((until - since).total_seconds() / interval_s))
     counts = np.zeros(n)
@@ -58,33 +64,58 @@ def bucket(times: list[datetime], *, since: datetime, until: datetime, interval_
     if observed_from is None:
         counts[:] = np.nan
     else:
-        first = int((_aware(observed_from) - since).total_seconds() // 86_400) * (86_400 // interval_s)
-        counts[:max(0, first)] = np.nan
+        first = int((_aware(observed_from) - since).total_seconds() // 86_400) * (
+            86_400 // interval_s
+        )
+        counts[: max(0, first)] = np.nan
     return Series(since, interval_s, counts)
 
 
-async def read_history(sessions, queue: str, *, since: datetime, until: datetime,
-                       interval_s: int = 1800) -> QueueHistory:
+async def read_history(
+    sessions, queue: str, *, since: datetime, until: datetime, interval_s: int = 1800
+) -> QueueHistory:
     """The queue's history between ``since`` and ``until`` (tz-aware, ``since`` at midnight UTC
     for whole days). ``sessions`` is an ``async_sessionmaker``; read-only."""
     stamp = func.coalesce(RoutedItem.received_at, RoutedItem.routed_at)
     async with sessions() as s:
-        reply = [r[0] for r in await s.execute(
-            select(stamp).where(RoutedItem.queue == queue, stamp >= since, stamp < until))]
-        first_reply = (await s.execute(select(func.min(stamp)).where(RoutedItem.queue == queue))).scalar()
-        tags = [r[0] for r in await s.execute(
-            select(TriageMessage.received_at).where(TriageMessage.queue == queue, TriageMessage.decision == "tag",
-                                                    TriageMessage.received_at >= since,
-                                                    TriageMessage.received_at < until))]
-        first_tag = (await s.execute(select(func.min(TriageMessage.received_at))
-                                     .where(TriageMessage.queue == queue))).scalar()
-        aht, handled = (await s.execute(
-            select(func.avg(RoutedItem.handling_s), func.count())
-            .where(RoutedItem.queue == queue, RoutedItem.handling_s > 0))).one()
+        reply = [
+            r[0]
+            for r in await s.execute(
+                select(stamp).where(RoutedItem.queue == queue, stamp >= since, stamp < until)
+            )
+        ]
+        first_reply = (
+            await s.execute(select(func.min(stamp)).where(RoutedItem.queue == queue))
+        ).scalar()
+        tags = [
+            r[0]
+            for r in await s.execute(
+                select(TriageMessage.received_at).where(
+                    TriageMessage.queue == queue,
+                    TriageMessage.decision == "tag",
+                    TriageMessage.received_at >= since,
+                    TriageMessage.received_at < until,
+                )
+            )
+        ]
+        first_tag = (
+            await s.execute(
+                select(func.min(TriageMessage.received_at)).where(TriageMessage.queue == queue)
+            )
+        ).scalar()
+        aht, handled = (
+            await s.execute(
+                select(func.avg(RoutedItem.handling_s), func.count()).where(
+                    RoutedItem.queue == queue, RoutedItem.handling_s > 0
+                )
+            )
+        ).one()
     firsts = [t for t in (first_reply, first_tag) if t is not None]
     observed = min((_aware(t) for t in firsts), default=None)
     return QueueHistory(
         queue,
         bucket(reply, since=since, until=until, interval_s=interval_s, observed_from=observed),
         bucket(tags, since=since, until=until, interval_s=interval_s, observed_from=observed),
-        float(aht) if aht else None, int(handled or 0))
+        float(aht) if aht else None,
+        int(handled or 0),
+    )

@@ -41,7 +41,9 @@ def window_median(history: np.ndarray, day: int, horizon: int, weeks: int = 6) -
     return out
 
 
-def level_profile(history: np.ndarray, day: int, horizon: int, weeks: int = 6, alpha: float = 0.5) -> np.ndarray:
+def level_profile(
+    history: np.ndarray, day: int, horizon: int, weeks: int = 6, alpha: float = 0.5
+) -> np.ndarray:
     """Day total × intraday shape: each future day's total is an exponentially weighted mean of
     the same weekday's past totals (weight ``alpha`` on the latest), its shape the mean share of
     each slot over the last ``weeks`` weeks. Tracks a level shift faster than a flat average."""
@@ -69,7 +71,7 @@ def daily_profile(history: np.ndarray, day: int, horizon: int, days: int = 7) ->
     weekdays and weekends kept apart once both have been seen (the first week's answer)."""
     n = len(history)
     full_days = n // day
-    table = history[n - full_days * day:].reshape(full_days, day)[-days:]
+    table = history[n - full_days * day :].reshape(full_days, day)[-days:]
     return np.tile(_nanmean(table), -(-horizon // day))[:horizon]
 
 
@@ -79,7 +81,7 @@ def mstl(history: np.ndarray, day: int, horizon: int) -> np.ndarray:
 
     filled = _fill(history, 7 * day)
     model = MSTL(season_length=[day, 7 * day], trend_forecaster=AutoETS(model="ZZN"))
-    fitted = model.fit(filled[-8 * 7 * day:])
+    fitted = model.fit(filled[-8 * 7 * day :])
     return np.maximum(0.0, fitted.predict(h=horizon)["mean"])
 
 

@@ -62,15 +62,22 @@ def combined(workloads: Sequence[Workload], queue: str) -> tuple[np.ndarray, np.
         if (w.aht_s is None or w.aht_s <= 0) and float(np.sum(w.volume)) > 0:
             raise MissingHandlingTime(
                 f"queue {queue!r}: {float(np.sum(w.volume)):.0f} {w.name} items forecast but no handling time; "
-                "record handling times in the helpdesk (lifecycle 'resolved' events) or pass aht_s")
+                "record handling times in the helpdesk (lifecycle 'resolved' events) or pass aht_s"
+            )
     volume = np.sum([w.volume for w in workloads], axis=0)
     work = np.sum([w.volume * (w.aht_s or 0.0) for w in workloads], axis=0)
     aht = np.divide(work, volume, out=np.zeros_like(volume, dtype=float), where=volume > 0)
     return volume, aht
 
 
-def staff(queue: str, *, start: datetime, interval_s: int, workloads: Sequence[Workload],
-          target: StaffingTarget) -> StaffingPlan:
+def staff(
+    queue: str,
+    *,
+    start: datetime,
+    interval_s: int,
+    workloads: Sequence[Workload],
+    target: StaffingTarget,
+) -> StaffingPlan:
     """The requirement per interval. Raises ``MissingHandlingTime`` or ``InfeasibleTarget``."""
     target.check()
     volume, aht = combined(workloads, queue)
@@ -82,7 +89,16 @@ def staff(queue: str, *, start: datetime, interval_s: int, workloads: Sequence[W
             t = StaffingTarget(**{**target.__dict__, "aht_s": a if a > 0 else target.aht_s})
             cache[key] = (required_agents(t, v / interval_s), v * a / interval_s)
         m, load = cache[key]
-        rows.append(IntervalRequirement(start + timedelta(seconds=i * interval_s), float(v), load, m.agents,
-                                        scheduled(m.agents, target.shrinkage), m.service_level,
-                                        m.abandonment, m.occupancy))
+        rows.append(
+            IntervalRequirement(
+                start + timedelta(seconds=i * interval_s),
+                float(v),
+                load,
+                m.agents,
+                scheduled(m.agents, target.shrinkage),
+                m.service_level,
+                m.abandonment,
+                m.occupancy,
+            )
+        )
     return StaffingPlan(queue, interval_s, target, tuple(rows))

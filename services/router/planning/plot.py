@@ -13,7 +13,9 @@ from services.router.planning.forecast import Series
 from services.router.planning.service import QueueAnswer
 
 
-def draw(path: Path, series: Series, a: QueueAnswer, workload: str = "reply", history_days: int = 14) -> None:
+def draw(
+    path: Path, series: Series, a: QueueAnswer, workload: str = "reply", history_days: int = 14
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,14 +34,30 @@ def draw(path: Path, series: Series, a: QueueAnswer, workload: str = "reply", hi
     top.legend(loc="upper left", fontsize=8)
     rows = a.baseline.rows
     t = [r.start for r in rows]
-    bottom.step(t, [r.scheduled for r in rows], where="post", color="tab:blue", label="required (scheduled)")
+    bottom.step(
+        t, [r.scheduled for r in rows], where="post", color="tab:blue", label="required (scheduled)"
+    )
     if a.scenario is not None:
-        bottom.step(t, [r.scheduled for r in a.scenario.rows], where="post", color="tab:red", label="required, what-if")
+        bottom.step(
+            t,
+            [r.scheduled for r in a.scenario.rows],
+            where="post",
+            color="tab:red",
+            label="required, what-if",
+        )
     if a.rostered is not None:
         bottom.step(t, a.rostered, where="post", color="tab:green", label="rostered")
         need = np.array([r.scheduled for r in (a.scenario or a.baseline).rows])
-        bottom.fill_between(t, a.rostered, need, where=need > a.rostered, step="post", color="tab:red", alpha=0.3,
-                            label="gap")
+        bottom.fill_between(
+            t,
+            a.rostered,
+            need,
+            where=need > a.rostered,
+            step="post",
+            color="tab:red",
+            alpha=0.3,
+            label="gap",
+        )
     bottom.set_ylabel("agents")
     bottom.legend(loc="upper left", fontsize=8)
     fig.autofmt_xdate()

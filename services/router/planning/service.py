@@ -40,12 +40,25 @@ class QueueAnswer:
         plan = self.scenario or self.baseline
         if self.rostered is None:
             return []
-        return gaps([r.scheduled for r in plan.rows], self.rostered, start=plan.rows[0].start,
-                    interval_s=plan.interval_s) if plan.rows else []
+        return (
+            gaps(
+                [r.scheduled for r in plan.rows],
+                self.rostered,
+                start=plan.rows[0].start,
+                interval_s=plan.interval_s,
+            )
+            if plan.rows
+            else []
+        )
 
 
-def forecast_workloads(series: Mapping[str, Series], *, days: int, options: Options = Options(),
-                       is_special: Callable[[date], bool] | None = None) -> dict[str, Forecast]:
+def forecast_workloads(
+    series: Mapping[str, Series],
+    *,
+    days: int,
+    options: Options = Options(),
+    is_special: Callable[[date], bool] | None = None,
+) -> dict[str, Forecast]:
     """Each workload's forecast ``days`` ahead. Raises ``PlanningError`` with what is missing."""
     if not 1 <= days <= MAX_HORIZON_DAYS:
         raise PlanningError(f"forecast horizon of {days} days: choose 1 to {MAX_HORIZON_DAYS}")
@@ -58,33 +71,57 @@ def forecast_workloads(series: Mapping[str, Series], *, days: int, options: Opti
     return out
 
 
-def window(forecasts: Mapping[str, Forecast], start: datetime | None, end: datetime | None) -> slice:
+def window(
+    forecasts: Mapping[str, Forecast], start: datetime | None, end: datetime | None
+) -> slice:
     """The slice of the forecast horizon covering [start, end); the whole horizon by default."""
     f = next(iter(forecasts.values()))
     first = 0 if start is None else int((start - f.start).total_seconds() // f.interval_s)
     last = len(f.mean) if end is None else int(-(-(end - f.start).total_seconds() // f.interval_s))
     if first < 0 or last > len(f.mean) or first >= last:
-        raise PlanningError(f"window {start} – {end} is outside the forecast, which covers "
-                            f"{f.start.isoformat()} – {(f.start + timedelta(seconds=len(f.mean) * f.interval_s)).isoformat()}")
+        raise PlanningError(
+            f"window {start} – {end} is outside the forecast, which covers "
+            f"{f.start.isoformat()} – {(f.start + timedelta(seconds=len(f.mean) * f.interval_s)).isoformat()}"
+        )
     return slice(first, last)
 
 
-def answer(queue: str, *, forecasts: Mapping[str, Forecast], handling_s: Mapping[str, float | None],
-           target: StaffingTarget, scenario: Scenario = Scenario(), start: datetime | None = None,
-           end: datetime | None = None, roster: Roster | None = None) -> QueueAnswer:
+def answer(
+    queue: str,
+    *,
+    forecasts: Mapping[str, Forecast],
+    handling_s: Mapping[str, float | None],
+    target: StaffingTarget,
+    scenario: Scenario = Scenario(),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    roster: Roster | None = None,
+) -> QueueAnswer:
     """Staffing for [start, end) of the forecasts, baseline and (when not the baseline) scenario."""
     if not forecasts:
         raise PlanningError(f"queue {queue!r} has no workload to forecast")
     part = window(forecasts, start, end)
     f0 = next(iter(forecasts.values()))
     begin = f0.start + timedelta(seconds=part.start * f0.interval_s)
-    workloads = [Workload(name, f.mean[part], handling_s.get(name)) for name, f in forecasts.items()]
+    workloads = [
+        Workload(name, f.mean[part], handling_s.get(name)) for name, f in forecasts.items()
+    ]
     base = staff(queue, start=begin, interval_s=f0.interval_s, workloads=workloads, target=target)
     alt = None
     if not scenario.is_baseline:
         changed = apply_workloads(scenario, workloads, start=begin, interval_s=f0.interval_s)
-        alt = staff(queue, start=begin, interval_s=f0.interval_s, workloads=changed,
-                    target=apply_target(scenario, target))
-    rostered = None if roster is None else scheduled_per_interval(
-        roster, start=begin, intervals=part.stop - part.start, interval_s=f0.interval_s)
+        alt = staff(
+            queue,
+            start=begin,
+            interval_s=f0.interval_s,
+            workloads=changed,
+            target=apply_target(scenario, target),
+        )
+    rostered = (
+        None
+        if roster is None
+        else scheduled_per_interval(
+            roster, start=begin, intervals=part.stop - part.start, interval_s=f0.interval_s
+        )
+    )
     return QueueAnswer(queue, dict(forecasts), base, alt, rostered)

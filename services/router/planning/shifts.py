@@ -95,15 +95,31 @@ def parse_roster(data: dict) -> Roster:
         ZoneInfo(data.get("timezone", "UTC"))
     except Exception:
         raise PlanningError(f"unknown time zone {data.get('timezone')!r}") from None
-    blocks = tuple(ShiftBlock(_days(b["days"]), _clock(_minutes(b["from"])), _minutes(b["to"]), int(b.get("agents", 1)))
-                   for b in data.get("pattern", ()))
-    exceptions = tuple(ShiftException(date.fromisoformat(str(e["date"])), _clock(_minutes(e.get("from", "00:00"))),
-                                      _minutes(e.get("to", "24:00")), int(e["agents"]), str(e.get("reason", "")))
-                       for e in data.get("exceptions", ()))
+    blocks = tuple(
+        ShiftBlock(
+            _days(b["days"]),
+            _clock(_minutes(b["from"])),
+            _minutes(b["to"]),
+            int(b.get("agents", 1)),
+        )
+        for b in data.get("pattern", ())
+    )
+    exceptions = tuple(
+        ShiftException(
+            date.fromisoformat(str(e["date"])),
+            _clock(_minutes(e.get("from", "00:00"))),
+            _minutes(e.get("to", "24:00")),
+            int(e["agents"]),
+            str(e.get("reason", "")),
+        )
+        for e in data.get("exceptions", ())
+    )
     return Roster(str(data.get("team", "")), data.get("timezone", "UTC"), blocks, exceptions)
 
 
-def scheduled_per_interval(roster: Roster, *, start: datetime, intervals: int, interval_s: int) -> np.ndarray:
+def scheduled_per_interval(
+    roster: Roster, *, start: datetime, intervals: int, interval_s: int
+) -> np.ndarray:
     """Agents on shift for each interval from ``start`` (whole-interval coverage)."""
     tz = ZoneInfo(roster.timezone)
     out = np.zeros(intervals, dtype=int)
@@ -111,14 +127,29 @@ def scheduled_per_interval(roster: Roster, *, start: datetime, intervals: int, i
         a = (start + timedelta(seconds=i * interval_s)).astimezone(tz)
         lo = a.hour * 60 + a.minute
         hi = lo + interval_s // 60
-        out[i] = sum(b.agents for b in roster.pattern
-                     if a.weekday() in b.weekdays and b.start.hour * 60 + b.start.minute <= lo and hi <= b.end_minutes)
-        out[i] += sum(e.agents for e in roster.exceptions
-                      if e.day == a.date() and e.start.hour * 60 + e.start.minute <= lo and hi <= e.end_minutes)
+        out[i] = sum(
+            b.agents
+            for b in roster.pattern
+            if a.weekday() in b.weekdays
+            and b.start.hour * 60 + b.start.minute <= lo
+            and hi <= b.end_minutes
+        )
+        out[i] += sum(
+            e.agents
+            for e in roster.exceptions
+            if e.day == a.date()
+            and e.start.hour * 60 + e.start.minute <= lo
+            and hi <= e.end_minutes
+        )
     return np.maximum(out, 0)
 
 
-def gaps(required: list[int], scheduled: np.ndarray, *, start: datetime, interval_s: int) -> list[Gap]:
+def gaps(
+    required: list[int], scheduled: np.ndarray, *, start: datetime, interval_s: int
+) -> list[Gap]:
     """Every interval where the schedule falls short of the requirement."""
-    return [Gap(start + timedelta(seconds=i * interval_s), int(r), int(s))
-            for i, (r, s) in enumerate(zip(required, scheduled, strict=True)) if r > s]
+    return [
+        Gap(start + timedelta(seconds=i * interval_s), int(r), int(s))
+        for i, (r, s) in enumerate(zip(required, scheduled, strict=True))
+        if r > s
+    ]

@@ -88,8 +88,15 @@ class _Floor:
                 granted.succeed()
 
 
-def replay(arrivals: Sequence[Arrival], *, staffing: Sequence[int], interval_s: float, sla_s: float,
-           concurrency: int = 1, start_s: float = 0.0) -> Replay:
+def replay(
+    arrivals: Sequence[Arrival],
+    *,
+    staffing: Sequence[int],
+    interval_s: float,
+    sla_s: float,
+    concurrency: int = 1,
+    start_s: float = 0.0,
+) -> Replay:
     """Replay ``arrivals`` (sorted by time) against ``staffing[i]`` agents in interval ``i``
     (from ``start_s``, ``interval_s`` long). Arrivals after the plan's end meet its last value."""
     env = simpy.Environment(initial_time=start_s)
@@ -136,8 +143,10 @@ def replay(arrivals: Sequence[Arrival], *, staffing: Sequence[int], interval_s: 
     env.process(plan())
     env.process(source())
     env.run()
-    outcomes = tuple(IntervalOutcome(start_s + i * interval_s, int(staffing[i]), *map_row(stats[i]))
-                     for i in range(n))
+    outcomes = tuple(
+        IntervalOutcome(start_s + i * interval_s, int(staffing[i]), *map_row(stats[i]))
+        for i in range(n)
+    )
     return Replay(outcomes, sum(staffing) * interval_s / 3600)
 
 

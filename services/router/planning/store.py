@@ -42,18 +42,44 @@ class ForecastStore(Protocol):
 
 def to_dict(s: StoredForecast) -> dict:
     f = s.forecast
-    body = None if f is None else {
-        "start": f.start.isoformat(), "interval_s": f.interval_s, "method": f.method,
-        "mean": [round(float(x), 4) for x in f.mean], "lower": [round(float(x), 4) for x in f.lower],
-        "upper": [round(float(x), 4) for x in f.upper], "backtest_wape": f.backtest_wape, "notes": list(f.notes)}
-    return {"queue": s.queue, "computed_at": s.computed_at.isoformat(), "forecast": body, "error": s.error}
+    body = (
+        None
+        if f is None
+        else {
+            "start": f.start.isoformat(),
+            "interval_s": f.interval_s,
+            "method": f.method,
+            "mean": [round(float(x), 4) for x in f.mean],
+            "lower": [round(float(x), 4) for x in f.lower],
+            "upper": [round(float(x), 4) for x in f.upper],
+            "backtest_wape": f.backtest_wape,
+            "notes": list(f.notes),
+        }
+    )
+    return {
+        "queue": s.queue,
+        "computed_at": s.computed_at.isoformat(),
+        "forecast": body,
+        "error": s.error,
+    }
 
 
 def from_dict(d: dict) -> StoredForecast:
     f = d.get("forecast")
-    fc = None if f is None else Forecast(
-        datetime.fromisoformat(f["start"]), int(f["interval_s"]), np.array(f["mean"]), np.array(f["lower"]),
-        np.array(f["upper"]), f["method"], dict(f["backtest_wape"]), tuple(f["notes"]))
+    fc = (
+        None
+        if f is None
+        else Forecast(
+            datetime.fromisoformat(f["start"]),
+            int(f["interval_s"]),
+            np.array(f["mean"]),
+            np.array(f["lower"]),
+            np.array(f["upper"]),
+            f["method"],
+            dict(f["backtest_wape"]),
+            tuple(f["notes"]),
+        )
+    )
     return StoredForecast(d["queue"], datetime.fromisoformat(d["computed_at"]), fc, d.get("error"))
 
 
@@ -93,9 +119,16 @@ class JsonFileStore:
             os.replace(tmp, self.path)
 
 
-async def refresh(queues: Iterable[str], *, history: Callable[[str], Awaitable[Mapping[str, Series] | None]],
-                  store: ForecastStore, now: datetime, days: int = 14, options: Options = Options(),
-                  is_special: Callable[[date], bool] | None = None) -> dict[str, str]:
+async def refresh(
+    queues: Iterable[str],
+    *,
+    history: Callable[[str], Awaitable[Mapping[str, Series] | None]],
+    store: ForecastStore,
+    now: datetime,
+    days: int = 14,
+    options: Options = Options(),
+    is_special: Callable[[date], bool] | None = None,
+) -> dict[str, str]:
     """Recompute and store each queue's forecasts, one entry per workload keyed ``queue:workload``;
     returns ``queue:workload`` -> "ok" or the reason it failed. One queue's bad data never stops
     the others: its reason is stored (``error``) and returned."""
@@ -107,8 +140,9 @@ async def refresh(queues: Iterable[str], *, history: Callable[[str], Awaitable[M
         for name, s in series.items():
             key = f"{queue}:{name}"
             try:
-                fc = await asyncio.to_thread(forecast_workloads, {name: s}, days=days, options=options,
-                                             is_special=is_special)
+                fc = await asyncio.to_thread(
+                    forecast_workloads, {name: s}, days=days, options=options, is_special=is_special
+                )
                 await store.put(StoredForecast(key, now, fc[name]))
                 outcome[key] = "ok"
             except PlanningError as exc:
@@ -117,8 +151,14 @@ async def refresh(queues: Iterable[str], *, history: Callable[[str], Awaitable[M
     return outcome
 
 
-async def refresh_periodically(period_s: float, *, queues: Callable[[], Awaitable[Iterable[str]]],
-                               clock: Callable[[], datetime], stop: asyncio.Event, **kwargs) -> int:
+async def refresh_periodically(
+    period_s: float,
+    *,
+    queues: Callable[[], Awaitable[Iterable[str]]],
+    clock: Callable[[], datetime],
+    stop: asyncio.Event,
+    **kwargs,
+) -> int:
     """Run ``refresh`` every ``period_s`` seconds until ``stop`` is set (e.g. from the router's
     lifespan on shutdown); returns how many rounds ran. ``kwargs`` go to ``refresh``."""
     rounds = 0

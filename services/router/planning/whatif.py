@@ -37,20 +37,37 @@ class Scenario:
 
 
 def apply_target(scenario: Scenario, target: StaffingTarget) -> StaffingTarget:
-    changes = {k: getattr(scenario, k) for k in
-               ("aht_s", "sla_s", "target", "concurrency", "shrinkage", "max_occupancy", "patience_s")
-               if getattr(scenario, k) is not None}
+    changes = {
+        k: getattr(scenario, k)
+        for k in (
+            "aht_s",
+            "sla_s",
+            "target",
+            "concurrency",
+            "shrinkage",
+            "max_occupancy",
+            "patience_s",
+        )
+        if getattr(scenario, k) is not None
+    }
     return replace(target, **changes)
 
 
-def apply_workloads(scenario: Scenario, workloads: list[Workload], *, start: datetime,
-                    interval_s: int) -> list[Workload]:
+def apply_workloads(
+    scenario: Scenario, workloads: list[Workload], *, start: datetime, interval_s: int
+) -> list[Workload]:
     """Volumes scaled in the window; a handling-time override replaces every workload's."""
     if scenario.volume_factor < 0:
         raise PlanningError(f"volume factor {scenario.volume_factor} is negative")
     n = len(workloads[0].volume) if workloads else 0
     times = [start + timedelta(seconds=i * interval_s) for i in range(n)]
-    inside = np.array([(scenario.window_start is None or t >= scenario.window_start)
-                       and (scenario.window_end is None or t < scenario.window_end) for t in times], bool)
+    inside = np.array(
+        [
+            (scenario.window_start is None or t >= scenario.window_start)
+            and (scenario.window_end is None or t < scenario.window_end)
+            for t in times
+        ],
+        bool,
+    )
     factor = np.where(inside, scenario.volume_factor, 1.0)
     return [Workload(w.name, w.volume * factor, scenario.aht_s or w.aht_s) for w in workloads]

@@ -26,7 +26,23 @@ from services.router.store.rows import (
 )
 
 __all__ = [
-    "ASSIGNED", "MAX_TAG", "PENDING", "QUEUED", "RESOLVED", "STATUSES", "TRIAGED", "WAITING",
-    "Directory", "Repository", "RoutedItems", "UnknownAgent", "audit", "aware", "item_row",
-    "routing_of", "transaction", "utc", "view",
+    "ASSIGNED",
+    "MAX_TAG",
+    "PENDING",
+    "QUEUED",
+    "RESOLVED",
+    "STATUSES",
+    "TRIAGED",
+    "WAITING",
+    "Directory",
+    "Repository",
+    "RoutedItems",
+    "UnknownAgent",
+    "audit",
+    "aware",
+    "item_row",
+    "routing_of",
+    "transaction",
+    "utc",
+    "view",
 ]

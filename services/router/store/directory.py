@@ -39,8 +39,15 @@ class Directory:
                 await session.merge(Queue(id=q.id, team_id=q.team, skill=q.skill))
             for a in config.agents:
                 existing = await session.get(Agent, a.id)
-                fields = dict(name=a.name, team_id=a.team, languages=list(a.languages), skills=dict(a.skills),
-                              channels=[c.value for c in a.channels], capacity=a.capacity, trainee=a.trainee)
+                fields = dict(
+                    name=a.name,
+                    team_id=a.team,
+                    languages=list(a.languages),
+                    skills=dict(a.skills),
+                    channels=[c.value for c in a.channels],
+                    capacity=a.capacity,
+                    trainee=a.trainee,
+                )
                 if existing is None:
                     session.add(Agent(id=a.id, load=0, status="offline", **fields))
                 else:
@@ -48,13 +55,21 @@ class Directory:
                         setattr(existing, key, value)
             for channel, per_urgency in config.sla.minutes.items():
                 for urgency, minutes in per_urgency.items():
-                    await session.merge(SlaPolicy(channel=channel.value, urgency=urgency.value,
-                                                  business_minutes=minutes, policy=config.sla.policy))
+                    await session.merge(
+                        SlaPolicy(
+                            channel=channel.value,
+                            urgency=urgency.value,
+                            business_minutes=minutes,
+                            policy=config.sla.policy,
+                        )
+                    )
             await session.commit()
 
     async def agents(self) -> list[AgentView]:
         async with self._sessions() as session:
-            return [view(a) for a in (await session.execute(select(Agent).order_by(Agent.id))).scalars()]
+            return [
+                view(a) for a in (await session.execute(select(Agent).order_by(Agent.id))).scalars()
+            ]
 
     async def agent(self, agent_id: str) -> Agent:
         async with self._sessions() as session:
@@ -72,7 +87,14 @@ class Directory:
             if agent is None:
                 raise UnknownAgent(agent_id)
             previous, agent.status = agent.status, status
-            audit(session, now, None, "agent_status", {"agent": agent_id, "from": previous, "to": status}, actor)
+            audit(
+                session,
+                now,
+                None,
+                "agent_status",
+                {"agent": agent_id, "from": previous, "to": status},
+                actor,
+            )
             await session.commit()
         return previous
 

@@ -73,8 +73,14 @@ class Repository:
     async def commit(self) -> None:
         await self.session.commit()
 
-    def audit(self, at: datetime, message_key: str | None, action: str, detail: dict,
-              actor: str = "router") -> None:
+    def audit(
+        self,
+        at: datetime,
+        message_key: str | None,
+        action: str,
+        detail: dict,
+        actor: str = "router",
+    ) -> None:
         """Add an audit row, committed with the change it explains."""
         audit(self.session, at, message_key, action, detail, actor)
 
@@ -84,25 +90,52 @@ class Repository:
 
     # -- the consumer's ledger: facts, triage rows, routed items -----------------------------
 
-    async def prefetch(self, message_keys: list[str], conversation_keys: Iterable[str] = (),
-                       ) -> tuple[set[str], dict[str, RoutedItem]]:
+    async def prefetch(
+        self,
+        message_keys: list[str],
+        conversation_keys: Iterable[str] = (),
+    ) -> tuple[set[str], dict[str, RoutedItem]]:
         """For a batch: the message keys with a stored fact, and the stored items by key (two
         queries instead of two lookups per message); the batch's stored conversations are
         loaded too (their later lookups by key need no query)."""
         if not message_keys:
             return set(), {}
         if conversation_keys:
-            self._held.extend((await self.session.execute(select(Conversation).where(
-                Conversation.conversation_key.in_(sorted(set(conversation_keys)))))).scalars())
-        facts = set((await self.session.execute(select(MessageFact.message_key).where(
-            MessageFact.message_key.in_(message_keys)))).scalars())
-        items = {r.message_key: r for r in (await self.session.execute(select(RoutedItem).where(
-            RoutedItem.message_key.in_(message_keys)))).scalars()}
+            self._held.extend(
+                (
+                    await self.session.execute(
+                        select(Conversation).where(
+                            Conversation.conversation_key.in_(sorted(set(conversation_keys)))
+                        )
+                    )
+                ).scalars()
+            )
+        facts = set(
+            (
+                await self.session.execute(
+                    select(MessageFact.message_key).where(MessageFact.message_key.in_(message_keys))
+                )
+            ).scalars()
+        )
+        items = {
+            r.message_key: r
+            for r in (
+                await self.session.execute(
+                    select(RoutedItem).where(RoutedItem.message_key.in_(message_keys))
+                )
+            ).scalars()
+        }
         return facts, items
 
-    async def record_fact(self, item: Classified, *, known: set[str] | None = None,
-                          event_id: str | None = None, classified_at: datetime | None = None,
-                          queue: str | None = None) -> None:
+    async def record_fact(
+        self,
+        item: Classified,
+        *,
+        known: set[str] | None = None,
+        event_id: str | None = None,
+        classified_at: datetime | None = None,
+        queue: str | None = None,
+    ) -> None:
         """Add every classified message once (any decision) and its conversation's first and
         last sentiment; a redelivery changes nothing. ``known``: the batch's message keys that
         have a fact (``prefetch``); updated here. A dropped or tagged message is also kept for
@@ -115,46 +148,83 @@ class Repository:
             known.add(m.message_key)
         elif await self.session.get(MessageFact, m.message_key) is not None:
             return
-        self.session.add(MessageFact(
-            message_key=m.message_key, channel=m.channel_kind.value,
-            decision=item.classification.decision.value, reason=signals.reason,
-            sentiment=signals.sentiment, received_at=utc(m.created_at)))
-        self._add_triaged(item, event_id or derived_id(m.message_key, "router:triage"),
-                          classified_at or m.created_at, queue)
+        self.session.add(
+            MessageFact(
+                message_key=m.message_key,
+                channel=m.channel_kind.value,
+                decision=item.classification.decision.value,
+                reason=signals.reason,
+                sentiment=signals.sentiment,
+                received_at=utc(m.created_at),
+            )
+        )
+        self._add_triaged(
+            item,
+            event_id or derived_id(m.message_key, "router:triage"),
+            classified_at or m.created_at,
+            queue,
+        )
         if known is None:
             await self.session.flush()  # a later message of the same batch must see it
         if signals.sentiment and item.classification.decision.value != "drop":
             await self._track_sentiment(m.conversation_key, signals.sentiment)
 
-    def _add_triaged(self, item: Classified, event_id: str, classified_at: datetime,
-                     queue: str | None) -> bool:
+    def _add_triaged(
+        self, item: Classified, event_id: str, classified_at: datetime, queue: str | None
+    ) -> bool:
         """Keep ``item`` for triage review when it was dropped or tagged (``router_triage``)."""
         c, m = item.classification, item.message
         if c.decision.value not in TRIAGED:
             return False
         tags = list(dict.fromkeys(c.tags))
-        self.session.add(TriageMessage(
-            message_key=m.message_key, event_id=event_id, platform=m.platform.value,
-            channel=m.channel_kind.value, account_id=m.account_id, author_id=m.author.id,
-            language=c.language, text=m.text, decision=c.decision.value, reason=c.reason,
-            explanation=c.explanation.model_dump(mode="json"), tags=tags, queue=queue,
-            received_at=utc(m.created_at), classified_at=utc(classified_at), corrections=0))
-        self.session.add_all(TriageTag(tag=t, message_key=m.message_key)
-                             for t in tags if len(t) <= MAX_TAG)
+        self.session.add(
+            TriageMessage(
+                message_key=m.message_key,
+                event_id=event_id,
+                platform=m.platform.value,
+                channel=m.channel_kind.value,
+                account_id=m.account_id,
+                author_id=m.author.id,
+                language=c.language,
+                text=m.text,
+                decision=c.decision.value,
+                reason=c.reason,
+                explanation=c.explanation.model_dump(mode="json"),
+                tags=tags,
+                queue=queue,
+                received_at=utc(m.created_at),
+                classified_at=utc(classified_at),
+                corrections=0,
+            )
+        )
+        self.session.add_all(
+            TriageTag(tag=t, message_key=m.message_key) for t in tags if len(t) <= MAX_TAG
+        )
         return True
 
     async def _track_sentiment(self, conversation_key: str, sentiment: str) -> None:
         conv = await self.session.get(Conversation, conversation_key)
         if conv is None:
-            self.session.add(Conversation(conversation_key=conversation_key, open_items=0,
-                                          first_sentiment=sentiment, last_sentiment=sentiment))
+            self.session.add(
+                Conversation(
+                    conversation_key=conversation_key,
+                    open_items=0,
+                    first_sentiment=sentiment,
+                    last_sentiment=sentiment,
+                )
+            )
             await self.session.flush()
         else:
             conv.first_sentiment = conv.first_sentiment or sentiment
             conv.last_sentiment = sentiment
 
-    async def claim(self, event_id: str, item: Routed, placement: Placement,
-                    known: dict[str, RoutedItem] | None = None) -> RoutedItem | None:
+    async def claim(
+        self,
+        event_id: str,
+        item: Routed,
+        placement: Placement,
+        known: dict[str, RoutedItem] | None = None,
+    ) -> RoutedItem | None:
         """Add ``item`` as pending (with an audit row) and return it; for a known message return
         the stored row if it is still pending, or ``None`` if it was already published. A
         concurrent claim of the same message then fails at the commit with a unique violation
@@ -169,75 +239,137 @@ class Repository:
         if known is not None:
             known[key] = row
         r = item.routing
-        self.audit(r.routed_at, key, "routed",
-                   {"queue": r.queue, "rule": placement.rule,
-                    "sla_deadline": r.sla_deadline.isoformat(), "policy": r.policy,
-                    "four_eyes": r.four_eyes})
+        self.audit(
+            r.routed_at,
+            key,
+            "routed",
+            {
+                "queue": r.queue,
+                "rule": placement.rule,
+                "sla_deadline": r.sla_deadline.isoformat(),
+                "policy": r.policy,
+                "four_eyes": r.four_eyes,
+            },
+        )
         if known is None:
             await self.session.flush()
         return row
 
     async def mark_queued(self, message_keys: list[str]) -> None:
         """Mark items published, in one statement."""
-        await self.session.execute(update(RoutedItem).where(
-            RoutedItem.message_key.in_(message_keys)).values(state=QUEUED))
+        await self.session.execute(
+            update(RoutedItem).where(RoutedItem.message_key.in_(message_keys)).values(state=QUEUED)
+        )
 
     # -- routed items ----------------------------------------------------------------------
 
     async def item(self, item_id: str) -> RoutedItem | None:
         """The routed item with event id ``item_id``."""
-        return (await self.session.execute(select(RoutedItem).where(
-            RoutedItem.event_id == item_id))).scalar_one_or_none()
+        return (
+            await self.session.execute(select(RoutedItem).where(RoutedItem.event_id == item_id))
+        ).scalar_one_or_none()
 
     async def item_by_key(self, message_key: str) -> RoutedItem | None:
         return await self.session.get(RoutedItem, message_key)
 
     async def open_items(self, queue: str) -> list[RoutedItem]:
         """A queue's waiting and assigned items."""
-        return list((await self.session.execute(select(RoutedItem).where(
-            RoutedItem.queue == queue, RoutedItem.work_state.in_([WAITING, ASSIGNED])))).scalars())
+        return list(
+            (
+                await self.session.execute(
+                    select(RoutedItem).where(
+                        RoutedItem.queue == queue, RoutedItem.work_state.in_([WAITING, ASSIGNED])
+                    )
+                )
+            ).scalars()
+        )
 
     async def waiting(self, limit: int) -> list[RoutedItem]:
         """Up to ``limit`` waiting items, oldest first."""
         query = select(RoutedItem).where(RoutedItem.work_state == WAITING)
-        return list((await self.session.execute(
-            query.order_by(RoutedItem.routed_at).limit(limit))).scalars())
+        return list(
+            (
+                await self.session.execute(query.order_by(RoutedItem.routed_at).limit(limit))
+            ).scalars()
+        )
 
     async def waiting_count(self, queue: str) -> int:
-        return int(await self.session.scalar(select(func.count()).select_from(RoutedItem).where(
-            RoutedItem.queue == queue, RoutedItem.work_state == WAITING)) or 0)
+        return int(
+            await self.session.scalar(
+                select(func.count())
+                .select_from(RoutedItem)
+                .where(RoutedItem.queue == queue, RoutedItem.work_state == WAITING)
+            )
+            or 0
+        )
 
     async def waiting_queues(self) -> list[tuple[str, datetime]]:
         """Each queue with waiting items and when its oldest waiting item was routed."""
-        return [(q, aware(at)) for q, at in (await self.session.execute(select(
-            RoutedItem.queue, func.min(RoutedItem.routed_at)).where(
-            RoutedItem.work_state == WAITING).group_by(RoutedItem.queue))).all()]
+        return [
+            (q, aware(at))
+            for q, at in (
+                await self.session.execute(
+                    select(RoutedItem.queue, func.min(RoutedItem.routed_at))
+                    .where(RoutedItem.work_state == WAITING)
+                    .group_by(RoutedItem.queue)
+                )
+            ).all()
+        ]
 
     async def oldest_waiting(self, queue: str) -> RoutedItem:
-        return (await self.session.execute(select(RoutedItem).where(
-            RoutedItem.queue == queue, RoutedItem.work_state == WAITING,
-        ).order_by(RoutedItem.routed_at, RoutedItem.message_key).limit(1))).scalar_one()
+        return (
+            await self.session.execute(
+                select(RoutedItem)
+                .where(
+                    RoutedItem.queue == queue,
+                    RoutedItem.work_state == WAITING,
+                )
+                .order_by(RoutedItem.routed_at, RoutedItem.message_key)
+                .limit(1)
+            )
+        ).scalar_one()
 
     async def last_notified_waiting(self, queue: str) -> datetime | None:
         """When the newest still-waiting item of ``queue`` that raised an unstaffed notice was
         routed."""
-        return aware(await self.session.scalar(select(func.max(RoutedItem.routed_at)).where(
-            RoutedItem.queue == queue, RoutedItem.unstaffed_notified.is_(True),
-            RoutedItem.work_state == WAITING)))
+        return aware(
+            await self.session.scalar(
+                select(func.max(RoutedItem.routed_at)).where(
+                    RoutedItem.queue == queue,
+                    RoutedItem.unstaffed_notified.is_(True),
+                    RoutedItem.work_state == WAITING,
+                )
+            )
+        )
 
     async def last_unstaffed_notice(self, queue: str) -> datetime | None:
         """The latest unstaffed notice about ``queue``: an item that raised one when it was
         routed, or a reminder in the outbox."""
-        stamps = [await self.session.scalar(select(func.max(RoutedItem.routed_at)).where(
-                      RoutedItem.queue == queue, RoutedItem.unstaffed_notified.is_(True))),
-                  await self.session.scalar(select(func.max(OutboxRow.created_at)).where(
-                      OutboxRow.event_type == QueueUnstaffed.TYPE, OutboxRow.key == queue))]
+        stamps = [
+            await self.session.scalar(
+                select(func.max(RoutedItem.routed_at)).where(
+                    RoutedItem.queue == queue, RoutedItem.unstaffed_notified.is_(True)
+                )
+            ),
+            await self.session.scalar(
+                select(func.max(OutboxRow.created_at)).where(
+                    OutboxRow.event_type == QueueUnstaffed.TYPE, OutboxRow.key == queue
+                )
+            ),
+        ]
         return max((aware(t) for t in stamps if t is not None), default=None)
 
     async def queues_of(self, item_ids: set[str]) -> dict[str, str]:
         """Item (event) id -> its queue, for the items in the ledger."""
-        return dict((await self.session.execute(select(RoutedItem.event_id, RoutedItem.queue).where(
-            RoutedItem.event_id.in_(item_ids)))).all())
+        return dict(
+            (
+                await self.session.execute(
+                    select(RoutedItem.event_id, RoutedItem.queue).where(
+                        RoutedItem.event_id.in_(item_ids)
+                    )
+                )
+            ).all()
+        )
 
     # -- helpdesk lifecycle receipts -------------------------------------------------------
 
@@ -245,16 +377,24 @@ class Repository:
         return await self.session.get(LifecycleReceipt, event_id) is not None
 
     def add_lifecycle_receipt(self, event_id: str, change: Lifecycle) -> None:
-        self.session.add(LifecycleReceipt(event_id=event_id, item_id=change.item_id,
-                                          action=change.action.value, at=change.at))
+        self.session.add(
+            LifecycleReceipt(
+                event_id=event_id, item_id=change.item_id, action=change.action.value, at=change.at
+            )
+        )
 
     # -- agents, conversations, assignments ------------------------------------------------
 
     async def agents(self) -> list[AgentView]:
         """The agents as this transaction sees them (loaded once, see the module docstring)."""
         if self._agents is None:
-            self._agents = list((await self.session.execute(
-                select(Agent).execution_options(populate_existing=True))).scalars())
+            self._agents = list(
+                (
+                    await self.session.execute(
+                        select(Agent).execution_options(populate_existing=True)
+                    )
+                ).scalars()
+            )
         return [view(a) for a in self._agents]
 
     async def agent(self, agent_id: str) -> Agent | None:
@@ -266,9 +406,15 @@ class Repository:
     async def reserve(self, agent_id: str) -> bool:
         """Take a unit of an online agent's free capacity (one conditional UPDATE, so replicas
         never overfill an agent). False when another replica got there first."""
-        taken = await self.session.execute(update(Agent).where(
-            Agent.id == agent_id, Agent.status == "online", Agent.load < Agent.capacity,
-        ).values(load=Agent.load + 1))
+        taken = await self.session.execute(
+            update(Agent)
+            .where(
+                Agent.id == agent_id,
+                Agent.status == "online",
+                Agent.load < Agent.capacity,
+            )
+            .values(load=Agent.load + 1)
+        )
         if taken.rowcount != 1:
             self._agents = None  # reload the agents
             return False
@@ -276,18 +422,31 @@ class Repository:
 
     async def free(self, agent_id: str) -> None:
         """Give back a unit of ``agent_id``'s capacity."""
-        await self.session.execute(update(Agent).where(Agent.id == agent_id, Agent.load > 0)
-                                   .values(load=Agent.load - 1))
+        await self.session.execute(
+            update(Agent).where(Agent.id == agent_id, Agent.load > 0).values(load=Agent.load - 1)
+        )
 
     async def move_conversation(self, conv: Conversation, agent_id: str) -> None:
         """The conversation's assigned items go to ``agent_id``; its previous agent is freed."""
         await self.free(conv.agent_id)
-        await self.session.execute(update(RoutedItem).where(
-            RoutedItem.conversation_key == conv.conversation_key, RoutedItem.work_state == ASSIGNED,
-        ).values(agent_id=agent_id))
+        await self.session.execute(
+            update(RoutedItem)
+            .where(
+                RoutedItem.conversation_key == conv.conversation_key,
+                RoutedItem.work_state == ASSIGNED,
+            )
+            .values(agent_id=agent_id)
+        )
 
-    def record_assignment(self, row: RoutedItem, conv: Conversation | None, choice: Choice, *,
-                          now: datetime, cause: str) -> Assignment:
+    def record_assignment(
+        self,
+        row: RoutedItem,
+        conv: Conversation | None,
+        choice: Choice,
+        *,
+        now: datetime,
+        cause: str,
+    ) -> Assignment:
         """Assign ``row`` to the chosen agent: its conversation (created when new) counts one more
         open item, an assignment row and an audit row are added."""
         if conv is None:
@@ -297,15 +456,36 @@ class Repository:
         # open items of a moved conversation moved with it (move_conversation): the count carries on
         conv.agent_id, conv.open_items = choice.agent_id, (conv.open_items or 0) + 1
         row.work_state, row.agent_id, row.assigned_at = ASSIGNED, choice.agent_id, now
-        self.session.add(AssignmentRow(message_key=row.message_key, agent_id=choice.agent_id,
-                                       cause=cause, relax_level=row.relax_level, assigned_at=now))
-        self.audit(now, row.message_key, "assigned",
-                   {"agent": choice.agent_id, "cause": cause, "relax_level": row.relax_level,
-                    "queue": row.queue})
-        return Assignment(item_id=row.event_id, message_key=row.message_key,
-                          conversation_key=row.conversation_key, queue=row.queue,
-                          agent_id=choice.agent_id, cause=cause, relax_level=row.relax_level,
-                          assigned_at=now)
+        self.session.add(
+            AssignmentRow(
+                message_key=row.message_key,
+                agent_id=choice.agent_id,
+                cause=cause,
+                relax_level=row.relax_level,
+                assigned_at=now,
+            )
+        )
+        self.audit(
+            now,
+            row.message_key,
+            "assigned",
+            {
+                "agent": choice.agent_id,
+                "cause": cause,
+                "relax_level": row.relax_level,
+                "queue": row.queue,
+            },
+        )
+        return Assignment(
+            item_id=row.event_id,
+            message_key=row.message_key,
+            conversation_key=row.conversation_key,
+            queue=row.queue,
+            agent_id=choice.agent_id,
+            cause=cause,
+            relax_level=row.relax_level,
+            assigned_at=now,
+        )
 
     async def release(self, row: RoutedItem) -> bool:
         """Close ``row`` in its conversation; True when that freed a unit of its agent's

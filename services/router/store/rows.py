@@ -29,39 +29,77 @@ def aware(value: datetime | None) -> datetime | None:
     return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def audit(session: AsyncSession, at: datetime, message_key: str | None, action: str, detail: dict,
-          actor: str = "router") -> None:
+def audit(
+    session: AsyncSession,
+    at: datetime,
+    message_key: str | None,
+    action: str,
+    detail: dict,
+    actor: str = "router",
+) -> None:
     """Add one audit-trail row to ``session`` (committed with the change it explains)."""
-    session.add(AuditEntry(at=utc(at), message_key=message_key, action=action, actor=actor,
-                           detail=detail))
+    session.add(
+        AuditEntry(at=utc(at), message_key=message_key, action=action, actor=actor, detail=detail)
+    )
 
 
 def view(agent: Agent) -> AgentView:
     """An agent row as the pure assignment rules see it."""
-    return AgentView(id=agent.id, team=agent.team_id, languages=frozenset(agent.languages),
-                     skills=dict(agent.skills), channels=frozenset(agent.channels),
-                     capacity=agent.capacity, load=agent.load, status=agent.status)
+    return AgentView(
+        id=agent.id,
+        team=agent.team_id,
+        languages=frozenset(agent.languages),
+        skills=dict(agent.skills),
+        channels=frozenset(agent.channels),
+        capacity=agent.capacity,
+        load=agent.load,
+        status=agent.status,
+    )
 
 
 def item_row(event_id: str, item: Routed, placement: Placement) -> RoutedItem:
     """A new ledger row (``pending``, waiting) for a routed item."""
     r, c, m = item.routing, item.classification, item.message
     return RoutedItem(
-        message_key=m.message_key, event_id=event_id, conversation_key=m.conversation_key,
-        queue=r.queue, priority=r.priority, sla_deadline=utc(r.sla_deadline),
-        routed_at=utc(r.routed_at), state=PENDING, language=c.language,
-        channel=m.channel_kind.value, reason=placement.signals.reason, tags=list(c.tags),
-        urgency=c.urgency.value, sentiment=placement.signals.sentiment, vip=placement.signals.vip,
-        four_eyes=r.four_eyes, rule=placement.rule,
-        sla_business_s=int(placement.sla_business.total_seconds()), received_at=utc(m.created_at),
-        work_state=WAITING, relax_level=0, responses=0, response_s_total=0.0, handling_s=0.0,
-        unstaffed_notified=False, text=m.text,
+        message_key=m.message_key,
+        event_id=event_id,
+        conversation_key=m.conversation_key,
+        queue=r.queue,
+        priority=r.priority,
+        sla_deadline=utc(r.sla_deadline),
+        routed_at=utc(r.routed_at),
+        state=PENDING,
+        language=c.language,
+        channel=m.channel_kind.value,
+        reason=placement.signals.reason,
+        tags=list(c.tags),
+        urgency=c.urgency.value,
+        sentiment=placement.signals.sentiment,
+        vip=placement.signals.vip,
+        four_eyes=r.four_eyes,
+        rule=placement.rule,
+        sla_business_s=int(placement.sla_business.total_seconds()),
+        received_at=utc(m.created_at),
+        work_state=WAITING,
+        relax_level=0,
+        responses=0,
+        response_s_total=0.0,
+        handling_s=0.0,
+        unstaffed_notified=False,
+        text=m.text,
         locale=locale_of(c.language, m.language_hint, c.tags),
     )
 
 
 def routing_of(row: RoutedItem, policy: str) -> Routing:
     """The routing as published, rebuilt from the stored row (for re-publishing a pending item)."""
-    return Routing(queue=row.queue, priority=row.priority, sla_deadline=aware(row.sla_deadline),
-                   routed_at=aware(row.routed_at), policy=policy,
-                   rule=row.rule, assigned_agent=row.agent_id, four_eyes=row.four_eyes)
+    return Routing(
+        queue=row.queue,
+        priority=row.priority,
+        sla_deadline=aware(row.sla_deadline),
+        routed_at=aware(row.routed_at),
+        policy=policy,
+        rule=row.rule,
+        assigned_agent=row.agent_id,
+        four_eyes=row.four_eyes,
+    )
