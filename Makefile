@@ -17,7 +17,7 @@ help:
 	@echo "make test-unit - lint and the fast unit tier (no broker, no database server)"
 	@echo "make format - ruff format + the fixable ruff findings"
 	@echo "make bench  - benchmarks, printed as ratios and written to bench/results.json"
-	@echo "make eval   - classifier evaluation on ../shared/datasets"
+	@echo "make eval   - classifier and planning (forecast, staffing) evaluation on ../shared/datasets"
 	@echo "make train  - rebuild the shipped models from ../shared/datasets"
 	@echo "make lock   - re-pin requirements.lock from pyproject.toml"
 
@@ -58,6 +58,7 @@ bench: $(STAMP)
 
 eval: $(STAMP)
 	$(BIN)/python -m services.classifier.evaluate --all
+	$(BIN)/python -m services.router.planning evaluate
 
 train: $(STAMP)
 	$(BIN)/python -m services.classifier.train
