@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
 import uvicorn
@@ -35,8 +35,16 @@ class Runnable(Protocol):
     def stop(self) -> None: ...
 
 
-def ops_router(live: Callable[[], bool], ready: Callable[[], bool]) -> APIRouter:
-    """``/healthz`` (liveness), ``/readyz`` (readiness) and ``/metrics`` (Prometheus)."""
+def ops_router(
+    live: Callable[[], bool],
+    ready: Callable[[], bool],
+    detail: Callable[[], Mapping[str, str]] | None = None,
+) -> APIRouter:
+    """``/healthz`` (liveness), ``/readyz`` (readiness) and ``/metrics`` (Prometheus).
+
+    ``detail`` adds the dependencies' states to the readiness body (``Probes.report``:
+    ``{"status": "not ready", "broker": "unreachable", "database": "ok"}``); ``ready`` is
+    expected to include them already (``Supervisor.ready`` does)."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="Liveness: the process is making progress")
@@ -49,7 +57,7 @@ def ops_router(live: Callable[[], bool], ready: Callable[[], bool]) -> APIRouter
     async def readyz(response: Response) -> dict:
         ok = ready()
         response.status_code = 200 if ok else 503
-        return {"status": "ready" if ok else "not ready"}
+        return {"status": "ready" if ok else "not ready", **(detail() if detail else {})}
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus() -> Response:

@@ -11,6 +11,8 @@ readiness. Each service configures one instead of writing its own loops.
 * A ``Periodic`` job runs every ``interval_s`` (or when its ``wake`` event is set); an exception
   is logged and the next round retries: a job never ends the service.
 * A ``Task`` is a coroutine beside them, handed the stop event (or cancelled on stop).
+* ``probes`` (``shared.probes.Probes``, settable after construction): probed beside the rest
+  while running; ``ready`` also needs the broker and the database to answer. ``live`` does not.
 
 ``run()`` awaits ``on_start`` (raising ends it there), runs everything until ``stop()`` or a
 fatal runner failure, then waits for runners, jobs and tasks to finish and always awaits
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.logging import get_logger
+from shared.probes import Probes
 from shared.runner import ConsumerRunner, RunnerFailed
 
 log = get_logger(__name__)
@@ -98,8 +101,9 @@ class Supervisor:
         tasks: Sequence[Task] = (),
         on_start: Hook | None = None,
         on_stop: Hook | None = None,
+        probes: Probes | None = None,
     ) -> None:
-        self.service = service
+        self.service, self.probes = service, probes
         self.slots, self.jobs, self.tasks = list(runners), list(jobs), list(tasks)
         self.on_start, self.on_stop = on_start, on_stop
         self.stopping = asyncio.Event()
@@ -121,7 +125,8 @@ class Supervisor:
 
     @property
     def ready(self) -> bool:
-        return all(slot.runner.ready for slot in self.slots if slot.vital)
+        runners = all(slot.runner.ready for slot in self.slots if slot.vital)
+        return runners and (self.probes is None or self.probes.ok)
 
     def stop(self) -> None:
         """Ask everything to finish (runners: their batch, commit, leave). Returns at once."""
@@ -140,10 +145,11 @@ class Supervisor:
                 await self.on_stop()
 
     async def _run_all(self) -> None:
+        tasks = list(self.tasks)
+        if self.probes is not None:
+            tasks.append(Task("readiness", self.probes.run, cancel=True))
         beside = [(job.name, self._spawn(self._every(job), job.name)) for job in self.jobs]
-        beside += [
-            (task.name, self._spawn(task.run(self.stopping), task.name)) for task in self.tasks
-        ]
+        beside += [(task.name, self._spawn(task.run(self.stopping), task.name)) for task in tasks]
         keeping = [self._spawn(self._keep(slot), slot.name) for slot in self.slots]
         results: list[object] = []
         try:
@@ -164,7 +170,7 @@ class Supervisor:
         return asyncio.create_task(work, name=f"{self.service}:{name}")
 
     async def _finish(self, beside: list[tuple[str, asyncio.Task]]) -> None:
-        cancel = {task.name for task in self.tasks if task.cancel}
+        cancel = {task.name for task in self.tasks if task.cancel} | {"readiness"}
         for name, task in beside:
             if name in cancel:
                 task.cancel()

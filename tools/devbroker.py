@@ -28,7 +28,10 @@ DEV_TOPICS = TopicConfig(replication_factor=1)
 
 
 def _port_free(port: int) -> bool:
+    """Nothing listens on ``port``. With SO_REUSEADDR, as Tansu binds (tokio's default): the
+    connections of a broker just stopped, in TIME_WAIT, do not keep a new one off its port."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
             return True

@@ -34,6 +34,7 @@ from shared.events import (
     utcnow,
 )
 from shared.logging import get_logger
+from shared.probes import Probes
 from shared.runner import (
     ConsumerRunner,
     Item,
@@ -236,6 +237,7 @@ class ClassifierService(Supervisor):
             runners=[classify, self._corrections],
             on_stop=self._close,
             tasks=[Task("reload", reloader.run)] if reloader is not None else [],
+            probes=Probes(settings.kafka_bootstrap_servers, self.engine),
         )
 
     @property
@@ -282,6 +284,6 @@ def build(settings: ClassifierSettings) -> tuple[FastAPI, ClassifierService]:
     reloader = Reloader(settings, models, swap, loaded_fingerprint=loaded)
     app.state.reload = reloader.status
     runner = ClassifierService(settings, make_stage(models, runtime), reloader=reloader)
-    app.include_router(ops_router(lambda: runner.live, lambda: runner.ready))
+    app.include_router(ops_router(lambda: runner.live, lambda: runner.ready, runner.probes.report))
     app.include_router(api)
     return app, runner

@@ -2,7 +2,8 @@
 
 The lifespan owns the Kafka producer (connecting in the background, so an unreachable broker
 means "not ready", not a crash) and the database engine. ``/readyz`` is 200 only when the
-producer is connected and the database answered its last contact.
+producer is connected, the database answered its last contact and the readiness probes
+(``shared.probes``: broker and database, every second) both answered.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from services.ingestor.platforms.keys import platform_keys
 from services.ingestor.runtime import Runtime
 from services.ingestor.settings import IngestorSettings
 from shared.logging import get_logger
+from shared.probes import Probes
 
 log = get_logger(__name__)
 
@@ -33,6 +35,7 @@ def create_app(settings: IngestorSettings) -> FastAPI:
     """The ingestor's ASGI app. Raises ``ValueError`` on an unusable secret or source name."""
     keys = platform_keys(settings)
     sources = background.sources(settings, registry.configured_sources(keys))  # + polled sources
+    probes = Probes(settings.kafka_bootstrap_servers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,9 +52,11 @@ def create_app(settings: IngestorSettings) -> FastAPI:
             intake=Intake(acceptor),
             health=SourceHealth(sources),
         )
+        probes.engine = ledger.engine
         tasks = [
             asyncio.create_task(delivery.connect_forever(), name="kafka-connect"),
             asyncio.create_task(ledger.watch(), name="db-watch"),
+            asyncio.create_task(probes.run(), name="readiness"),
         ]
         extra = background.start(
             settings, delivery, ledger, acceptor, app.state.runtime.health, sources
@@ -74,10 +79,10 @@ def create_app(settings: IngestorSettings) -> FastAPI:
         lifespan=lifespan,
         description="Verifies platform webhooks and hands them to Kafka (acks=all).",
     )
-    routes.install(app, ready=lambda: _ready(app))
+    routes.install(app, ready=lambda: _ready(app, probes), detail=probes.report)
     return app
 
 
-def _ready(app: FastAPI) -> bool:
+def _ready(app: FastAPI, probes: Probes) -> bool:
     runtime: Runtime | None = getattr(app.state, "runtime", None)
-    return runtime is not None and runtime.ready
+    return runtime is not None and runtime.ready and probes.ok

@@ -43,6 +43,7 @@ from shared.events import (
     utcnow,
 )
 from shared.logging import get_logger
+from shared.probes import Probes
 from shared.runner import ConsumerRunner, RecordMeta, Result, Stage
 from shared.service import ops_router
 from shared.supervisor import Periodic, RunnerSlot, Supervisor
@@ -216,6 +217,7 @@ def build(settings: NotifierSettings, clock: Clock = utcnow) -> tuple[FastAPI, N
         RoutedStore(sessions),
     )
     service = NotifierService(settings, paging, clock)
+    service.probes = probes = Probes(settings.kafka_bootstrap_servers, engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -224,6 +226,6 @@ def build(settings: NotifierSettings, clock: Clock = utcnow) -> tuple[FastAPI, N
         await engine.dispose()
 
     app = FastAPI(title="Switchboard notifier", version="0.2.0", lifespan=lifespan)
-    app.include_router(ops_router(lambda: service.live, lambda: service.ready))
+    app.include_router(ops_router(lambda: service.live, lambda: service.ready, probes.report))
     app.include_router(api_router(paging, clock, key, tokens_of(settings)))
     return app, service

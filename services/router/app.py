@@ -22,6 +22,7 @@ from services.router.store import Directory, RoutedItems
 from services.router.webhooks import WebhookBridge
 from shared import db, topics
 from shared.events import utcnow
+from shared.probes import Probes
 from shared.runner import ConsumerRunner
 from shared.service import ops_router
 from shared.supervisor import Periodic, RunnerSlot
@@ -73,6 +74,7 @@ def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, Rou
     engine = db.engine(settings.database_url)
     sessions = db.sessions(engine)
     runtime = runtime_of(settings, sessions, clock)
+    runtime.probes = probes = Probes(settings.kafka_bootstrap_servers, engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -82,7 +84,7 @@ def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, Rou
         await engine.dispose()
 
     app = FastAPI(title="Switchboard router", version="0.2.0", lifespan=lifespan)
-    app.include_router(ops_router(lambda: runtime.live, lambda: runtime.ready))
+    app.include_router(ops_router(lambda: runtime.live, lambda: runtime.ready, probes.report))
     api = Api(
         tokens=Tokens(sessions, settings.admin_token.get_secret_value()),
         directory=runtime.directory,

@@ -177,6 +177,8 @@ async def test_a_failing_corrections_store_never_stops_classification(
             await asyncio.sleep(0.05)
         assert CORRECTIONS_FAILED._value.get() >= failures + 1 and first.state.status == "failed"
         assert service.corrections is not first  # restarted
+        while not service.ready and time.monotonic() < deadline:  # the readiness probes' round
+            await asyncio.sleep(0.05)
         assert service.ready and service.live and not task.done()
     finally:
         service.stop()

@@ -4,7 +4,7 @@ document (the webhook routes read raw bytes)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -18,13 +18,18 @@ log = get_logger(__name__)
 sources_router = APIRouter()
 
 
-def install(app: FastAPI, *, ready: Callable[[], bool]) -> None:
+def install(
+    app: FastAPI,
+    *,
+    ready: Callable[[], bool],
+    detail: Callable[[], Mapping[str, str]] | None = None,
+) -> None:
     """Add every router, the 500 handler and the OpenAPI body models to ``app``."""
     app.include_router(standard.router)
     app.include_router(platforms.router)
     app.include_router(youtube.router)
     app.include_router(sources_router)
-    app.include_router(ops_router(live=lambda: True, ready=ready))
+    app.include_router(ops_router(live=lambda: True, ready=ready, detail=detail))
     app.add_exception_handler(Exception, _internal_error)
     _document_payload(app)
 
