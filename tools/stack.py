@@ -3,14 +3,23 @@ migrated database, a local pager endpoint and the four services as real processe
 
 Used by ``make run``, the process-level end-to-end tests and the benchmark. Each service
 logs to ``<var>/logs/<service>.log``.
+
+With ``StackConfig.supervise`` (``switchboard run``) the stack is the services' orchestrator:
+a service that exits is restarted with back-off as Kubernetes does (1 s doubling to 30 s, back
+to 1 s once a run lasted 60 s), each exit and restart reported; and when the embedded broker
+dies the stack reports that its memory is gone and sets ``failed`` (the caller stops it: it
+never runs on against an empty broker). ``stop()`` always ends every child within about
+``stop_timeout_s``: SIGTERM, then SIGKILL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +39,26 @@ SERVICES = ("ingestor", "classifier", "router", "notifier")
 DEFAULT_PORTS = {"ingestor": 8001, "classifier": 8002, "router": 8003, "notifier": 8004}
 
 
+log = logging.getLogger("switchboard.stack")
+
+
 class StackError(RuntimeError):
     """The stack could not start (a service exited or never became ready)."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Restart delays as Kubernetes' CrashLoopBackOff: ``initial_s`` doubling up to ``max_s``,
+    back to ``initial_s`` after a run that lasted ``reset_after_s``."""
+
+    initial_s: float = 1.0
+    max_s: float = 30.0
+    reset_after_s: float = 60.0
+
+    def next(self, previous: float | None, uptime_s: float) -> float:
+        if previous is None or uptime_s >= self.reset_after_s:
+            return self.initial_s
+        return min(previous * 2, self.max_s)
 
 
 @dataclass
@@ -39,23 +66,29 @@ class StackConfig:
     var_dir: Path = ROOT / "var"
     bootstrap: str | None = None  # external broker; None starts the embedded one
     namespace: str = ""
-    database_url: str | None = None  # None: a fresh SQLite file per service under var_dir
+    # None: a fresh SQLite file per service under var_dir. PostgreSQL: every service in its own
+    # schema ``<schema_prefix><service>`` (created if missing). Any other URL is shared by all.
+    database_url: str | None = None
+    schema_prefix: str = ""
     preferred_ports: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
     webhook_secret: str = DEV_WEBHOOK_SECRET
     signing_key: str = DEV_SIGNING_KEY
+    supervise: bool = False  # restart exited services (switchboard run); tests restart by hand
+    backoff: Backoff = field(default_factory=Backoff)
+    stop_timeout_s: float = 10.0  # SIGTERM, then SIGKILL after this long
 
 
 class LocalStack:
-    def __init__(self, config: StackConfig) -> None:
+    def __init__(self, config: StackConfig, report: Callable[[str], None] | None = None) -> None:
         self.config = config
+        self.report = report or log.warning
         self.broker: EmbeddedBroker | None = None
         self.bootstrap = config.bootstrap or ""
         # Embedded default: one SQLite file per service (each owns its tables), so four processes do
-        # not contend for one file's write lock and page cache; a given URL is shared by all.
+        # not contend for one file's write lock and page cache. PostgreSQL: one schema per service.
         self.database_urls = {
-            name: config.database_url or f"sqlite:///{config.var_dir / f'{name}.db'}"
-            for name in SERVICES
+            name: service_database_url(config.database_url, name, config) for name in SERVICES
         }
         self.ports = {name: _port(DEFAULT_PORTS[name], config.preferred_ports) for name in SERVICES}
         self.sink = PagerSink(config.signing_key)
@@ -63,11 +96,26 @@ class LocalStack:
         self.procs: dict[str, asyncio.subprocess.Process] = {}
         self._sink_server: uvicorn.Server | None = None
         self._sink_task: asyncio.Task | None = None
+        # supervision
+        self.restarts: dict[str, int] = {name: 0 for name in SERVICES}
+        self.events: list[str] = []  # every exit, restart and failure reported, in order
+        self.failure: str | None = None  # set when the stack cannot go on (the broker died)
+        self.failed = asyncio.Event()
+        self._started_at: dict[str, float] = {}
+        self._delay: dict[str, float] = {}
+        self._held: set[str] = set()  # stopped on purpose (stop_service): not restarted
+        self._restarting: dict[str, asyncio.Task] = {}
+        self._supervisor: asyncio.Task | None = None
+        self._stopping = False
 
     @property
     def database_url(self) -> str:
         """Where the data is: the shared URL, or the folder of the per-service SQLite files."""
-        return self.config.database_url or f"sqlite:///{self.config.var_dir}/<service>.db"
+        if self.config.database_url is None:
+            return f"sqlite:///{self.config.var_dir}/<service>.db"
+        if _is_postgres(self.config.database_url):
+            return f"{_hide_password(self.config.database_url)} (schema {self.config.schema_prefix}<service>)"
+        return _hide_password(self.config.database_url)
 
     # -- addresses -------------------------------------------------------------------
     def url(self, service: str, path: str = "") -> str:
@@ -86,6 +134,12 @@ class LocalStack:
             self.broker = EmbeddedBroker(log_path=logs / "broker.log").start()
             self.bootstrap = self.broker.bootstrap_servers
         await ensure_topics(self.bootstrap, self.config.namespace)
+        if self.config.database_url and _is_postgres(self.config.database_url):
+            await asyncio.to_thread(
+                create_schemas,
+                self.config.database_url,
+                [self.config.schema_prefix + name for name in SERVICES],
+            )
         for url in sorted(set(self.database_urls.values())):
             if self.config.database_url is None:
                 _remove_sqlite(
@@ -99,6 +153,8 @@ class LocalStack:
         for name in SERVICES:
             await self.start_service(name)
         await self.wait_ready(ready_timeout)
+        if self.config.supervise or self.broker is not None:
+            self._supervisor = asyncio.create_task(self._supervise())
         return self
 
     def env(self, service: str) -> dict[str, str]:
@@ -120,19 +176,80 @@ class LocalStack:
         return env
 
     async def start_service(self, name: str) -> None:
-        log = open(self.config.var_dir / "logs" / f"{name}.log", "ab")
-        self.procs[name] = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            f"services.{name}",
-            env=self.env(name),
-            cwd=str(ROOT),
-            stdout=log,
-            stderr=log,
-            stdin=asyncio.subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C reaches only the orchestrator, which stops services in order
-        )
-        log.close()
+        """Start ``name`` (again); under supervision it is restarted from now on if it exits."""
+        self._held.discard(name)
+        await self._spawn(name)
+
+    async def _spawn(self, name: str) -> None:
+        out = open(self.config.var_dir / "logs" / f"{name}.log", "ab")
+        try:
+            self.procs[name] = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                f"services.{name}",
+                env=self.env(name),
+                cwd=str(ROOT),
+                stdout=out,
+                stderr=out,
+                stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches only the orchestrator, which stops services
+            )
+        finally:
+            out.close()
+        self._started_at[name] = asyncio.get_running_loop().time()
+
+    # -- supervision -----------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        self.events.append(text)
+        with suppress(Exception):
+            self.report(text)
+
+    async def _supervise(self) -> None:
+        """Every 0.2 s: restart services that exited (with back-off), and notice a dead broker."""
+        while not self._stopping:
+            if self.broker is not None and self.failure is None:
+                code = self.broker.exit_code()
+                if code is not None:
+                    self.failure = (
+                        f"the embedded broker exited (status {code}): it kept everything in memory, "
+                        "so every topic, message and consumer offset is gone; stopping the stack "
+                        "(start `switchboard run` again to begin afresh)"
+                    )
+                    self._say(self.failure)
+                    self.failed.set()
+            if self.config.supervise and self.failure is None:
+                for name in SERVICES:
+                    proc = self.procs.get(name)
+                    if (
+                        proc is None
+                        or proc.returncode is None
+                        or name in self._held
+                        or name in self._restarting
+                    ):
+                        continue
+                    self._restarting[name] = asyncio.create_task(
+                        self._restart(name, proc, proc.returncode)
+                    )
+            await asyncio.sleep(0.2)
+
+    async def _restart(self, name: str, proc: asyncio.subprocess.Process, code: int) -> None:
+        try:
+            uptime = asyncio.get_running_loop().time() - self._started_at.get(name, 0.0)
+            delay = self.config.backoff.next(self._delay.get(name), uptime)
+            self._delay[name] = delay
+            self.restarts[name] += 1
+            how = f"signal {-code}" if code < 0 else f"code {code}"
+            self._say(
+                f"{name} exited with {how} after {uptime:.1f}s; restarting in {delay:g}s "
+                f"(restart {self.restarts[name]}; log {self.config.var_dir / 'logs' / f'{name}.log'})"
+            )
+            await asyncio.sleep(delay)
+            if self._stopping or self.failure or name in self._held or self.procs[name] is not proc:
+                return
+            await self._spawn(name)
+            self._say(f"{name} restarted (pid {self.procs[name].pid})")
+        finally:
+            self._restarting.pop(name, None)
 
     async def wait_ready(self, timeout: float, services: tuple[str, ...] = SERVICES) -> None:
         async with httpx.AsyncClient(timeout=2) as client:
@@ -157,29 +274,55 @@ class LocalStack:
         )
 
     async def stop_service(
-        self, name: str, sig: int = signal.SIGTERM, timeout: float = 30.0
+        self, name: str, sig: int = signal.SIGTERM, timeout: float | None = None
     ) -> int | None:
-        """Send ``sig`` and wait for the exit; returns the exit code."""
+        """Send ``sig`` and wait for the exit (SIGKILL after ``timeout``, default
+        ``stop_timeout_s``); returns the exit code. Not restarted until ``start_service``."""
+        self._held.add(name)
+        pending = self._restarting.pop(name, None)
+        if pending is not None:
+            pending.cancel()
         proc = self.procs.get(name)
         if proc is None or proc.returncode is not None:
             return proc.returncode if proc else None
-        proc.send_signal(sig)
+        with suppress(ProcessLookupError):
+            proc.send_signal(sig)
         try:
-            return await asyncio.wait_for(proc.wait(), timeout)
+            return await asyncio.wait_for(
+                asyncio.shield(proc.wait()), timeout or self.config.stop_timeout_s
+            )
         except TimeoutError:
-            proc.kill()
+            self._say(
+                f"{name} did not stop within {timeout or self.config.stop_timeout_s:g}s: killed"
+            )
+            with suppress(ProcessLookupError):
+                proc.kill()
             return await proc.wait()
 
     async def stop(self) -> dict[str, int | None]:
-        """Stop services (SIGTERM, in parallel), the pager endpoint and the broker."""
-        codes = await asyncio.gather(*(self.stop_service(name) for name in reversed(SERVICES)))
+        """Stop supervision, the services (SIGTERM in parallel, SIGKILL after
+        ``stop_timeout_s``), the pager endpoint and the broker. Never raises for a child."""
+        self._stopping = True
+        for task in [self._supervisor, *self._restarting.values()]:
+            if task is not None:
+                task.cancel()
+                with suppress(BaseException):
+                    await task
+        self._restarting.clear()
+        codes = await asyncio.gather(
+            *(self.stop_service(name) for name in reversed(SERVICES)), return_exceptions=True
+        )
         if self._sink_server is not None:
             self._sink_server.should_exit = True
-            with suppress(Exception):
+            with suppress(BaseException):
                 await asyncio.wait_for(self._sink_task, 5)
         if self.broker is not None:
-            self.broker.stop()
-        return dict(zip(reversed(SERVICES), codes))
+            with suppress(Exception):
+                await asyncio.to_thread(self.broker.stop)
+        return {
+            name: (None if isinstance(code, BaseException) else code)
+            for name, code in zip(reversed(SERVICES), codes)
+        }
 
     async def _start_sink(self) -> None:
         config = uvicorn.Config(
@@ -217,6 +360,53 @@ def _port(preferred: int, use_preferred: bool) -> int:
             except OSError:
                 pass
     return free_port()
+
+
+def _is_postgres(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def service_database_url(database_url: str | None, service: str, config: StackConfig) -> str:
+    """The database URL ``service`` is given: its own SQLite file under ``var_dir`` when
+    ``database_url`` is None; on PostgreSQL the same database with the service's own schema
+    first on the search path (``options=-csearch_path=<schema_prefix><service>``); else the
+    URL as given."""
+    if database_url is None:
+        return f"sqlite:///{config.var_dir / f'{service}.db'}"
+    if not _is_postgres(database_url):
+        return database_url
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    option = f"-csearch_path={config.schema_prefix}{service}"
+    existing = url.query.get("options")
+    if isinstance(existing, tuple):
+        existing = " ".join(existing)
+    options = f"{existing} {option}" if existing else option
+    return url.update_query_dict({"options": options}).render_as_string(hide_password=False)
+
+
+def create_schemas(database_url: str, schemas: list[str]) -> None:
+    """``CREATE SCHEMA IF NOT EXISTS`` each of ``schemas`` in the PostgreSQL ``database_url``."""
+    from sqlalchemy import create_engine, pool, text
+
+    from shared.db import sync_url
+
+    engine = create_engine(sync_url(database_url), poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            for schema in schemas:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    finally:
+        engine.dispose()
 
 
 def _remove_sqlite(path: Path) -> None:
