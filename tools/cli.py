@@ -63,22 +63,26 @@ def _migrate(services: list[str] | None) -> int:
 
 
 def _topics() -> int:
-    from shared.broker import TopicConfig, ensure_topics
-
-    settings = CommonSettings()
-    names = asyncio.run(
-        ensure_topics(
-            settings.kafka_bootstrap_servers,
-            settings.kafka_topic_namespace,
-            config=TopicConfig.of(settings),
-        )
-    )
-    print(f"{len(names)} topics ready on {settings.kafka_bootstrap_servers}")
-    # the router's per-queue routed topics, from its routing file (docs/router.md#per-queue-routed-topics)
     from services.router.queuetopics import ensure_from_file
     from services.router.settings import RouterSettings
+    from shared.broker import BrokerError, TopicConfig, ensure_topics
 
-    queues = asyncio.run(ensure_from_file(settings, RouterSettings().routing_file))
+    settings = CommonSettings()
+    try:
+        names = asyncio.run(
+            ensure_topics(
+                settings.kafka_bootstrap_servers,
+                settings.kafka_topic_namespace,
+                config=TopicConfig.of(settings),
+            )
+        )
+        print(f"{len(names)} topics ready on {settings.kafka_bootstrap_servers}")
+        # the router's per-queue routed topics, from its routing file
+        # (docs/router.md#per-queue-routed-topics)
+        queues = asyncio.run(ensure_from_file(settings, RouterSettings().routing_file))
+    except BrokerError as exc:  # a topic of the wrong shape: say which, no traceback
+        print(f"switchboard topics: {exc}", file=sys.stderr)
+        return 2
     print(f"{len(queues)} per-queue routed topics ready")
     return 0
 

@@ -136,7 +136,9 @@ class EmbeddedBroker:
 async def ensure_topics(
     bootstrap_servers: str, namespace: str = "", timeout: float = 30.0
 ) -> list[str]:
-    """``shared.broker.ensure_topics`` with the development topic settings (``DEV_TOPICS``)."""
+    """``shared.broker.ensure_topics`` with the development topic settings (``DEV_TOPICS``):
+    missing topics are created, existing ones checked (``TopicMismatch`` on another partition
+    count or replication factor)."""
     return await broker.ensure_topics(bootstrap_servers, namespace, timeout, config=DEV_TOPICS)
 
 
@@ -147,7 +149,12 @@ def main() -> None:
         port = int(sys.argv[1]) if len(sys.argv) > 1 else 9092
         embedded = EmbeddedBroker(port=port).start()
         bootstrap = embedded.bootstrap_servers
-    names = asyncio.run(ensure_topics(bootstrap, os.environ.get("KAFKA_TOPIC_NAMESPACE", "")))
+    try:
+        names = asyncio.run(ensure_topics(bootstrap, os.environ.get("KAFKA_TOPIC_NAMESPACE", "")))
+    except BrokerError as exc:  # a topic of the wrong shape: say which, no traceback
+        if embedded is not None:
+            embedded.stop()
+        sys.exit(f"devbroker: {exc}")
     print(f"broker {bootstrap}: {len(names)} topics ready", flush=True)
     if embedded is None:
         return

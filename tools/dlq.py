@@ -110,6 +110,7 @@ async def _open(
         auto_offset_reset="earliest",
         request_timeout_ms=max(settings.kafka_request_timeout_ms, 15000),
     )
+    kafka.registry_only(consumer._client)  # noqa: SLF001 - never create the topic it looks for
     await consumer.start()
     try:
         tp_list = await kafka.topic_partitions(consumer, target.dlq, wait_s=1.0)

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer
 
 from shared import codec, topics
 from shared.events import ItemRouted, MessageClassified
-from shared.kafka import topic_partitions
+from shared.kafka import registry_only, topic_partitions
 
 
 @dataclass
@@ -67,6 +67,7 @@ class SummaryWatcher:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
+        registry_only(self._consumer._client)  # noqa: SLF001 - never create what it reads
         await self._consumer.start()
         names = [topics.RAW, topics.CLASSIFIED, topics.ROUTED, topics.PAGES]
         wanted = [topics.qualified(n, self._namespace) for n in names] + [
