@@ -99,10 +99,11 @@ class Probes:
         return OK
 
     async def _broker(self) -> None:
-        if self._conn is None or not self._conn.connected():
+        conn = self._conn
+        if conn is None or not conn.connected():
             self.close()
-            self._conn = await self._connect()
-        await self._conn.send(MetadataRequest([]))
+            conn = self._conn = await self._connect()
+        await conn.send(MetadataRequest([]))
 
     async def _connect(self):
         failure: Exception = ConnectionError(f"no bootstrap server in {self.bootstrap_servers!r}")
