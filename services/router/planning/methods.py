@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from services.router.planning.errors import PlanningError
+
 
 def _weeks(history: np.ndarray, week: int, weeks: int, horizon: int) -> np.ndarray:
     """Rows = the ``weeks`` latest past values of each future slot's weekly slot, most recent
@@ -77,7 +79,12 @@ def daily_profile(history: np.ndarray, day: int, horizon: int, days: int = 7) ->
 
 def mstl(history: np.ndarray, day: int, horizon: int) -> np.ndarray:
     """statsforecast's MSTL (daily + weekly seasons, AutoETS trend) on the filled history."""
-    from statsforecast.models import MSTL, AutoETS
+    try:
+        from statsforecast.models import MSTL, AutoETS
+    except ImportError:
+        raise PlanningError(
+            "MSTL needs the optional statsforecast package: pip install 'switchboard[forecast-library]'"
+        ) from None
 
     filled = _fill(history, 7 * day)
     model = MSTL(season_length=[day, 7 * day], trend_forecaster=AutoETS(model="ZZN"))
