@@ -160,6 +160,7 @@ class LocalStack:
     def env(self, service: str) -> dict[str, str]:
         prefix = service.upper()
         env = {
+            "MALLOC_ARENA_MAX": "2",  # as the image sets it (Dockerfile): fewer glibc heaps per process
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "KAFKA_TOPIC_NAMESPACE": self.config.namespace,
