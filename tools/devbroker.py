@@ -13,6 +13,7 @@ never the broker alone. Topics made here use ``DEV_TOPICS`` (replication factor 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import socket
@@ -23,6 +24,19 @@ from pathlib import Path
 
 from shared import broker
 from shared.broker import BrokerError, TopicConfig
+
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child between fork and exec: ask Linux for SIGTERM when the process that started it
+    dies, even by SIGKILL, so a killed ``switchboard run`` leaves no services or broker behind.
+    Linux ties this to the starting *thread*: start such children from a thread that lives as
+    long as the stack (the event loop's)."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
 
 DEV_TOPICS = TopicConfig(replication_factor=1)
 
@@ -48,9 +62,12 @@ def free_port() -> int:
 class EmbeddedBroker:
     """A Tansu process on 127.0.0.1. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, log_path: Path | None = None, *, tied: bool = False
+    ) -> None:
         self.port = port or free_port()
         self.log_path = log_path
+        self.tied = tied  # SIGTERM when the starting process dies (``die_with_parent``)
         self._proc: subprocess.Popen | None = None
 
     @property
@@ -90,6 +107,7 @@ class EmbeddedBroker:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches the orchestrator, which stops us last
+            preexec_fn=die_with_parent if self.tied else None,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
         )
         self._wait_listening(timeout)

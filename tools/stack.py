@@ -32,7 +32,7 @@ from services.notifier.settings import DEV_SIGNING_KEY
 from shared.service import QuietServer
 from shared.settings import ROOT
 from tools import migrate
-from tools.devbroker import EmbeddedBroker, ensure_topics, free_port
+from tools.devbroker import EmbeddedBroker, die_with_parent, ensure_topics, free_port
 from tools.pager_sink import PagerSink
 
 SERVICES = ("ingestor", "classifier", "router", "notifier")
@@ -131,7 +131,9 @@ class LocalStack:
         logs = self.config.var_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         if not self.bootstrap:
-            self.broker = EmbeddedBroker(log_path=logs / "broker.log").start()
+            self.broker = EmbeddedBroker(
+                log_path=logs / "broker.log", tied=self.config.supervise
+            ).start()
             self.bootstrap = self.broker.bootstrap_servers
         await ensure_topics(self.bootstrap, self.config.namespace)
         if self.config.database_url and _is_postgres(self.config.database_url):
@@ -194,6 +196,9 @@ class LocalStack:
                 stderr=out,
                 stdin=asyncio.subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C reaches only the orchestrator, which stops services
+                preexec_fn=die_with_parent
+                if self.config.supervise
+                else None,  # kill -9 of us: none left
             )
         finally:
             out.close()

@@ -5,6 +5,7 @@ schema and history; Ctrl-C stops everything within seconds; the embedded broker'
 stops the stack with a message that its memory is gone."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -197,3 +198,17 @@ async def test_broker_death_stops_the_stack_with_a_message(tmp_path):
     assert "every topic, message and consumer offset is gone" in run.output
     assert "Traceback" not in run.output
     assert all(_gone(c.pid) for c in children)
+
+
+async def test_a_killed_switchboard_run_takes_its_services_and_broker_with_it(tmp_path):
+    run = Run(tmp_path)
+    children: list[psutil.Process] = []
+    try:
+        children = await run.running()
+        run.proc.kill()  # SIGKILL: it gets no chance to stop anything itself
+        run.proc.wait()
+        await _until(lambda: all(_gone(c.pid) for c in children), 30, "every child gone")
+    finally:
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
