@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.router.api import Api, routes
+from services.router.api import Api, bound, routes
 from services.router.api.planning import REFRESH_S, Planning
 from services.router.auth import Tokens
 from services.router.configs import CALENDAR, ROUTING, ConfigStore, initial_state
@@ -96,6 +96,6 @@ def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, Rou
     app.state.tokens = api.tokens
     app.include_router(routes(api))
     planning = Planning(api, clock)
-    app.include_router(planning.router())
+    app.include_router(planning.router(), dependencies=[bound(api)])
     runtime.jobs.append(Periodic("planning", REFRESH_S, planning.refresh, at_start=True))
     return app, runtime

@@ -19,17 +19,22 @@ from services.router.api.deps import API_STATE, Api
 PARTS = (queues, agents, items, reports, triage, audit, admin)
 
 
-def routes(api: Api) -> APIRouter:
-    """The ``/v1`` routes over ``api``. A router-level dependency (solved before each endpoint's
-    own) binds ``api`` to the request for ``deps.api_of``, so one process may serve several apps."""
+def bound(api: Api):
+    """A router-level dependency (solved before each endpoint's own) that binds ``api`` to the
+    request for ``deps.api_of``, so one process may serve several apps."""
 
     async def bind(request: Request) -> None:
         setattr(request.state, API_STATE, api)
 
-    router = APIRouter(prefix="/v1", dependencies=[Depends(bind)])
+    return Depends(bind)
+
+
+def routes(api: Api) -> APIRouter:
+    """The ``/v1`` routes over ``api``."""
+    router = APIRouter(prefix="/v1", dependencies=[bound(api)])
     for part in PARTS:
         router.include_router(part.router)
     return router
 
 
-__all__ = ["Api", "routes"]
+__all__ = ["Api", "bound", "routes"]

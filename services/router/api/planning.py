@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter
 
-from services.router.api.deps import Api
-from services.router.auth import Principal, Unauthenticated
+from services.router.api.deps import Api, role
+from services.router.auth import Principal
 from services.router.planning.erlang import StaffingTarget
 from services.router.planning.history import read_history
 from services.router.planning.http import planning_router
@@ -90,22 +89,13 @@ class Planning:
         )
 
     def router(self) -> APIRouter:
-        tokens = self.api.tokens
-
-        async def lead(authorization: Annotated[str | None, Header()] = None) -> Principal:
-            try:
-                principal = await tokens.principal(authorization)
-            except Unauthenticated as exc:
-                raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
-            if not principal.at_least("lead"):
-                raise HTTPException(403, f"needs role lead (you are {principal.role})")
-            return principal
-
+        """The planning routes; the app includes them with ``bound(api)`` so ``role`` finds the
+        token store like every other route."""
         return planning_router(
             history=self.history,
             targets=self.targets,
             handling_times=self.handling_times,
-            lead=lead,
+            lead=role("lead"),
             store=self.store,
             is_special=self.is_special,
             may_see=self.may_see,
