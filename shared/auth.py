@@ -6,8 +6,12 @@ with ``team`` ``None`` acts for every team. ``StaticTokens`` takes a bootstrap a
 (optional) and a table ``sha256(token) -> TokenGrant`` from the settings, so nothing but hashes
 sits in the environment.
 
-``python -m shared.auth new <subject> <role> [team]`` prints a fresh token and the JSON entry to
-put in the service's token table (e.g. ``NOTIFIER_API_TOKENS``).
+A grant may carry ``expires_at``: past it the token gets a 401 saying it expired; revoking a
+configured token is removing its entry. ``guard`` is the FastAPI dependency the services put in
+front of their APIs.
+
+``python -m shared.auth new <subject> <role> [team] [--days N]`` prints a fresh token and the JSON
+entry to put in the service's token table (e.g. ``NOTIFIER_API_TOKENS``).
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ import hmac
 import json
 import secrets
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Header, HTTPException
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 ROLES = ("agent", "lead", "admin")
 
@@ -32,6 +39,7 @@ class TokenGrant(BaseModel):
     subject: str = Field(min_length=1, max_length=128)
     role: Literal["agent", "lead", "admin"]
     team: str | None = Field(None, description="The team acted for; None = every team")
+    expires_at: AwareDatetime | None = Field(None, description="None: until removed")
 
 
 @dataclass(frozen=True)
@@ -77,15 +85,59 @@ class StaticTokens:
     def configured(self) -> bool:
         return self._admin is not None or bool(self._grants)
 
-    def principal(self, authorization: str | None) -> Principal:
-        """The caller of a request with this ``Authorization`` header. Raises ``Unauthenticated``."""
+    def principal(self, authorization: str | None, now: datetime | None = None) -> Principal:
+        """The caller of a request with this ``Authorization`` header. Raises ``Unauthenticated``
+        (unknown, removed or expired token; the message says which)."""
         token = bearer(authorization)
         if self._admin is not None and hmac.compare_digest(token.encode(), self._admin.encode()):
             return Principal("admin", "admin", None)
         grant = self._grants.get(digest(token))
         if grant is None:
             raise Unauthenticated("unknown or revoked token")
+        if grant.expires_at is not None and grant.expires_at <= (now or datetime.now(UTC)):
+            raise Unauthenticated(
+                f"token expired on {grant.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+            )
         return Principal(grant.subject, grant.role, grant.team)
+
+
+def api_tokens(environment: str, admin_token: str | None, grants: dict[str, TokenGrant]):
+    """The tokens a service's API asks for: none in development (open, for the local stack),
+    else the configured admin token and grants (none configured: every call is a 401)."""
+    if environment == "development":
+        return None
+    return StaticTokens(admin_token, grants)
+
+
+def guard(
+    tokens: StaticTokens | None,
+    role: str = "agent",
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Callable[..., Awaitable[Principal | None]]:
+    """A FastAPI dependency: 401 without a valid bearer token, 403 below ``role``. ``tokens``
+    ``None`` leaves the API open (development only: the services pass ``None`` there)."""
+
+    async def caller(
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> Principal | None:
+        if tokens is None:
+            return None
+        if not tokens.configured:
+            raise HTTPException(
+                401,
+                "this API needs a bearer token and none is configured: set the service's "
+                "API_TOKENS (python -m shared.auth new ...)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        try:
+            principal = tokens.principal(authorization, clock())
+        except Unauthenticated as exc:
+            raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+        if not principal.at_least(role):
+            raise HTTPException(403, f"needs role {role} (you are {principal.role})")
+        return principal
+
+    return caller
 
 
 def new_token(prefix: str = "sb") -> str:
@@ -93,15 +145,35 @@ def new_token(prefix: str = "sb") -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 3 or argv[0] != "new" or argv[2] not in ROLES:
+    days = None
+    if "--days" in argv:
+        at = argv.index("--days")
+        try:
+            days = float(argv[at + 1])
+        except (IndexError, ValueError):
+            days = -1.0
+        argv = argv[:at] + argv[at + 2 :]
+    if (
+        len(argv) < 3
+        or argv[0] != "new"
+        or argv[2] not in ROLES
+        or (days is not None and days <= 0)
+    ):
         print(
-            "usage: python -m shared.auth new <subject> <agent|lead|admin> [team]", file=sys.stderr
+            "usage: python -m shared.auth new <subject> <agent|lead|admin> [team] [--days N]",
+            file=sys.stderr,
         )
         return 2
-    grant = TokenGrant(subject=argv[1], role=argv[2], team=argv[3] if len(argv) > 3 else None)
+    expires = datetime.now(UTC) + timedelta(days=days) if days else None
+    grant = TokenGrant(
+        subject=argv[1],
+        role=argv[2],
+        team=argv[3] if len(argv) > 3 else None,
+        expires_at=expires,
+    )
     token = new_token()
     print(f"token (shown once): {token}")
-    print(json.dumps({digest(token): grant.model_dump()}))
+    print(json.dumps({digest(token): grant.model_dump(mode="json", exclude_none=True)}))
     return 0
 
 

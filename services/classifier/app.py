@@ -22,6 +22,7 @@ from services.classifier.serving.reload import Reloader, fingerprint
 from services.classifier.settings import ClassifierSettings
 from services.classifier.stage import classify
 from shared import db, topics
+from shared.auth import api_tokens, guard
 from shared.events import (
     CanonicalMessage,
     Classification,
@@ -285,5 +286,10 @@ def build(settings: ClassifierSettings) -> tuple[FastAPI, ClassifierService]:
     app.state.reload = reloader.status
     runner = ClassifierService(settings, make_stage(models, runtime), reloader=reloader)
     app.include_router(ops_router(lambda: runner.live, lambda: runner.ready, runner.probes.report))
-    app.include_router(api)
+    tokens = api_tokens(
+        settings.environment,
+        settings.admin_token.get_secret_value() if settings.admin_token else None,
+        settings.api_tokens,
+    )
+    app.include_router(api, dependencies=[Depends(guard(tokens, "agent"))])
     return app, runner

@@ -62,7 +62,7 @@ def api_router(
     async def caller(authorization: Annotated[str | None, Header()] = None) -> Principal:
         """The authenticated caller (401 without a valid bearer token), at least an agent."""
         try:
-            principal = tokens.principal(authorization)
+            principal = tokens.principal(authorization, clock())
         except Unauthenticated as exc:
             raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
         if not principal.at_least("agent"):

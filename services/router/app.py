@@ -4,6 +4,7 @@ queues and assigned; lifecycle events from helpdesks back in; an authenticated A
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -86,7 +87,12 @@ def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, Rou
     app = FastAPI(title="Switchboard router", version="0.2.0", lifespan=lifespan)
     app.include_router(ops_router(lambda: runtime.live, lambda: runtime.ready, probes.report))
     api = Api(
-        tokens=Tokens(sessions, settings.admin_token.get_secret_value()),
+        tokens=Tokens(
+            sessions,
+            settings.admin_token.get_secret_value(),
+            timedelta(days=settings.token_ttl_days) if settings.token_ttl_days else None,
+            clock,
+        ),
         directory=runtime.directory,
         reviews=Reviews(sessions, lambda: runtime.dispatcher.state.config),
         configs=runtime.configs,

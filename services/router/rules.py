@@ -19,6 +19,7 @@ from shared import topics
 from shared.events import ChannelKind, Urgency
 
 RelaxStep = Literal["proficiency", "skill", "channel", "team", "language"]
+Role = Literal["agent", "lead", "admin"]
 
 
 class RoutingConfigError(ValueError):
@@ -47,6 +48,9 @@ class Rule(_Spec):
     skill: str | None = None
     min_proficiency: int = Field(1, ge=1, le=5)
     four_eyes: bool = False
+    four_eyes_reviewer: Role | None = Field(
+        None, description="The least role that may review this rule's drafts (four_eyes only)"
+    )
 
 
 class TeamSpec(_Spec):
@@ -79,6 +83,10 @@ class SlaSpec(_Spec):
 class FourEyesSpec(_Spec):
     tags_any: tuple[str, ...] = ("vip", "reason:legal", "reason:press")
     trainee_drafts: bool = True
+    # who may be the second pair of eyes: at least this role (a rule's four_eyes_reviewer
+    # overrides it for that rule's items), of the item's team, and never a trainee unless allowed
+    reviewer_role: Role = "agent"
+    trainees_review: bool = False
 
 
 class RelaxSpec(_Spec):
@@ -190,6 +198,8 @@ def _check_references(config: RoutingConfig, lines: dict, origin: str) -> None:
     for i, r in enumerate(config.rules):
         if r.queue not in queues:
             fail("rules", i, f"queue {r.queue!r} is not a declared queue")
+        if r.four_eyes_reviewer and not r.four_eyes:
+            fail("rules", i, "four_eyes_reviewer needs four_eyes: true")
     if config.fallback_queue not in queues:
         raise RoutingConfigError(
             f"{origin}: fallback_queue {config.fallback_queue!r} is not a declared queue"

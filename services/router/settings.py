@@ -53,6 +53,12 @@ class RouterSettings(ConsumerSettings):
         SecretStr(DEV_ROUTER_ADMIN_TOKEN),
         description="Bootstrap admin bearer token (more tokens are issued via the API)",
     )
+    token_ttl_days: float = Field(
+        90.0,
+        ge=0,
+        description="Lifetime of API tokens issued through the API unless the issuer gives "
+        "another (0: tokens never expire; revoke them by hand)",
+    )
     sweep_interval_s: float = Field(
         15.0, description="How often waiting items are re-offered and skills relaxed"
     )

@@ -182,6 +182,9 @@ class ApiToken(Base):
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     team_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(Stamp)  # None: never
+    revoked_at: Mapped[datetime | None] = mapped_column(Stamp)
+    revoked_by: Mapped[str | None] = mapped_column(String(128))
 
 
 class MessageFact(Base):

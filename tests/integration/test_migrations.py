@@ -23,7 +23,7 @@ VERSION_TABLES = {f"alembic_version_{name}" for name in migrate.HISTORIES}
 HEADS = {
     "ingestor": "0006_ingestor_pollers",
     "classifier": "0009_classifier_signals",
-    "router": "0010_router_triage",
+    "router": "0011_router_token_expiry",
     "notifier": "0008_notifier",
 }
 

@@ -18,6 +18,7 @@ from services.router.reviews import ReviewError, Reviews
 from services.router.settings import RouterSettings
 from services.router.tables import Agent, AuditEntry, OutboxRow, RoutedItem
 from shared import db, schemagen, topics
+from shared.auth import Principal
 from shared.events import (
     ChannelKind,
     Decision,
@@ -229,20 +230,55 @@ async def test_four_eyes_never_by_the_author_and_a_rejection_needs_a_reason(rout
     draft, released = await reviews.submit(item_id, "lena", "Wir melden uns.", T0)
     assert draft.state == "submitted" and released is None
     with pytest.raises(ReviewError, match="author"):
-        await reviews.decide(draft.id, "lena", True, None, T0)
+        await reviews.decide(draft.id, agent("lena"), True, None, T0)
     with pytest.raises(ReviewError, match="reason"):
-        await reviews.decide(draft.id, "anna", False, " ", T0)
-    draft, released = await reviews.decide(draft.id, "anna", True, None, T0)
+        await reviews.decide(draft.id, agent("anna"), False, " ", T0)
+    draft, released = await reviews.decide(draft.id, agent("anna"), True, None, T0)
     assert (
         draft.state == "released"
         and released.data.approver == "anna"
         and released.data.author == "lena"
     )
     with pytest.raises(ReviewError, match="not awaiting"):
-        await reviews.decide(draft.id, "emma", False, "late", T0)
+        await reviews.decide(draft.id, agent("emma"), False, "late", T0)
     plain = [o.event for o in main(await route(router, classified(2)))][0].id
     assert (await reviews.submit(plain, "anna", "Hallo!", T0))[1] is not None  # no review needed
     assert (await reviews.submit(plain, "jonas", "Hallo!", T0))[1] is None  # trainee: review needed
+
+
+async def test_four_eyes_reviewer_must_be_of_the_team_not_a_trainee_and_of_the_rules_role(router):
+    config = router.dispatcher.state.config
+    strict = config.model_copy(
+        update={
+            "rules": tuple(
+                r.model_copy(update={"four_eyes_reviewer": "lead"}) if r.four_eyes else r
+                for r in config.rules
+            )
+        }
+    )
+    reviews = Reviews(router.sessions, lambda: strict)
+    await online(router, "lena")
+    sensitive = [o.event for o in main(await route(router, classified(1, tags=("reason:legal",))))][
+        0
+    ]
+    assert sensitive.data.routing.four_eyes and sensitive.data.routing.rule == "press-or-legal"
+    draft, _ = await reviews.submit(sensitive.id, "lena", "Unsere Rechtsabteilung ...", T0)
+    with pytest.raises(ReviewError, match="trainee") as trainee:
+        await reviews.decide(draft.id, Principal("jonas", "lead", None), True, None, T0)
+    assert trainee.value.status == 403
+    with pytest.raises(ReviewError, match="needs the lead role") as role:
+        await reviews.decide(draft.id, agent("anna"), True, None, T0)
+    assert role.value.status == 403
+    with pytest.raises(ReviewError, match="does not act for team escalations"):
+        await reviews.decide(draft.id, Principal("maria", "lead", "care-de"), True, None, T0)
+    draft, released = await reviews.decide(
+        draft.id, Principal("maria", "lead", "escalations"), True, None, T0
+    )
+    assert draft.state == "released" and released.data.approver == "maria"
+
+
+def agent(subject: str) -> Principal:
+    return Principal(subject, "agent", None)
 
 
 async def test_kpis_from_a_replayed_stream(router):

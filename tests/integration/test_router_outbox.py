@@ -22,6 +22,7 @@ from services.router.reviews import Reviews
 from services.router.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings
 from services.router.tables import OutboxRow
 from shared import db, topics
+from shared.auth import Principal
 from shared.events import HelpdeskItemUpdated, Lifecycle, LifecycleAction, derived_id
 from tests.integration.test_router_dispatch import META, T0, Clock, classified, main
 from tests.kafkautil import collect, decoded, produce
@@ -120,7 +121,7 @@ async def test_four_eyes_release_and_retag_correction_go_through_the_outbox(stac
     reviews = Reviews(router.sessions, lambda: router.dispatcher.state.config)
     draft, _ = await reviews.submit(item.id, "lena", "Wir prüfen das.", T0)
     assert await rows(router) == []  # waiting for a second pair of eyes: nothing to publish
-    _, released = await reviews.decide(draft.id, "anna", True, None, T0)
+    _, released = await reviews.decide(draft.id, Principal("anna", "agent", None), True, None, T0)
     assert [r.topic for r in await rows(router)] == [topics.RELEASED]
 
     retag = HelpdeskItemUpdated(

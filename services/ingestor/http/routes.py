@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.ingestor.http import platforms, standard, youtube
 from services.ingestor.platforms import standard_payload as payload
+from shared.auth import StaticTokens, guard
 from shared.logging import get_logger
 from shared.service import ops_router
 
@@ -23,12 +24,14 @@ def install(
     *,
     ready: Callable[[], bool],
     detail: Callable[[], Mapping[str, str]] | None = None,
+    tokens: StaticTokens | None = None,
 ) -> None:
-    """Add every router, the 500 handler and the OpenAPI body models to ``app``."""
+    """Add every router, the 500 handler and the OpenAPI body models to ``app``. ``tokens``
+    guard ``/v1/sources`` (``None``: open, development); webhooks are verified by signature."""
     app.include_router(standard.router)
     app.include_router(platforms.router)
     app.include_router(youtube.router)
-    app.include_router(sources_router)
+    app.include_router(sources_router, dependencies=[Depends(guard(tokens, "agent"))])
     app.include_router(ops_router(live=lambda: True, ready=ready, detail=detail))
     app.add_exception_handler(Exception, _internal_error)
     _document_payload(app)

@@ -3,6 +3,7 @@ replays, API tokens."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path
@@ -10,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from services.router import queuetopics
 from services.router.api.deps import Admin, ApiDep
+from services.router.auth import TokenInfo
 from services.router.configs import parse
 from services.router.rules import RoutingConfig, RoutingConfigError
 from services.router.webhooks import WebhookBridge, WebhookFilterError
@@ -23,6 +25,12 @@ class TokenIn(BaseModel):
     subject: str = Field(min_length=1, max_length=128)
     role: Literal["agent", "lead", "admin"]
     team: str | None = None
+    expires_in_days: float | None = Field(
+        None,
+        gt=0,
+        le=3650,
+        description="Lifetime in days (default: the router's token_ttl_days setting)",
+    )
 
 
 @router.get("/admin/config/{name}", tags=["admin"], summary="Current routing or calendar YAML")
@@ -79,8 +87,41 @@ async def replay(
     "/admin/tokens", tags=["admin"], status_code=201, summary="Issue an API token (shown once)"
 )
 async def issue(body: TokenIn, p: Admin, api: ApiDep) -> dict:
-    token = await api.tokens.issue(body.subject, body.role, body.team, api.runtime.clock())
-    return {"token": token, "subject": body.subject, "role": body.role}
+    lifetime = timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    token, info = await api.tokens.issue(
+        body.subject, body.role, body.team, api.runtime.clock(), lifetime
+    )
+    return {"token": token, **_token(info)}
+
+
+@router.get("/admin/tokens", tags=["admin"], summary="Issued API tokens (never the tokens)")
+async def tokens(p: Admin, api: ApiDep) -> dict:
+    return {"tokens": [_token(t) for t in await api.tokens.list()]}
+
+
+@router.delete("/admin/tokens/{token_id}", tags=["admin"], summary="Revoke an API token now")
+async def revoke(
+    p: Admin,
+    api: ApiDep,
+    token_id: str = Path(min_length=1, max_length=64, description="the token's id (from the list)"),
+) -> dict:
+    info = await api.tokens.revoke(token_id.lower(), p.subject, api.runtime.clock())
+    if info is None:
+        raise HTTPException(404, f"no API token {token_id} (ids are 12 hex digits, see the list)")
+    return _token(info)
+
+
+def _token(info: TokenInfo) -> dict:
+    return {
+        "id": info.id,
+        "subject": info.subject,
+        "role": info.role,
+        "team": info.team,
+        "created_at": info.created_at.isoformat(),
+        "expires_at": info.expires_at.isoformat() if info.expires_at else None,
+        "revoked_at": info.revoked_at.isoformat() if info.revoked_at else None,
+        "revoked_by": info.revoked_by,
+    }
 
 
 def _keeps_filtered_queues(bridge: WebhookBridge | None, parsed: RoutingConfig) -> None:

@@ -82,7 +82,7 @@ async def _decide(
     api: Api, draft_id: str, p: Principal, *, approve: bool, reason: str | None
 ) -> dict:
     now = api.runtime.clock()
-    draft, released = await _review(api.reviews.decide(draft_id, p.subject, approve, reason, now))
+    draft, released = await _review(api.reviews.decide(draft_id, p, approve, reason, now))
     if released is not None:
         await api.runtime.publish_outbox()
     return {"draft": draft.id, "state": draft.state, "reviewer": draft.reviewer}
