@@ -12,12 +12,15 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from services.router.app import build
+from services.router.app import build, runtime_of
+from services.router.outbox import row_event
 from services.router.settings import RouterSettings
 from services.router.store import RoutedItems
-from shared import topics
-from shared.events import LifecycleAction
+from services.router.tables import OutboxRow
+from shared import db, topics
+from shared.events import HelpdeskItemUpdated, Lifecycle, LifecycleAction
 from shared.runner import RecordMeta
 from shared.signatures import sign
 from tests.helpdesk_support import payloads as p
@@ -313,3 +316,53 @@ async def test_broker_down_is_503_with_retry_after(kafka_bootstrap, topics_ready
         # the same delivery later, with the broker back, is accepted
     async with router(kafka_bootstrap, topics_ready, sqlite_url) as back:
         assert (await back.zammad(p.zammad(item, owner=None))).status_code == 202
+
+
+async def test_the_router_applies_reopened_note_and_corrections(database_url):
+    """The lifecycle consumer: reopened puts a resolved item back to waiting (not an open one),
+    a note is kept in the audit trail, not spam / needed a reply become classifier corrections."""
+    engine = db.engine(database_url)
+    runtime = runtime_of(RouterSettings(database_url=database_url), db.sessions(engine), Clock())
+    await runtime.prepare()
+    sessions = db.sessions(engine)
+    try:
+        outputs = await runtime.runners[0].stage(classified(1), META)
+        item = next(o.event for o in outputs if o.topic.endswith(topics.ROUTED))
+
+        async def change(n: int, action: LifecycleAction, **data) -> None:
+            event = HelpdeskItemUpdated(
+                id=f"hd-{n}",
+                source="test",
+                time=T0,
+                correlation_id=item.id,
+                subject=item.subject,
+                data=Lifecycle(item_id=item.id, action=action, at=T0, **data),
+            )
+            await runtime.runners[1].stage(event, META)
+
+        async def state() -> str:
+            return (await RoutedItems(sessions).by_id(item.id)).work_state
+
+        await change(1, LifecycleAction.REOPENED)
+        assert await state() == "waiting"  # it was never resolved: nothing changes
+        await change(2, LifecycleAction.RESOLVED)
+        assert await state() == "resolved"
+        await change(3, LifecycleAction.REOPENED)
+        assert await state() == "waiting"
+        await change(4, LifecycleAction.NOTE, note="Kunde ruft morgen an")
+        await change(5, LifecycleAction.NOT_SPAM, agent_id="anna")
+        await change(6, LifecycleAction.NEEDED_REPLY)
+        await change(6, LifecycleAction.NEEDED_REPLY)  # redelivered: once
+        trail = await RoutedItems(sessions).audit_trail(None, 50)
+        [note] = [a for a in trail if a.action == "helpdesk_note"]
+        assert note.detail["note"] == "Kunde ruft morgen an"
+        async with sessions() as s:
+            rows = (await s.execute(select(OutboxRow).order_by(OutboxRow.seq))).scalars().all()
+        corrections = [row_event(r) for r in rows if r.topic == topics.CORRECTIONS]
+        assert [(c.data.origin, c.data.decision, c.data.corrected_by) for c in corrections] == [
+            ("helpdesk-not-spam", "reply", "anna"),
+            ("helpdesk-needed-reply", "reply", "test"),
+        ]
+        assert corrections[0].data.tags == tuple(classified(1).data.classification.tags)
+    finally:
+        await engine.dispose()
