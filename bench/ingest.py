@@ -133,15 +133,17 @@ def _requests(count: int) -> list[bytes]:
 
 
 @contextlib.contextmanager
-def _served(factory: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
-    """``uvicorn --factory bench._ingest_apps:<factory>`` on a free port; yields its URL and pid."""
+def _served(
+    factory: str, env: dict[str, str], apps: str = "bench._ingest_apps"
+) -> Iterator[tuple[str, int]]:
+    """``uvicorn --factory <apps>:<factory>`` on a free port; yields its URL and pid."""
     port = free_port()
     command = [
         sys.executable,
         "-m",
         "uvicorn",
         "--factory",
-        f"bench._ingest_apps:{factory}",
+        f"{apps}:{factory}",
         "--host",
         "127.0.0.1",
         "--port",

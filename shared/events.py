@@ -244,6 +244,10 @@ class LifecycleAction(StrEnum):
     RESOLVED = "resolved"
     RETAGGED = "retagged"
     SATISFACTION = "satisfaction"
+    REOPENED = "reopened"  # the item is open again (the customer wrote after it was resolved)
+    NOTE = "note"  # an internal note of an agent, kept with the item's history
+    NOT_SPAM = "not_spam"  # a correction: the message was not spam
+    NEEDED_REPLY = "needed_reply"  # a correction: the message needed a reply
 
 
 class Lifecycle(Frozen):
@@ -259,6 +263,9 @@ class Lifecycle(Frozen):
     )
     handling_seconds: float | None = Field(
         default=None, ge=0, description="Agent working time spent"
+    )
+    note: str | None = Field(
+        default=None, max_length=10_000, description="note: the internal note's text"
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
 
+from shared.signatures import SignatureRejected  # raised by the platform modules
+
 RETRY_AFTER_S = 5
 
 
@@ -24,16 +26,6 @@ class Problem(BaseModel):
     error: str
     detail: str
     fields: list[FieldError] | None = None
-
-
-class SignatureRejected(Exception):
-    """The request is not correctly signed (or, for Standard Webhooks, not fresh): the platform
-    modules raise it, the intake refuses with it (``signature_refused``). ``reason`` is a code."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 class Rejected(Exception):

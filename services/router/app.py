@@ -13,6 +13,9 @@ from services.router.api.planning import REFRESH_S, Planning
 from services.router.auth import Tokens
 from services.router.configs import CALENDAR, ROUTING, ConfigStore, initial_state
 from services.router.dispatcher import Dispatcher
+from services.router.helpdesks.inbound import Inbound
+from services.router.helpdesks.publisher import Publisher
+from services.router.helpdesks.routes import helpdesk_router
 from services.router.lifecycle import LifecycleStage
 from services.router.outbox import Relay
 from services.router.reviews import Reviews
@@ -76,11 +79,14 @@ def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, Rou
     sessions = db.sessions(engine)
     runtime = runtime_of(settings, sessions, clock)
     runtime.probes = probes = Probes(settings.kafka_bootstrap_servers, engine)
+    publisher = Publisher(settings, settings.helpdesk_publish_timeout_s)
+    inbound = Inbound(settings.helpdesks, RoutedItems(sessions), publisher, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         await runtime.prepare()
         yield
+        await publisher.close()
         await runtime.relay.close()
         await engine.dispose()
 
@@ -101,6 +107,7 @@ def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, Rou
     )
     app.state.tokens = api.tokens
     app.include_router(routes(api))
+    app.include_router(helpdesk_router(inbound, settings.helpdesk_max_body_bytes))
     planning = Planning(api, clock)
     app.include_router(planning.router(), dependencies=[bound(api)])
     runtime.jobs.append(Periodic("planning", REFRESH_S, planning.refresh, at_start=True))

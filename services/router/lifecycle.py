@@ -2,7 +2,10 @@
 assigned (an agent took it there), replied (first and average response time, handling
 time), resolved (frees the agent's capacity and re-offers waiting items), re-tagged (new
 tags and contact reason, and a ``ClassificationCorrected`` event for the classifier through the
-outbox), satisfaction (score). A repeated event id changes nothing.
+outbox), satisfaction (score), reopened (resolved → waiting again, re-offered), a note (kept in
+the item's audit trail), and the corrections "not spam" / "needed a reply" (a
+``ClassificationCorrected`` event as for a re-tag, the decision ``reply``). A repeated event id
+changes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from services.router.reports import fill_durations
 from services.router.store import (
     ASSIGNED,
     RESOLVED,
+    WAITING,
     Repository,
     aware,
     transaction,
@@ -43,6 +47,12 @@ from shared.logging import get_logger
 from shared.runner import Output, PerMessage, RecordMeta
 
 log = get_logger(__name__)
+# the actions that teach the classifier, and the origin their corrections carry
+CORRECTING = {
+    LifecycleAction.RETAGGED: "router-retag",
+    LifecycleAction.NOT_SPAM: "helpdesk-not-spam",
+    LifecycleAction.NEEDED_REPLY: "helpdesk-needed-reply",
+}
 
 
 class UnknownItem(LookupError):
@@ -84,7 +94,7 @@ class LifecycleStage(PerMessage):
             if row is None:
                 raise UnknownItem(f"no routed item {change.item_id}")
             repo.add_lifecycle_receipt(event_id, change)
-            if change.action is LifecycleAction.RETAGGED:
+            if change.action in CORRECTING:
                 await self._correct(repo, event_id, row, change, actor, correlation_id or event_id)
             freed = await self._change(repo, row, change)
             fill_durations(row, self.dispatcher.state.calendar)  # KPI durations, once, when known
@@ -92,7 +102,7 @@ class LifecycleStage(PerMessage):
                 change.at,
                 row.message_key,
                 f"helpdesk_{change.action.value}",
-                {"event_id": event_id, "agent": change.agent_id},
+                _detail(event_id, change),
                 actor,
             )
             try:
@@ -112,26 +122,29 @@ class LifecycleStage(PerMessage):
         actor: str,
         correlation_id: str,
     ) -> None:
-        """A re-tag is a person correcting the classifier: a ``ClassificationCorrected`` event
-        (key: the message key) joins the outbox in the lifecycle event's transaction."""
+        """A re-tag (or "not spam" / "needed a reply") is a person correcting the classifier: a
+        ``ClassificationCorrected`` event (key: the message key) joins the outbox in the
+        lifecycle event's transaction. The corrections keep the item's tags unless re-tagged."""
         if row.text is None:  # routed before the text was kept (0007_router): nothing to learn from
             log.info("router.retag_without_text", item=row.event_id)
             return
+        retag = change.action is LifecycleAction.RETAGGED
         data = Correction(
             message_key=row.message_key,
             text=row.text,
             language=row.language,
             decision=Decision.REPLY,
-            tags=tuple(change.tags),
+            tags=tuple(change.tags) if retag else tuple(row.tags or ()),
             previous_decision=Decision.REPLY,
             previous_tags=tuple(row.tags or ()),
             item_id=row.event_id,
             corrected_by=change.agent_id or actor,
-            origin="router-retag",
+            origin=CORRECTING[change.action],
             at=change.at,
         )
+        stage = "router:retag-correction" if retag else f"router:{change.action.value}-correction"
         event = ClassificationCorrected(
-            id=derived_id(event_id, "router:retag-correction"),
+            id=derived_id(event_id, stage),
             source=SOURCE,
             time=change.at,
             correlation_id=correlation_id,
@@ -156,7 +169,20 @@ class LifecycleStage(PerMessage):
             row.tags, row.reason = list(change.tags), Signals.of(change.tags).reason
         elif action is LifecycleAction.SATISFACTION:
             row.satisfaction = change.satisfaction
+        elif action is LifecycleAction.REOPENED and row.work_state == RESOLVED:
+            # open again: waiting for an agent (stickiness brings it back to the same one);
+            # the first resolution keeps its KPI duration
+            row.work_state, row.resolved_at = WAITING, None
+            return True
         return False
+
+
+def _detail(event_id: str, change: Lifecycle) -> dict:
+    """The audit row's detail: a note keeps its text there (the item's history)."""
+    detail = {"event_id": event_id, "agent": change.agent_id}
+    if change.note is not None:
+        detail["note"] = change.note
+    return detail
 
 
 def _replied(row: RoutedItem, at: datetime) -> None:

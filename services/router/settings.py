@@ -3,14 +3,17 @@ once in ``services.router.__main__`` and passed down; nothing else reads the env
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.router.helpdesks.config import HelpdeskConfig
 from shared.settings import ROOT, ConsumerSettings
 
 DEV_ROUTER_ADMIN_TOKEN = "switchboard-development-router-admin-token"
+HELPDESK_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
 class WebhookFilter(BaseModel):
@@ -77,6 +80,16 @@ class RouterSettings(ConsumerSettings):
         "without a filter receives every event of every queue",
     )
     webhook_timeout_s: float = 10.0
+    helpdesks: dict[str, HelpdeskConfig] = Field(
+        default_factory=dict,
+        description="Helpdesk name -> {kind, secrets, url_tokens, item_id, statuses, tag_prefix, "
+        "tag_map, agents, …}: who may post lifecycle events to /v1/helpdesks/{name}/events "
+        "(docs/helpdesks.md)",
+    )
+    helpdesk_max_body_bytes: int = Field(1_000_000, ge=1024, description="Larger bodies get 413")
+    helpdesk_publish_timeout_s: float = Field(
+        5.0, gt=0, description="How long an inbound helpdesk event waits for the broker's ack"
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_token(self) -> "RouterSettings":
@@ -94,4 +107,6 @@ class RouterSettings(ConsumerSettings):
                 f"ROUTER_WEBHOOK_FILTERS names endpoint(s) {', '.join(unknown)} "
                 "missing from ROUTER_WEBHOOK_ENDPOINTS"
             )
+        if bad := sorted(n for n in self.helpdesks if not HELPDESK_NAME.match(n)):
+            raise ValueError(f"ROUTER_HELPDESKS: names must match {HELPDESK_NAME.pattern}: {bad}")
         return self

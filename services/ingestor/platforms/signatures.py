@@ -1,7 +1,7 @@
 """Platform signatures over the raw body, compared in constant time against every active secret
 (several during a rotation). Each ``*_signature`` function signs exactly as the platform does;
 the platform modules verify with ``check_hmac``/``check_token``; the tests and the bench sign
-with them. Standard Webhooks have their own module, ``standard_signing``.
+with them; the checks themselves are ``shared.signatures``. Standard Webhooks: ``standard_signing``.
 
 - Meta: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, body)>``; legacy (only when
   allowed): ``X-Hub-Signature: sha1=<hex HMAC-SHA1(app secret, body)>``
@@ -14,22 +14,10 @@ with them. Standard Webhooks have their own module, ``standard_signing``.
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
-import hmac
-from collections.abc import Callable, Sequence
 
-from services.ingestor.errors import SignatureRejected
-
-Digest = Callable[[bytes, bytes], bytes]
-
-
-def _sha256(key: bytes, data: bytes) -> bytes:
-    return hmac.new(key, data, hashlib.sha256).digest()
-
-
-def _sha1(key: bytes, data: bytes) -> bytes:
-    return hmac.new(key, data, hashlib.sha1).digest()
+from shared.signatures import Digest, check_hmac, check_token
+from shared.signatures import hmac_sha1 as _sha1
+from shared.signatures import hmac_sha256 as _sha256
 
 
 def meta_signature(secret: str, body: bytes) -> str:
@@ -58,39 +46,17 @@ META_SHA1 = ("sha1=", _sha1, "hex")
 X = ("sha256=", _sha256, "base64")
 WEBSUB = ("sha1=", _sha1, "hex")
 
-
-def check_hmac(
-    scheme: tuple[str, Digest, str], header: str | None, keys: Sequence[bytes], body: bytes
-) -> None:
-    """Raise ``SignatureRejected`` unless ``header`` is ``<prefix><digest>`` of ``body`` under one of ``keys``:
-    reason ``missing_signature`` (absent or empty) or ``bad_signature`` (malformed or no match)."""
-    prefix, digest, encoding = scheme
-    if not header or not header.strip():
-        raise SignatureRejected("missing_signature", "the signature header is missing")
-    given = (
-        _decode(header.strip().removeprefix(prefix), encoding)
-        if header.strip().startswith(prefix)
-        else None
-    )
-    # every key is compared (no early exit): the time taken does not say which secret matched
-    matches = [given is not None and hmac.compare_digest(digest(key, body), given) for key in keys]
-    if not any(matches):
-        raise SignatureRejected(
-            "bad_signature", f"the signature is not {prefix}<{encoding} HMAC> of the body"
-        )
-
-
-def check_token(given: str | None, tokens: Sequence[bytes]) -> None:
-    """Raise ``SignatureRejected`` unless ``given`` equals one of ``tokens`` (constant-time)."""
-    if not given:
-        raise SignatureRejected("missing_signature", "the secret token header is missing")
-    raw = given.encode("latin-1", "replace")
-    if not any([hmac.compare_digest(raw, token) for token in tokens]):  # noqa: C419 - no early exit
-        raise SignatureRejected("bad_signature", "the secret token does not match")
-
-
-def _decode(value: str, encoding: str) -> bytes | None:
-    try:
-        return bytes.fromhex(value) if encoding == "hex" else base64.b64decode(value, validate=True)
-    except (ValueError, binascii.Error):
-        return None
+__all__ = [
+    "META",
+    "META_SHA1",
+    "WEBSUB",
+    "X",
+    "Digest",
+    "check_hmac",
+    "check_token",
+    "meta_legacy_signature",
+    "meta_signature",
+    "websub_signature",
+    "x_crc_response",
+    "x_signature",
+]

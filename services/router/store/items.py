@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.router.store.repository import Repository, transaction
-from services.router.tables import AuditEntry, RoutedItem
+from services.router.tables import AuditEntry, LifecycleReceipt, RoutedItem
 
 
 class RoutedItems:
@@ -57,3 +57,11 @@ class RoutedItems:
             query = query.where(AuditEntry.message_key == message_key)
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars())
+
+    async def lifecycle_applied(self, item_id: str) -> dict[str, str]:
+        """The lifecycle events already applied to item ``item_id``: event id -> action."""
+        query = select(LifecycleReceipt.event_id, LifecycleReceipt.action).where(
+            LifecycleReceipt.item_id == item_id
+        )
+        async with self._sessions() as session:
+            return dict((await session.execute(query)).tuples().all())
