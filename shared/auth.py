@@ -7,8 +7,8 @@ with ``team`` ``None`` acts for every team. ``StaticTokens`` takes a bootstrap a
 sits in the environment.
 
 A grant may carry ``expires_at``: past it the token gets a 401 saying it expired; revoking a
-configured token is removing its entry. ``guard`` is the FastAPI dependency the services put in
-front of their APIs.
+configured token is removing its entry. ``shared.service.guard`` is the FastAPI dependency the
+services put in front of their APIs.
 
 ``python -m shared.auth new <subject> <role> [team] [--days N]`` prints a fresh token and the JSON
 entry to put in the service's token table (e.g. ``NOTIFIER_API_TOKENS``).
@@ -21,12 +21,10 @@ import hmac
 import json
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import Header, HTTPException
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 ROLES = ("agent", "lead", "admin")
@@ -107,37 +105,6 @@ def api_tokens(environment: str, admin_token: str | None, grants: dict[str, Toke
     if environment == "development":
         return None
     return StaticTokens(admin_token, grants)
-
-
-def guard(
-    tokens: StaticTokens | None,
-    role: str = "agent",
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> Callable[..., Awaitable[Principal | None]]:
-    """A FastAPI dependency: 401 without a valid bearer token, 403 below ``role``. ``tokens``
-    ``None`` leaves the API open (development only: the services pass ``None`` there)."""
-
-    async def caller(
-        authorization: Annotated[str | None, Header()] = None,
-    ) -> Principal | None:
-        if tokens is None:
-            return None
-        if not tokens.configured:
-            raise HTTPException(
-                401,
-                "this API needs a bearer token and none is configured: set the service's "
-                "API_TOKENS (python -m shared.auth new ...)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        try:
-            principal = tokens.principal(authorization, clock())
-        except Unauthenticated as exc:
-            raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
-        if not principal.at_least(role):
-            raise HTTPException(403, f"needs role {role} (you are {principal.role})")
-        return principal
-
-    return caller
 
 
 def new_token(prefix: str = "sb") -> str:

@@ -13,13 +13,15 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, Protocol
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.auth import Principal, StaticTokens, Unauthenticated
 from shared.logging import get_logger
 from shared.runner import RunnerFailed
 from shared.settings import CommonSettings
@@ -121,3 +123,34 @@ async def serve(app: FastAPI, settings: CommonSettings, runner: Runnable | None 
             code = 1
         shutdown()
     return code
+
+
+def guard(
+    tokens: StaticTokens | None,
+    role: str = "agent",
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Callable[..., Awaitable[Principal | None]]:
+    """A FastAPI dependency: 401 without a valid bearer token, 403 below ``role``. ``tokens``
+    ``None`` leaves the API open (development only: the services pass ``None`` there)."""
+
+    async def caller(
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> Principal | None:
+        if tokens is None:
+            return None
+        if not tokens.configured:
+            raise HTTPException(
+                401,
+                "this API needs a bearer token and none is configured: set the service's "
+                "API_TOKENS (python -m shared.auth new ...)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        try:
+            principal = tokens.principal(authorization, clock())
+        except Unauthenticated as exc:
+            raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+        if not principal.at_least(role):
+            raise HTTPException(403, f"needs role {role} (you are {principal.role})")
+        return principal
+
+    return caller

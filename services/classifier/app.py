@@ -22,7 +22,7 @@ from services.classifier.serving.reload import Reloader, fingerprint
 from services.classifier.settings import ClassifierSettings
 from services.classifier.stage import classify
 from shared import db, topics
-from shared.auth import api_tokens, guard
+from shared.auth import api_tokens
 from shared.events import (
     CanonicalMessage,
     Classification,
@@ -45,7 +45,7 @@ from shared.runner import (
     Stage,
     refuse_foreign,
 )
-from shared.service import ops_router
+from shared.service import guard, ops_router
 from shared.supervisor import Restart, RunnerSlot, Supervisor, Task
 
 SERVICE = "classifier"

@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 
 from services.ingestor.http import platforms, standard, youtube
 from services.ingestor.platforms import standard_payload as payload
-from shared.auth import StaticTokens, guard
+from shared.auth import StaticTokens
 from shared.logging import get_logger
-from shared.service import ops_router
+from shared.service import guard, ops_router
 
 log = get_logger(__name__)
 sources_router = APIRouter()
