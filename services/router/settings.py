@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ROOT, ConsumerSettings
@@ -71,6 +71,17 @@ class RouterSettings(ConsumerSettings):
         "without a filter receives every event of every queue",
     )
     webhook_timeout_s: float = 10.0
+    planning_tag_only_handling_s: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict,
+        description="Queue id -> seconds an agent spends on one tag-only (noise) message, "
+        "for staffing; 0 leaves the queue's tag-only work out of staffing",
+    )
+    planning_tag_only_default_s: float = Field(
+        15.0,
+        ge=0,
+        description="Tag-only handling seconds of queues not in planning_tag_only_handling_s "
+        "(a glance and a tag); 0 leaves tag-only work out of staffing",
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_token(self) -> "RouterSettings":
