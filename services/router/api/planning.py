@@ -77,6 +77,9 @@ class Planning:
     async def handling_times(self, queue: str):
         return (await self._history(queue)).handling(tag_only_s=self.tag_only_s(queue))
 
+    async def handling_sample(self, queue: str):
+        return (await self._history(queue)).handling_sample
+
     def _team_of(self, queue: str) -> str | None:
         return next((q.team for q in self._config.queues if q.id == queue), None)
 
@@ -132,5 +135,6 @@ class Planning:
             clock=self.clock,
             max_age=timedelta(seconds=2 * REFRESH_S),
             roster_of=self.roster_of,
+            handling_sample=self.handling_sample,
             rosters=Rosters(self.rosters, self.teams, self.may_see_team, self.clock),
         )

@@ -6,7 +6,8 @@
 - tag-only work: ``router_triage`` rows the classifier tagged (decision ``tag``) whose routing
   rules point at the queue; its handling time is the caller's (the helpdesk does not report it);
 - handling time: the mean ``handling_s`` of the queue's items that have one (summed from the
-  helpdesk's lifecycle events); ``None`` when no item has any, so staffing can say so.
+  helpdesk's lifecycle events); ``None`` when no item has any, so staffing can say so; and the
+  most recent ones in the window as a sample (their shape, for the reliability simulation).
 
 Intervals before the queue's first item are "not observed" (NaN), not zero, so a new queue
 reads as short history rather than as weeks of silence. Issues only SELECTs.
@@ -25,6 +26,8 @@ from services.router.planning.forecast import Series
 from services.router.planning.service import CHANNEL
 from services.router.tables import RoutedItem, TriageMessage
 
+SAMPLE = 5_000  # most recent handling times kept for the reliability simulation
+
 
 @dataclass(frozen=True)
 class QueueHistory:
@@ -34,6 +37,7 @@ class QueueHistory:
     aht_s: float | None
     handled_items: int
     channels: dict[str, Series] = field(default_factory=dict)
+    handling_sample: np.ndarray = field(default_factory=lambda: np.array([]))
 
     def series(self) -> dict[str, Series]:
         """Series name -> counts: the workloads (``reply``; ``tag-only`` once some was seen) and
@@ -113,6 +117,14 @@ async def read_history(
                 select(func.min(TriageMessage.received_at)).where(TriageMessage.queue == queue)
             )
         ).scalar()
+        sample = (
+            await s.scalars(
+                select(RoutedItem.handling_s)
+                .where(RoutedItem.queue == queue, RoutedItem.handling_s > 0, stamp >= since)
+                .order_by(stamp.desc())
+                .limit(SAMPLE)
+            )
+        ).all()
         aht, handled = (
             await s.execute(
                 select(func.avg(RoutedItem.handling_s), func.count()).where(
@@ -137,4 +149,5 @@ async def read_history(
             )
             for name, times in by_channel.items()
         },
+        np.array(sample, dtype=float),
     )

@@ -60,6 +60,13 @@ class WhatIf(BaseModel):
     shrinkage: float | None = Field(None, ge=0, lt=1)
     max_occupancy: float | None = Field(None, gt=0, le=1)
     patience_s: float | None = Field(None, gt=0)
+    reliability: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="meet the target in this share of intervals (e.g. 0.95), checked by "
+        "simulation with the queue's own handling times; slower (about 0.1 s per interval)",
+    )
 
 
 class WhatIfQuery(WhatIf):
@@ -203,14 +210,15 @@ def planning_router(
     options: Options = Options(),
     roster_of: RosterOf | None = None,
     rosters: Rosters | None = None,
-    queues: Callable[[], list[str]] | None = None,
+    handling_sample: Callable[[str], Awaitable[Any]] | None = None,
 ) -> APIRouter:
     """The planning routes. ``lead`` is a FastAPI dependency returning the caller (and raising
     401/403 for anyone below the lead role); ``may_see(principal, queue)`` scopes a lead to
     their team's queues; ``store`` holds the forecasts ``refresh`` computed (served with their
     age; a forecast older than ``max_age`` is marked stale); without a store they are computed on
     each request. ``roster_of(queue)`` gives the rostered agents beside the requirement;
-    ``rosters`` adds ``GET``/``PUT /v1/rosters/{team}``."""
+    ``rosters`` adds ``GET``/``PUT /v1/rosters/{team}``; ``handling_sample(queue)`` gives recorded
+    handling times for staffing with a ``reliability``."""
     router = APIRouter(prefix="/v1", tags=["planning"])
     caller = Depends(lead)  # a default, not an Annotated alias: annotations are strings here
 
@@ -320,6 +328,9 @@ def planning_router(
         if what_if.aht_s is not None and not handling.get("reply"):
             handling["reply"] = what_if.aht_s
         roster = await roster_of(queue) if roster_of is not None else None
+        sample = None
+        if handling_sample is not None and (what_if.reliability or target.reliability):
+            sample = await handling_sample(queue)
         try:
             a = answer(
                 queue,
@@ -330,6 +341,7 @@ def planning_router(
                 start=start,
                 end=end,
                 roster=roster,
+                handling_sample=sample,
             )
         except PlanningError as exc:
             raise HTTPException(422, f"queue {queue!r}: {exc}") from None

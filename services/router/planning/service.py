@@ -102,6 +102,7 @@ def answer(
     start: datetime | None = None,
     end: datetime | None = None,
     roster: Roster | None = None,
+    handling_sample: np.ndarray | None = None,
 ) -> QueueAnswer:
     """Staffing for [start, end) of the forecasts, baseline and (when not the baseline) scenario.
     Channel series are left out (they split the reply workload); a workload whose handling time
@@ -115,7 +116,14 @@ def answer(
     workloads = [
         Workload(name, f.mean[part], handling_s.get(name)) for name, f in forecasts.items()
     ]
-    base = staff(queue, start=begin, interval_s=f0.interval_s, workloads=workloads, target=target)
+    base = staff(
+        queue,
+        start=begin,
+        interval_s=f0.interval_s,
+        workloads=workloads,
+        target=target,
+        handling=handling_sample,
+    )
     alt = None
     if not scenario.is_baseline:
         changed = apply_workloads(scenario, workloads, start=begin, interval_s=f0.interval_s)
@@ -125,6 +133,7 @@ def answer(
             interval_s=f0.interval_s,
             workloads=changed,
             target=apply_target(scenario, target),
+            handling=handling_sample,
         )
     rostered = (
         None
