@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.router.helpdesks.config import HelpdeskConfig
@@ -89,6 +89,17 @@ class RouterSettings(ConsumerSettings):
     helpdesk_max_body_bytes: int = Field(1_000_000, ge=1024, description="Larger bodies get 413")
     helpdesk_publish_timeout_s: float = Field(
         5.0, gt=0, description="How long an inbound helpdesk event waits for the broker's ack"
+    )
+    planning_tag_only_handling_s: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict,
+        description="Queue id -> seconds an agent spends on one tag-only (noise) message, "
+        "for staffing; 0 leaves the queue's tag-only work out of staffing",
+    )
+    planning_tag_only_default_s: float = Field(
+        15.0,
+        ge=0,
+        description="Tag-only handling seconds of queues not in planning_tag_only_handling_s "
+        "(a glance and a tag); 0 leaves tag-only work out of staffing",
     )
 
     @model_validator(mode="after")

@@ -302,3 +302,29 @@ class TriageTag(Base):
 
     tag: Mapped[str] = mapped_column(String(256), primary_key=True)
     message_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+
+
+class ForecastRow(Base):
+    """Planning: the latest forecast of one series (``queue:workload`` or
+    ``queue:channel:<channel>``) from the scheduled refresh, or why it could not be made
+    (0012_router_planning); every replica reads the same rows."""
+
+    __tablename__ = "router_planning_forecasts"
+
+    series: Mapped[str] = mapped_column(String(300), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    computed_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+    body: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(String(1024))
+
+
+class RosterRow(Base):
+    """Planning: a team's shifts (weekly pattern + exceptions) as the lead sent them, versioned."""
+
+    __tablename__ = "router_planning_rosters"
+
+    team: Mapped[str] = mapped_column(String(128), primary_key=True)
+    body: Mapped[dict] = mapped_column(JSON, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)

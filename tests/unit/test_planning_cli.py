@@ -14,7 +14,7 @@ from services.router.planning import anonbank, csvio
 from services.router.planning.__main__ import DEFAULT_DATA, main
 
 
-def _timestamps(path: Path, days: int, with_handle: bool = False) -> Path:
+def _timestamps(path: Path, days: int, with_handle: bool = False, peak: int = 26) -> Path:
     rng = np.random.default_rng(3)
     start = datetime(2025, 3, 3)
     with open(path, "w", newline="") as fh:
@@ -22,7 +22,7 @@ def _timestamps(path: Path, days: int, with_handle: bool = False) -> Path:
         w.writerow(["timestamp", "queue", *(["handle_s"] if with_handle else [])])
         for d in range(days):
             for s in range(48):
-                n = rng.poisson(6 * np.exp(-(((s - 26) / 6) ** 2)) * (1 if (d % 7) < 5 else 0.4))
+                n = rng.poisson(6 * np.exp(-(((s - peak) / 6) ** 2)) * (1 if (d % 7) < 5 else 0.4))
                 for _ in range(n):
                     t = start + timedelta(days=d, minutes=30 * s, seconds=int(rng.uniform(0, 1800)))
                     w.writerow(
@@ -79,6 +79,27 @@ def test_plan_writes_a_table_and_a_plot_with_a_what_if_and_a_roster(tmp_path, ca
     assert sum(int(r["whatif_scheduled"]) for r in rows) > sum(int(r["scheduled"]) for r in rows)
     assert (tmp_path / "out" / "support-de.svg").read_text().lstrip().startswith("<?xml")
     assert "support-de: method" in capsys.readouterr().out
+
+
+def test_the_leads_question_tomorrow_evening_and_a_doubled_launch_in_one_call(tmp_path, capsys):
+    # the history ends on Monday 2025-03-24 00:00: "tomorrow" is Tuesday the 25th
+    csv_path = _timestamps(tmp_path / "a.csv", 21, peak=40)
+    rc = main(
+        [
+            "plan", str(csv_path), "--out", str(tmp_path / "out"), "--aht-s", "600",
+            "--sla-s", "1200", "--days", "2",
+            "--start", "2025-03-25T18:00", "--end", "2025-03-25T22:00", "--volume-factor", "2",
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    rows = list(csv.DictReader(open(tmp_path / "out" / "plan.csv")))
+    assert [r["start"][11:16] for r in rows] == [
+        f"{h:02d}:{m:02d}" for h in range(18, 22) for m in (0, 30)
+    ]
+    assert all(int(r["scheduled"]) >= 1 for r in rows)
+    assert sum(int(r["whatif_scheduled"]) for r in rows) > sum(int(r["scheduled"]) for r in rows)
+    out = capsys.readouterr().out
+    assert "agent-hours, peak" in out and "what-if" in out
 
 
 def test_plan_takes_handling_times_from_the_file(tmp_path):

@@ -76,5 +76,8 @@ async def test_counts_per_interval_handling_time_and_not_observed_before_the_fir
     assert np.isnan(reply[:48]).all()  # the day before the queue's first item: not observed
     assert reply[48] == 2 and reply[48 + 48 + 1] == 1 and np.nansum(reply) == 3
     assert h.aht_s == pytest.approx(400) and h.handled_items == 2
-    assert set(h.series()) == {"reply", "tag-only"} and np.nansum(h.tag_only.counts) == 1
+    assert (
+        set(h.series()) == {"reply", "tag-only", "channel:unknown"}
+        and np.nansum(h.tag_only.counts) == 1
+    )
     assert h.handling(tag_only_s=20) == {"reply": 400, "tag-only": 20}

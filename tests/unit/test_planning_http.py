@@ -164,3 +164,13 @@ def test_periodic_refresh_runs_until_stopped():
 
     rounds, stored = asyncio.run(scenario())
     assert rounds == 1 and stored.forecast is not None and len(stored.forecast.mean) == 96
+
+
+def test_a_reliability_what_if_staffs_more_than_the_expected_level():
+    window = {"queue": "support-de", "start": "2025-02-17T11:00:00Z", "end": "2025-02-17T15:00:00Z"}
+    r = _client().get("/v1/staffing", params={**window, "reliability": 0.95, "days": 1})
+    assert r.status_code == 200, r.text
+    totals = r.json()["totals"]
+    assert totals["agent_hours"] > totals["baseline_agent_hours"]
+    refused = _client().get("/v1/staffing", params={**window, "reliability": 1, "days": 1})
+    assert refused.status_code == 422 and "every interval" in refused.json()["detail"]

@@ -105,3 +105,28 @@ def test_roster_counts_whole_intervals_in_its_time_zone_with_exceptions():
 def test_bad_rosters_say_what_is_wrong(bad, words):
     with pytest.raises(PlanningError, match=words):
         parse_roster({**ROSTER, **bad})
+
+
+def test_tag_only_work_at_zero_seconds_is_left_out_and_channels_are_not_staffed():
+    from services.router.planning.forecast import Forecast
+    from services.router.planning.service import answer
+
+    def fc(level: float) -> Forecast:
+        flat = np.full(4, level)
+        return Forecast(START, 1800, flat, flat, flat, "test")
+
+    forecasts = {"reply": fc(20), "tag-only": fc(200), "channel:mention": fc(20)}
+    target = StaffingTarget(sla_s=900, target=0.8, aht_s=600)
+    counted = answer(
+        "q", forecasts=forecasts, handling_s={"reply": 600, "tag-only": 30}, target=target
+    )
+    left_out = answer(
+        "q", forecasts=forecasts, handling_s={"reply": 600, "tag-only": 0}, target=target
+    )
+    reply_only = answer("q", forecasts={"reply": fc(20)}, handling_s={"reply": 600}, target=target)
+    assert left_out.baseline.rows == reply_only.baseline.rows, "channels split reply, not added"
+    assert counted.baseline.rows[0].volume == 220 and counted.baseline.agent_hours > (
+        left_out.baseline.agent_hours
+    )
+    with pytest.raises(MissingHandlingTime, match="tag-only items forecast but no handling time"):
+        answer("q", forecasts=forecasts, handling_s={"reply": 600}, target=target)

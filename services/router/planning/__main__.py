@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--shrinkage", type=float, default=0.0)
     plan.add_argument("--max-occupancy", type=float, default=1.0)
     plan.add_argument(
+        "--reliability",
+        type=float,
+        help="meet the target in this share of intervals (e.g. 0.95), checked by simulation "
+        "(slower); default: staff to the expected service level",
+    )
+    plan.add_argument(
         "--holidays",
         metavar="COUNTRY",
         help="public holidays of this country (ISO code) as special days",
@@ -180,6 +186,7 @@ def plan(a: argparse.Namespace) -> int:
             concurrency=a.concurrency,
             shrinkage=a.shrinkage,
             max_occupancy=a.max_occupancy,
+            reliability=a.reliability,
         )
         series = arrivals.series[queue]
         fcs = forecast_workloads(

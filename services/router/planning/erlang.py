@@ -154,6 +154,7 @@ class StaffingTarget:
     concurrency: int = 1
     shrinkage: float = 0.0
     max_occupancy: float = 1.0
+    reliability: float | None = None  # meet the target in this share of intervals (reliable.py)
 
     def check(self) -> None:
         """Raises ``InfeasibleTarget`` (a ``ValueError``) naming the impossible parameter."""
@@ -174,6 +175,11 @@ class StaffingTarget:
             raise InfeasibleTarget(f"shrinkage {self.shrinkage} must be in [0, 1)")
         if not 0 < self.max_occupancy <= 1:
             raise InfeasibleTarget(f"occupancy cap {self.max_occupancy} must be in (0, 1]")
+        if self.reliability is not None and not 0 < self.reliability < 1:
+            raise InfeasibleTarget(
+                f"reliability {self.reliability:.3g} is unreachable: no staffing meets the "
+                "target in every interval; use a share between 0 and 1 (e.g. 0.95)"
+            )
 
 
 def evaluate(target: StaffingTarget, rate: float, agents: int) -> Metrics:

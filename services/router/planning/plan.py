@@ -16,6 +16,7 @@ import numpy as np
 
 from services.router.planning.erlang import StaffingTarget, required_agents, scheduled
 from services.router.planning.errors import MissingHandlingTime
+from services.router.planning.reliable import reliable_agents
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,13 @@ def staff(
     interval_s: int,
     workloads: Sequence[Workload],
     target: StaffingTarget,
+    handling: np.ndarray | None = None,
 ) -> StaffingPlan:
-    """The requirement per interval. Raises ``MissingHandlingTime`` or ``InfeasibleTarget``."""
+    """The requirement per interval. Raises ``MissingHandlingTime`` or ``InfeasibleTarget``.
+
+    With ``target.reliability`` each interval is staffed so a simulation meets the target in
+    that share of its replications (``reliable.py``), drawing handling times from ``handling``
+    (the queue's recorded ones, rescaled to the interval's mean) or exponential ones."""
     target.check()
     volume, aht = combined(workloads, queue)
     rows = []
@@ -87,7 +93,18 @@ def staff(
         key = (round(float(v), 2), round(float(a), 1))
         if key not in cache:
             t = StaffingTarget(**{**target.__dict__, "aht_s": a if a > 0 else target.aht_s})
-            cache[key] = (required_agents(t, v / interval_s), v * a / interval_s)
+            m = (
+                reliable_agents(
+                    t,
+                    v / interval_s,
+                    reliability=target.reliability,
+                    interval_s=interval_s,
+                    handling=handling,
+                )
+                if target.reliability
+                else required_agents(t, v / interval_s)
+            )
+            cache[key] = (m, v * a / interval_s)
         m, load = cache[key]
         rows.append(
             IntervalRequirement(

@@ -26,6 +26,12 @@ from services.router.planning.shifts import Roster, gaps, scheduled_per_interval
 from services.router.planning.whatif import Scenario, apply_target, apply_workloads
 
 MAX_HORIZON_DAYS = 14
+CHANNEL = "channel:"  # prefix of per-channel series: a breakdown of the reply workload, not staffed
+
+
+def workloads_of(forecasts: Mapping[str, Forecast]) -> dict[str, Forecast]:
+    """The forecasts that are workloads (``reply``, ``tag-only``), without the channel breakdown."""
+    return {k: f for k, f in forecasts.items() if not k.startswith(CHANNEL)}
 
 
 @dataclass(frozen=True)
@@ -96,8 +102,12 @@ def answer(
     start: datetime | None = None,
     end: datetime | None = None,
     roster: Roster | None = None,
+    handling_sample: np.ndarray | None = None,
 ) -> QueueAnswer:
-    """Staffing for [start, end) of the forecasts, baseline and (when not the baseline) scenario."""
+    """Staffing for [start, end) of the forecasts, baseline and (when not the baseline) scenario.
+    Channel series are left out (they split the reply workload); a workload whose handling time
+    is 0 is not staffed (e.g. tag-only work a team does not handle by hand)."""
+    forecasts = {k: f for k, f in workloads_of(forecasts).items() if handling_s.get(k, None) != 0}
     if not forecasts:
         raise PlanningError(f"queue {queue!r} has no workload to forecast")
     part = window(forecasts, start, end)
@@ -106,7 +116,14 @@ def answer(
     workloads = [
         Workload(name, f.mean[part], handling_s.get(name)) for name, f in forecasts.items()
     ]
-    base = staff(queue, start=begin, interval_s=f0.interval_s, workloads=workloads, target=target)
+    base = staff(
+        queue,
+        start=begin,
+        interval_s=f0.interval_s,
+        workloads=workloads,
+        target=target,
+        handling=handling_sample,
+    )
     alt = None
     if not scenario.is_baseline:
         changed = apply_workloads(scenario, workloads, start=begin, interval_s=f0.interval_s)
@@ -116,6 +133,7 @@ def answer(
             interval_s=f0.interval_s,
             workloads=changed,
             target=apply_target(scenario, target),
+            handling=handling_sample,
         )
     rostered = (
         None

@@ -89,32 +89,85 @@ def _clock(minutes: int) -> time:
     return time(minutes // 60, minutes % 60) if minutes < 1440 else time(23, 59, 59)
 
 
+def _entry(kind: str, k: int, entry) -> dict:
+    if not isinstance(entry, dict):
+        raise PlanningError(
+            f"{kind}[{k}] must be a mapping like {{days: mon-fri, from: '08:00', to: '16:00', agents: 2}}"
+        )
+    return entry
+
+
+def _span(
+    kind: str, k: int, entry: dict, default_from: str | None = None, default_to: str | None = None
+) -> tuple[int, int]:
+    begin, end = entry.get("from", default_from), entry.get("to", default_to)
+    if begin is None or end is None:
+        raise PlanningError(f"{kind}[{k}] needs 'from' and 'to' (HH:MM)")
+    lo, hi = _minutes(begin), _minutes(end)
+    if hi <= lo:
+        raise PlanningError(
+            f"{kind}[{k}] ends ({end}) before it starts ({begin}); split a night shift at 24:00"
+        )
+    return lo, hi
+
+
+def _agents(kind: str, k: int, value, *, signed: bool) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PlanningError(f"{kind}[{k}]: agents must be a whole number")
+    try:
+        n = int(value)
+    except ValueError:
+        raise PlanningError(f"{kind}[{k}]: agents {value!r} is not a whole number") from None
+    if not signed and n < 0:
+        raise PlanningError(f"{kind}[{k}]: agents {n} is negative (absences go in exceptions)")
+    if abs(n) > 10_000:
+        raise PlanningError(f"{kind}[{k}]: {n} agents is not a plausible shift")
+    return n
+
+
+def _block(k: int, raw) -> ShiftBlock:
+    b = _entry("pattern", k, raw)
+    if "days" not in b:
+        raise PlanningError(f"pattern[{k}] needs 'days' (e.g. mon-fri)")
+    lo, hi = _span("pattern", k, b)
+    return ShiftBlock(
+        _days(b["days"]), _clock(lo), hi, _agents("pattern", k, b.get("agents", 1), signed=False)
+    )
+
+
+def _exception(k: int, raw) -> ShiftException:
+    e = _entry("exceptions", k, raw)
+    try:
+        day = date.fromisoformat(str(e["date"]))
+    except (KeyError, ValueError):
+        raise PlanningError(f"exceptions[{k}] needs a 'date' as YYYY-MM-DD") from None
+    if "agents" not in e:
+        raise PlanningError(f"exceptions[{k}] needs 'agents' (negative: absent)")
+    lo, hi = _span("exceptions", k, e, "00:00", "24:00")
+    return ShiftException(
+        day,
+        _clock(lo),
+        hi,
+        _agents("exceptions", k, e["agents"], signed=True),
+        str(e.get("reason", "")),
+    )
+
+
 def parse_roster(data: dict) -> Roster:
     """From the mapping documented above. Raises ``PlanningError`` naming the bad entry."""
+    if not isinstance(data, dict):
+        raise PlanningError("a roster is a mapping with timezone, pattern and exceptions")
+    zone = data.get("timezone", "UTC")
     try:
-        ZoneInfo(data.get("timezone", "UTC"))
+        ZoneInfo(str(zone))
     except Exception:
-        raise PlanningError(f"unknown time zone {data.get('timezone')!r}") from None
-    blocks = tuple(
-        ShiftBlock(
-            _days(b["days"]),
-            _clock(_minutes(b["from"])),
-            _minutes(b["to"]),
-            int(b.get("agents", 1)),
-        )
-        for b in data.get("pattern", ())
-    )
-    exceptions = tuple(
-        ShiftException(
-            date.fromisoformat(str(e["date"])),
-            _clock(_minutes(e.get("from", "00:00"))),
-            _minutes(e.get("to", "24:00")),
-            int(e["agents"]),
-            str(e.get("reason", "")),
-        )
-        for e in data.get("exceptions", ())
-    )
-    return Roster(str(data.get("team", "")), data.get("timezone", "UTC"), blocks, exceptions)
+        raise PlanningError(f"unknown time zone {zone!r}") from None
+    pattern, exceptions = data.get("pattern") or (), data.get("exceptions") or ()
+    if not isinstance(pattern, list | tuple) or not isinstance(exceptions, list | tuple):
+        raise PlanningError("pattern and exceptions are lists of shifts")
+    blocks = tuple(_block(k, b) for k, b in enumerate(pattern))
+    extra = tuple(_exception(k, e) for k, e in enumerate(exceptions))
+    return Roster(str(data.get("team", "")), str(zone), blocks, extra)
 
 
 def scheduled_per_interval(

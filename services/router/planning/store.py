@@ -1,8 +1,9 @@
 """Stored forecasts, recomputed on a schedule rather than on every request.
 
-``ForecastStore`` is the interface; ``MemoryStore`` and ``JsonFileStore`` (one JSON document,
-replaced atomically) implement it for now. A table needs a migration, which waits for the
-router's restructuring (issue 15) to land; a SQL store then implements the same two methods.
+``ForecastStore`` is the interface; the router uses ``sqlstore.SqlForecastStore`` (a table, so
+a restarted router or a second replica serves the same figures); ``MemoryStore`` and
+``JsonFileStore`` (one JSON document, replaced atomically) serve tests and the CLI.
+Entries are keyed ``queue:workload`` (``reply``, ``tag-only``) and ``queue:channel:<channel>``.
 
 ``refresh`` recomputes every queue's forecast (CPU work in a worker thread, so an event loop
 keeps serving) and records a queue's failure as its message instead of stopping the others.
@@ -38,6 +39,18 @@ class ForecastStore(Protocol):
     async def get(self, queue: str) -> StoredForecast | None: ...
 
     async def put(self, stored: StoredForecast) -> None: ...
+
+    async def of_queue(self, queue: str) -> list[StoredForecast]:
+        """Every entry whose key starts with ``queue:``."""
+        ...
+
+
+def series_key(queue: str, name: str) -> str:
+    return f"{queue}:{name}"
+
+
+def queue_of(key: str) -> str:
+    return key.split(":", 1)[0]
 
 
 def to_dict(s: StoredForecast) -> dict:
@@ -93,6 +106,9 @@ class MemoryStore:
     async def put(self, stored: StoredForecast) -> None:
         self._rows[stored.queue] = stored
 
+    async def of_queue(self, queue: str) -> list[StoredForecast]:
+        return [v for k, v in sorted(self._rows.items()) if queue_of(k) == queue]
+
 
 class JsonFileStore:
     """All queues in one JSON file; each ``put`` rewrites it through a temporary file + rename."""
@@ -107,6 +123,9 @@ class JsonFileStore:
     async def get(self, queue: str) -> StoredForecast | None:
         row = self._read().get(queue)
         return from_dict(row) if row else None
+
+    async def of_queue(self, queue: str) -> list[StoredForecast]:
+        return [from_dict(v) for k, v in sorted(self._read().items()) if queue_of(k) == queue]
 
     async def put(self, stored: StoredForecast) -> None:
         async with self._lock:

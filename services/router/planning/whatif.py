@@ -30,6 +30,7 @@ class Scenario:
     shrinkage: float | None = None
     max_occupancy: float | None = None
     patience_s: float | None = None
+    reliability: float | None = None
 
     @property
     def is_baseline(self) -> bool:
@@ -47,6 +48,7 @@ def apply_target(scenario: Scenario, target: StaffingTarget) -> StaffingTarget:
             "shrinkage",
             "max_occupancy",
             "patience_s",
+            "reliability",
         )
         if getattr(scenario, k) is not None
     }
