@@ -21,6 +21,7 @@ retries, or a poison message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -157,3 +158,25 @@ async def bounded(awaitable, timeout_s: float, dependency: str, what: str):
         return await asyncio.wait_for(awaitable, timeout_s)
     except TimeoutError as exc:
         raise Unavailable(dependency, f"{what}: no answer within {timeout_s:g}s") from exc
+
+
+async def patiently(call, who: str, stopping: asyncio.Event | None = None):
+    """``await call()`` until it succeeds, waiting out outages (``Waiting``'s capped back-off);
+    any other error, or an outage once ``stopping`` is set, is raised."""
+    waiting = Waiting(who)
+    while True:
+        try:
+            result = await call()
+        except Exception as exc:
+            gone = unavailable(exc)
+            if gone is None or (stopping is not None and stopping.is_set()):
+                raise
+            delay = waiting.saw(gone, exc)
+            if stopping is None:
+                await asyncio.sleep(delay)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), delay)
+            continue
+        waiting.over()
+        return result

@@ -4,6 +4,7 @@ queues and assigned; lifecycle events from helpdesks back in; an authenticated A
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -14,6 +15,7 @@ from services.router.configs import CALENDAR, ROUTING, ConfigStore, initial_stat
 from services.router.dispatcher import Dispatcher
 from services.router.lifecycle import LifecycleStage
 from services.router.outbox import Relay
+from services.router.pending import Republisher
 from services.router.reviews import Reviews
 from services.router.runtime import SERVICE, RouterRuntime
 from services.router.settings import RouterSettings
@@ -66,6 +68,9 @@ def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> Rou
         configs=configs,
         relay=relay,
         clock=clock,
+        republisher=Republisher(
+            sessions, relay, clock, timedelta(seconds=settings.pending_grace_s)
+        ),
     )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -30,6 +31,15 @@ Stamp = DateTime(timezone=True)
 
 class RoutedItem(Base):
     __tablename__ = "routed_items"
+    # the republication sweep finds the few items still pending without scanning the ledger
+    __table_args__ = (
+        Index(
+            "ix_routed_items_pending",
+            "routed_at",
+            postgresql_where=sql_text("state = 'pending'"),
+            sqlite_where=sql_text("state = 'pending'"),
+        ),
+    )
 
     message_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
@@ -75,6 +85,10 @@ class RoutedItem(Base):
     resolution_business_s: Mapped[float | None] = mapped_column(Float)
     sla_met_business: Mapped[bool | None] = mapped_column(Boolean)
     sla_met_calendar: Mapped[bool | None] = mapped_column(Boolean)
+    # added by 0012_router_pending: the routed event as published (encoded: value and headers),
+    # kept while the item is pending so the republication sweep can send it again; cleared when
+    # the item is marked queued
+    record: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
 
 
 class Team(Base):
