@@ -15,12 +15,24 @@ auto-commit), so a crash at any point replays rather than loses. Failures have n
   ``topics.yaml`` registers for the topic, answered before the stage sees it): dead-lettered
   with provenance headers, then committed past. Too many in a row stops the runner (a bad
   deploy must not quietly dead-letter a whole topic).
+* an outage of the database or the broker (``shared.outage.unavailable``: the connection was
+  lost or refused, a bounded send ran out of time) is waited out in-process: the step that met
+  it (stage, produce, acknowledgement hooks, commit, poll) is tried again with a back-off capped
+  at about a second, for as long as the outage lasts, without counting against the retries. The
+  runner is then not ready (``state.waiting`` names the dependency) but stays live, so neither an
+  orchestrator nor ``switchboard run`` restarts it, and work resumes within a second of the
+  dependency answering again.
 * any other exception from the stage is treated as transient: the whole batch is retried with
   exponential backoff (stages are idempotent); when retries run out the runner fails *without
   committing* and the process exits so the orchestrator restarts it and the batch is
   processed again.
 
-``stop()`` (SIGTERM) lets the in-flight batch finish, commits it and leaves the group.
+Every produce is bounded: a batch's outputs must be acknowledged within twice
+``KAFKA_REQUEST_TIMEOUT_MS`` (queueing, then the acknowledgements), or the send counts as a
+broker outage and the outputs are sent again (same event ids; consumers deduplicate).
+
+``stop()`` (SIGTERM) lets the in-flight batch finish, commits it and leaves the group; during an
+outage it ends the wait and leaves without committing the unfinished batch.
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ from shared import kafka, metrics, topics
 from shared.codec import PoisonMessage, decode, encode
 from shared.events import Envelope
 from shared.logging import get_logger
+from shared.outage import BROKER, Waiting, bounded, unavailable
 from shared.settings import ConsumerSettings
 
 log = get_logger(__name__)
@@ -158,6 +171,10 @@ class RunnerFailed(RuntimeError):
     """The runner gave up (retries exhausted, too many poison messages, broker gone)."""
 
 
+class _Interrupted(Exception):
+    """``stop()`` came while the runner waited out an outage: leave without committing."""
+
+
 @dataclass
 class RunnerState:
     status: str = "created"  # created, starting, running, stopping, stopped, failed
@@ -166,6 +183,7 @@ class RunnerState:
     dead_lettered: int = 0
     error: str | None = None
     assignment: list[str] = field(default_factory=list)
+    waiting: str | None = None  # the dependency whose outage the runner is waiting out
 
 
 class ConsumerRunner:
@@ -185,6 +203,7 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._consecutive_poison = 0
+        self._waiting = Waiting(f"{service}:{topic}")
 
     # -- lifecycle -----------------------------------------------------------------
     def stop(self) -> None:
@@ -203,7 +222,7 @@ class ConsumerRunner:
 
     @property
     def ready(self) -> bool:
-        return self.state.status == "running"
+        return self.state.status == "running" and self.state.waiting is None
 
     async def run(self) -> None:
         """Consume until ``stop()``. Raises ``RunnerFailed`` when it had to give up."""
@@ -217,6 +236,9 @@ class ConsumerRunner:
             while not self._stopping.is_set():
                 await self._one_batch()
             self.state.status = "stopping"
+        except _Interrupted:
+            self.state.status = "stopping"
+            log.info("runner.stopped_waiting", service=self.service, topic=self.topic)
         except RunnerFailed as exc:
             self._fail(str(exc))
             raise
@@ -233,19 +255,11 @@ class ConsumerRunner:
         log.error("runner.failed", service=self.service, topic=self.topic, error=error)
 
     async def _start(self) -> None:
+        """Start both clients, waiting (in-process, capped back-off) while the broker is away."""
         self._producer = kafka.producer(self.settings, f"{self.service}-producer")
         self._consumer = kafka.consumer(self.settings, self.topic)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                await self._producer.start()
-                await self._consumer.start()
-                break
-            except KafkaError as exc:
-                if time.monotonic() > deadline or self._stopping.is_set():
-                    raise RunnerFailed(f"cannot reach Kafka: {exc}") from exc
-                log.warning("runner.kafka_unavailable", error=str(exc))
-                await asyncio.sleep(1)
+        for client in (self._producer, self._consumer):
+            await self._until_done(client.start)
         log.info(
             "runner.started",
             service=self.service,
@@ -264,8 +278,11 @@ class ConsumerRunner:
     # -- the loop ----------------------------------------------------------------------
     async def _one_batch(self) -> None:
         assert self._consumer is not None
-        batch = await self._consumer.getmany(
-            timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch
+        consumer = self._consumer
+        batch = await self._until_done(
+            lambda: consumer.getmany(
+                timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch
+            )
         )
         self.state.last_poll = time.monotonic()
         self.state.assignment = sorted(
@@ -275,19 +292,57 @@ class ConsumerRunner:
             return
         for tp, records in batch.items():
             metrics.MESSAGES_IN.labels(self.service, tp.topic).inc(len(records))
-        results = await self._process([r for records in batch.values() for r in records])
-        acks: list[asyncio.Future] = []
-        followups: list[Callable[[], Awaitable[None]]] = []
-        for outputs in results:
-            if not isinstance(outputs, PoisonMessage):
-                acks.extend([await self._send(out) for out in outputs])
-                followups.extend(out.on_acked for out in outputs if out.on_acked is not None)
-        await self._await_acks(acks)
-        for followup in followups:
-            await followup()
-        await self.stage.on_batch_acked(results)
+        records = [r for records in batch.values() for r in records]
+        results = await self._process(records)
+        outputs = [o for r in results if not isinstance(r, PoisonMessage) for o in r]
+        where = f"at {records[0].topic}:{records[0].partition}@{records[0].offset}"
+        await self._with_retries(lambda: self._publish(outputs), "produce", where)
+        await self._with_retries(lambda: self._acknowledged(outputs, results), "ack hook", where)
         await self._commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
         self._record_lag(batch)
+
+    async def _acknowledged(self, outputs: Sequence[Output], results: Sequence[Result]) -> None:
+        """Each output's ``on_acked``, then the stage's ``on_batch_acked`` (both idempotent: a
+        retry runs them all again)."""
+        for output in outputs:
+            if output.on_acked is not None:
+                await output.on_acked()
+        await self.stage.on_batch_acked(results)
+
+    async def _until_done(self, call: Callable[[], Awaitable]):
+        """Await ``call()``, waiting out outages until it succeeds; other errors propagate.
+        Raises ``_Interrupted`` on stop during an outage."""
+        while True:
+            try:
+                result = await call()
+            except Exception as exc:  # noqa: BLE001 - only outages are waited out
+                gone = unavailable(exc)
+                if gone is None:
+                    raise
+                await self._wait_out(gone, exc)
+                continue
+            self._recovered()
+            return result
+
+    async def _wait_out(self, dependency: str, exc: BaseException) -> None:
+        """One back-off step of an outage: not ready meanwhile, but live (the wait is progress).
+        Raises ``_Interrupted`` when ``stop()`` comes."""
+        self.state.waiting = dependency
+        delay = self._waiting.saw(dependency, exc, service=self.service, topic=self.topic)
+        metrics.ERRORS.labels(self.service, "outage").inc()
+        self.state.last_poll = time.monotonic()
+        if self._stopping.is_set():
+            raise _Interrupted()
+        try:
+            await asyncio.wait_for(self._stopping.wait(), delay)
+        except TimeoutError:
+            return
+        raise _Interrupted()
+
+    def _recovered(self) -> None:
+        if self.state.waiting is not None:
+            self.state.waiting = None
+            self._waiting.over()
 
     async def _process(self, records: list[ConsumerRecord]) -> list[Result]:
         """Per record, in order: the stage's outputs, or the ``PoisonMessage`` it was
@@ -331,16 +386,23 @@ class ConsumerRunner:
         return answers
 
     async def _with_retries(self, call, what: str, where: str):
-        """Await ``call()``; a ``PoisonMessage`` passes through, anything else is transient and
-        retried with exponential backoff. Raises ``RunnerFailed`` when the attempts run out."""
+        """Await ``call()``; a ``PoisonMessage`` passes through, an outage is waited out (not
+        counted), anything else is transient and retried with exponential backoff. Raises
+        ``RunnerFailed`` when the attempts run out, ``_Interrupted`` on stop during an outage."""
         delay = self.settings.retry_initial_backoff_s
-        for attempt in range(1, self.settings.retry_max_attempts + 1):
+        attempt = 0
+        while attempt < self.settings.retry_max_attempts:
             started = time.perf_counter()
             try:
                 result = await call()
             except PoisonMessage:
                 raise
             except Exception as exc:  # noqa: BLE001 - transient until proven otherwise
+                gone = unavailable(exc)
+                if gone is not None:
+                    await self._wait_out(gone, exc)
+                    continue
+                attempt += 1
                 metrics.ERRORS.labels(self.service, "transient").inc()
                 if attempt == self.settings.retry_max_attempts:
                     raise RunnerFailed(
@@ -356,7 +418,9 @@ class ConsumerRunner:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_backoff_s)
                 continue
-            metrics.STAGE_LATENCY.labels(self.service).observe(time.perf_counter() - started)
+            self._recovered()
+            if what == "stage":
+                metrics.STAGE_LATENCY.labels(self.service).observe(time.perf_counter() - started)
             return result
         raise AssertionError("unreachable")
 
@@ -367,30 +431,42 @@ class ConsumerRunner:
                 max((now - event.time).total_seconds(), 0.0)
             )
 
+    @property
+    def _send_timeout_s(self) -> float:
+        """How long one batch's sends may take before the broker counts as unreachable: the
+        request timeout for the metadata and queueing, and again for the acknowledgements."""
+        return 2 * self.settings.kafka_request_timeout_ms / 1000
+
+    async def _publish(self, outputs: Sequence[Output]) -> None:
+        """Send every output and await all acknowledgements, within ``_send_timeout_s``."""
+        if outputs:
+            await bounded(self._send_all(outputs), self._send_timeout_s, BROKER, "produce")
+
+    async def _send_all(self, outputs: Sequence[Output]) -> None:
+        acks = [await self._send(out) for out in outputs]
+        await asyncio.gather(*acks)
+
     async def _send(self, output: Output) -> asyncio.Future:
         assert self._producer is not None
         topic = topics.qualified(output.topic, self.settings.kafka_topic_namespace)
         future = await kafka.send(self._producer, topic, encode(output.event))
 
         def count(f: asyncio.Future, t: str = topic) -> None:
-            if not f.exception():
+            if not f.cancelled() and not f.exception():
                 metrics.MESSAGES_OUT.labels(self.service, t).inc()
 
         future.add_done_callback(count)
         return future
 
-    async def _await_acks(self, acks: Sequence[asyncio.Future]) -> None:
-        try:
-            await asyncio.gather(*acks)
-        except KafkaError as exc:
-            raise RunnerFailed(
-                f"produce not acknowledged, offsets left uncommitted: {exc}"
-            ) from exc
-
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self._consumer is not None
+        consumer = self._consumer
         try:
-            await self._consumer.commit(offsets)
+            await self._until_done(
+                lambda: bounded(
+                    consumer.commit(offsets), self._send_timeout_s, BROKER, "offset commit"
+                )
+            )
             metrics.COMMITS.labels(self.service).inc()
         except CommitFailedError as exc:
             # A rebalance took the partitions away; the new owner re-processes (idempotently).
@@ -413,11 +489,18 @@ class ConsumerRunner:
         headers = list(record.headers or ()) + dead_letter_headers(
             record, self.settings.consumer_group, self.service, exc
         )
-        try:
-            future = await self._producer.send(
+        producer = self._producer
+
+        async def send() -> None:
+            future = await producer.send(
                 self.dlq, value=record.value, key=record.key, headers=headers
             )
             await future
+
+        try:
+            await self._until_done(
+                lambda: bounded(send(), self._send_timeout_s, BROKER, "dead-letter produce")
+            )
         except KafkaError as err:
             raise RunnerFailed(f"dead-letter produce failed: {err}") from err
         self.state.dead_lettered += 1

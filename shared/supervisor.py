@@ -9,7 +9,9 @@ readiness. Each service configures one instead of writing its own loops.
   doubling backoff; uncommitted offsets are re-read then. Such a runner never stops the service,
   so it does not count for ``live`` or ``ready`` either; the others all must be.
 * A ``Periodic`` job runs every ``interval_s`` (or when its ``wake`` event is set); an exception
-  is logged and the next round retries: a job never ends the service.
+  is logged and the next round retries: a job never ends the service. An outage of the database
+  or the broker (``shared.outage``) is logged when it starts, every 30 s while it lasts and when
+  it is over, not at every round.
 * A ``Task`` is a coroutine beside them, handed the stop event (or cancelled on stop).
 * ``probes`` (``shared.probes.Probes``, settable after construction): probed beside the rest
   while running; ``ready`` also needs the broker and the database to answer. ``live`` does not.
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.logging import get_logger
+from shared.outage import Waiting, unavailable
 from shared.probes import Probes
 from shared.runner import ConsumerRunner, RunnerFailed
 
@@ -207,14 +210,20 @@ class Supervisor:
     async def _every(self, job: Periodic) -> None:
         if not job.at_start and await self._nap(job.interval_s, job.wake):
             return
+        waiting = Waiting(f"{self.service}:{job.name}")
         while True:
             try:
                 await job.job()
             except Exception as exc:  # noqa: BLE001 - the next round retries; the service goes on
-                getattr(log, job.level)(
-                    job.failure or f"{self.service}.{job.name}_failed",
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+                if (gone := unavailable(exc)) is not None:
+                    waiting.saw(gone, exc)
+                else:
+                    getattr(log, job.level)(
+                        job.failure or f"{self.service}.{job.name}_failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+            else:
+                waiting.over()
             if self.stopping.is_set():
                 return
             if await self._nap(job.interval_s, job.wake) and not job.final:

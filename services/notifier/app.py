@@ -1,7 +1,8 @@
 """The notifier service: routed items, unstaffed queues, spikes, helpdesk lifecycle (replied /
 resolved cancel SLA timers and resolve) and connector status (silent pages, recovered resolves)
 in; incidents escalated through the on-call rota by a scheduler loop over durable timers; pages
-out to the targets people use.
+out to the targets people use, and a record of each sent page on the pages topic through the
+notifier's outbox (``notifier_outbox``, published by a ``shared.outbox.Relay``).
 
 ``build(settings, clock)`` is the composition root. Its runner (``NotifierService``) runs the
 consumers and the scheduler together and is what ``shared.service.serve`` drives.
@@ -9,7 +10,6 @@ consumers and the scheduler together and is what ``shared.service.serve`` drives
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from fastapi import FastAPI
+from prometheus_client import Gauge
 
 from services.notifier import oncall
 from services.notifier.api import api_router
@@ -25,24 +26,24 @@ from services.notifier.paging import Paging, PagingConfig
 from services.notifier.routed import RoutedStore
 from services.notifier.settings import DEV_NOTIFIER_ADMIN_TOKEN, NotifierSettings
 from services.notifier.store import IncidentStore
+from services.notifier.tables import OutboxRow
 from services.notifier.timers import TimerStore
-from shared import db, kafka, topics
+from shared import db, topics
 from shared.auth import StaticTokens
 from shared.calendar import BusinessCalendar
 from shared.calendar_config import calendar_from, read_spec
-from shared.codec import encode
 from shared.events import (
     ConnectorStatusChanged,
     Envelope,
     HelpdeskItemUpdated,
     ItemRouted,
-    PageSent,
     QueueUnstaffed,
     Urgency,
     WidespreadIssueDetected,
     utcnow,
 )
 from shared.logging import get_logger
+from shared.outbox import Relay
 from shared.probes import Probes
 from shared.runner import ConsumerRunner, RecordMeta, Result, Stage
 from shared.service import ops_router
@@ -95,14 +96,37 @@ TOPICS = (
 )
 
 
-class NotifierService(Supervisor):
-    """The consumers (one per topic, each in its own group; any failing stops the service) plus
-    the scheduler job: a configured ``Supervisor`` (``run`` until ``stop``; ``RunnerFailed``)."""
+PENDING = Gauge(
+    "switchboard_notifier_outbox_pending", "Page records committed but not yet published"
+)
+RELAY_LOCK = 0x5357_4E4F_5449_4659  # pg advisory lock key ("SWNOTIFY"): one relay round at a time
 
-    def __init__(self, settings: NotifierSettings, paging: Paging, clock: Clock) -> None:
-        self.settings, self.paging, self.clock = settings, paging, clock
+
+def relay_of(settings: NotifierSettings, sessions, clock: Clock) -> Relay:
+    """The relay of the notifier's outbox (page records to the pages topic)."""
+    return Relay(
+        sessions,
+        OutboxRow,
+        settings,
+        service=SERVICE,
+        client_id="notifier-pages",
+        lock_key=RELAY_LOCK,
+        gauge=PENDING,
+        clock=clock,
+    )
+
+
+class NotifierService(Supervisor):
+    """The consumers (one per topic, each in its own group; any failing stops the service), the
+    scheduler job and the outbox relay: a configured ``Supervisor`` (``run`` until ``stop``;
+    ``RunnerFailed``). Outages of the database or the broker are waited out in-process."""
+
+    def __init__(
+        self, settings: NotifierSettings, paging: Paging, clock: Clock, relay: Relay
+    ) -> None:
+        self.settings, self.paging, self.clock, self.relay = settings, paging, clock, relay
         stage = NotifierStage(paging, clock)
-        self._producer = None  # created in run(): aiokafka needs the running loop
+        paging.recorded = relay.notify
         super().__init__(
             SERVICE,
             runners=[
@@ -117,37 +141,20 @@ class NotifierService(Supervisor):
                     at_start=True,
                     failure="scheduler.tick_failed",
                     level="error",
-                )
+                ),
+                Periodic("outbox", 1.0, relay.drain, at_start=True, final=True, wake=relay.wake),
             ],
-            on_start=self._start,
-            on_stop=self._stop,
+            on_stop=relay.close,
         )
 
     @property
     def state(self):
         return self.runners[0].state
 
-    async def _start(self) -> None:
-        self._producer = kafka.producer(self.settings, "notifier-pages")
-        await self._producer.start()
-        self.paging.publish = self._publish
-
-    async def _stop(self) -> None:
-        await self._producer.stop()
-
     async def _tick(self) -> None:
         """Fire what is due by the injected clock; an error is logged and retried next time (the
         timers are rows: nothing is lost)."""
         await self.paging.tick(self.clock())
-
-    async def _publish(self, events: list[PageSent]) -> None:
-        """Record sent pages on the pages topic (audit, reporting); failures are logged, the page stands."""
-        topic = topics.qualified(topics.PAGES, self.settings.kafka_topic_namespace)
-        try:
-            futures = [await kafka.send(self._producer, topic, encode(e)) for e in events]
-            await asyncio.gather(*futures)
-        except Exception as exc:  # noqa: BLE001 - the page was delivered; say the record is missing
-            log.error("pages.publish_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 def _runner(settings: NotifierSettings, suffix: str, topic: str, stage: NotifierStage):
@@ -216,7 +223,7 @@ def build(settings: NotifierSettings, clock: Clock = utcnow) -> tuple[FastAPI, N
         config,
         RoutedStore(sessions),
     )
-    service = NotifierService(settings, paging, clock)
+    service = NotifierService(settings, paging, clock, relay_of(settings, sessions, clock))
     service.probes = probes = Probes(settings.kafka_bootstrap_servers, engine)
 
     @asynccontextmanager

@@ -9,7 +9,9 @@
   (``mailto://``), SMS gateways (Twilio, Vonage, …), Telegram and more.
 
 ``Deliverer.send`` never raises for a failed delivery: it returns the outcome so the caller can
-fall through to the next escalation step and record why.
+fall through to the next escalation step and record why. Every attempt is bounded: one that
+takes longer than twice ``NOTIFIER_PAGE_TIMEOUT_S`` (connect, then answer; apprise's own
+clients included) fails as timed out, so a hanging target never stalls the scheduler.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class Deliverer:
         backoff_s: float = 0.2,
     ) -> None:
         self.targets, self.secrets, self.page_url = targets, secrets, page_url
-        self.attempts, self.backoff_s = attempts, backoff_s
+        self.attempts, self.backoff_s, self.timeout_s = attempts, backoff_s, timeout_s
         self._webhook = Webhook(webhook_secret(signing_key))
         self._client = httpx.AsyncClient(timeout=timeout_s)
 
@@ -113,7 +115,7 @@ class Deliverer:
         delay, error = self.backoff_s, "unknown target"
         for attempt in range(1, self.attempts + 1):
             try:
-                await call()
+                await self._bounded(call)
                 return Outcome(True, attempt)
             except DeliveryFailed as exc:
                 error = str(exc)
@@ -122,6 +124,12 @@ class Deliverer:
                 await asyncio.sleep(delay)
                 delay *= 2
         return Outcome(False, self.attempts, error)
+
+    async def _bounded(self, call) -> None:
+        try:
+            await asyncio.wait_for(call(), 2 * self.timeout_s)
+        except TimeoutError as exc:
+            raise DeliveryFailed(f"no answer within {2 * self.timeout_s:g}s") from exc
 
     async def _send_once(self, target_name: str, note: Notification) -> None:
         target = self.targets.get(target_name)

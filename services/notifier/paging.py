@@ -5,7 +5,7 @@ given; the time is always passed in (the injected clock)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -37,7 +37,7 @@ log = get_logger(__name__)
 # incidents an item belongs to through its own page or SLA timers (not queue-level unstaffed pages)
 ITEM_KINDS = ("item", "sla-warning", "sla-breach")
 CLOSING_ACTIONS = (LifecycleAction.REPLIED, LifecycleAction.RESOLVED)
-Publish = Callable[[list[PageSent]], Awaitable[None]]
+Recorded = Callable[[], None]
 
 
 class NotFound(LookupError):
@@ -63,7 +63,7 @@ class Paging:
     deliverer: Deliverer
     config: PagingConfig
     routed: RoutedStore
-    publish: Publish | None = None
+    recorded: Recorded | None = None  # page records were committed to the outbox: wake the relay
 
     # -- triggers ----------------------------------------------------------------------
     async def open(self, item: Attach, now: datetime) -> tuple[str, bool] | None:
@@ -388,24 +388,28 @@ class Paging:
         note, page = await self._notification(row, person, target, now)
         outcome = await self.deliverer.send(target, note)
         status = SENT if outcome.ok else "failed"
-        await self.incidents.finish_delivery(
-            row, person, target, status, outcome.attempts, outcome.error, now
+        record = (
+            PageSent(
+                id=note.delivery_id,  # derived: a page delivered again yields the same record id
+                source="switchboard/notifier",
+                time=now,
+                correlation_id=row.id,
+                subject=row.key,
+                data=page,
+            )
+            if outcome.ok
+            else None
         )
+        # the page record joins the outbox in the transaction that marks the delivery sent: a
+        # database outage here raises (the delivery stays 'sending' and the next tick delivers
+        # and records it again), it never drops the record
+        await self.incidents.finish_delivery(
+            row, person, target, status, outcome.attempts, outcome.error, now, record
+        )
+        if record is not None and self.recorded is not None:
+            self.recorded()
         if outcome.ok and self.deliverer.kind_of(target) == "pagerduty":
             await self._catch_up(row.id, target, now)
-        if outcome.ok and self.publish is not None:
-            await self.publish(
-                [
-                    PageSent(
-                        id=note.delivery_id,
-                        source="switchboard/notifier",
-                        time=now,
-                        correlation_id=row.id,
-                        subject=row.key,
-                        data=page,
-                    )
-                ]
-            )
         return outcome.ok
 
     async def _notification(self, row: Incident, person: str, target: str, now: datetime):

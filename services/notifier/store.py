@@ -17,9 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.notifier.escalation import RESOLVED, EscalationState
-from services.notifier.tables import Delivery, Handled, Incident, IncidentItem
+from services.notifier.tables import Delivery, Handled, Incident, IncidentItem, OutboxRow
+from shared import outbox, topics
 from shared.db import is_unique_violation
-from shared.events import derived_id
+from shared.events import PageSent, derived_id
 
 SENDING, SENT, FAILED, RATE_LIMITED = "sending", "sent", "failed", "rate_limited"
 CLOSING_KINDS = ("replied", "resolved")  # lifecycle ledger kinds that close an item
@@ -277,8 +278,14 @@ class IncidentStore:
         attempts: int,
         error: str | None,
         now: datetime,
+        record: PageSent | None = None,
     ) -> None:
+        """Store the delivery's outcome; ``record`` (the page record of a sent page) goes into
+        the outbox in the same transaction, so it is published exactly when the delivery is
+        recorded sent (raises what the database raised, with neither stored)."""
         async with self._sessions() as session:
+            if record is not None:
+                await outbox.add(session, OutboxRow, topics.PAGES, record, now)
             await session.execute(
                 update(Delivery)
                 .where(

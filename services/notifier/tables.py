@@ -1,7 +1,7 @@
 """Notifier tables: incidents and their items, the delivery ledger (one row per incident, round,
 step, person and target, so redelivery never pages twice), digest items, durable SLA timers and
-the ledger of lifecycle/connector events already handled. (The unused ``pages`` table of
-migration 0001 is dropped by 0008_notifier.)"""
+the ledger of lifecycle/connector events already handled, and the outbox of page records.
+(The unused ``pages`` table of migration 0001 is dropped by 0008_notifier.)"""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import DateTime, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
+from shared.outbox import OutboxColumns
 
 
 class Incident(Base):
@@ -130,3 +131,10 @@ class Handled(Base):
     )  # replied, resolved, connector-recovered
     subject: Mapped[str] = mapped_column(String(256), nullable=False, index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class OutboxRow(OutboxColumns, Base):
+    """A page record (``PageSent``) to publish on the pages topic, written in the transaction that
+    marks its delivery sent (0012_notifier_outbox; columns and relay in ``shared.outbox``)."""
+
+    __tablename__ = "notifier_outbox"

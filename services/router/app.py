@@ -18,6 +18,7 @@ from services.router.helpdesks.publisher import Publisher
 from services.router.helpdesks.routes import helpdesk_router
 from services.router.lifecycle import LifecycleStage
 from services.router.outbox import Relay
+from services.router.pending import Republisher
 from services.router.reviews import Reviews
 from services.router.runtime import SERVICE, RouterRuntime
 from services.router.settings import RouterSettings
@@ -70,6 +71,9 @@ def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> Rou
         configs=configs,
         relay=relay,
         clock=clock,
+        republisher=Republisher(
+            sessions, relay, clock, timedelta(seconds=settings.pending_grace_s)
+        ),
     )
 
 

@@ -65,6 +65,14 @@ class RouterSettings(ConsumerSettings):
     sweep_interval_s: float = Field(
         15.0, description="How often waiting items are re-offered and skills relaxed"
     )
+    pending_grace_s: float = Field(
+        60.0,
+        description="A routed item still pending (its publication unfinished) this long after "
+        "it was routed is published again through the outbox",
+    )
+    republish_interval_s: float = Field(
+        10.0, description="How often routed items left pending are looked for"
+    )
     webhook_endpoints: dict[str, str] = Field(
         default_factory=dict,
         description="Helpdesk name -> URL receiving routed, assigned and released-reply "

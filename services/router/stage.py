@@ -134,6 +134,7 @@ class RouterStage(Stage):
             subject=event.subject,
             data=item.model_copy(update={"routing": routing_of(row, item.routing.policy)}),
         )
+        repo.keep_record(row, routed)  # for the republication sweep (pending.py)
         # the main routed topic (notifier, helpdesks reading every queue) and the queue's own copy
         outputs = [
             Output(topics.ROUTED, routed),

@@ -20,15 +20,26 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
+from shared.outbox import OutboxColumns
 
 Stamp = DateTime(timezone=True)
 
 
 class RoutedItem(Base):
     __tablename__ = "routed_items"
+    # the republication sweep finds the few items still pending without scanning the ledger
+    __table_args__ = (
+        Index(
+            "ix_routed_items_pending",
+            "routed_at",
+            postgresql_where=sql_text("state = 'pending'"),
+            sqlite_where=sql_text("state = 'pending'"),
+        ),
+    )
 
     message_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
@@ -74,6 +85,10 @@ class RoutedItem(Base):
     resolution_business_s: Mapped[float | None] = mapped_column(Float)
     sla_met_business: Mapped[bool | None] = mapped_column(Boolean)
     sla_met_calendar: Mapped[bool | None] = mapped_column(Boolean)
+    # added by 0013_router_pending: the routed event as published (encoded: value and headers),
+    # kept while the item is pending so the republication sweep can send it again; cleared when
+    # the item is marked queued
+    record: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
 
 
 class Team(Base):
@@ -232,29 +247,15 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
 
 
-class OutboxRow(Base):
-    """An event to publish, written in the same transaction as the change it reports (0007_router).
+class OutboxRow(OutboxColumns, Base):
+    """An event to publish, written in the same transaction as the change it reports (0007_router;
+    columns and relay in ``shared.outbox``).
 
     The relay sends unsent rows in ``seq`` order (acks=all) and then stamps ``sent_at``; a crash
     in between sends the row again with the same event id (at-least-once, consumers deduplicate).
-    The row holds the encoded Kafka record: ``topic`` unqualified, ``value`` the JSON data,
-    ``headers`` the CloudEvents headers as ``[[name, text], …]``.
     """
 
     __tablename__ = "router_outbox"
-    __table_args__ = (UniqueConstraint("event_id", "topic", name="uq_router_outbox_event_topic"),)
-
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    event_id: Mapped[str] = mapped_column(String(128), nullable=False)
-    event_type: Mapped[str] = mapped_column(String(128), nullable=False)
-    topic: Mapped[str] = mapped_column(String(249), nullable=False)
-    key: Mapped[str | None] = mapped_column(String(1024))
-    value: Mapped[str] = mapped_column(Text, nullable=False)
-    headers: Mapped[list] = mapped_column(JSON, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
-    sent_at: Mapped[datetime | None] = mapped_column(Stamp, index=True)
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    last_error: Mapped[str | None] = mapped_column(String(1024))
 
 
 class TriageMessage(Base):

@@ -20,13 +20,13 @@ from tools import migrate
 
 LEGACY = Path(__file__).resolve().parent / "legacy_migrations"
 # tables added by revisions after the retired single history (created on the upgrade)
-AFTER_SINGLE_HISTORY = {"router_planning_forecasts", "router_planning_rosters"}
+AFTER_SINGLE_HISTORY = {"router_planning_forecasts", "router_planning_rosters", "notifier_outbox"}
 VERSION_TABLES = {f"alembic_version_{name}" for name in migrate.HISTORIES}
 HEADS = {
     "ingestor": "0006_ingestor_pollers",
     "classifier": "0009_classifier_signals",
-    "router": "0012_router_planning",
-    "notifier": "0008_notifier",
+    "router": "0013_router_pending",
+    "notifier": "0012_notifier_outbox",
 }
 
 

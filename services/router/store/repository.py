@@ -46,6 +46,7 @@ from services.router.tables import (
     TriageMessage,
     TriageTag,
 )
+from shared.codec import encode
 from shared.events import (
     Assignment,
     Classified,
@@ -256,10 +257,39 @@ class Repository:
         return row
 
     async def mark_queued(self, message_keys: list[str]) -> None:
-        """Mark items published, in one statement."""
+        """Mark items published (their kept record is no longer needed), in one statement."""
         await self.session.execute(
-            update(RoutedItem).where(RoutedItem.message_key.in_(message_keys)).values(state=QUEUED)
+            update(RoutedItem)
+            .where(RoutedItem.message_key.in_(message_keys))
+            .values(state=QUEUED, record=None)
         )
+
+    @staticmethod
+    def keep_record(row: RoutedItem, event: Envelope) -> None:
+        """Keep ``event`` (the routed event as published) on the pending ``row``, committed with
+        it, so the republication sweep can send it again if its publication never finishes."""
+        enc = encode(event)
+        row.record = {
+            "value": enc.value.decode(),
+            "headers": [[k, v.decode()] for k, v in enc.headers],
+        }
+
+    async def stale_pending(self, before: datetime, limit: int) -> list[RoutedItem]:
+        """Up to ``limit`` items still pending (with a kept record) that were routed before
+        ``before``, oldest first; on PostgreSQL locked for this transaction, skipping rows
+        another replica's sweep holds."""
+        query = (
+            select(RoutedItem)
+            .where(
+                RoutedItem.state == PENDING,
+                RoutedItem.routed_at < utc(before),
+                RoutedItem.record.is_not(None),
+            )
+            .order_by(RoutedItem.routed_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self.session.execute(query)).scalars())
 
     # -- routed items ----------------------------------------------------------------------
 
