@@ -57,11 +57,26 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+# A server that went away is noticed in seconds, not at the kernel's TCP timeouts: connecting
+# gives up after 5 s, and an idle connection to a vanished host fails its keepalives in ~25 s.
+PG_CONNECT_ARGS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+
+
 def engine(url: str) -> AsyncEngine:
     """An async engine for ``url``; SQLite gets WAL and a busy timeout (several processes share it)."""
     ensure_sqlite_dir(url)
     is_sqlite = make_url(url).get_backend_name() == "sqlite"
-    eng = create_async_engine(async_url(url), pool_pre_ping=not is_sqlite)
+    eng = create_async_engine(
+        async_url(url),
+        pool_pre_ping=not is_sqlite,
+        connect_args={} if is_sqlite else PG_CONNECT_ARGS,
+    )
     if is_sqlite:
         event.listen(eng.sync_engine, "connect", _sqlite_pragmas)
     return eng
@@ -76,7 +91,7 @@ def sync_engine(url: str) -> Engine:
     eng = create_engine(
         sync_url(url),
         pool_pre_ping=not is_sqlite,
-        connect_args={"check_same_thread": False} if is_sqlite else {},
+        connect_args={"check_same_thread": False} if is_sqlite else PG_CONNECT_ARGS,
     )
     if is_sqlite:
         event.listen(eng, "connect", _sqlite_pragmas)

@@ -13,16 +13,22 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
 
+import psycopg
 import uvicorn
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Response
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError
 
 from shared.auth import Principal, StaticTokens, Unauthenticated
 from shared.logging import get_logger
+from shared.outage import unavailable
 from shared.runner import RunnerFailed
 from shared.settings import CommonSettings
 
@@ -35,6 +41,37 @@ class Runnable(Protocol):
     async def run(self) -> None: ...
 
     def stop(self) -> None: ...
+
+
+RETRY_AFTER_S = 5
+
+
+def answer_outages(app: FastAPI) -> None:
+    """A request that meets a database or broker outage (``shared.outage.unavailable``) is
+    answered 503 with ``Retry-After`` and says which dependency is away, instead of a 500; any
+    other error stays a 500 (logged), without details in the body."""
+
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        dependency = unavailable(exc)
+        if dependency is not None:
+            log.warning("request.outage", path=request.url.path, dependency=dependency)
+            return JSONResponse(
+                {
+                    "error": "unavailable",
+                    "detail": f"the {dependency} is unavailable right now; retry shortly",
+                },
+                503,
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        log.error("request.failed", path=request.url.path, error=type(exc).__name__, exc_info=exc)
+        return JSONResponse(
+            {"error": "internal_error", "detail": "unexpected server error (logged)"}, 500
+        )
+
+    # the dependencies' own error classes go to Starlette's ExceptionMiddleware, which answers;
+    # ``Exception`` (the rest) to the ServerErrorMiddleware, which answers and re-raises
+    for kind in (DBAPIError, psycopg.Error, sqlite3.Error, KafkaError, ConnectionError, Exception):
+        app.add_exception_handler(kind, handle)
 
 
 def ops_router(

@@ -45,7 +45,7 @@ from shared.runner import (
     Stage,
     refuse_foreign,
 )
-from shared.service import guard, ops_router
+from shared.service import answer_outages, guard, ops_router
 from shared.supervisor import Restart, RunnerSlot, Supervisor, Task
 
 SERVICE = "classifier"
@@ -275,6 +275,7 @@ def build(settings: ClassifierSettings) -> tuple[FastAPI, ClassifierService]:
     log.info("classifier.models_loaded", **models.describe())
     runtime = ClassifierRuntime.from_settings(models, settings)
     app = FastAPI(title="Switchboard classifier", version="1")
+    answer_outages(app)
     app.state.models = models
 
     def swap(new: Models) -> None:

@@ -46,7 +46,7 @@ from shared.logging import get_logger
 from shared.outbox import Relay
 from shared.probes import Probes
 from shared.runner import ConsumerRunner, RecordMeta, Result, Stage
-from shared.service import ops_router
+from shared.service import answer_outages, ops_router
 from shared.supervisor import Periodic, RunnerSlot, Supervisor
 
 Clock = Callable[[], datetime]
@@ -233,6 +233,7 @@ def build(settings: NotifierSettings, clock: Clock = utcnow) -> tuple[FastAPI, N
         await engine.dispose()
 
     app = FastAPI(title="Switchboard notifier", version="0.2.0", lifespan=lifespan)
+    answer_outages(app)
     app.include_router(ops_router(lambda: service.live, lambda: service.ready, probes.report))
     app.include_router(api_router(paging, clock, key, tokens_of(settings)))
     return app, service

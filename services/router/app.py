@@ -29,7 +29,7 @@ from shared import db, topics
 from shared.events import utcnow
 from shared.probes import Probes
 from shared.runner import ConsumerRunner
-from shared.service import ops_router
+from shared.service import answer_outages, ops_router
 from shared.supervisor import Periodic, RunnerSlot
 
 
@@ -95,6 +95,7 @@ def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, Rou
         await engine.dispose()
 
     app = FastAPI(title="Switchboard router", version="0.2.0", lifespan=lifespan)
+    answer_outages(app)
     app.include_router(ops_router(lambda: runtime.live, lambda: runtime.ready, probes.report))
     api = Api(
         tokens=Tokens(

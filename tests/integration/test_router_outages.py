@@ -109,6 +109,12 @@ async def test_router_rides_out_a_postgresql_outage_and_routes_every_item_once(
             alive(task, runtime)
             assert runtime.runner("classified").state.waiting == "database"
             assert (await client.get("/healthz")).status_code == 200  # waiting is not dying
+            api = await client.get(  # the API says the database is away, not "server error"
+                "/v1/queues",
+                headers={"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"},
+            )
+            assert api.status_code == 503 and api.headers["retry-after"] == "5", api.text
+            assert "database is unavailable" in api.json()["detail"]
 
             await asyncio.to_thread(pg.start)
             back = time.monotonic()

@@ -13,7 +13,7 @@ from services.ingestor.http import platforms, standard, youtube
 from services.ingestor.platforms import standard_payload as payload
 from shared.auth import StaticTokens
 from shared.logging import get_logger
-from shared.service import guard, ops_router
+from shared.service import answer_outages, guard, ops_router
 
 log = get_logger(__name__)
 sources_router = APIRouter()
@@ -33,7 +33,7 @@ def install(
     app.include_router(youtube.router)
     app.include_router(sources_router, dependencies=[Depends(guard(tokens, "agent"))])
     app.include_router(ops_router(live=lambda: True, ready=ready, detail=detail))
-    app.add_exception_handler(Exception, _internal_error)
+    answer_outages(app)  # outages 503 + Retry-After; genuine bugs a JSON 500
     _document_payload(app)
 
 
@@ -41,14 +41,6 @@ def install(
 async def list_sources(request: Request) -> JSONResponse:
     """Per configured source: platform, last event time, messages and errors (this replica)."""
     return JSONResponse({"sources": request.app.state.runtime.health.snapshot()})
-
-
-async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
-    """Only genuine bugs get here: user input is answered with 4xx/503 before that."""
-    log.error("request.failed", path=request.url.path, error=type(exc).__name__, exc_info=exc)
-    return JSONResponse(
-        {"error": "internal_error", "detail": "unexpected server error (logged)"}, 500
-    )
 
 
 def _document_payload(app: FastAPI) -> None:
