@@ -21,7 +21,7 @@ from tools import migrate
 LEGACY = Path(__file__).resolve().parent / "legacy_migrations"
 VERSION_TABLES = {f"alembic_version_{name}" for name in migrate.HISTORIES}
 HEADS = {
-    "ingestor": "0006_ingestor_pollers",
+    "ingestor": "0007_ingestor_republish",
     "classifier": "0009_classifier_signals",
     "router": "0010_router_triage",
     "notifier": "0008_notifier",
