@@ -117,7 +117,7 @@ async def same_request_burst(trial: Trial) -> Window:
     start = trial.now()
     count = int(trial.options.rate * 4 * 5)
     text = "Your app logs me out every time I open it since this morning, please fix it!"
-    burst = load.deliveries(count, f"{trial.run}b", same_text=text)
+    burst = load.deliveries(count, trial.run, same_text=text, tag="burst-")
     trial.extra += burst
     await trial.sender.paced(burst, trial.options.rate * 5)
     return Window(start, trial.now())

@@ -38,13 +38,13 @@ class Delivery:
         return any(200 <= status < 300 for status in self.statuses)
 
 
-def deliveries(count: int, run: str, same_text: str | None = None) -> list[Delivery]:
-    """``count`` deliveries of distinct messages (``chaos-<run>-<i>``), one conversation each
-    tenth; ``same_text``: every one says it (many customers with the same request)."""
+def deliveries(count: int, run: str, same_text: str | None = None, tag: str = "") -> list[Delivery]:
+    """``count`` deliveries of distinct messages (``chaos-<run>-<tag><i>``), one conversation
+    each tenth; ``same_text``: every one says it (many customers with the same request)."""
     made = []
     for i, message in enumerate(bench_messages(count)):
-        message_id = f"chaos-{run}-{i}"
-        message.update(message_id=message_id, conversation_id=f"chaos-{run}-c{i // 10}")
+        message_id = f"chaos-{run}-{tag}{i}"
+        message.update(message_id=message_id, conversation_id=f"chaos-{run}-{tag}c{i // 10}")
         if same_text is not None:
             message.update(
                 text=same_text,
