@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # embedded broker), so four workers on two cores halve the wall time. TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 4
 
-.PHONY: run test test-unit lint format bench eval train lock schemas deploy-gen migrate clean help
+.PHONY: run test test-unit lint format bench chaos eval train lock schemas deploy-gen migrate clean help
 
 help:
 	@echo "make run    - the whole pipeline on embedded defaults, with demo traffic (Ctrl-C stops)"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-unit - lint and the fast unit tier (no broker, no database server)"
 	@echo "make format - ruff format + the fixable ruff findings"
 	@echo "make bench  - benchmarks, printed as ratios and written to bench/results.json"
+	@echo "make chaos  - faults under webhook load on switchboard run's stack: lost/doubled per scenario, into bench/chaos.json"
 	@echo "make eval   - classifier and planning (forecast, staffing) evaluation on ../shared/datasets"
 	@echo "make train  - rebuild the shipped models from ../shared/datasets"
 	@echo "make lock   - re-pin requirements.lock from pyproject.toml"
@@ -56,6 +57,10 @@ format: $(STAMP)
 # measured as deployed: the image sets MALLOC_ARENA_MAX=2 (see Dockerfile)
 bench: $(STAMP)
 	MALLOC_ARENA_MAX=2 $(BIN)/python -m bench
+
+# each fault under steady signed webhook load (docs/runbook.md#chaos-suite-make-chaos)
+chaos: $(STAMP)
+	MALLOC_ARENA_MAX=2 $(BIN)/python -m tools.chaos
 
 eval: $(STAMP)
 	$(BIN)/python -m services.classifier.evaluate --all

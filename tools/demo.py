@@ -2,8 +2,8 @@
 a live summary, then the services keep running until Ctrl-C stops everything cleanly.
 
 The stack supervises its services (an exited one is restarted with back-off, said on the
-output), honours ``DATABASE_URL`` (PostgreSQL: one schema per service) and stops, exiting 3,
-when the embedded broker dies. ``SWITCHBOARD_VAR_DIR`` moves the logs and SQLite files
+output), honours ``DATABASE_URL`` (PostgreSQL: one schema per service) and recovers from the
+embedded broker's death (``tools.stack``) or, when it cannot, stops, exiting 3. ``SWITCHBOARD_VAR_DIR`` moves the logs and SQLite files
 (default ``var/``)."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-BROKER_LOST = 3  # exit status when the embedded broker died under the stack
+BROKER_LOST = 3  # exit status when the embedded broker died and could not be recovered
 
 
 async def run_demo(replay: bool = True, exit_after_replay: bool = False) -> int:

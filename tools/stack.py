@@ -6,9 +6,14 @@ logs to ``<var>/logs/<service>.log``.
 
 With ``StackConfig.supervise`` (``switchboard run``) the stack is the services' orchestrator:
 a service that exits is restarted with back-off as Kubernetes does (1 s doubling to 30 s, back
-to 1 s once a run lasted 60 s), each exit and restart reported; and when the embedded broker
-dies the stack reports that its memory is gone and sets ``failed`` (the caller stops it: it
-never runs on against an empty broker). ``stop()`` always ends every child within about
+to 1 s once a run lasted 60 s), each exit and restart reported. When the embedded broker dies
+(memory storage: every topic, record and consumer offset goes with it) the stack recovers or
+stops, and never runs on against an empty broker: it kills the services, starts a broker on the
+same port, creates the registry's topics, has the ingestor publish again every event it
+accepted since this stack's first broker started (``services.ingestor.republish``; consumers
+skip what they already processed) and starts the services again. If a step fails, or the broker
+died ``broker_recoveries`` times within ``recovery_window_s``, it reports why and sets
+``failed`` (the caller stops it). ``stop()`` always ends every child within about
 ``stop_timeout_s``: SIGTERM, then SIGKILL.
 """
 
@@ -19,9 +24,11 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -29,6 +36,7 @@ import uvicorn
 
 from services.ingestor.settings import DEV_WEBHOOK_SECRET
 from services.notifier.settings import DEV_SIGNING_KEY
+from shared.broker import BrokerError
 from shared.service import QuietServer
 from shared.settings import ROOT
 from tools import migrate
@@ -77,6 +85,11 @@ class StackConfig:
     supervise: bool = False  # restart exited services (switchboard run); tests restart by hand
     backoff: Backoff = field(default_factory=Backoff)
     stop_timeout_s: float = 10.0  # SIGTERM, then SIGKILL after this long
+    # supervise: an embedded broker that died is recovered this many times per window, then the
+    # stack stops (0: stop at the first death)
+    broker_recoveries: int = 3
+    recovery_window_s: float = 600.0
+    republish_timeout_s: float = 300.0
 
 
 class LocalStack:
@@ -107,6 +120,11 @@ class LocalStack:
         self._restarting: dict[str, asyncio.Task] = {}
         self._supervisor: asyncio.Task | None = None
         self._stopping = False
+        # broker recovery: what the ingestor accepted since this moment may be only in the broker
+        self.accepted_since: datetime | None = None
+        self.recoveries: list[float] = []  # monotonic times of the broker recoveries begun
+        self.republished = 0  # events the ingestor published again, over all recoveries
+        self._recovery: asyncio.Task | None = None
 
     @property
     def database_url(self) -> str:
@@ -131,6 +149,8 @@ class LocalStack:
         logs = self.config.var_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         if not self.bootstrap:
+            # a second early: the ledger's clock and ours are the same, but not its rounding
+            self.accepted_since = datetime.now(UTC) - timedelta(seconds=1)
             self.broker = EmbeddedBroker(
                 log_path=logs / "broker.log", tied=self.config.supervise
             ).start()
@@ -210,20 +230,19 @@ class LocalStack:
         with suppress(Exception):
             self.report(text)
 
+    @property
+    def recovering(self) -> bool:
+        """The embedded broker died and the stack is bringing it and the services back."""
+        return self._recovery is not None
+
     async def _supervise(self) -> None:
         """Every 0.2 s: restart services that exited (with back-off), and notice a dead broker."""
         while not self._stopping:
-            if self.broker is not None and self.failure is None:
+            if self.broker is not None and self.failure is None and self._recovery is None:
                 code = self.broker.exit_code()
                 if code is not None:
-                    self.failure = (
-                        f"the embedded broker exited (status {code}): it kept everything in memory, "
-                        "so every topic, message and consumer offset is gone; stopping the stack "
-                        "(start `switchboard run` again to begin afresh)"
-                    )
-                    self._say(self.failure)
-                    self.failed.set()
-            if self.config.supervise and self.failure is None:
+                    self._recovery = asyncio.create_task(self._recover_broker(code))
+            if self.config.supervise and self.failure is None and self._recovery is None:
                 for name in SERVICES:
                     proc = self.procs.get(name)
                     if (
@@ -250,12 +269,128 @@ class LocalStack:
                 f"(restart {self.restarts[name]}; log {self.config.var_dir / 'logs' / f'{name}.log'})"
             )
             await asyncio.sleep(delay)
-            if self._stopping or self.failure or name in self._held or self.procs[name] is not proc:
+            if (
+                self._stopping
+                or self.failure
+                or self._recovery is not None
+                or name in self._held
+                or self.procs[name] is not proc
+            ):
                 return
             await self._spawn(name)
             self._say(f"{name} restarted (pid {self.procs[name].pid})")
         finally:
             self._restarting.pop(name, None)
+
+    # -- embedded broker recovery --------------------------------------------------------
+    def _fail(self, text: str) -> None:
+        self.failure = text
+        self._say(text)
+        self.failed.set()
+
+    async def _recover_broker(self, code: int) -> None:
+        """Recover from the embedded broker's death, or set ``failure``; never leaves the
+        services running against an empty broker."""
+        lost = (
+            f"the embedded broker exited (status {code}): it kept everything in memory, so every "
+            "topic, message and consumer offset is gone"
+        )
+        again = "(start `switchboard run` again to begin afresh)"
+        now = time.monotonic()
+        recent = [t for t in self.recoveries if now - t < self.config.recovery_window_s]
+        if not self.config.supervise or len(recent) >= self.config.broker_recoveries:
+            many = (
+                f" after {len(recent)} recoveries within {self.config.recovery_window_s:g}s"
+                if self.config.supervise and recent
+                else ""
+            )
+            self._recovery = None
+            return self._fail(f"{lost}; stopping the stack{many} {again}")
+        self.recoveries.append(now)
+        since = self.accepted_since or datetime.now(UTC)
+        self._say(
+            f"{lost}; recovering: restarting the services and the broker on {self.bootstrap}, "
+            f"re-creating the topics and re-publishing what the ingestor accepted since "
+            f"{since.isoformat(timespec='seconds')}"
+        )
+        try:
+            await self._kill_services()
+            await self._restart_broker()
+            await ensure_topics(self.bootstrap, self.config.namespace, timeout=30)
+            count = await self._republish(since)
+            for name in SERVICES:
+                if name not in self._held:
+                    await self._spawn(name)
+        except Exception as exc:  # noqa: BLE001 - any step failing ends the run, said why
+            await self._kill_services()
+            self._recovery = None
+            return self._fail(f"{lost}; recovery failed ({exc}); stopping the stack {again}")
+        self.republished += count
+        self._say(
+            f"broker recovered in {time.monotonic() - now:.1f}s: topics re-created, {count} "
+            "accepted events re-published, services restarting"
+        )
+        self._recovery = None
+
+    async def _kill_services(self) -> None:
+        """SIGKILL every service (nothing they hold uncommitted survives the broker anyway)."""
+        for task in list(self._restarting.values()):
+            task.cancel()
+        self._restarting.clear()
+        for proc in self.procs.values():
+            if proc.returncode is None:
+                with suppress(ProcessLookupError):
+                    proc.kill()
+        await asyncio.gather(*(proc.wait() for proc in self.procs.values()))
+
+    async def _restart_broker(self, bound_s: float = 15.0) -> None:
+        """A new embedded broker on the dead one's port (retried while the port is held).
+        Started from the event loop's thread: its parent-death signal is tied to that thread."""
+        assert self.broker is not None
+        old, deadline = self.broker, time.monotonic() + bound_s
+        old.stop()
+        while True:
+            try:
+                self.broker = EmbeddedBroker(
+                    port=old.port, log_path=old.log_path, tied=old.tied
+                ).start()
+                return
+            except BrokerError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def _republish(self, since: datetime) -> int:
+        """``python -m services.ingestor.republish --since`` with the ingestor's settings; the
+        number of events published. Raises ``StackError``."""
+        log_path = self.config.var_dir / "logs" / "republish.log"
+        with open(log_path, "ab") as err:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "services.ingestor.republish",
+                "--since",
+                since.isoformat(),
+                env=self.env("ingestor"),
+                cwd=str(ROOT),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=err,
+                stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), self.config.republish_timeout_s)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise StackError(
+                f"re-publishing took longer than {self.config.republish_timeout_s:g}s"
+            ) from None
+        if proc.returncode != 0:
+            raise StackError(f"re-publishing failed (status {proc.returncode}; log {log_path})")
+        words = out.decode().split()
+        return int(words[1]) if len(words) > 1 and words[1].isdigit() else 0
 
     async def wait_ready(self, timeout: float, services: tuple[str, ...] = SERVICES) -> None:
         async with httpx.AsyncClient(timeout=2) as client:
@@ -309,7 +444,7 @@ class LocalStack:
         """Stop supervision, the services (SIGTERM in parallel, SIGKILL after
         ``stop_timeout_s``), the pager endpoint and the broker. Never raises for a child."""
         self._stopping = True
-        for task in [self._supervisor, *self._restarting.values()]:
+        for task in [self._supervisor, self._recovery, *self._restarting.values()]:
             if task is not None:
                 task.cancel()
                 with suppress(BaseException):

@@ -197,7 +197,8 @@ class Acceptor:
         answered: Kafka has them."""
         now = utcnow()
         rows = [
-            new_row(item.dedup_key, event.id, source, correlation_id, now) for item, event in acked
+            new_row(item.dedup_key, event.id, source, correlation_id, now, event.model_dump_json())
+            for item, event in acked
         ]
         rows += [
             new_row(key, derived_id(key, "ingestor-dlq"), source, correlation_id, now)

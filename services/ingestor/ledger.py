@@ -103,6 +103,23 @@ class Ledger:
             )
         return messages.rowcount, raws.rowcount
 
+    async def accepted_events(
+        self, since: datetime, until: datetime | None = None, chunk: int = 500
+    ) -> AsyncIterator[list[str]]:
+        """The events (envelope JSON) recorded from ``since`` (to ``until``), oldest first, in
+        lists of up to ``chunk``. Raises ``LedgerUnavailable``."""
+        query = (
+            select(IngestedMessage.event)
+            .where(IngestedMessage.received_at >= since, IngestedMessage.event.is_not(None))
+            .order_by(IngestedMessage.received_at, IngestedMessage.message_key)
+        )
+        if until is not None:
+            query = query.where(IngestedMessage.received_at < until)
+        async with self.connection() as conn:
+            result = await conn.stream(query.execution_options(yield_per=chunk))
+            async for rows in result.partitions(chunk):
+                yield [event for (event,) in rows]
+
     async def raw(self, sha256: str) -> RawPayload | None:
         async with self.session() as session:
             return await session.get(RawPayload, sha256)
@@ -192,7 +209,12 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 def new_row(
-    message_key: str, event_id: str, source: str, webhook_id: str | None, at: datetime
+    message_key: str,
+    event_id: str,
+    source: str,
+    webhook_id: str | None,
+    at: datetime,
+    event: str | None = None,
 ) -> IngestedMessage:
     return IngestedMessage(
         message_key=message_key,
@@ -200,4 +222,5 @@ def new_row(
         source=source,
         webhook_id=webhook_id,
         received_at=at,
+        event=event,
     )

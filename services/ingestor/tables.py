@@ -15,7 +15,9 @@ from shared.db import Base
 
 
 class IngestedMessage(Base):
-    """A platform message the broker acknowledged. Its key makes re-sent webhooks no-ops."""
+    """A platform message the broker acknowledged. Its key makes re-sent webhooks no-ops; its
+    ``event`` (the envelope as published, JSON; none for a dead-lettered item) lets
+    ``python -m services.ingestor.republish`` publish it again after a broker lost it."""
 
     __tablename__ = "ingested_messages"
 
@@ -26,6 +28,7 @@ class IngestedMessage(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, index=True
     )
+    event: Mapped[str | None] = mapped_column(Text)
 
 
 class RawPayload(Base):

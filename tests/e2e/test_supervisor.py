@@ -1,8 +1,9 @@
 """``switchboard run`` as a supervisor, through real processes: a service killed with -9 is
 restarted with back-off and the stack is healthy again; a stopped stack leaves no child
 process and no port behind; ``DATABASE_URL`` on PostgreSQL gives every service its own
-schema and history; Ctrl-C stops everything within seconds; the embedded broker's death
-stops the stack with a message that its memory is gone."""
+schema and history; Ctrl-C stops everything within seconds; the embedded broker's death is
+recovered (a new broker, the topics, the services restarted) and the run goes on, or, past its
+recoveries, stops the stack with a message that the broker's memory is gone."""
 
 import asyncio
 import contextlib
@@ -185,19 +186,49 @@ async def test_ctrl_c_stops_every_child_within_seconds(tmp_path):
     assert all(_gone(c.pid) for c in children)
 
 
-async def test_broker_death_stops_the_stack_with_a_message(tmp_path):
+async def test_broker_death_is_recovered_and_the_run_goes_on(tmp_path):
     run = Run(tmp_path)
     try:
         children = await run.running()
         broker = next(c for c in children if "services." not in " ".join(c.cmdline()))
         broker.kill()
-        assert await run.exit_code(timeout=30) == 3, run.output
+        await _until(lambda: "broker recovered in" in run.output, 60, "the broker recovered")
+        assert "every topic, message and consumer offset is gone; recovering" in run.output
+        assert all(_gone(c.pid) for c in children)  # the old services went with the broker
+        fresh = psutil.Process(run.proc.pid).children()
+        assert len(fresh) == len(SERVICES) + 1 and not {c.pid for c in fresh} & {
+            c.pid for c in children
+        }
+        assert run.proc.poll() is None  # it runs on, on the new broker
+        run.proc.send_signal(signal.SIGINT)
+        assert await run.exit_code(timeout=30) == 0, run.output
     finally:
         run.kill()
-    assert "the embedded broker exited" in run.output
-    assert "every topic, message and consumer offset is gone" in run.output
     assert "Traceback" not in run.output
-    assert all(_gone(c.pid) for c in children)
+
+
+async def test_broker_death_beyond_its_recoveries_stops_the_stack_with_a_message(tmp_path):
+    config = StackConfig(
+        var_dir=tmp_path,
+        preferred_ports=False,
+        extra_env=QUIET,
+        supervise=True,
+        broker_recoveries=0,
+    )
+    stack = LocalStack(config)
+    try:
+        await stack.start()
+        pids = {p.pid for p in stack.procs.values()}
+        os.kill(stack.broker.pid, signal.SIGKILL)
+        await asyncio.wait_for(stack.failed.wait(), 30)
+        assert "every topic, message and consumer offset is gone; stopping the stack" in (
+            stack.failure
+        )
+        await asyncio.sleep(1)
+        assert stack.procs.keys() == set(SERVICES) and {p.pid for p in stack.procs.values()} == pids
+    finally:
+        await stack.stop()
+    assert all(_gone(pid) for pid in pids)
 
 
 async def test_a_killed_switchboard_run_takes_its_services_and_broker_with_it(tmp_path):

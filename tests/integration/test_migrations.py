@@ -23,7 +23,7 @@ LEGACY = Path(__file__).resolve().parent / "legacy_migrations"
 AFTER_SINGLE_HISTORY = {"router_planning_forecasts", "router_planning_rosters", "notifier_outbox"}
 VERSION_TABLES = {f"alembic_version_{name}" for name in migrate.HISTORIES}
 HEADS = {
-    "ingestor": "0006_ingestor_pollers",
+    "ingestor": "0007_ingestor_republish",
     "classifier": "0009_classifier_signals",
     "router": "0013_router_pending",
     "notifier": "0012_notifier_outbox",
