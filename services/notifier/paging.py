@@ -17,7 +17,7 @@ from services.notifier.routed import RoutedStore, Seen, Writes
 from services.notifier.store import RATE_LIMITED, SENT, Attach, IncidentStore, state_of
 from services.notifier.tables import DigestItem, Incident, SlaTimer
 from services.notifier.timers import TimerStore
-from shared.calendar import BusinessCalendar
+from shared.calendar import BusinessCalendar, CalendarError
 from shared.events import (
     ConnectorState,
     ConnectorStatusChanged,
@@ -80,6 +80,16 @@ class Paging:
         order. Raises what the database raised, with nothing stored."""
         await self.routed.record(events, lambda seen: self.plan_routed(events, seen, now))
 
+    def _digest_due(self, now: datetime) -> datetime:
+        """When a digest of items that can wait goes out: the office's next opening; at once
+        when the calendar never opens (no office hours: nothing may wait for a morning that
+        never comes). UTC: SQLite compares stored times as text."""
+        try:
+            return self.calendar.next_open(now).astimezone(UTC)
+        except CalendarError:
+            log.warning("digest.calendar_never_opens", hint="digest items are delivered at once")
+            return now.astimezone(UTC)
+
     def plan_routed(self, events: Sequence[ItemRouted], seen: Seen, now: datetime) -> Writes:
         """The rows ``events`` call for, given what the database already holds."""
         writes = Writes.after(seen)
@@ -96,9 +106,7 @@ class Paging:
             if decided is None:
                 continue
             if decided.action == planner.DIGEST:
-                due = self.calendar.next_open(now).astimezone(
-                    UTC
-                )  # SQLite compares stored times as text
+                due = self._digest_due(now)
                 writes.digests.append(
                     dict(
                         item_event_id=event.id,

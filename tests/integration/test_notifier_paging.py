@@ -272,6 +272,20 @@ async def test_low_urgency_waits_for_the_digest_when_the_office_opens(database_u
     assert not sink.pages
 
 
+async def test_an_office_that_never_opens_sends_the_digest_at_once_instead_of_failing(
+    database_url, tmp_path, sink
+):
+    clock = Clock(SUNDAY_NIGHT)
+    _, paging = notifier(
+        database_url, oncall_file(tmp_path, sink.url), sink.url, clock, office_hours={}
+    )
+    await paging.on_routed(routed(0, Urgency.NORMAL, deadline_min=24 * 60), clock())
+    await paging.tick(clock())
+    await paging.tick(clock())
+    [digest] = sink.chat  # no morning to wait for: delivered now, and the consumer did not fail
+    assert "1 item" in digest["text"] + str(digest) and not sink.pages
+
+
 async def test_sla_timer_pages_when_the_deadline_nears_after_closing(database_url, tmp_path, sink):
     friday = datetime(2026, 11, 27, 15, 50, tzinfo=UTC)  # 16:50 Berlin, open
     clock = Clock(friday)
