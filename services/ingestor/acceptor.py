@@ -193,8 +193,10 @@ class Acceptor:
         lettered: list[str],
         raw: RawBody | None,
     ) -> None:
-        """Record acknowledged events (and dead-lettered items). Failing here is logged, not
-        answered: Kafka has them."""
+        """Record acknowledged events (and dead-lettered items) with the events as published.
+        Failing here answers 503: Kafka has the events, but only the ledger's copy survives a
+        broker that loses its memory (``republish``), so the platform must send again — the
+        re-send publishes the same event ids, which every consumer deduplicates."""
         now = utcnow()
         rows = [
             new_row(item.dedup_key, event.id, source, correlation_id, now, event.model_dump_json())
@@ -226,6 +228,9 @@ class Acceptor:
                 events=[event.id for _, event in acked],
                 error=str(exc),
             )
+            raise unavailable(
+                "database_unavailable", f"published but not recorded; send again ({exc})"
+            ) from None
 
     @staticmethod
     def _count(

@@ -79,3 +79,40 @@ async def test_a_delivery_refused_while_the_broker_is_away_is_accepted_once_when
         assert ledger_rows(sqlite_url) == [("generic:acme:m-durable", event_id, "msg_dur")]
     finally:
         broker.stop()
+
+
+async def test_a_delivery_published_but_not_recorded_is_answered_503_and_the_resend_recorded_once(
+    kafka_bootstrap, topics_ready, sqlite_url, monkeypatch
+):
+    """The ledger keeps every accepted event for re-publishing after a broker that lost its
+    memory: an event the broker acknowledged but the ledger could not record is not answered
+    2xx (the platform sends again); the re-send publishes the same event id and is recorded.
+    The ledger's failure is injected (one failing commit) beside the real broker and SQLite."""
+    from services.ingestor.ledger import LedgerUnavailable
+    from services.ingestor.recorder import Recorder
+
+    real, failures = Recorder.record, []
+
+    async def fails_once(self, rows, raw):
+        if not failures:
+            failures.append(len(rows))
+            raise LedgerUnavailable("database is shut down")
+        return await real(self, rows, raw)
+
+    monkeypatch.setattr(Recorder, "record", fails_once)
+    raw, headers = signed(SECRET, example_event(message_id="m-unrecorded"), webhook_id="msg_unr")
+    async with running(create_app(settings(kafka_bootstrap, topics_ready, sqlite_url))) as client:
+        first = await client.post(URL, content=raw, headers=headers)
+        assert first.status_code == 503 and first.headers["retry-after"].isdigit()
+        assert first.json()["error"] == "database_unavailable"
+        assert ledger_rows(sqlite_url) == []
+        again = await client.post(URL, content=raw, headers=headers)
+        assert again.status_code == 202
+    event_id = derived_id("generic:acme:m-unrecorded", "ingestor")
+    assert failures == [1]
+    assert ledger_rows(sqlite_url) == [("generic:acme:m-unrecorded", event_id, "msg_unr")]
+    published = await records(kafka_bootstrap, topics.RAW, topics_ready, settle_s=1.0)
+    # published twice under one event id: every consumer deduplicates the second copy
+    assert len(published) == 2 and {dict(r.headers)["ce_id"].decode() for r in published} == {
+        event_id
+    }
