@@ -44,6 +44,7 @@ from tools.devbroker import EmbeddedBroker, die_with_parent, ensure_topics, free
 from tools.pager_sink import PagerSink
 
 SERVICES = ("ingestor", "classifier", "router", "notifier")
+CONSUMERS = ("classifier", "router", "notifier")  # the services with consumer groups
 DEFAULT_PORTS = {"ingestor": 8001, "classifier": 8002, "router": 8003, "notifier": 8004}
 
 
@@ -195,6 +196,12 @@ class LocalStack:
             "NOTIFIER_SIGNING_KEY": self.config.signing_key,
             "PYTHONUNBUFFERED": "1",
         }
+        if self.config.bootstrap is None and service in CONSUMERS:
+            # one machine, one replica each: a service killed and restarted rejoins its groups
+            # once the embedded broker has given up on its old membership, so shorter sessions
+            # shorten the recovery (the deployed default stays 10 s)
+            env.setdefault(f"{prefix}_SESSION_TIMEOUT_MS", "6000")
+            env.setdefault(f"{prefix}_HEARTBEAT_INTERVAL_MS", "1000")
         env.update(self.config.extra_env)
         return env
 
