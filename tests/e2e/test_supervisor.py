@@ -19,7 +19,7 @@ import pytest
 
 from shared.settings import ROOT
 from tests.conftest import PG_URL, _pg_reachable
-from tools.stack import SERVICES, LocalStack, StackConfig
+from tools.stack import SERVICES, STORED, LocalStack, StackConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 QUIET = {"LOG_LEVEL": "WARNING", "NOTIFIER_OFFICE_HOURS": "{}"}
@@ -102,7 +102,7 @@ async def test_postgres_database_url_gives_each_service_its_own_schema(kafka_boo
     )
     try:
         async with LocalStack(config) as stack:
-            for name in SERVICES:
+            for name in STORED:
                 assert stack.env(name)["DATABASE_URL"].endswith(
                     f"options=-csearch_path%3D{prefix}{name}"
                 )
@@ -115,14 +115,14 @@ async def test_postgres_database_url_gives_each_service_its_own_schema(kafka_boo
         tables: dict[str, set[str]] = {}
         for schema, table in rows:
             tables.setdefault(schema.removeprefix(prefix), set()).add(table)
-        assert set(tables) == set(SERVICES)
-        for name in SERVICES:  # its own history only, beside its own tables
+        assert set(tables) == set(STORED)
+        for name in STORED:  # its own history only, beside its own tables
             versions = {t for t in tables[name] if t.startswith("alembic_version")}
             assert versions == {f"alembic_version_{name}"}
             assert len(tables[name]) > 1
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
-            for name in SERVICES:
+            for name in STORED:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{prefix}{name}" CASCADE')
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.router.store.repository import Repository, transaction
+from services.router.store.rows import ASSIGNED, WAITING
 from services.router.tables import AuditEntry, RoutedItem
 
 
@@ -37,6 +38,21 @@ class RoutedItems:
         """A queue's waiting and assigned items."""
         async with self.transaction() as repo:
             return await repo.open_items(queue)
+
+    async def open_page(self, queue: str, limit: int, offset: int) -> tuple[list[RoutedItem], int]:
+        """One page of a queue's waiting and assigned items, soonest SLA deadline first, and
+        how many there are in all."""
+        where = (RoutedItem.queue == queue, RoutedItem.work_state.in_([WAITING, ASSIGNED]))
+        query = (
+            select(RoutedItem)
+            .where(*where)
+            .order_by(RoutedItem.sla_deadline, RoutedItem.message_key)
+            .limit(limit)
+            .offset(offset)
+        )
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(RoutedItem).where(*where))
+            return list((await session.execute(query)).scalars()), int(total or 0)
 
     async def mark_queued_many(self, message_keys: list[str]) -> None:
         """Mark a whole batch's items published, in one statement."""
