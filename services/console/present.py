@@ -84,7 +84,12 @@ def _walk(value, path: tuple[str, ...], sections: list[dict], figures: list) -> 
         numbers = {
             k: v for k, v in value.items() if isinstance(v, int | float) and not isinstance(v, bool)
         }
-        if len(numbers) >= 3 and len(numbers) == len([v for v in value.values() if v is not None]):
+        measures = any(str(k).endswith("_s") for k in numbers)  # durations read as figures
+        if (
+            len(numbers) >= 3
+            and not measures
+            and len(numbers) == len([v for v in value.values() if v is not None])
+        ):
             sections.append(
                 {
                     "title": " · ".join(label(p) for p in path),

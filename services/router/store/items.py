@@ -43,16 +43,17 @@ class RoutedItems:
         """One page of a queue's waiting and assigned items, soonest SLA deadline first, and
         how many there are in all."""
         where = (RoutedItem.queue == queue, RoutedItem.work_state.in_([WAITING, ASSIGNED]))
-        query = (
-            select(RoutedItem)
-            .where(*where)
-            .order_by(RoutedItem.sla_deadline, RoutedItem.message_key)
-            .limit(limit)
-            .offset(offset)
-        )
+        order = (RoutedItem.sla_deadline, RoutedItem.message_key)
+        # the page's keys first (a narrow scan even at a deep offset), then only those rows
+        keys = select(RoutedItem.message_key).where(*where).order_by(*order)
         async with self._sessions() as session:
             total = await session.scalar(select(func.count()).select_from(RoutedItem).where(*where))
-            return list((await session.execute(query)).scalars()), int(total or 0)
+            page = list((await session.execute(keys.limit(limit).offset(offset))).scalars())
+            rows = (
+                await session.execute(select(RoutedItem).where(RoutedItem.message_key.in_(page)))
+            ).scalars()
+            by_key = {r.message_key: r for r in rows}
+        return [by_key[k] for k in page if k in by_key], int(total or 0)
 
     async def mark_queued_many(self, message_keys: list[str]) -> None:
         """Mark a whole batch's items published, in one statement."""
