@@ -48,6 +48,9 @@ FAST_GROUPS = {
 }
 
 
+NO_SIDEWAYS_SCROLL = "() => document.scrollingElement.scrollWidth <= window.innerWidth + 1"
+
+
 def _closed_now() -> str:
     """Office hours on another weekday only: the office is closed now, so urgent items page."""
     other = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).strftime("%a").lower()
@@ -184,6 +187,12 @@ async def test_replayed_message_reaches_flow_and_queue_with_running_clock(stack,
         order = await console_a11y.focus_order(page, stops=6)
         assert order[0]["text"] == "Skip to content"
         assert all(stop and stop["visible"] and stop["outline"] for stop in order), order
+        await page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        for path, name in ((f"/queues/{queue}", "queue-phone"), ("/flow", "flow-phone")):
+            await page.goto(stack.url("console", path))
+            assert await page.evaluate(NO_SIDEWAYS_SCROLL), f"{path} scrolls sideways on a phone"
+            await shot(page, name)
+        await page.set_viewport_size({"width": 1280, "height": 900})
         await page.goto(stack.url("console", "/queues"))
         await check_a11y(page, "queues")
         await shot(page, "queues")
