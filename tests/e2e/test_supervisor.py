@@ -74,11 +74,17 @@ async def test_killed_service_is_restarted_with_backoff_and_stop_leaves_nothing(
             exits = [e for e in stack.events if e.startswith("classifier exited")]
             assert f"with signal {signal.SIGKILL}" in exits[-1]
             assert f"restarting in {delay} (restart {attempt};" in exits[-1]
-        assert stack.restarts == {"ingestor": 0, "classifier": 2, "router": 0, "notifier": 0}
+        assert stack.restarts == {
+            "ingestor": 0,
+            "classifier": 2,
+            "router": 0,
+            "notifier": 0,
+            "console": 0,
+        }
         await stack.wait_ready(30)  # the whole stack is healthy again
     finally:
         codes = await stack.stop()
-    assert codes == {"notifier": 0, "router": 0, "classifier": 0, "ingestor": 0}
+    assert codes == {"console": 0, "notifier": 0, "router": 0, "classifier": 0, "ingestor": 0}
     assert all(_gone(pid) for pid in pids)
     assert not any(_listening(port) for port in stack.ports.values())
 
@@ -179,8 +185,9 @@ async def test_ctrl_c_stops_every_child_within_seconds(tmp_path):
     finally:
         run.kill()
     assert "Traceback" not in run.output
-    assert "stopped: notifier exit 0, router exit 0, classifier exit 0, ingestor exit 0" in (
-        run.output
+    assert (
+        "stopped: console exit 0, notifier exit 0, router exit 0, classifier exit 0, ingestor exit 0"
+        in (run.output)
     )
     assert all(_gone(c.pid) for c in children)
 
