@@ -9,12 +9,13 @@ STAMP  := $(VENV)/.installed
 # embedded broker), so four workers on two cores halve the wall time. TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 4
 
-.PHONY: run test test-unit lint format bench chaos eval train lock schemas deploy-gen migrate clean help
+.PHONY: run test test-unit lint format browser bench chaos eval train lock schemas deploy-gen migrate clean help
 
 help:
 	@echo "make run    - the whole pipeline on embedded defaults, with demo traffic (Ctrl-C stops)"
 	@echo "make test   - lint, import contracts, type check, then the full test suite (real broker, SQLite and PostgreSQL)"
 	@echo "make test-unit - lint and the fast unit tier (no broker, no database server)"
+	@echo "make browser - install Debian's chromium for the console's browser tests (make test needs it)"
 	@echo "make format - ruff format + the fixable ruff findings"
 	@echo "make bench  - benchmarks, printed as ratios and written to bench/results.json"
 	@echo "make chaos  - faults under webhook load on switchboard run's stack: lost/doubled per scenario, into bench/chaos.json"
@@ -35,8 +36,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/switchboard run
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+
+# The console's browser tests drive Debian's Chromium (Playwright's Python client, pointed at it:
+# no browser download). Installed here when missing: as root, or through sudo.
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y --no-install-recommends chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y --no-install-recommends chromium; fi; }
 
 test-unit: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests/unit

@@ -17,7 +17,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from tools import replay as replay_mod
-from tools.stack import SERVICES, LocalStack, StackConfig
+from tools.stack import STORED, LocalStack, StackConfig
 from tools.summary import SummaryWatcher
 
 
@@ -43,7 +43,7 @@ async def run_demo(replay: bool = True, exit_after_replay: bool = False) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     _say(
-        "Starting Switchboard: broker, topics, migrations, ingestor, classifier, router, notifier …"
+        "Starting Switchboard: broker, topics, migrations, ingestor, classifier, router, notifier, console …"
     )
     started = time.perf_counter()
     starting = asyncio.create_task(stack.start())
@@ -141,7 +141,9 @@ def _show(watcher: SummaryWatcher, live: bool) -> None:
 
 def _print_urls(stack: LocalStack) -> None:
     _say()
-    for name in SERVICES:
+    _say(f"  console    {stack.url('console', '/flow')}")
+    _say(f"             sign in once as the development user: {stack.signin_url}")
+    for name in STORED:
         _say(f"  {name:<10} {stack.url(name, '/docs'):<36} metrics {stack.url(name, '/metrics')}")
     _say(f"  logs       {stack.config.var_dir / 'logs'}")
 

@@ -20,8 +20,10 @@ died ``broker_recoveries`` times within ``recovery_window_s``, it reports why an
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
@@ -36,6 +38,8 @@ import uvicorn
 
 from services.ingestor.settings import DEV_WEBHOOK_SECRET
 from services.notifier.settings import DEV_SIGNING_KEY
+from services.router.settings import DEV_ROUTER_ADMIN_TOKEN
+from shared.auth import digest
 from shared.broker import BrokerError
 from shared.service import QuietServer
 from shared.settings import ROOT
@@ -43,9 +47,21 @@ from tools import migrate
 from tools.devbroker import EmbeddedBroker, die_with_parent, ensure_topics, free_port
 from tools.pager_sink import PagerSink
 
-SERVICES = ("ingestor", "classifier", "router", "notifier")
+SERVICES = ("ingestor", "classifier", "router", "notifier", "console")
 CONSUMERS = ("classifier", "router", "notifier")  # the services with consumer groups
-DEFAULT_PORTS = {"ingestor": 8001, "classifier": 8002, "router": 8003, "notifier": 8004}
+DEFAULT_PORTS = {
+    "ingestor": 8001,
+    "classifier": 8002,
+    "router": 8003,
+    "notifier": 8004,
+    "console": 8005,
+}
+STORED = (
+    "ingestor",
+    "classifier",
+    "router",
+    "notifier",
+)  # the services with tables (the console has none)
 
 
 log = logging.getLogger("switchboard.stack")
@@ -102,9 +118,10 @@ class LocalStack:
         # Embedded default: one SQLite file per service (each owns its tables), so four processes do
         # not contend for one file's write lock and page cache. PostgreSQL: one schema per service.
         self.database_urls = {
-            name: service_database_url(config.database_url, name, config) for name in SERVICES
+            name: service_database_url(config.database_url, name, config) for name in STORED
         }
         self.ports = {name: _port(DEFAULT_PORTS[name], config.preferred_ports) for name in SERVICES}
+        self.signin_code = secrets.token_urlsafe(24)  # the console's one-time sign-in link
         self.sink = PagerSink(config.signing_key)
         self.sink_port = free_port()
         self.procs: dict[str, asyncio.subprocess.Process] = {}
@@ -161,7 +178,7 @@ class LocalStack:
             await asyncio.to_thread(
                 create_schemas,
                 self.config.database_url,
-                [self.config.schema_prefix + name for name in SERVICES],
+                [self.config.schema_prefix + name for name in STORED],
             )
         for url in sorted(set(self.database_urls.values())):
             if self.config.database_url is None:
@@ -169,7 +186,7 @@ class LocalStack:
                     Path(url.removeprefix("sqlite:///"))
                 )  # the memory broker starts empty too
             owners = [
-                name for name in SERVICES if self.database_urls[name] == url
+                name for name in STORED if self.database_urls[name] == url
             ]  # only their tables
             await asyncio.to_thread(migrate.upgrade, url, owners)
         await self._start_sink()
@@ -187,7 +204,7 @@ class LocalStack:
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "KAFKA_TOPIC_NAMESPACE": self.config.namespace,
-            "DATABASE_URL": self.database_urls[service],
+            "DATABASE_URL": self.database_urls.get(service, "sqlite://"),
             "LOG_JSON": "true",
             f"{prefix}_HTTP_PORT": str(self.ports[service]),
             f"{prefix}_HTTP_HOST": "127.0.0.1",
@@ -195,6 +212,7 @@ class LocalStack:
             "NOTIFIER_PAGE_URL": f"http://127.0.0.1:{self.sink_port}/pages",
             "NOTIFIER_SIGNING_KEY": self.config.signing_key,
             "PYTHONUNBUFFERED": "1",
+            **self._console_env(),
         }
         if self.config.bootstrap is None and service in CONSUMERS:
             # one machine, one replica each: a service killed and restarted rejoins its groups
@@ -204,6 +222,31 @@ class LocalStack:
             env.setdefault(f"{prefix}_HEARTBEAT_INTERVAL_MS", "1000")
         env.update(self.config.extra_env)
         return env
+
+    def _console_env(self) -> dict[str, str]:
+        """The console calls the services at their ports; it signs the development user in once
+        (``signin_url``) with the router's admin token, which the notifier accepts as an admin
+        grant too (development: both services' own dev tokens keep working)."""
+        return {
+            **{f"CONSOLE_{name.upper()}_URL": self.url(name) for name in STORED},
+            "CONSOLE_NOTIFIER_PUBLIC_URL": self.url("notifier"),
+            "CONSOLE_SIGNIN_TOKEN": DEV_ROUTER_ADMIN_TOKEN,
+            "CONSOLE_SIGNIN_CODE": self.signin_code,
+            "NOTIFIER_API_TOKENS": json.dumps(
+                {
+                    digest(DEV_ROUTER_ADMIN_TOKEN): {
+                        "subject": "admin",
+                        "role": "admin",
+                        "team": None,
+                    }
+                }
+            ),
+        }
+
+    @property
+    def signin_url(self) -> str:
+        """The console's one-time sign-in link for the development user."""
+        return self.url("console", f"/signin/once?code={self.signin_code}")
 
     async def start_service(self, name: str) -> None:
         """Start ``name`` (again); under supervision it is restarted from now on if it exits."""

@@ -10,10 +10,10 @@ one-click links carry their own authority (HMAC in the URL), and so does the iCa
 page count (no personal data) stay open."""
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Response
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from services.notifier import alerts, links, oncall
@@ -48,6 +48,26 @@ def incident_view(row: Incident) -> dict:
         "acked_by": row.acked_by,
         "resolved_by": row.resolved_by,
     }
+
+
+def _rota_view(spec: oncall.Team, now: datetime, days: int) -> dict:
+    """Per rotation: who is on call at ``now``, who comes next and from when, and the shifts
+    of the next ``days`` days (times as RFC 3339)."""
+    rotations = {}
+    for name, rotation in spec.rotations.items():
+        ahead = oncall.shifts(rotation, now, now + timedelta(days=days), spec.timezone)
+        current = oncall.on_call(rotation, now, spec.timezone)
+        following = next(((p, b) for p, b, _ in ahead if p != current and b > now), None)
+        rotations[name] = {
+            "now": current,
+            "next": {"person": following[0], "from": following[1].isoformat()}
+            if following
+            else None,
+            "shifts": [
+                {"person": p, "from": b.isoformat(), "to": e.isoformat()} for p, b, e in ahead
+            ],
+        }
+    return {"timezone": spec.timezone, "rotations": rotations}
 
 
 def api_router(
@@ -132,6 +152,8 @@ def api_router(
                 "status": d.status,
                 "attempts": d.attempts,
                 "error": d.error,
+                "created_at": d.created_at.isoformat() if d.created_at else None,
+                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
             }
             for d in await paging.incidents.deliveries(row.id)
         ]
@@ -194,6 +216,27 @@ def api_router(
                 for name, rot in spec.rotations.items()
             },
         }
+
+    @router.get(
+        "/v1/oncall",
+        tags=["rota"],
+        summary="Your teams: who is on call now and next per rotation, the shifts ahead, the iCal feed",
+    )
+    async def on_call_overview(
+        principal: Caller, days: Annotated[int, Query(ge=1, le=28)] = 14
+    ) -> dict:
+        now = clock()
+        return {
+            "at": now.isoformat(),
+            "teams": {
+                team: _rota_view(spec, now, days) | {"feed": _feed_path(team)}
+                for team, spec in paging.oncall.teams.items()
+                if principal.may_act_for(team)
+            },
+        }
+
+    def _feed_path(team: str) -> str:
+        return f"/v1/rotas/{team}.ics?key={links.feed_key(signing_key, team)}"
 
     @router.get(
         "/v1/rotas/{team}.ics",

@@ -39,7 +39,10 @@ def verify(
     """Accept the link or raise ``LinkRefused``: the signature is checked before the expiry."""
     if action not in ACTIONS:
         raise LinkRefused(f"unknown action {action!r}")
-    if not hmac.compare_digest(_signature(key, action, incident_id, by, exp), sig):
+    # as bytes: compare_digest refuses str with non-ASCII characters (a 500 from user input)
+    if not hmac.compare_digest(
+        _signature(key, action, incident_id, by, exp).encode(), sig.encode()
+    ):
         raise LinkRefused("bad signature")
     if now.timestamp() >= exp:
         raise LinkRefused("link expired")
@@ -57,7 +60,7 @@ def verify_feed(key: str, team: str, given: str | None) -> None:
         raise LinkRefused(
             "missing feed key (?key=…; python -m services.notifier.links feed-url TEAM prints the URL)"
         )
-    if not hmac.compare_digest(feed_key(key, team), given):
+    if not hmac.compare_digest(feed_key(key, team).encode(), given.encode()):
         raise LinkRefused("bad feed key")
 
 

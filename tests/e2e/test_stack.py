@@ -117,4 +117,4 @@ async def test_killed_consumers_lose_nothing_and_services_stop_cleanly(stack):
     assert counts == {"sent": len(conversations), "items": len(messages)}
 
     codes = await stack.stop()
-    assert codes == {"notifier": 0, "router": 0, "classifier": 0, "ingestor": 0}
+    assert codes == {"console": 0, "notifier": 0, "router": 0, "classifier": 0, "ingestor": 0}

@@ -20,7 +20,7 @@ import pytest
 
 from shared.settings import ROOT
 from tests.conftest import PG_URL, _pg_reachable
-from tools.stack import SERVICES, LocalStack, StackConfig
+from tools.stack import SERVICES, STORED, LocalStack, StackConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 QUIET = {"LOG_LEVEL": "WARNING", "NOTIFIER_OFFICE_HOURS": "{}"}
@@ -75,11 +75,17 @@ async def test_killed_service_is_restarted_with_backoff_and_stop_leaves_nothing(
             exits = [e for e in stack.events if e.startswith("classifier exited")]
             assert f"with signal {signal.SIGKILL}" in exits[-1]
             assert f"restarting in {delay} (restart {attempt};" in exits[-1]
-        assert stack.restarts == {"ingestor": 0, "classifier": 2, "router": 0, "notifier": 0}
+        assert stack.restarts == {
+            "ingestor": 0,
+            "classifier": 2,
+            "router": 0,
+            "notifier": 0,
+            "console": 0,
+        }
         await stack.wait_ready(30)  # the whole stack is healthy again
     finally:
         codes = await stack.stop()
-    assert codes == {"notifier": 0, "router": 0, "classifier": 0, "ingestor": 0}
+    assert codes == {"console": 0, "notifier": 0, "router": 0, "classifier": 0, "ingestor": 0}
     assert all(_gone(pid) for pid in pids)
     assert not any(_listening(port) for port in stack.ports.values())
 
@@ -103,7 +109,7 @@ async def test_postgres_database_url_gives_each_service_its_own_schema(kafka_boo
     )
     try:
         async with LocalStack(config) as stack:
-            for name in SERVICES:
+            for name in STORED:
                 assert stack.env(name)["DATABASE_URL"].endswith(
                     f"options=-csearch_path%3D{prefix}{name}"
                 )
@@ -116,14 +122,14 @@ async def test_postgres_database_url_gives_each_service_its_own_schema(kafka_boo
         tables: dict[str, set[str]] = {}
         for schema, table in rows:
             tables.setdefault(schema.removeprefix(prefix), set()).add(table)
-        assert set(tables) == set(SERVICES)
-        for name in SERVICES:  # its own history only, beside its own tables
+        assert set(tables) == set(STORED)
+        for name in STORED:  # its own history only, beside its own tables
             versions = {t for t in tables[name] if t.startswith("alembic_version")}
             assert versions == {f"alembic_version_{name}"}
             assert len(tables[name]) > 1
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
-            for name in SERVICES:
+            for name in STORED:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{prefix}{name}" CASCADE')
 
 
@@ -180,8 +186,9 @@ async def test_ctrl_c_stops_every_child_within_seconds(tmp_path):
     finally:
         run.kill()
     assert "Traceback" not in run.output
-    assert "stopped: notifier exit 0, router exit 0, classifier exit 0, ingestor exit 0" in (
-        run.output
+    assert (
+        "stopped: console exit 0, notifier exit 0, router exit 0, classifier exit 0, ingestor exit 0"
+        in (run.output)
     )
     assert all(_gone(c.pid) for c in children)
 

@@ -98,6 +98,13 @@ def test_signed_link_accepts_its_own_and_refuses_wrong_or_expired():
         links.verify("k", "ack", "inc-1", "alice", exp, sig, START + timedelta(hours=1))
 
 
+def test_non_ascii_signature_or_feed_key_is_refused_not_a_crash():
+    with pytest.raises(links.LinkRefused, match="bad signature"):
+        links.verify("k", "ack", "inc-1", "alice", 2**40, "sïg", START)
+    with pytest.raises(links.LinkRefused, match="bad feed key"):
+        links.verify_feed("k", "support", "kéy")
+
+
 def routed(urgency: Urgency):
     event = schemagen.example_events()[2]
     cls = event.data.classification.model_copy(update={"urgency": urgency})

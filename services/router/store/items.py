@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.router.store.repository import Repository, transaction
+from services.router.store.rows import ASSIGNED, WAITING
 from services.router.tables import AuditEntry, LifecycleReceipt, RoutedItem
 
 
@@ -37,6 +38,22 @@ class RoutedItems:
         """A queue's waiting and assigned items."""
         async with self.transaction() as repo:
             return await repo.open_items(queue)
+
+    async def open_page(self, queue: str, limit: int, offset: int) -> tuple[list[RoutedItem], int]:
+        """One page of a queue's waiting and assigned items, soonest SLA deadline first, and
+        how many there are in all."""
+        where = (RoutedItem.queue == queue, RoutedItem.work_state.in_([WAITING, ASSIGNED]))
+        order = (RoutedItem.sla_deadline, RoutedItem.message_key)
+        # the page's keys first (a narrow scan even at a deep offset), then only those rows
+        keys = select(RoutedItem.message_key).where(*where).order_by(*order)
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(RoutedItem).where(*where))
+            page = list((await session.execute(keys.limit(limit).offset(offset))).scalars())
+            rows = (
+                await session.execute(select(RoutedItem).where(RoutedItem.message_key.in_(page)))
+            ).scalars()
+            by_key = {r.message_key: r for r in rows}
+        return [by_key[k] for k in page if k in by_key], int(total or 0)
 
     async def mark_queued_many(self, message_keys: list[str]) -> None:
         """Mark a whole batch's items published, in one statement."""
