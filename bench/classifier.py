@@ -29,9 +29,9 @@ from services.classifier.serving.model import normalise
 from services.classifier.settings import ClassifierSettings
 from services.classifier.signals.flood import signatures
 from services.classifier.signals.language import languages_of
-from services.classifier.signals.pii import find_pii
 from services.classifier.signals.sentiment import scores as sentiment_scores
 from shared.events import Author, CanonicalMessage
+from shared.pii import find_pii
 from tools import migrate, replay
 
 BATCH = 200

@@ -58,7 +58,6 @@ from services.classifier.serving.tasks import Explanation as TaskScore
 from services.classifier.signals import sentiment as sentiment_
 from services.classifier.signals.flood import CampaignMatch
 from services.classifier.signals.language import UNDETERMINED
-from services.classifier.signals.pii import PiiFinding
 from shared.events import (
     REASON_TAG,
     CanonicalMessage,
@@ -69,6 +68,7 @@ from shared.events import (
     Urgency,
     tagged,
 )
+from shared.pii import PiiFinding
 
 SPAM_MODEL = "spam"
 PUBLIC = frozenset({ChannelKind.PUBLIC_COMMENT, ChannelKind.REVIEW, ChannelKind.MENTION})

@@ -20,8 +20,8 @@ from services.classifier.serving.model import SpamScore, content, normalise
 from services.classifier.serving.tasks import Explanation as TaskScore
 from services.classifier.signals import sentiment as sentiment_
 from services.classifier.signals.language import languages_of
-from services.classifier.signals.pii import REGIONS, PiiFinding, find_pii
 from shared.events import CanonicalMessage, Classification
+from shared.pii import REGIONS, PiiFinding, find_pii
 
 _NOT_SCORED = SpamScore(0.0, ())
 

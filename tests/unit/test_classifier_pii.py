@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.classifier.signals.pii import find_pii, luhn_ok, mask_email
+from shared.pii import find_pii, luhn_ok, mask_email
 
 IBAN = "DE89 3704 0044 0532 0130 00"
 CARD = "4111 1111 1111 1111"
