@@ -194,12 +194,89 @@ class Routing(Frozen):
     four_eyes: bool = Field(
         default=False, description="A reply needs a second agent's approval before release"
     )
+    sla_started_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the SLA clock started: the platform's post time (message.created_at), "
+        "or routed_at when created_at lies after it (clock skew)",
+    )
+    ingestion_delay_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds from the platform's post time to routed_at: time the message spent "
+        "in pollers, backlogs or outages before it reached a queue (the SLA clock ran meanwhile)",
+    )
+
+
+# A routed item's customer context is bounded: at most this many earlier messages and notes,
+# each text cut to this many characters (PII masked as the classifier masks it: shared.pii).
+CONTEXT_MESSAGES = 10
+CONTEXT_NOTES = 5
+CONTEXT_TEXT_CHARS = 500
+
+
+class ContextMessage(Frozen):
+    """An earlier message of the item's conversation."""
+
+    at: AwareDatetime = Field(description="Posted (inbound) or released (outbound)")
+    direction: Literal["inbound", "outbound"] = Field(
+        description="inbound: from the customer's side; outbound: a reply released by the router"
+    )
+    author: str | None = Field(
+        default=None, max_length=256, description="Author id (inbound) or agent (outbound)"
+    )
+    text: str = Field(max_length=CONTEXT_TEXT_CHARS + 1, description="PII masked; cut with …")
+    sentiment: str | None = Field(default=None, max_length=16)
+    message_key: str | None = Field(default=None, max_length=1024)
+
+
+class EarlierContacts(Frozen):
+    """The customer's earlier routed items (any conversation) within ``days`` before this one."""
+
+    days: int = Field(default=90, gt=0, description="Look-back window")
+    count: int = Field(default=0, ge=0)
+    last_at: AwareDatetime | None = None
+    last_reason: str | None = Field(default=None, max_length=128, description="Contact reason")
+    last_outcome: Literal["resolved", "replied", "open"] | None = None
+    last_satisfaction: float | None = Field(default=None, ge=0, le=5, description="CSAT 0–5")
+
+
+class ContextNote(Frozen):
+    """An internal note on the conversation (from the helpdesk), never shown to the customer."""
+
+    at: AwareDatetime
+    author: str | None = Field(default=None, max_length=256)
+    text: str = Field(max_length=CONTEXT_TEXT_CHARS + 1, description="PII masked; cut with …")
+
+
+class CustomerContext(Frozen):
+    """What an agent should know before answering: the conversation so far, earlier contacts and
+    internal notes; bounded in size, PII masked."""
+
+    customer: str = Field(
+        max_length=1024, description="platform:author id, the key earlier contacts are counted by"
+    )
+    conversation: tuple[ContextMessage, ...] = Field(
+        default=(), max_length=CONTEXT_MESSAGES, description="Oldest first, this message excluded"
+    )
+    earlier_contacts: EarlierContacts = EarlierContacts()
+    notes: tuple[ContextNote, ...] = Field(default=(), max_length=CONTEXT_NOTES)
+    truncated: bool = Field(
+        default=False, description="Older messages or notes were left out, or a text was cut"
+    )
 
 
 class Routed(Frozen):
     message: CanonicalMessage
     classification: Classification
     routing: Routing
+    context: CustomerContext | None = Field(
+        default=None, description="Conversation so far, earlier contacts and notes"
+    )
+    suggested_templates: tuple[str, ...] = Field(
+        default=(),
+        max_length=10,
+        description="Response template ids for the item's reason, language and channel, best first",
+    )
 
 
 class Page(Frozen):

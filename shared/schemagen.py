@@ -21,7 +21,10 @@ from shared.events import (
     ChannelKind,
     Classification,
     Classified,
+    ContextMessage,
+    CustomerContext,
     Decision,
+    EarlierContacts,
     Envelope,
     Explanation,
     HelpdeskItemUpdated,
@@ -100,6 +103,28 @@ def example_events() -> list[Envelope]:
         sla_deadline=T0 + timedelta(minutes=60),
         routed_at=T0 + timedelta(milliseconds=80),
         policy="fixed-v1",
+        sla_started_at=T0,
+        ingestion_delay_seconds=0.08,
+    )
+    context = CustomerContext(
+        customer="facebook:u-381",
+        conversation=(
+            ContextMessage(
+                at=T0 - timedelta(days=1),
+                direction="inbound",
+                author="u-381",
+                text="Bestellung 4711 ist immer noch nicht da. Erreichbar unter +49*********89",
+                sentiment="negative",
+                message_key="facebook:page-1029:c-0",
+            ),
+        ),
+        earlier_contacts=EarlierContacts(
+            count=1,
+            last_at=T0 - timedelta(days=12),
+            last_reason="refund",
+            last_outcome="resolved",
+            last_satisfaction=4.0,
+        ),
     )
     routed = ItemRouted(
         id=derived_id(classified.id, "router"),
@@ -107,7 +132,13 @@ def example_events() -> list[Envelope]:
         time=routing.routed_at,
         correlation_id=received.correlation_id,
         subject=received.subject,
-        data=Routed(message=message, classification=classification, routing=routing),
+        data=Routed(
+            message=message,
+            classification=classification,
+            routing=routing,
+            context=context,
+            suggested_templates=("de-bestellung", "de-allgemein"),
+        ),
     )
     page = Page(
         incident_key=message.conversation_key,

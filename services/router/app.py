@@ -24,6 +24,7 @@ from services.router.runtime import SERVICE, RouterRuntime
 from services.router.settings import RouterSettings
 from services.router.stage import Clock, RouterStage
 from services.router.store import Directory, RoutedItems
+from services.router.templates import load_templates
 from services.router.webhooks import WebhookBridge
 from shared import db, topics
 from shared.events import utcnow
@@ -34,8 +35,10 @@ from shared.supervisor import Periodic, RunnerSlot
 
 
 def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> RouterRuntime:
-    """The router's consumers, dispatcher and sweeper over ``sessions`` (nothing started)."""
+    """The router's consumers, dispatcher and sweeper over ``sessions`` (nothing started).
+    Raises ``TemplateError`` when the response templates are invalid."""
     state = initial_state(settings.routing_file, settings.calendar_file)
+    templates = load_templates(settings.templates_dir)
     dispatcher = Dispatcher(sessions, state)
     items = RoutedItems(sessions)
     bridge = WebhookBridge(
@@ -50,7 +53,7 @@ def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> Rou
     # topic keeps rebalances simple; either consumer failing stops the service (no restart)
     group = settings.consumer_group
     lifecycle = settings.model_copy(update={"consumer_group": f"{group}-lifecycle"})
-    routing = RouterStage(sessions, items, dispatcher, clock, bridge)
+    routing = RouterStage(sessions, items, dispatcher, clock, bridge, templates)
     changes = LifecycleStage(sessions, dispatcher, bridge, relay)
     runners = [
         RunnerSlot(
@@ -63,7 +66,7 @@ def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> Rou
     configs = ConfigStore(
         sessions, {ROUTING: settings.routing_file, CALENDAR: settings.calendar_file}
     )
-    return RouterRuntime(
+    runtime = RouterRuntime(
         settings,
         runners=runners,
         dispatcher=dispatcher,
@@ -75,6 +78,8 @@ def runtime_of(settings: RouterSettings, sessions, clock: Clock = utcnow) -> Rou
             sessions, relay, clock, timedelta(seconds=settings.pending_grace_s)
         ),
     )
+    runtime.templates = templates
+    return runtime
 
 
 def build(settings: RouterSettings, clock: Clock = utcnow) -> tuple[FastAPI, RouterRuntime]:

@@ -2,8 +2,9 @@
 
 ``route(item, config, calendar, now)`` picks the first routing rule whose match holds
 (language, channel, contact reason, tags, urgency; else the fallback queue), the SLA from the
-policy for the item's channel and urgency counted in *business* time on the shared calendar,
-the four-eyes flag, and a priority that ``priority_at`` recomputes whenever it is read.
+policy for the item's channel and urgency counted in *business* time on the shared calendar
+from the message's post time (the customer's clock, not the router's), the four-eyes flag,
+and a priority that ``priority_at`` recomputes whenever it is read.
 ``requirement`` is the one place that says which skill (and proficiency) an item needs: the
 placement carries it, and ``need`` asks it again for a stored item when it is offered to agents
 (the configuration may have changed since).
@@ -115,10 +116,21 @@ def sla_for(config: RoutingConfig, channel: ChannelKind, urgency: Urgency) -> ti
     return timedelta(minutes=config.sla.minutes[channel][urgency])
 
 
+def sla_start(created_at: datetime, now: datetime) -> datetime:
+    """When the SLA clock starts: the platform's post time, so time spent in pollers, backlogs
+    or broker outages counts against the SLA; ``now`` when the post time lies after it (clock
+    skew), never later."""
+    return min(created_at, now)
+
+
 def route(
     item: Classified, config: RoutingConfig, calendar: BusinessCalendar, now: datetime
 ) -> Placement | None:
-    """The placement of ``item`` at ``now``, or ``None`` when it needs no reply (drop or tag)."""
+    """The placement of ``item`` at ``now``, or ``None`` when it needs no reply (drop or tag).
+
+    The SLA deadline counts the business minutes from the message's post time (``sla_start``):
+    a message that waited longer than its SLA is routed already breached, with the breached
+    priority, so it comes first; the routing records the wait as ``ingestion_delay_seconds``."""
     c = item.classification
     if c.decision is not Decision.REPLY:
         return None
@@ -126,7 +138,8 @@ def route(
     rule = pick_rule(item, config, signals)
     queue = rule.queue if rule else config.fallback_queue
     sla = sla_for(config, item.message.channel_kind, c.urgency)
-    deadline = calendar.add(now, sla)
+    start = sla_start(item.message.created_at, now)
+    deadline = calendar.add(start, sla)
     # the routing rule, a four-eyes tag, or the classifier's own ``review_required`` (a review rule fired)
     four_eyes = (
         bool(rule and rule.four_eyes)
@@ -135,12 +148,16 @@ def route(
     )
     routing = Routing(
         queue=queue,
-        priority=priority(sla, sla, c.urgency, signals.sentiment, signals.vip),
+        priority=priority_at(
+            calendar, now, deadline, sla, c.urgency, signals.sentiment, signals.vip
+        ),
         sla_deadline=deadline,
         routed_at=now,
         policy=config.sla.policy,
         rule=rule.id if rule else FALLBACK_RULE,
         four_eyes=four_eyes,
+        sla_started_at=start,
+        ingestion_delay_seconds=(now - start).total_seconds(),
     )
     skill, minimum = requirement(rule, config.queue(queue))
     return Placement(

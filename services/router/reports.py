@@ -1,27 +1,31 @@
-"""The KPIs, aggregated in SQL (SQLite and PostgreSQL alike), optionally over a time window
-(``since`` ≤ the message's time < ``until``) and restricted to some queues (a lead's team).
+"""The KPI report over the router's tables (SQLite and PostgreSQL alike), optionally over a time
+window (``since`` ≤ the message's post time < ``until``) and restricted to some queues (a lead's
+team). Every duration runs on the customer's clock: from the platform's post time (clamped to
+the routing time against clock skew), so a backlog replayed days later shows days.
 
 Per-item durations are computed once, when they become known (``fill_durations``, called by
 the lifecycle consumer on the first reply and on resolution): first response and resolution
 in calendar and business seconds, and whether the first response met the SLA by business and
-by wall-clock time. So the business calendar never runs over all rows; the database only sums,
-counts and averages. Rows from before those columns existed are filled on the next report.
+by wall-clock time. So the business calendar never runs over all rows at report time. Rows
+from before those columns existed are filled on the next report.
 
-Message facts (the share needing a reply, contact reasons) are not queue-bound and are the
-whole stream (in the window). ``kpis.compute`` is the pure reference the SQL is tested against.
-The output is the one ``kpis.compute`` returns, plus ``by_channel``, ``by_reason`` (first
-response, resolution, SLA attainment per group) and ``window``.
+Message facts (the share needing a reply, contact reasons) are counted in SQL and are the whole
+stream (in the window). Item KPIs need medians and 90th percentiles, which SQLite cannot compute,
+so the report reads one row of stored durations per selected item (one query, no calendar work)
+and ``kpis.summarise`` aggregates them; sentiment change reads the customers' messages with a
+sentiment (``router_conversation_messages``). ``kpis.compute`` is the reference from timestamps
+the report is tested against; the output is its answer plus ``window``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, and_, case, cast, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 
 from services.router import kpis
 from services.router.store import RESOLVED, aware, utc
-from services.router.tables import Conversation, MessageFact, RoutedItem
+from services.router.tables import ConversationMessage, MessageFact, Queue, RoutedItem
 from shared.calendar import BusinessCalendar
 
 BACKFILL_BATCH = 2000
@@ -37,7 +41,7 @@ def fill_durations(row: RoutedItem, calendar: BusinessCalendar) -> bool:
         row.first_response_s = (first - start).total_seconds()
         row.first_response_business_s = calendar.between(start, first).total_seconds()
         row.sla_met_business = first <= aware(row.sla_deadline)
-        row.sla_met_calendar = (first - routed).total_seconds() <= (row.sla_business_s or 0)
+        row.sla_met_calendar = (first - start).total_seconds() <= (row.sla_business_s or 0)
         changed = True
     resolved = aware(row.resolved_at)
     if resolved is not None and row.resolution_s is None:
@@ -78,10 +82,6 @@ async def backfill(session, calendar: BusinessCalendar) -> int:
     return len(rows)
 
 
-def _r(value, digits: int = 3) -> float | None:
-    return None if value is None else round(float(value), digits)
-
-
 def _ratio(part, whole, digits: int = 4) -> float | None:
     return round(float(part or 0) / whole, digits) if whole else None
 
@@ -100,23 +100,14 @@ async def kpi_report(
         items_where = _window(RoutedItem.received_at, since, until)
         if queues is not None:
             items_where.append(RoutedItem.queue.in_(sorted(queues)))
-        items = await _items(session, items_where)
+        figures = await _figures(session, items_where)
+        said = await _said(session, since, until, items_where if queues is not None else None)
         report = {
             "messages": facts["messages"],
             "share_needing_reply": facts["share"],
-            "first_response_time": items["first_response_time"],
-            "average_response_time_s": items["average_response_time_s"],
-            "time_to_resolution": items["time_to_resolution"],
-            "handling_time_s": items["handling_time_s"],
             "contact_reasons": facts["reasons"],
-            "sentiment_change": await _sentiment(
-                session, items_where if (queues is not None or since or until) else None
-            ),
-            "sla_attainment": items["sla_attainment"],
-            "by_channel": await _grouped(session, RoutedItem.channel, items_where),
-            "by_reason": await _grouped(
-                session, func.coalesce(RoutedItem.reason, literal("unknown")), items_where
-            ),
+            "sentiment_change": kpis.sentiment_change(said),
+            **kpis.summarise(figures),
             "window": {
                 "since": utc(since).isoformat() if since else None,
                 "until": utc(until).isoformat() if until else None,
@@ -178,124 +169,75 @@ async def _facts(session, since, until) -> dict:
     }
 
 
-def _item_columns() -> dict:
-    answered = RoutedItem.first_response_at.is_not(None)
-    return {
-        "frt_cal": func.avg(RoutedItem.first_response_s),
-        "frt_bus": func.avg(RoutedItem.first_response_business_s),
-        "ttr_cal": func.avg(RoutedItem.resolution_s),
-        "ttr_bus": func.avg(RoutedItem.resolution_business_s),
-        "answered": func.sum(case((answered, 1), else_=0)),
-        "met_bus": func.sum(
-            case((and_(answered, RoutedItem.sla_met_business.is_(True)), 1), else_=0)
-        ),
-        "met_cal": func.sum(
-            case((and_(answered, RoutedItem.sla_met_calendar.is_(True)), 1), else_=0)
-        ),
-    }
-
-
-def _sla(answered, met_bus, met_cal) -> dict:
-    answered = int(answered or 0)
-    return {
-        "business": _ratio(met_bus, answered),
-        "calendar": _ratio(met_cal, answered),
-        "answered": answered,
-    }
-
-
-async def _items(session, where: list) -> dict:
-    cols = _item_columns()
+async def _figures(session, where: list) -> list[kpis.Figures]:
+    """The stored durations of the selected items, with their queue's team (one query)."""
     tag_only = and_(RoutedItem.work_state == RESOLVED, RoutedItem.responses == 0)
-    query = select(
-        *cols.values(),
-        func.sum(RoutedItem.response_s_total),
-        func.sum(RoutedItem.responses),
-        func.avg(case((RoutedItem.responses > 0, RoutedItem.handling_s), else_=None)),
-        func.avg(case((tag_only, RoutedItem.handling_s), else_=None)),
-    ).where(*where)
-    (
-        frt_cal,
-        frt_bus,
-        ttr_cal,
-        ttr_bus,
-        answered,
-        met_bus,
-        met_cal,
-        resp_total,
-        responses,
-        h_reply,
-        h_tag,
-    ) = (await session.execute(query)).one()
-    return {
-        "first_response_time": {"calendar_s": _r(frt_cal), "business_s": _r(frt_bus)},
-        "average_response_time_s": round(float(resp_total) / int(responses), 3)
-        if responses
-        else None,
-        "time_to_resolution": {"calendar_s": _r(ttr_cal), "business_s": _r(ttr_bus)},
-        "handling_time_s": {"reply": _r(h_reply), "tag_only": _r(h_tag)},
-        "sla_attainment": _sla(answered, met_bus, met_cal),
-    }
-
-
-async def _grouped(session, key, where: list) -> dict:
-    """First response, resolution and SLA attainment per value of ``key`` (channel or reason)."""
-    cols = _item_columns()
     rows = (
         await session.execute(
-            select(key, func.count(), *cols.values()).where(*where).group_by(key).order_by(key)
+            select(
+                RoutedItem.channel,
+                RoutedItem.reason,
+                Queue.team_id,
+                RoutedItem.first_response_s,
+                RoutedItem.first_response_business_s,
+                RoutedItem.resolution_s,
+                RoutedItem.resolution_business_s,
+                RoutedItem.sla_met_business,
+                RoutedItem.sla_met_calendar,
+                RoutedItem.responses,
+                RoutedItem.response_s_total,
+                RoutedItem.handling_s,
+                case((tag_only, True), else_=False),
+                RoutedItem.satisfaction,
+                RoutedItem.ingestion_delay_s,
+            )
+            .outerjoin(Queue, Queue.id == RoutedItem.queue)
+            .where(*where)
         )
     ).all()
-    return {
-        name: {
-            "items": int(count),
-            "first_response_time": {"calendar_s": _r(frt_cal), "business_s": _r(frt_bus)},
-            "time_to_resolution": {"calendar_s": _r(ttr_cal), "business_s": _r(ttr_bus)},
-            "sla_attainment": _sla(answered, met_bus, met_cal),
-        }
-        for name, count, frt_cal, frt_bus, ttr_cal, ttr_bus, answered, met_bus, met_cal in rows
-        if name is not None
-    }
-
-
-async def _sentiment(session, items_where: list | None) -> dict:
-    """First vs last sentiment per conversation (the conversations of the selected items when
-    restricted by queue or window)."""
-
-    def score(column):
-        return case(
-            (column == "negative", -1),
-            (column == "neutral", 0),
-            (column == "positive", 1),
-            else_=None,
+    return [
+        kpis.Figures(
+            channel=r[0],
+            reason=r[1],
+            team=r[2],
+            first_response_s=r[3],
+            first_response_business_s=r[4],
+            resolution_s=r[5],
+            resolution_business_s=r[6],
+            sla_met_business=r[7],
+            sla_met_calendar=r[8],
+            responses=r[9] or 0,
+            response_s_total=r[10] or 0.0,
+            handling_s=r[11] or 0.0,
+            tag_only=bool(r[12]),
+            satisfaction=r[13],
+            ingestion_delay_s=r[14],
         )
+        for r in rows
+    ]
 
-    delta = score(Conversation.last_sentiment) - score(Conversation.first_sentiment)
+
+async def _said(session, since, until, items_where: list | None) -> list[kpis.Said]:
+    """Customers' messages with a sentiment, posted in the window (of the selected items'
+    conversations when restricted to some queues)."""
     where = [
-        score(Conversation.first_sentiment).is_not(None),
-        score(Conversation.last_sentiment).is_not(None),
+        ConversationMessage.sentiment.is_not(None),
+        *_window(ConversationMessage.at, since, until),
     ]
     if items_where is not None:
         where.append(
-            Conversation.conversation_key.in_(
+            ConversationMessage.conversation_key.in_(
                 select(RoutedItem.conversation_key).where(*items_where)
             )
         )
-    n, up, down, same, mean = (
+    rows = (
         await session.execute(
             select(
-                func.count(),
-                func.sum(case((delta > 0, 1), else_=0)),
-                func.sum(case((delta < 0, 1), else_=0)),
-                func.sum(case((delta == 0, 1), else_=0)),
-                func.avg(cast(delta, Float)),
+                ConversationMessage.conversation_key,
+                ConversationMessage.author_id,
+                ConversationMessage.at,
+                ConversationMessage.sentiment,
             ).where(*where)
         )
-    ).one()
-    return {
-        "conversations": int(n or 0),
-        "improved": int(up or 0),
-        "worsened": int(down or 0),
-        "unchanged": int(same or 0),
-        "mean_delta": _r(mean),
-    }
+    ).all()
+    return [kpis.Said(key, author, aware(at), sentiment) for key, author, at, sentiment in rows]

@@ -27,6 +27,7 @@ from services.router.outbox import Relay
 from services.router.pending import Republisher
 from services.router.settings import RouterSettings
 from services.router.store import Directory
+from services.router.templates import TemplateSet
 from shared.broker import BrokerError
 from shared.logging import get_logger
 from shared.outage import patiently
@@ -38,6 +39,8 @@ SERVICE = "router"
 
 
 class RouterRuntime(Supervisor):
+    templates: TemplateSet = TemplateSet(())  # the loaded response templates (app.runtime_of)
+
     def __init__(
         self,
         settings: RouterSettings,

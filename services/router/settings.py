@@ -62,6 +62,10 @@ class RouterSettings(ConsumerSettings):
         description="Lifetime of API tokens issued through the API unless the issuer gives "
         "another (0: tokens never expire; revoke them by hand)",
     )
+    templates_dir: Path = Field(
+        ROOT / "services" / "router" / "templates",
+        description="Response templates (*.yaml), validated at start-up",
+    )
     sweep_interval_s: float = Field(
         15.0, description="How often waiting items are re-offered and skills relaxed"
     )

@@ -1,7 +1,8 @@
 """The router's consumer stage: every classified message is counted for the KPIs; one that
-needs a reply is placed in a queue (rule, SLA in business time, priority, four-eyes), stored,
-offered to an agent at once, and published — with an assignment event when an agent took it,
-or an unstaffed-queue event for the notifier when nobody could."""
+needs a reply is placed in a queue (rule, SLA in business time from its post time, priority,
+four-eyes), given its customer context and suggested response templates, stored, offered to an
+agent at once, and published — with an assignment event when an agent took it, or an
+unstaffed-queue event for the notifier when nobody could."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ from services.router.store import (
     transaction,
 )
 from services.router.tables import RoutedItem
+from services.router.templates import TemplateSet
 from services.router.webhooks import WebhookBridge
 from shared import topics
 from shared.codec import PoisonMessage
 from shared.events import (
     Assignment,
+    Decision,
     ItemRouted,
     MessageClassified,
     QueueUnstaffed,
@@ -62,6 +65,7 @@ class RouterStage(Stage):
     dispatcher: Dispatcher
     clock: Clock = utcnow
     bridge: WebhookBridge | None = None
+    templates: TemplateSet = TemplateSet(())
 
     async def process_batch(
         self,
@@ -75,6 +79,8 @@ class RouterStage(Stage):
             facts, known = await repo.prefetch(
                 [m.message_key for m in messages], [m.conversation_key for m in messages]
             )
+            replies = [e.data for e, _ in items if e.data.classification.decision is Decision.REPLY]
+            await repo.load_context([c.message for c in replies])  # four queries a poll
             for event, _meta in items:
                 answers.append(await self._handle(repo, event, facts, known))
             await repo.commit()
@@ -111,6 +117,12 @@ class RouterStage(Stage):
             message=event.data.message,
             classification=event.data.classification,
             routing=placement.routing,
+            context=await repo.context_of(event.data.message),
+            suggested_templates=self.templates.suggest(
+                placement.signals.reason,
+                event.data.classification.language,
+                event.data.message.channel_kind,
+            ),
         )
         row = await repo.claim(derived_id(event.id, "router"), item, placement, known)
         if row is None:

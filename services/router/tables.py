@@ -91,6 +91,12 @@ class RoutedItem(Base):
     record: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
 
 
+    # added by 0014_router_context: who the customer is (platform:author id, earlier contacts are
+    # counted by it) and how long the message took from the platform's post time to routing
+    customer_key: Mapped[str | None] = mapped_column(String(1024), index=True)
+    ingestion_delay_s: Mapped[float | None] = mapped_column(Float)
+
+
 class Team(Base):
     __tablename__ = "router_teams"
 
@@ -329,3 +335,40 @@ class RosterRow(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     updated_by: Mapped[str] = mapped_column(String(128), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+
+
+class ConversationMessage(Base):
+    """A customer's message of a conversation (any decision but spam), kept for the customer
+    context of later routed items and the sentiment change per conversation (0014_router_context).
+
+    The text is stored with PII masked (``shared.pii.mask_text``) and cut to the context's bound;
+    ``at`` is the platform's post time, so the order is the conversation's, whatever the arrival.
+    """
+
+    __tablename__ = "router_conversation_messages"
+    __table_args__ = (Index("ix_router_conversation_messages_conv_at", "conversation_key", "at"),)
+
+    message_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    conversation_key: Mapped[str] = mapped_column(String(1024), nullable=False)
+    author_id: Mapped[str | None] = mapped_column(String(256))
+    at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+    decision: Mapped[str] = mapped_column(String(16), nullable=False)
+    sentiment: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class ConversationNote(Base):
+    """An internal note on a conversation, written by a helpdesk (0014_router_context): shown in
+    the customer context of the conversation's later routed items, PII masked, never published
+    to the customer. ``event_id`` (the lifecycle event that carried it) makes a redelivery a no-op.
+    """
+
+    __tablename__ = "router_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
+    conversation_key: Mapped[str] = mapped_column(String(1024), nullable=False, index=True)
+    item_id: Mapped[str | None] = mapped_column(String(64))
+    author: Mapped[str | None] = mapped_column(String(256))
+    at: Mapped[datetime] = mapped_column(Stamp, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)

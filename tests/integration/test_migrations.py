@@ -20,12 +20,18 @@ from tools import migrate
 
 LEGACY = Path(__file__).resolve().parent / "legacy_migrations"
 # tables added by revisions after the retired single history (created on the upgrade)
-AFTER_SINGLE_HISTORY = {"router_planning_forecasts", "router_planning_rosters", "notifier_outbox"}
+AFTER_SINGLE_HISTORY = {
+    "router_planning_forecasts",
+    "router_planning_rosters",
+    "notifier_outbox",
+    "router_conversation_messages",
+    "router_notes",
+}
 VERSION_TABLES = {f"alembic_version_{name}" for name in migrate.HISTORIES}
 HEADS = {
     "ingestor": "0007_ingestor_republish",
     "classifier": "0009_classifier_signals",
-    "router": "0013_router_pending",
+    "router": "0014_router_context",
     "notifier": "0012_notifier_outbox",
 }
 

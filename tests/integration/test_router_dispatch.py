@@ -316,7 +316,9 @@ async def test_kpis_from_a_replayed_stream(router):
     k = await kpi_report(router.sessions, router.dispatcher.state.calendar)
     assert k["messages"] == 4 and k["share_needing_reply"]["overall"] == 0.75
     assert k["share_needing_reply"]["per_channel"]["direct_message"] == 1.0
-    assert k["first_response_time"] == {"calendar_s": 1200.0, "business_s": 1200.0}
+    frt = k["first_response_time"]  # 10 and 30 minutes after the post
+    assert (frt["calendar_s"], frt["business_s"], frt["count"]) == (1200.0, 1200.0, 2)
+    assert (frt["median_calendar_s"], frt["p90_calendar_s"]) == (1200.0, 1680.0)
     assert k["time_to_resolution"]["calendar_s"] == 2700.0
     assert k["handling_time_s"]["reply"] == 90.0
     assert k["sla_attainment"] == {
@@ -352,7 +354,7 @@ async def test_skills_relax_in_business_time_not_over_the_weekend(router):
 async def test_kpis_in_sql_match_the_python_reference_and_honour_windows(router):
     from services.router import kpis
     from services.router.store import RESOLVED, aware
-    from services.router.tables import Conversation, MessageFact
+    from services.router.tables import ConversationMessage, MessageFact, Queue
 
     await online(router, "anna", "emma", "lena")
     late = T0 + timedelta(hours=6, minutes=30)  # 16:30: replies run into the night
@@ -379,6 +381,20 @@ async def test_kpis_in_sql_match_the_python_reference_and_honour_windows(router)
         }
     )
     await route(router, eight)
+    # the press customer writes again, calmer: their conversation's sentiment improved
+    nine = classified(9, conversation="conv-6", decision="tag", tags=("sentiment:positive",))
+    nine = nine.model_copy(
+        update={
+            "data": nine.data.model_copy(
+                update={
+                    "message": nine.data.message.model_copy(
+                        update={"created_at": T0 + timedelta(minutes=5)}
+                    )
+                }
+            )
+        }
+    )
+    await route(router, nine)
     lifecycle = LifecycleStage(router.sessions, router.dispatcher)
     ids = {n: (await row(router, n)).event_id for n in (1, 2, 5, 6, 7)}
     changes = [
@@ -409,9 +425,11 @@ async def test_kpis_in_sql_match_the_python_reference_and_honour_windows(router)
             for f in (await s.execute(select(MessageFact))).scalars()
         ]
         rows = list((await s.execute(select(RoutedItem))).scalars())
-        sentiments = [
-            (c.first_sentiment, c.last_sentiment)
-            for c in (await s.execute(select(Conversation))).scalars()
+        teams = dict((await s.execute(select(Queue.id, Queue.team_id))).all())
+        said = [
+            kpis.Said(m.conversation_key, m.author_id, aware(m.at), m.sentiment)
+            for m in (await s.execute(select(ConversationMessage))).scalars()
+            if m.sentiment
         ]
     times = [
         kpis.ItemTimes(
@@ -425,11 +443,14 @@ async def test_kpis_in_sql_match_the_python_reference_and_honour_windows(router)
             response_s_total=r.response_s_total,
             handling_s=r.handling_s,
             reason=r.reason,
+            channel=r.channel,
+            team=teams.get(r.queue),
+            satisfaction=r.satisfaction,
+            tag_only=r.work_state == RESOLVED and not r.responses,
         )
         for r in rows
     ]
-    tag_only = [r.handling_s for r in rows if r.work_state == RESOLVED and not r.responses]
-    reference = kpis.compute(facts, times, sentiments, tag_only, calendar)
+    reference = kpis.compute(facts, times, said, calendar)
     report = await kpi_report(router.sessions, calendar)
     assert {k: report[k] for k in reference} == reference
     assert (
@@ -450,11 +471,18 @@ async def test_kpis_in_sql_match_the_python_reference_and_honour_windows(router)
     assert window["messages"] == 1 and window["share_needing_reply"]["per_channel"] == {
         "direct_message": 1.0
     }
-    assert window["first_response_time"] == {"calendar_s": None, "business_s": None}
+    assert window["first_response_time"]["count"] == 0
+    assert window["first_response_time"]["calendar_s"] is None
     assert window["window"]["since"].startswith("2026-11-23T15:00")  # UTC
     queues = await kpi_report(router.sessions, calendar, queues={"escalations"})
     assert queues["sla_attainment"]["answered"] == 1 and set(queues["by_channel"]) == {"mention"}
-    assert queues["sentiment_change"]["conversations"] == 1
+    assert queues["sentiment_change"] == {
+        "conversations": 1,
+        "improved": 1,
+        "worsened": 0,
+        "unchanged": 0,
+        "mean_delta": 2.0,
+    }
 
 
 async def test_sweeper_reminds_the_notifier_of_a_queue_that_stays_unstaffed(router):

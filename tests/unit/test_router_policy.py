@@ -97,34 +97,70 @@ def test_four_eyes_for_press_rule_and_vip_tag_only():
     assert not route(item(), CONFIG, BERLIN, MONDAY_10).routing.four_eyes
 
 
+def posted(it, when):
+    """``it`` as posted on the platform at ``when``."""
+    return it.model_copy(update={"message": it.message.model_copy(update={"created_at": when})})
+
+
 def test_near_live_sla_is_twenty_business_minutes_inside_office_hours():
-    placement = route(item(channel=ChannelKind.DIRECT_MESSAGE), CONFIG, BERLIN, MONDAY_10)
+    dm = posted(item(channel=ChannelKind.DIRECT_MESSAGE), MONDAY_10)
+    placement = route(dm, CONFIG, BERLIN, MONDAY_10)
     assert placement.routing.sla_deadline == MONDAY_10 + timedelta(minutes=20)
 
 
 def test_deadline_skips_the_weekend():
     friday = at(2026, 11, 27, 16, 55)
-    placement = route(item(channel=ChannelKind.DIRECT_MESSAGE), CONFIG, BERLIN, friday)
+    dm = posted(item(channel=ChannelKind.DIRECT_MESSAGE), friday)
+    placement = route(dm, CONFIG, BERLIN, friday)
     assert placement.routing.sla_deadline == at(2026, 11, 30, 9, 15)
 
 
 def test_deadline_skips_national_holidays_christmas():
     wednesday = at(2026, 12, 23, 16, 30)  # 30 min left; 24th is a normal weekday in DE (no holiday)
-    due = route(
-        item(channel=ChannelKind.REVIEW), CONFIG, BERLIN, wednesday
-    ).routing.sla_deadline  # 480 min
-    assert due == at(2026, 12, 24, 16, 30)
-    after = route(
-        item(channel=ChannelKind.REVIEW), CONFIG, BERLIN, at(2026, 12, 24, 16, 0)
-    ).routing.sla_deadline
-    assert after == at(2026, 12, 28, 16, 0)  # 25th, 26th holidays, 27th Sunday
+    review = item(channel=ChannelKind.REVIEW)
+    due = route(posted(review, wednesday), CONFIG, BERLIN, wednesday).routing.sla_deadline
+    assert due == at(2026, 12, 24, 16, 30)  # 480 business minutes
+    christmas_eve = at(2026, 12, 24, 16, 0)
+    after = route(posted(review, christmas_eve), CONFIG, BERLIN, christmas_eve)
+    assert after.routing.sla_deadline == at(2026, 12, 28, 16, 0)  # 25th, 26th holidays, 27th Sunday
+
+
+def test_the_sla_clock_starts_when_the_customer_posted_not_when_the_router_saw_it():
+    # posted 10:00, stuck in a poller for 15 minutes: a 20-minute DM SLA has 5 minutes left
+    dm = posted(item(channel=ChannelKind.DIRECT_MESSAGE), MONDAY_10)
+    late = MONDAY_10 + timedelta(minutes=15)
+    r = route(dm, CONFIG, BERLIN, late).routing
+    assert r.sla_deadline == MONDAY_10 + timedelta(minutes=20)
+    assert (r.sla_started_at, r.routed_at, r.ingestion_delay_seconds) == (MONDAY_10, late, 900.0)
+    fresh = route(dm, CONFIG, BERLIN, MONDAY_10).routing
+    assert r.priority > fresh.priority  # three quarters of the SLA used: climbs
+
+
+def test_a_replayed_backlog_is_routed_already_breached_and_first():
+    # posted eleven days ago: the deadline passed long ago; due now, at the breached priority
+    old = at(2026, 11, 12, 10, 0)
+    dm = posted(item(channel=ChannelKind.DIRECT_MESSAGE), old)
+    r = route(dm, CONFIG, BERLIN, MONDAY_10).routing
+    assert r.sla_deadline == old + timedelta(minutes=20) < r.routed_at
+    assert r.ingestion_delay_seconds == (MONDAY_10 - old).total_seconds()
+    breached = priority(timedelta(0), timedelta(minutes=20), "normal", None, False)
+    assert r.priority == breached == 65  # 25 normal + 30 whole SLA used + 10 breached
+    fresh = route(posted(dm, MONDAY_10), CONFIG, BERLIN, MONDAY_10).routing
+    assert fresh.priority < r.priority
+
+
+def test_a_post_time_in_the_future_starts_the_clock_at_routing_clock_skew():
+    ahead = posted(item(channel=ChannelKind.DIRECT_MESSAGE), MONDAY_10 + timedelta(minutes=7))
+    r = route(ahead, CONFIG, BERLIN, MONDAY_10).routing
+    assert r.sla_started_at == MONDAY_10 and r.ingestion_delay_seconds == 0.0
+    assert r.sla_deadline == MONDAY_10 + timedelta(minutes=20)
 
 
 def test_state_holiday_counts_only_in_its_state():
     wednesday = at(
         2026, 6, 3, 16, 50
     )  # Thursday 4 June 2026: Corpus Christi, a holiday in BY, not in BE
-    dm = item(channel=ChannelKind.DIRECT_MESSAGE)
+    dm = posted(item(channel=ChannelKind.DIRECT_MESSAGE), wednesday)
     assert route(dm, CONFIG, BERLIN, wednesday).routing.sla_deadline == at(2026, 6, 4, 9, 10)
     assert route(dm, CONFIG, BAVARIA, wednesday).routing.sla_deadline == at(2026, 6, 5, 9, 10)
 

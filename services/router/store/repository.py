@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.router import outbox
 from services.router.assign import AgentView, Choice
+from services.router.context import INBOUND, Contact, Said
 from services.router.policy import Placement, Signals
+from services.router.store.context import History, customer_of, load_history, masked
 from services.router.store.rows import (
     ASSIGNED,
     MAX_TAG,
@@ -39,6 +41,8 @@ from services.router.tables import (
     Agent,
     AssignmentRow,
     Conversation,
+    ConversationMessage,
+    ConversationNote,
     LifecycleReceipt,
     MessageFact,
     OutboxRow,
@@ -49,7 +53,9 @@ from services.router.tables import (
 from shared.codec import encode
 from shared.events import (
     Assignment,
+    CanonicalMessage,
     Classified,
+    CustomerContext,
     Envelope,
     Lifecycle,
     QueueUnstaffed,
@@ -70,6 +76,7 @@ class Repository:
         self.session = session
         self._agents: list[Agent] | None = None
         self._held: list[Conversation] = []  # the identity map keeps only weak references
+        self._history: History | None = None  # the customer context's sources (load_context)
 
     async def commit(self) -> None:
         await self.session.commit()
@@ -165,10 +172,84 @@ class Repository:
             classified_at or m.created_at,
             queue,
         )
+        if item.classification.decision.value != "drop":
+            self._add_said(item, signals.sentiment)
         if known is None:
             await self.session.flush()  # a later message of the same batch must see it
         if signals.sentiment and item.classification.decision.value != "drop":
             await self._track_sentiment(m.conversation_key, signals.sentiment)
+
+    def _add_said(self, item: Classified, sentiment: str | None) -> None:
+        """Keep a customer's message for the context of later items of its conversation (PII
+        masked, cut) and for the sentiment change per conversation."""
+        m, c = item.message, item.classification
+        said = Said(
+            m.message_key, m.created_at, INBOUND, m.author.id, masked(m.text, c.language), sentiment
+        )
+        self.session.add(
+            ConversationMessage(
+                message_key=m.message_key,
+                conversation_key=m.conversation_key,
+                author_id=m.author.id,
+                at=utc(m.created_at),
+                decision=c.decision.value,
+                sentiment=sentiment,
+                text=said.text,
+            )
+        )
+        if self._history is not None:
+            self._history.heard(m.conversation_key, said)
+
+    # -- customer context ---------------------------------------------------------------------
+
+    async def load_context(self, messages: list[CanonicalMessage]) -> None:
+        """Read what the customer context of ``messages`` needs, in four queries (a batch's
+        items then build theirs without a query)."""
+        loaded = await load_history(self.session, messages)
+        if self._history is None:
+            self._history = loaded
+        else:
+            self._history.merge(loaded)
+
+    async def context_of(self, message: CanonicalMessage) -> CustomerContext:
+        """The customer context of ``message``: conversation so far, earlier contacts, notes."""
+        if self._history is None or not self._history.covers(message):
+            await self.load_context([message])
+        assert self._history is not None
+        return self._history.context_of(message)
+
+    async def add_note(
+        self,
+        *,
+        event_id: str,
+        conversation_key: str,
+        at: datetime,
+        text: str,
+        author: str | None = None,
+        item_id: str | None = None,
+        language: str | None = None,
+    ) -> bool:
+        """Keep an internal note on a conversation (a helpdesk's note, carried by the lifecycle
+        event ``event_id``), PII masked, for the context of the conversation's later items.
+        False when that event's note is already stored."""
+        if (
+            await self.session.scalar(
+                select(ConversationNote.id).where(ConversationNote.event_id == event_id)
+            )
+            is not None
+        ):
+            return False
+        self.session.add(
+            ConversationNote(
+                event_id=event_id,
+                conversation_key=conversation_key,
+                item_id=item_id,
+                author=author,
+                at=utc(at),
+                text=masked(text, language),
+            )
+        )
+        return True
 
     def _add_triaged(
         self, item: Classified, event_id: str, classified_at: datetime, queue: str | None
@@ -237,6 +318,11 @@ class Repository:
             return existing if existing.state == PENDING else None
         row = item_row(event_id, item, placement)
         self.session.add(row)
+        if self._history is not None:
+            self._history.contacted(
+                customer_of(item.message),
+                Contact(key, item.message.created_at, placement.signals.reason, False, False, None),
+            )
         if known is not None:
             known[key] = row
         r = item.routing

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.assign import AgentView, locale_of
+from services.router.context import customer_key
 from services.router.policy import Placement
 from services.router.tables import Agent, AuditEntry, RoutedItem
 from shared.events import Decision, Routed, Routing
@@ -88,6 +89,8 @@ def item_row(event_id: str, item: Routed, placement: Placement) -> RoutedItem:
         unstaffed_notified=False,
         text=m.text,
         locale=locale_of(c.language, m.language_hint, c.tags),
+        customer_key=customer_key(m.platform.value, m.author.id),
+        ingestion_delay_s=r.ingestion_delay_seconds,
     )
 
 
@@ -102,4 +105,6 @@ def routing_of(row: RoutedItem, policy: str) -> Routing:
         rule=row.rule,
         assigned_agent=row.agent_id,
         four_eyes=row.four_eyes,
+        sla_started_at=min(aware(row.received_at) or aware(row.routed_at), aware(row.routed_at)),
+        ingestion_delay_seconds=row.ingestion_delay_s,
     )
