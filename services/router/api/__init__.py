@@ -4,19 +4,29 @@ queues, leads also see their team and its KPIs, admins change routing, SLA and c
 Errors are JSON ``{"detail": ...}`` with 401 (no/unknown token), 403 (role or team), 404,
 409 (state conflict) and 422 (invalid input, naming the problem).
 
-One small router per concern (``queues``, ``agents``, ``items``, ``reports``, ``triage``,
-``overview``, ``audit``, ``admin``), included in this order (the order of the OpenAPI document); their
-dependencies are the typed aliases of ``deps``.
+One small router per concern (``queues``, ``agents``, ``items``, ``reports``, ``templates``,
+``triage``, ``overview``, ``audit``, ``admin``), included in this order (the order of the OpenAPI
+document); their dependencies are the typed aliases of ``deps``.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from services.router.api import admin, agents, audit, items, overview, queues, reports, triage
+from services.router.api import (
+    admin,
+    agents,
+    audit,
+    items,
+    overview,
+    queues,
+    reports,
+    templates,
+    triage,
+)
 from services.router.api.deps import API_STATE, Api
 
-PARTS = (queues, agents, items, reports, triage, overview, audit, admin)
+PARTS = (queues, agents, items, reports, templates, triage, overview, audit, admin)
 
 
 def bound(api: Api):
