@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -30,6 +30,14 @@ from tools.pager_sink import PagerSink
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 SUNDAY_NIGHT = datetime(2026, 11, 22, 22, 30, tzinfo=UTC)  # Berlin: closed
 MONDAY_MORNING = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)  # Berlin 10:30: open
+
+
+def posted(clock: datetime, text: str) -> dict:
+    """A webhook event posted on the platform a few seconds before the test's ``clock`` (the
+    SLA clock starts at the post time)."""
+    return example_event(text=text, created_at=(clock - timedelta(seconds=3)).isoformat())
+
+
 URL = "/v1/webhooks/standard/demo"
 
 
@@ -119,7 +127,9 @@ async def test_webhook_is_routed_and_paged_outside_office_hours(
 ):
     async with pipeline(kafka_bootstrap, topics_ready, database_url, SUNDAY_NIGHT) as p:
         # urgent (a safety rule fires): the default page threshold is urgency "high"
-        event = example_event(text="My order arrived and the charger caught fire. Can you help me?")
+        event = posted(
+            SUNDAY_NIGHT, "My order arrived and the charger caught fire. Can you help me?"
+        )
         response = await p.post(event)
         assert response.status_code == 202, response.text
         [routed] = await p.routed(1)
@@ -142,7 +152,7 @@ async def test_webhook_is_routed_and_paged_outside_office_hours(
 async def test_no_page_inside_office_hours(kafka_bootstrap, topics_ready, sqlite_url):
     async with pipeline(kafka_bootstrap, topics_ready, sqlite_url, MONDAY_MORNING) as p:
         assert (
-            await p.post(example_event(text="Where is my refund? Please help"))
+            await p.post(posted(MONDAY_MORNING, "Where is my refund? Please help"))
         ).status_code == 202
         assert len(await p.routed(1, settle=2.0)) == 1
         # the item itself pages nobody; the router reports its queue unstaffed (no agent online
@@ -157,7 +167,7 @@ async def test_same_webhook_twice_yields_one_routed_item(
     kafka_bootstrap, topics_ready, database_url
 ):
     async with pipeline(kafka_bootstrap, topics_ready, database_url, SUNDAY_NIGHT) as p:
-        event = example_event(text="The phone overheated since the update, can you help?")
+        event = posted(SUNDAY_NIGHT, "The phone overheated since the update, can you help?")
         first = await p.post(event, webhook_id="msg_once")
         again = await p.post(event, webhook_id="msg_once")
         resent = await p.post(event, webhook_id="msg_other_delivery")
@@ -183,7 +193,7 @@ async def test_poison_is_dead_lettered_and_the_pipeline_keeps_flowing(
             b'{"half": ',
             headers=[("ce_type", b"switchboard.message.received.v1")],
         )
-        event = example_event(text="Hello, I was charged twice. Can you help?")
+        event = posted(SUNDAY_NIGHT, "Hello, I was charged twice. Can you help?")
         assert (await p.post(event)).status_code == 202
         [routed] = await p.routed(1)
         assert routed.data.message.platform_message_id == event["data"]["message_id"]
