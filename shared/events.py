@@ -233,7 +233,7 @@ class EarlierContacts(Frozen):
     """The customer's earlier routed items (any conversation) within ``days`` before this one."""
 
     days: int = Field(default=90, gt=0, description="Look-back window")
-    count: int = Field(default=0, ge=0)
+    count: int = Field(default=0, ge=0, description="Counted up to 100")
     last_at: AwareDatetime | None = None
     last_reason: str | None = Field(default=None, max_length=128, description="Contact reason")
     last_outcome: Literal["resolved", "replied", "open"] | None = None

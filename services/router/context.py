@@ -25,6 +25,7 @@ from shared.events import (
 )
 
 CONTACT_DAYS = 90
+CONTACTS_COUNTED = 100  # earlier contacts are counted up to this many
 Direction = Literal["inbound", "outbound"]
 INBOUND: Direction = "inbound"
 OUTBOUND: Direction = "outbound"
@@ -122,7 +123,8 @@ def earlier_contacts(
     contacts: Iterable[Contact], message_key: str, posted_at: datetime, days: int = CONTACT_DAYS
 ) -> EarlierContacts:
     """The customer's routed items posted in the ``days`` before ``posted_at`` (this one
-    excluded): how many, and the last one's reason, outcome and satisfaction."""
+    excluded): how many (up to ``CONTACTS_COUNTED``), and the last one's reason, outcome and
+    satisfaction."""
     since = posted_at - timedelta(days=days)
     found = sorted(
         (c for c in contacts if c.message_key != message_key and since <= c.at <= posted_at),
@@ -134,7 +136,7 @@ def earlier_contacts(
     outcome = "resolved" if last.resolved else "replied" if last.replied else "open"
     return EarlierContacts(
         days=days,
-        count=len(found),
+        count=min(len(found), CONTACTS_COUNTED),
         last_at=last.at,
         last_reason=last.reason,
         last_outcome=outcome,

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.router.context import Contact, Note, Said, build, cut, earlier_contacts
+from services.router.context import (
+    CONTACTS_COUNTED,
+    Contact,
+    Note,
+    Said,
+    build,
+    cut,
+    earlier_contacts,
+)
 from shared.events import CONTEXT_MESSAGES, CONTEXT_NOTES, CONTEXT_TEXT_CHARS, CustomerContext
 from shared.pii import find_pii, mask_text, region_of
 
@@ -93,3 +101,10 @@ def test_pii_is_masked_as_the_classifier_masks_it():
     assert masked.startswith("Meine IBAN DE") and "mail j***@e***.com" in masked
     assert mask_text("danke!", "DE") == "danke!"
     assert region_of("de-AT") == "AT" and region_of("tr") == "TR" and region_of(None) is None
+
+
+def test_a_prolific_author_is_counted_up_to_the_bound():
+    many = [
+        Contact(f"m-{i}", T - timedelta(hours=i + 1), "order", True, True, None) for i in range(150)
+    ]
+    assert earlier_contacts(many, "m-x", T).count == CONTACTS_COUNTED == 100

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.router.context import (
     CONTACT_DAYS,
+    CONTACTS_COUNTED,
     INBOUND,
     OUTBOUND,
     Contact,
@@ -161,7 +162,18 @@ async def _outbound(session: AsyncSession, keys: list[str]) -> list[tuple[str, S
 async def _contacts(
     session: AsyncSession, customers: list[str], since
 ) -> list[tuple[str, Contact]]:
-    rows = await session.execute(
+    """Each customer's latest routed items since ``since``: as many as the context counts (and
+    two more: the message itself may be stored, redelivered), so a prolific author costs a
+    bounded read."""
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=RoutedItem.customer_key,
+            order_by=(RoutedItem.received_at.desc(), RoutedItem.message_key.desc()),
+        )
+        .label("rank")
+    )
+    latest = (
         select(
             RoutedItem.customer_key,
             RoutedItem.message_key,
@@ -170,7 +182,21 @@ async def _contacts(
             RoutedItem.first_response_at,
             RoutedItem.work_state,
             RoutedItem.satisfaction,
-        ).where(RoutedItem.customer_key.in_(customers), RoutedItem.received_at >= utc(since))
+            rank,
+        )
+        .where(RoutedItem.customer_key.in_(customers), RoutedItem.received_at >= utc(since))
+        .subquery()
+    )
+    rows = await session.execute(
+        select(
+            latest.c.customer_key,
+            latest.c.message_key,
+            latest.c.received_at,
+            latest.c.reason,
+            latest.c.first_response_at,
+            latest.c.work_state,
+            latest.c.satisfaction,
+        ).where(latest.c.rank <= CONTACTS_COUNTED + 2)
     )
     return [
         (
