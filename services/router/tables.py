@@ -133,6 +133,7 @@ class Conversation(Base):
     conversation_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
     agent_id: Mapped[str | None] = mapped_column(String(128))
     open_items: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # no longer written: sentiment change is read from router_conversation_messages (0011)
     first_sentiment: Mapped[str | None] = mapped_column(String(16))
     last_sentiment: Mapped[str | None] = mapped_column(String(16))
 

@@ -144,8 +144,9 @@ class Repository:
         classified_at: datetime | None = None,
         queue: str | None = None,
     ) -> None:
-        """Add every classified message once (any decision) and its conversation's first and
-        last sentiment; a redelivery changes nothing. ``known``: the batch's message keys that
+        """Add every classified message once (any decision) and, unless it is spam, keep it
+        with its sentiment for the customer context and the sentiment change (``_add_said``);
+        a redelivery changes nothing. ``known``: the batch's message keys that
         have a fact (``prefetch``); updated here. A dropped or tagged message is also kept for
         review (the classified event's id and time, and the queue it would have gone to)."""
         signals = Signals.of(item.classification.tags)
@@ -176,8 +177,6 @@ class Repository:
             self._add_said(item, signals.sentiment)
         if known is None:
             await self.session.flush()  # a later message of the same batch must see it
-        if signals.sentiment and item.classification.decision.value != "drop":
-            await self._track_sentiment(m.conversation_key, signals.sentiment)
 
     def _add_said(self, item: Classified, sentiment: str | None) -> None:
         """Keep a customer's message for the context of later items of its conversation (PII
@@ -283,22 +282,6 @@ class Repository:
             TriageTag(tag=t, message_key=m.message_key) for t in tags if len(t) <= MAX_TAG
         )
         return True
-
-    async def _track_sentiment(self, conversation_key: str, sentiment: str) -> None:
-        conv = await self.session.get(Conversation, conversation_key)
-        if conv is None:
-            self.session.add(
-                Conversation(
-                    conversation_key=conversation_key,
-                    open_items=0,
-                    first_sentiment=sentiment,
-                    last_sentiment=sentiment,
-                )
-            )
-            await self.session.flush()
-        else:
-            conv.first_sentiment = conv.first_sentiment or sentiment
-            conv.last_sentiment = sentiment
 
     async def claim(
         self,
