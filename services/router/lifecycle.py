@@ -3,7 +3,8 @@ assigned (an agent took it there), replied (first and average response time, han
 time), resolved (frees the agent's capacity and re-offers waiting items), re-tagged (new
 tags and contact reason, and a ``ClassificationCorrected`` event for the classifier through the
 outbox), satisfaction (score), reopened (resolved → waiting again, re-offered), a note (kept in
-the item's audit trail), and the corrections "not spam" / "needed a reply" (a
+the item's audit trail, and PII-masked in ``router_notes`` for the customer context of the
+conversation's later items), and the corrections "not spam" / "needed a reply" (a
 ``ClassificationCorrected`` event as for a re-tag, the decision ``reply``). A repeated event id
 changes nothing.
 """
@@ -97,6 +98,16 @@ class LifecycleStage(PerMessage):
             if change.action in CORRECTING:
                 await self._correct(repo, event_id, row, change, actor, correlation_id or event_id)
             freed = await self._change(repo, row, change)
+            if change.action is LifecycleAction.NOTE and change.note:  # for the customer context
+                await repo.add_note(
+                    event_id=event_id,
+                    conversation_key=row.conversation_key,
+                    at=change.at,
+                    text=change.note,
+                    author=change.agent_id or actor,
+                    item_id=row.event_id,
+                    language=row.language,
+                )
             fill_durations(row, self.dispatcher.state.calendar)  # KPI durations, once, when known
             repo.audit(
                 change.at,

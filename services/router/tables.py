@@ -90,7 +90,6 @@ class RoutedItem(Base):
     # the item is marked queued
     record: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
 
-
     # added by 0014_router_context: who the customer is (platform:author id, earlier contacts are
     # counted by it) and how long the message took from the platform's post time to routing
     customer_key: Mapped[str | None] = mapped_column(String(1024), index=True)

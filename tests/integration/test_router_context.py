@@ -1,7 +1,8 @@
 """The router as a service on the real broker and database, on the customer's clock: a routed
 item carries its customer context (the conversation so far in both directions with PII masked
 and long texts cut, the customer's earlier contacts with the last one's reason, outcome and
-CSAT from the helpdesk's lifecycle events, the conversation's internal notes) and the suggested
+CSAT from real helpdesk webhooks (Zammad, Chatwoot) through the router's helpdesk endpoint,
+the conversation's internal notes) and the suggested
 templates; a replayed backlog is routed already breached with its ingestion delay; the templates
 API lists, suggests and renders; the KPIs report CSAT per team, sentiment change and the delay."""
 
@@ -18,21 +19,23 @@ from sqlalchemy import select
 
 from services.router.app import build
 from services.router.settings import DEV_ROUTER_ADMIN_TOKEN, RouterSettings
-from services.router.store import transaction
-from services.router.tables import RoutedItem
+from services.router.tables import ConversationNote, RoutedItem
 from shared import topics
 from shared.events import (
     CONTEXT_TEXT_CHARS,
     Author,
-    HelpdeskItemUpdated,
-    Lifecycle,
-    LifecycleAction,
 )
+from tests.helpdesk_support import payloads as p
 from tests.integration.test_router_dispatch import T0, Clock, classified
 from tests.kafkautil import collect, decoded, produce
 
 pytestmark = [pytest.mark.kafka]
 ADMIN = {"Authorization": f"Bearer {DEV_ROUTER_ADMIN_TOKEN}"}
+AGENTS = {"anna@example.com": "anna", "1": "anna"}
+HELPDESKS = {
+    "zammad": {"kind": "zammad", "secrets": [p.ZAMMAD_TOKEN], "agents": AGENTS},
+    "chatwoot": {"kind": "chatwoot", "secrets": [p.CHATWOOT_SECRET], "agents": AGENTS},
+}
 PII = "Ruft mich an: 0151 23456789 oder jana.k@example.com"
 
 
@@ -47,15 +50,13 @@ def message(n, conversation, minutes, text="Hallo", tags=(), decision="reply", a
     return event.model_copy(update={"data": event.data.model_copy(update={"message": m})})
 
 
-def lifecycle(n: int, item_id: str, action: LifecycleAction, minutes: float, **extra):
-    return HelpdeskItemUpdated(
-        id=f"hd-{n}",
-        source="helpdesk/test",
-        time=T0,
-        correlation_id="c",
-        subject="s",
-        data=Lifecycle(item_id=item_id, action=action, at=T0 + timedelta(minutes=minutes), **extra),
+async def zammad(http, payload: dict) -> None:
+    """Post a Zammad trigger webhook to the router's helpdesk endpoint (published before 202)."""
+    body = p.dumps(payload)
+    answer = await http.post(
+        "/v1/helpdesks/zammad/events", content=body, headers=p.zammad_headers(body)
     )
+    assert answer.status_code == 202, answer.text
 
 
 async def routed_events(bootstrap: str, topic: str, count: int) -> dict:
@@ -89,6 +90,7 @@ async def test_routed_items_carry_context_templates_and_the_customers_clock(
         heartbeat_interval_ms=1000,
         poll_timeout_ms=100,
         sweep_interval_s=3600,
+        helpdesks=HELPDESKS,
     )
     app, runtime = build(settings, clock=Clock())
     routed_topic = topics.qualified(topics.ROUTED, ns)
@@ -114,33 +116,36 @@ async def test_routed_items_carry_context_templates_and_the_customers_clock(
                 headers=ADMIN,
             )
             assert draft.status_code == 201 and draft.json()["state"] == "released"
-            closing = [
-                lifecycle(1, m1, LifecycleAction.RESOLVED, -9 * 24 * 60),
-                lifecycle(2, m3, LifecycleAction.REPLIED, 5),
-                lifecycle(3, m3, LifecycleAction.RESOLVED, 10),
-                lifecycle(4, m3, LifecycleAction.SATISFACTION, 11, satisfaction=4.0),
-            ]
-            await produce(kafka_bootstrap, topics.qualified(topics.LIFECYCLE, ns), closing)
+            # the helpdesks report back with their own webhooks: Zammad closes the refund, the
+            # agent answers the complaint, notes a call-back and closes it; Chatwoot's CSAT: 4
+            await zammad(
+                http,
+                p.zammad(m1, state="closed", article_sender=None, at="2026-11-14T09:00:00.000Z"),
+            )
+            await zammad(http, p.zammad(m3, at="2026-11-23T09:05:00.000Z"))  # 10:05 Berlin
+            note = p.zammad(m3, internal=True, article_id=105, at="2026-11-23T08:40:00.000Z")
+            note["article"]["body"] = "Kunde hat angerufen, Rückruf unter 0151 23456789"
+            await zammad(http, note)
+            await zammad(
+                http,
+                p.zammad(m3, state="closed", article_sender=None, at="2026-11-23T09:10:00.000Z"),
+            )
+            body = p.dumps(p.chatwoot_csat(m3, 4))
+            headers = p.chatwoot_headers(body, timestamp=int(T0.timestamp()))
+            answer = await http.post("/v1/helpdesks/chatwoot/events", content=body, headers=headers)
+            assert answer.status_code == 202, answer.text
 
             async def rated() -> bool:
                 async with runtime.dispatcher._sessions() as s:
                     row = (
                         await s.execute(select(RoutedItem).where(RoutedItem.event_id == m3))
                     ).scalar_one()
-                    return row.satisfaction == 4.0
+                    notes = (await s.execute(select(ConversationNote))).scalars().all()
+                    return (
+                        row.satisfaction == 4.0 and row.resolved_at is not None and len(notes) == 1
+                    )
 
             await until(rated)
-            async with transaction(runtime.dispatcher._sessions) as repo:  # the helpdesk's note
-                key = earlier[1].data.message.conversation_key
-                await repo.add_note(
-                    event_id="hd-note-1",
-                    conversation_key=key,
-                    at=T0 - timedelta(minutes=20),
-                    text="Kunde hat angerufen, Rückruf unter 0151 23456789",
-                    author="anna",
-                    language="de",
-                )
-                await repo.commit()
             # the customer writes again, calmer; and a message from a backlog eleven days old
             later = [
                 message(4, "conv-now", 0, "Danke, ist angekommen!", ("sentiment:positive",)),
@@ -160,9 +165,11 @@ async def test_routed_items_carry_context_templates_and_the_customers_clock(
             assert noise.sentiment == "negative"
             assert len(complaint.text) == CONTEXT_TEXT_CHARS + 1 and complaint.text.endswith("…")
             assert reply.text == "Hallo Jana, schreib uns an h***@n***.example"
-            assert [n.text for n in context.notes] == [
-                "Kunde hat angerufen, Rückruf unter +49*********89"
-            ]
+            [noted] = context.notes
+            assert (noted.text, noted.author) == (
+                "Kunde hat angerufen, Rückruf unter +49*********89",
+                "anna",
+            )
             contacts = context.earlier_contacts
             assert (contacts.count, contacts.last_reason, contacts.last_outcome) == (
                 2,
