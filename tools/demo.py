@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tools import replay as replay_mod
@@ -93,10 +94,11 @@ async def run_demo(replay: bool = True, exit_after_replay: bool = False) -> int:
 
 
 async def _replay(stack: LocalStack, watcher: SummaryWatcher, stop: asyncio.Event) -> int:
-    messages = replay_mod.load(replay_mod.DEMO_FILE)
+    # posted over the last five minutes: SLA clocks start at the post time
+    messages = replay_mod.as_live(replay_mod.load(replay_mod.DEMO_FILE), datetime.now(UTC))
     _say(
         f"Replaying {len(messages)} customer-service messages written by the team (data/replay/README.md) "
-        f"through {stack.webhook_url}"
+        f"through {stack.webhook_url}, as if posted in the last five minutes"
     )
     task = asyncio.create_task(
         replay_mod.replay(stack.webhook_url, stack.config.webhook_secret, messages)

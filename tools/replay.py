@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -28,6 +28,25 @@ DEMO_FILE = REPLAY_FILE.with_name("stream.jsonl")
 def load(path: Path = REPLAY_FILE) -> list[dict]:
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def as_live(messages: list[dict], now: datetime, window_s: float = 300.0) -> list[dict]:
+    """The messages as if posted within the last ``window_s`` seconds, in their order and
+    spacing (scaled): a written stream replayed today is live traffic, not a backlog whose SLA
+    clocks (which start at the post time) ran out long ago."""
+    stamps = [datetime.fromisoformat(m["created_at"]) for m in messages if m.get("created_at")]
+    if not stamps:
+        return messages
+    first, last = min(stamps), max(stamps)
+    span = max((last - first).total_seconds(), 1.0)
+    scale = min(1.0, window_s / span)
+    moved = []
+    for m in messages:
+        if m.get("created_at"):
+            ago = (last - datetime.fromisoformat(m["created_at"])).total_seconds() * scale
+            m = {**m, "created_at": (now - timedelta(seconds=ago)).isoformat()}
+        moved.append(m)
+    return moved
 
 
 def webhook_body(message: dict) -> bytes:
