@@ -74,12 +74,19 @@ def test_scaled_objects_follow_the_registry_and_settings(overlay: str) -> None:
 def built_consumers() -> dict[str, dict[str, str]]:
     """Service -> {topic: consumer group} of the runners each service really builds (their
     constructors open no connection), so the ScaledObjects watch the groups that consume."""
-    from services.notifier.app import NotifierService
+    from types import SimpleNamespace
+
+    from services.notifier.app import NotifierService, relay_of
     from services.router.app import runtime_of
 
     runners = {
         "router": runtime_of(settings_class("router")(), sessions=None).runners,
-        "notifier": NotifierService(settings_class("notifier")(), paging=None, clock=None).runners,
+        "notifier": NotifierService(
+            notifier := settings_class("notifier")(),
+            paging=SimpleNamespace(),
+            clock=None,
+            relay=relay_of(notifier, None, None),
+        ).runners,
     }
     built = {name: {r.topic: r.settings.consumer_group for r in rs} for name, rs in runners.items()}
     # The classifier builds its one runner with its models loaded; it uses its settings' group.

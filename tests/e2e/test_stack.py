@@ -5,6 +5,7 @@ stops every service cleanly."""
 import asyncio
 import signal
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ FAST_GROUPS = {
 
 def reply_needed(n: int) -> list[dict]:
     run = uuid.uuid4().hex[:6]
+    now = datetime.now(UTC).isoformat()
     return [
         {
             "platform": "generic",
@@ -33,7 +35,9 @@ def reply_needed(n: int) -> list[dict]:
             "message_id": f"m-{run}-{i}",
             "author": {"id": f"u{i}"},
             "text": f"Hello, my order {i} never arrived. Can you help me?",
-            "created_at": "2026-11-22T21:00:00+00:00",
+            # posted just now: the SLA clock starts at the post time, and an old post would be
+            # breached on arrival (SLA pages on top of the ones this test counts)
+            "created_at": now,
         }
         for i in range(n)
     ]

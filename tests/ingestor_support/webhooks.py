@@ -111,3 +111,9 @@ def websub_signed(hub_secret: str, atom: bytes) -> tuple[bytes, dict[str, str]]:
         "x-hub-signature": websub_signature(hub_secret, atom),
         "content-type": "application/atom+xml",
     }
+
+
+# outside development ``GET /v1/sources`` asks for a bearer token: the tests' settings give the
+# ingestor this admin token, and their reads of the health send it
+OPS_TOKEN = "sb_ingestor-tests-ops-token"
+OPS = {"Authorization": f"Bearer {OPS_TOKEN}"}

@@ -17,6 +17,8 @@ from shared import topics
 from shared.codec import decode, header
 from tests.ingestor_support import platform_examples as ex
 from tests.ingestor_support.webhooks import (
+    OPS,
+    OPS_TOKEN,
     meta_signed,
     running,
     signed,
@@ -41,6 +43,7 @@ CHANNEL = "UCacme0000000000000000aa"
 def settings(bootstrap: str, namespace: str, database_url: str) -> IngestorSettings:
     return IngestorSettings(
         environment="test",
+        admin_token=SecretStr(OPS_TOKEN),
         kafka_bootstrap_servers=bootstrap,
         kafka_topic_namespace=namespace,
         database_url=database_url,
@@ -313,7 +316,9 @@ async def test_sources_report_last_event_and_errors(client):
     await client.post(
         "/v1/webhooks/meta", content=b"{}", headers={"content-type": "application/json"}
     )
-    sources = {s["source"]: s for s in (await client.get("/v1/sources")).json()["sources"]}
+    sources = {
+        s["source"]: s for s in (await client.get("/v1/sources", headers=OPS)).json()["sources"]
+    }
     assert set(sources) == {"shop", "meta", "x", "youtube", "telegram.helpbot"}
     assert (
         sources["telegram.helpbot"]["last_event_at"] is not None

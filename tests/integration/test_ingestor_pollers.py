@@ -24,7 +24,7 @@ from services.ingestor.settings import IngestorSettings, PollSource
 from shared import topics
 from shared.codec import decode, header
 from shared.events import ChannelKind, MessageReceived, Platform
-from tests.ingestor_support.webhooks import running, websub_signed
+from tests.ingestor_support.webhooks import OPS, OPS_TOKEN, running, websub_signed
 from tests.integration.ingestor_fakes import (
     MASTODON_TOKEN,
     Platforms,
@@ -67,6 +67,7 @@ def platforms():
 def settings(bootstrap, namespace, database_url, sources: dict, **extra) -> IngestorSettings:
     return IngestorSettings(
         environment="test",
+        admin_token=SecretStr(OPS_TOKEN),
         kafka_bootstrap_servers=bootstrap,
         kafka_topic_namespace=namespace,
         database_url=database_url,
@@ -282,7 +283,9 @@ async def test_a_youtube_video_that_refuses_is_parked_and_the_others_go_on(
         ] == ["UgOn1"]
         parked = dict(rows(cfg.database_url, "SELECT target, next_poll_at FROM poller_cursors"))
         assert at(parked["video:vidOff"]) == START + timedelta(days=1)
-        health = {s["source"]: s for s in (await client.get("/v1/sources")).json()["sources"]}
+        health = {
+            s["source"]: s for s in (await client.get("/v1/sources", headers=OPS)).json()["sources"]
+        }
         assert health["yt"]["errors"] == {"target_refused": 1} and health["yt"]["messages"] == 1
         await poller.stop()
     # a wrong API key fails the whole source (backs off, error recorded) instead of parking each target
@@ -584,7 +587,9 @@ async def test_pollers_run_with_the_app_lifespan(
     async with running(create_app(cfg)) as client:
         got = await events(kafka_bootstrap, topics_ready)
         assert [e.data.platform_message_id for e in got] == ["urn:r:0009"]
-        health = {s["source"]: s for s in (await client.get("/v1/sources")).json()["sources"]}
+        health = {
+            s["source"]: s for s in (await client.get("/v1/sources", headers=OPS)).json()["sources"]
+        }
         assert health["trust"]["platform"] == "review" and health["trust"]["messages"] == 1
     assert rows(cfg.database_url, "SELECT owner FROM poller_leases") == [
         (None,)
