@@ -94,6 +94,10 @@ class RoutedItem(Base):
     # counted by it) and how long the message took from the platform's post time to routing
     customer_key: Mapped[str | None] = mapped_column(String(1024), index=True)
     ingestion_delay_s: Mapped[float | None] = mapped_column(Float)
+    # added by 0015_router_item_author: who wrote (display name and @handle, as the platform
+    # gave them) and the classifier's reason for asking a reply, for the queue views
+    author: Mapped[str | None] = mapped_column(String(512))
+    explanation: Mapped[str | None] = mapped_column(String(512))
 
 
 class Team(Base):

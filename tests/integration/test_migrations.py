@@ -31,7 +31,7 @@ VERSION_TABLES = {f"alembic_version_{name}" for name in migrate.HISTORIES}
 HEADS = {
     "ingestor": "0007_ingestor_republish",
     "classifier": "0009_classifier_signals",
-    "router": "0014_router_context",
+    "router": "0015_router_item_author",
     "notifier": "0012_notifier_outbox",
 }
 

@@ -67,6 +67,9 @@ async def test_router_service_end_to_end(kafka_bootstrap, topics_ready, database
             assert (assigned.data.agent_id, assigned.data.item_id) == ("anna", routed.id)
             items = (await http.get("/v1/queues/support-de/items", headers=anna)).json()
             assert [(i["item_id"], i["agent"]) for i in items] == [(routed.id, "anna")]
+            # who wrote and why a reply is needed, for the queue views (the console)
+            assert items[0]["author"] == "Jana K. (@jana.k)"
+            assert items[0]["explanation"] == routed.data.classification.reason
             resolved = HelpdeskItemUpdated(
                 id="hd-42",
                 source="helpdesk/test",

@@ -59,6 +59,8 @@ def item_json(r: RoutedItem, priority: int) -> dict:
         "reason": r.reason,
         "four_eyes": r.four_eyes,
         "text": r.text,
+        "author": r.author,
+        "explanation": r.explanation,
         "tags": list(r.tags or ()),
         "urgency": r.urgency,
         "sentiment": r.sentiment,

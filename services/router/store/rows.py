@@ -12,7 +12,7 @@ from services.router.assign import AgentView, locale_of
 from services.router.context import customer_key
 from services.router.policy import Placement
 from services.router.tables import Agent, AuditEntry, RoutedItem
-from shared.events import Decision, Routed, Routing
+from shared.events import Author, Decision, Routed, Routing
 
 PENDING, QUEUED = "pending", "queued"  # publication of a routed item
 WAITING, ASSIGNED, RESOLVED = "waiting", "assigned", "resolved"  # its work state
@@ -91,7 +91,18 @@ def item_row(event_id: str, item: Routed, placement: Placement) -> RoutedItem:
         locale=locale_of(c.language, m.language_hint, c.tags),
         customer_key=customer_key(m.platform.value, m.author.id),
         ingestion_delay_s=r.ingestion_delay_seconds,
+        author=author_label(m.author)[:512] or None,
+        explanation=c.reason[:512] or None,
     )
+
+
+def author_label(author: Author) -> str:
+    """``Display Name (@handle)``, whichever parts the platform gave, else the author id."""
+    name = (author.display_name or "").strip()
+    handle = (author.handle or "").strip().lstrip("@")
+    if name and handle and handle != name:
+        return f"{name} (@{handle})"
+    return name or (f"@{handle}" if handle else author.id)
 
 
 def routing_of(row: RoutedItem, policy: str) -> Routing:
