@@ -20,7 +20,7 @@ from services.classifier.runtime import ClassifierRuntime, Outcome
 from services.classifier.serving.bundle import Models, load_models
 from services.classifier.serving.reload import Reloader, fingerprint
 from services.classifier.settings import ClassifierSettings
-from services.classifier.stage import classify
+from services.classifier.stage import classify, classify_batch, shadow_changes
 from shared import db, topics
 from shared.auth import api_tokens
 from shared.events import (
@@ -162,6 +162,32 @@ api = APIRouter(prefix="/v1", tags=["classifier"])
 async def classify_one(message: CanonicalMessage, models: ModelsDep) -> Classification:
     """Stateless: no campaign or spike detection (those need the stream). Runs in a thread."""
     return await asyncio.to_thread(classify, message, models)
+
+
+@api.post(
+    "/classify/shadow",
+    summary="Classify one message with the live rules and with the shadow rule set, and the changes",
+)
+async def classify_with_shadow(message: CanonicalMessage, models: ModelsDep) -> dict:
+    """What the shadow rule set (rules in shadow mode) would decide beside what decides now:
+    ``shadow`` is ``null`` when no shadow rules are loaded; ``changes`` lists the fields that
+    differ (decision, urgency, tags, review), each as ``[live, shadow]``."""
+    verdict = (await asyncio.to_thread(classify_batch, [message], models))[0]
+    changes = shadow_changes(verdict) or {}
+    return {
+        "classification": verdict.classification.model_dump(mode="json"),
+        "shadow": verdict.shadow.model_dump(mode="json") if verdict.shadow else None,
+        "shadow_rules": bool(models.shadow_rules),
+        "changes": {
+            name: [_plain(live), _plain(shadow)] for name, (live, shadow) in changes.items()
+        },
+    }
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return list(value)
+    return getattr(value, "value", value)
 
 
 @api.get(

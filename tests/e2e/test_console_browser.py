@@ -293,5 +293,7 @@ async def test_agent_gets_403_on_admin_and_forged_csrf_is_refused(stack, browser
         async with page.expect_navigation():
             await page.click("main form button[type=submit]")
         assert "Decision:" in await page.inner_text("#result")
+        # beside it, what the shadow rule set would change (none loaded in this stack)
+        assert "No shadow rules are loaded" in await page.inner_text("#shadow")
     finally:
         await context.close()

@@ -1,6 +1,7 @@
 """Rule tester: paste a message, pick its platform and channel, and see what the classifier would
-decide (decision, tags, urgency, reason, explanation with the rules and evidence). Stateless:
-nothing is stored or published (the classifier's ``POST /v1/classify``)."""
+decide (decision, tags, urgency, reason, explanation with the rules and evidence), and what the
+shadow rule set (rules tried in shadow mode) would change. Stateless: nothing is stored or
+published (the classifier's ``POST /v1/classify/shadow``)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ async def tester_run(request: Request, session: SignedIn, console: ConsoleDep):
         "created_at": datetime.now(UTC).isoformat(),
     }
     result = await console.backends.call(
-        "classifier", "POST", "/v1/classify", session.token, json=message
+        "classifier", "POST", "/v1/classify/shadow", session.token, json=message
     )
     return render(
         request,
@@ -54,5 +55,6 @@ async def tester_run(request: Request, session: SignedIn, console: ConsoleDep):
         platforms=PLATFORMS,
         channels=CHANNELS,
         form={"text": text, "platform": platform, "channel": channel, "author": author},
-        result=result.body,
+        result=result.body["classification"],
+        shadow=result.body,
     )
