@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -95,8 +95,14 @@ async def test_helpdesk_webhooks_close_the_loop(kafka_bootstrap, topics_ready, d
     try:
         urgent = classified(7)
         cls = urgent.data.classification.model_copy(update={"urgency": Urgency.HIGH})
+        # posted ten minutes before the router saw it (22:20 UTC; routed at 22:30)
+        posted = urgent.data.message.model_copy(
+            update={"created_at": SUNDAY_NIGHT - timedelta(minutes=10)}
+        )
         urgent = urgent.model_copy(
-            update={"data": urgent.data.model_copy(update={"classification": cls})}
+            update={
+                "data": urgent.data.model_copy(update={"classification": cls, "message": posted})
+            }
         )
         await produce(kafka_bootstrap, topics.qualified(topics.CLASSIFIED, ns), [urgent])
         [routed] = decoded(await collect(kafka_bootstrap, topics.qualified(topics.ROUTED, ns), 1))
@@ -149,7 +155,10 @@ async def test_helpdesk_webhooks_close_the_loop(kafka_bootstrap, topics_ready, d
             row = await eventually(answered)
             assert row.responses == 1
             kpis = (await http.get("/v1/kpis", headers=ADMIN)).json()
-            assert kpis["first_response_time"], kpis
+            # first response on the customer's clock: posted 22:20, answered 22:41 (not 11 min
+            # from routing); the ingestion delay is reported beside it
+            assert kpis["first_response_time"]["calendar_s"] == 21 * 60, kpis
+            assert kpis["ingestion_delay"]["max_s"] == 600, kpis
 
             stamp = int(SUNDAY_NIGHT.timestamp())
             for payload in (p.chatwoot_csat(item, 4), p.chatwoot_labels(item, ["billing"])):
@@ -166,6 +175,9 @@ async def test_helpdesk_webhooks_close_the_loop(kafka_bootstrap, topics_ready, d
                 return row.satisfaction == 4.0 and row.tags == ["reason:billing"] and row
 
             await eventually(rated_and_retagged)
+            kpis = (await http.get("/v1/kpis", headers=ADMIN)).json()
+            assert kpis["csat"]["overall"] == {"mean": 4.0, "count": 1}, kpis["csat"]
+            assert kpis["csat"]["by_channel"] == {"public_comment": {"mean": 4.0, "count": 1}}
         [correction] = decoded(
             await collect(kafka_bootstrap, topics.qualified(topics.CORRECTIONS, ns), 1)
         )
