@@ -15,8 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.auth import StaticTokens, TokenGrant, api_tokens
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,3 +89,24 @@ class ConsumerSettings(CommonSettings):
         description="Stop the consumer after this many poison messages in a row "
         "(a bad deploy should crash-loop loudly, not dead-letter the whole topic)",
     )
+
+
+class ApiTokenSettings(BaseSettings):
+    """The configured bearer tokens of a service's ``/v1`` API (mixed into its settings; the
+    service's env prefix applies): outside development the API asks for one of them."""
+
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Admin bearer token of this service's /v1 API (outside development the API "
+        "asks for a token; in development it is open)",
+    )
+    api_tokens: dict[str, TokenGrant] = Field(
+        default_factory=dict,
+        description="JSON: sha256(token) -> {subject, role, team, expires_at}; make one with "
+        "python -m shared.auth new <subject> <role> [team] [--days N]",
+    )
+
+    def api_guard_tokens(self) -> StaticTokens | None:
+        """The tokens the API asks for; ``None`` (open) in development."""
+        admin = self.admin_token.get_secret_value() if self.admin_token else None
+        return api_tokens(getattr(self, "environment", "development"), admin, self.api_tokens)

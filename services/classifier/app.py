@@ -22,7 +22,6 @@ from services.classifier.serving.reload import Reloader, fingerprint
 from services.classifier.settings import ClassifierSettings
 from services.classifier.stage import classify, classify_batch, shadow_changes
 from shared import db, topics
-from shared.auth import api_tokens
 from shared.events import (
     CanonicalMessage,
     Classification,
@@ -313,10 +312,6 @@ def build(settings: ClassifierSettings) -> tuple[FastAPI, ClassifierService]:
     app.state.reload = reloader.status
     runner = ClassifierService(settings, make_stage(models, runtime), reloader=reloader)
     app.include_router(ops_router(lambda: runner.live, lambda: runner.ready, runner.probes.report))
-    tokens = api_tokens(
-        settings.environment,
-        settings.admin_token.get_secret_value() if settings.admin_token else None,
-        settings.api_tokens,
-    )
+    tokens = settings.api_guard_tokens()
     app.include_router(api, dependencies=[Depends(guard(tokens, "agent"))])
     return app, runner

@@ -6,29 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.auth import TokenGrant
-from shared.settings import ROOT, ConsumerSettings
+from shared.settings import ROOT, ApiTokenSettings, ConsumerSettings
 
 
-class ClassifierSettings(ConsumerSettings):
+class ClassifierSettings(ConsumerSettings, ApiTokenSettings):
     model_config = SettingsConfigDict(
         env_prefix="CLASSIFIER_", frozen=True, populate_by_name=True, extra="ignore"
     )
 
     http_port: int = 8002
-    admin_token: SecretStr | None = Field(
-        None,
-        description="Admin bearer token of this service's /v1 API (outside development the API "
-        "asks for a token; in development it is open)",
-    )
-    api_tokens: dict[str, TokenGrant] = Field(
-        default_factory=dict,
-        description="JSON: sha256(token) -> {subject, role, team, expires_at}; make one with "
-        "python -m shared.auth new <subject> <role> [team] [--days N]",
-    )
     consumer_group: str = "switchboard-classifier"
     models_dir: Path = ROOT / "services" / "classifier" / "models"
     rules_dir: Path = ROOT / "services" / "classifier" / "rules"

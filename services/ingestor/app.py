@@ -25,7 +25,6 @@ from services.ingestor.platforms import registry
 from services.ingestor.platforms.keys import platform_keys
 from services.ingestor.runtime import Runtime
 from services.ingestor.settings import IngestorSettings
-from shared.auth import api_tokens
 from shared.logging import get_logger
 from shared.probes import Probes
 
@@ -80,11 +79,7 @@ def create_app(settings: IngestorSettings) -> FastAPI:
         lifespan=lifespan,
         description="Verifies platform webhooks and hands them to Kafka (acks=all).",
     )
-    tokens = api_tokens(
-        settings.environment,
-        settings.admin_token.get_secret_value() if settings.admin_token else None,
-        settings.api_tokens,
-    )
+    tokens = settings.api_guard_tokens()
     routes.install(app, ready=lambda: _ready(app, probes), detail=probes.report, tokens=tokens)
     return app
 

@@ -8,8 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.auth import TokenGrant
-from shared.settings import CommonSettings
+from shared.settings import ApiTokenSettings, CommonSettings
 
 DEV_WEBHOOK_SECRET = (
     "whsec_c3dpdGNoYm9hcmQtZGV2ZWxvcG1lbnQtc2VjcmV0"  # "switchboard-development-secret"
@@ -46,22 +45,12 @@ class PollSource(BaseModel):
     )
 
 
-class IngestorSettings(CommonSettings):
+class IngestorSettings(CommonSettings, ApiTokenSettings):
     model_config = SettingsConfigDict(
         env_prefix="INGESTOR_", frozen=True, populate_by_name=True, extra="ignore"
     )
 
     http_port: int = 8001
-    admin_token: SecretStr | None = Field(
-        None,
-        description="Admin bearer token of this service's /v1 API (outside development the API "
-        "asks for a token; in development it is open)",
-    )
-    api_tokens: dict[str, TokenGrant] = Field(
-        default_factory=dict,
-        description="JSON: sha256(token) -> {subject, role, team, expires_at}; make one with "
-        "python -m shared.auth new <subject> <role> [team] [--days N]",
-    )
     webhook_secrets: dict[str, SecretStr | list[SecretStr]] = Field(
         default_factory=lambda: {"demo": SecretStr(DEV_WEBHOOK_SECRET)},
         description="Standard Webhooks secrets per source name (whsec_…); a list holds several "
